@@ -1,0 +1,115 @@
+"""The settings every part of ResNet Pilot agrees on: names, limits and the training config."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+MODELS = ("resnet18", "resnet50", "resnet101")
+MODEL_LABELS = {"resnet18": "ResNet18", "resnet50": "ResNet50", "resnet101": "ResNet101"}
+AUGMENTATIONS = ("none", "light", "standard", "heavy")
+WEIGHTS = ("auto", "imagenet", "none", "file")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SCHEDULES = ("cosine", "constant")
+PRIORITIES = ("speed", "balanced", "accuracy")
+TASK_KINDS = ("simple", "fine-grained")
+
+# The widest ranges any model card allows; per-model ranges live in recommend.py.
+LIMITS = {
+    "epochs": (1, 200),
+    "batch_size": (1, 1024),
+    "learning_rate": (1e-6, 1.0),
+    "patience": (1, 200),
+    "eval_every": (1, 50),
+    "image_size": (16, 1024),
+}
+
+
+class ConfigError(ValueError):
+    """A setting is out of range or unknown; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how one run trains. Frozen so a running job cannot drift."""
+
+    dataset: str
+    model: str = "resnet18"
+    weights: str = "auto"  # auto | imagenet | none | file
+    weights_path: str | None = None  # with weights="file"
+    fine_tune: bool = True  # True: all layers train; False: frozen backbone, only the head
+    augmentation: str = "standard"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    patience: int = 2  # early stopping on validation loss, in evaluations
+    eval_every: int = 1  # evaluate every N epochs (the cards' "Eval Steps")
+    image_size: int = 224
+    seed: int = 0
+    device: str = "auto"
+    max_train_images: int | None = None  # stratified subset of the train split (the study's sizes)
+    recommended: tuple[str, ...] = field(default=())  # which fields came from the wizard
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.dataset:
+            out.append("dataset is empty: name an imported dataset or a folder")
+        _choice(out, "model", self.model, MODELS)
+        _choice(out, "weights", self.weights, WEIGHTS)
+        _choice(out, "augmentation", self.augmentation, AUGMENTATIONS)
+        _choice(out, "schedule", self.schedule, SCHEDULES)
+        _choice(out, "device", self.device, DEVICES)
+        if self.weights == "file" and not self.weights_path:
+            out.append("weights='file' needs weights_path: the .pt/.pth file to start from")
+        for name, (lo, hi) in LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                out.append(f"{name} must be a finite number, got {value}")
+            elif not lo <= value <= hi:
+                out.append(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
+        if self.max_train_images is not None and self.max_train_images < 2:
+            out.append(f"max_train_images must be at least 2, got {self.max_train_images}")
+        return out
+
+    def describe(self) -> str:
+        """The config in words, as the reference study names its rows."""
+        return describe_config(self.model, self.fine_tune, self.augmentation)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["recommended"] = list(self.recommended)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        if "recommended" in kwargs:
+            kwargs["recommended"] = tuple(kwargs["recommended"])
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def describe_config(model: str, fine_tune: bool, augmentation: str) -> str:
+    """'ResNet50 + fine-tuning + augmentation' — the reference study's row names."""
+    parts = [MODEL_LABELS.get(model, model)]
+    if fine_tune:
+        parts.append("fine-tuning")
+    if augmentation != "none":
+        parts.append("augmentation" if augmentation == "standard" else f"{augmentation} augmentation")
+    return " + ".join(parts)
+
+
+def _choice(out: list[str], name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        out.append(f"{name} must be one of {', '.join(allowed)}; got {value!r}")

@@ -1,0 +1,95 @@
+"""Where ResNet Pilot keeps its things: one folder holding datasets, runs, caches and the run database.
+
+Default ~/.resnet_pilot; the environment variable RESNET_PILOT_HOME moves it, so tests and
+parallel users stay apart.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "RESNET_PILOT_HOME"
+
+
+def default_root() -> Path:
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else Path.home() / ".resnet_pilot"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Workspace":
+        return cls.at(default_root())
+
+    @classmethod
+    def at(cls, root: str | os.PathLike) -> "Workspace":
+        ws = cls(Path(root).expanduser().resolve())
+        for d in (ws.root, ws.datasets_dir, ws.runs_dir, ws.cache_dir, ws.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return ws
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the same disk, so finished files can be renamed into place."""
+        return self.root / "tmp"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "runs.sqlite"
+
+    def run_dir(self, run_id: int | str) -> Path:
+        return self.runs_dir / str(run_id)
+
+    def contains(self, path: str | os.PathLike) -> bool:
+        """True when path (resolved, links followed) lies inside the workspace."""
+        try:
+            Path(path).resolve().relative_to(self.root)
+            return True
+        except ValueError:
+            return False
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default

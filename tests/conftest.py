@@ -1,0 +1,36 @@
+"""Shared fixtures: a private workspace per test and tiny generated image folders."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnet_core.synthetic import make_image_folder
+from resnet_core.workspace import ENV_VAR, Workspace
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Workspace:
+    """A fresh workspace, also exported through RESNET_PILOT_HOME for code that reads the default."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv(ENV_VAR, str(root))
+    return Workspace.at(root)
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """3 learnable classes × 20 images of 32 px."""
+    return make_image_folder(tmp_path / "images", num_classes=3, per_class=20, size=32)
+
+
+@pytest.fixture
+def offline_torch_home(tmp_path, monkeypatch) -> Path:
+    """An empty TORCH_HOME, so no test ever finds (or downloads) real ImageNet weights by accident."""
+    home = tmp_path / "torch_home"
+    home.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    return home
