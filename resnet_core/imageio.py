@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -41,13 +42,14 @@ def preprocess_spec(image_size: int) -> dict:
     }
 
 
-def open_rgb(path: str | Path) -> Image.Image:
+def open_rgb(path: str | Path | BinaryIO) -> Image.Image:
     """Open any image a real folder might hold and return it as 8-bit RGB, upright.
 
     Handles EXIF rotation, 16-bit greys, CMYK, palettes and alpha (composited on white, which is
     what a viewer shows), and animations (first frame). Raises ImageLoadError with a reason.
+    `path` may also be an open binary file (e.g. io.BytesIO of an upload).
     """
-    path = Path(path)
+    path = path if hasattr(path, "read") else Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
