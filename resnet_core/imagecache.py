@@ -163,7 +163,7 @@ def _open_array(data_file: Path, n: int, size: int, budget: int, paths: tuple[st
         array = np.fromfile(data_file, dtype=np.uint8)
         mapped = False
     else:
-        array = np.memmap(data_file, dtype=np.uint8, mode="r")
+        array = np.memmap(data_file, dtype=np.uint8, mode="c")  # copy-on-write: the file is never changed
         mapped = True
     pixels = torch.from_numpy(array.reshape(n, 3, size, size)) if n else torch.empty(0, 3, size, size, dtype=torch.uint8)
     return DecodedImages(pixels, paths, size, mapped, dict(failed))
