@@ -1,0 +1,101 @@
+"""`runs`: list the stored runs with their final scores and their rank within their dataset size."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from resnet_core.cli import UserError, print_json
+from resnet_core.compare import format_duration, ranked_rows
+from resnet_core.store import RunRecord, RunStore, StoreError
+from resnet_core.workspace import Workspace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("runs", help="list training runs, their scores and ranks",
+                              description="List the stored training runs, newest first. Runs with a "
+                                          "test accuracy are ranked among runs on the same dataset "
+                                          "with the same number of training images.")
+    p.add_argument("--dataset", metavar="NAME", help="only runs on this dataset")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        store = RunStore(Workspace.default())
+    except StoreError as e:
+        raise UserError(str(e)) from e
+    try:
+        store.recover_interrupted()  # so a run whose process died does not show as running forever
+        runs = store.list_runs(dataset=args.dataset)
+    finally:
+        store.close()
+    ranks = {row["run_id"]: row for row in ranked_rows(runs)}
+    items = [run_dict(r, ranks.get(r.id)) for r in runs]
+    if args.json:
+        print_json(items)
+        return 0
+    if not items:
+        where = f" on dataset {args.dataset!r}" if args.dataset else ""
+        print(f"No runs{where} yet. Train a first one with `python -m resnet_core train` "
+              "(see `python -m resnet_core train --help`).")
+        return 0
+    print(format_table(items))
+    return 0
+
+
+def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]:
+    """One run as plain JSON-ready data; rank and pareto are None when it is not ranked."""
+    return {
+        "run_id": record.id,
+        "dataset": record.dataset,
+        "status": record.status,
+        "model": record.model,
+        "description": record.description,
+        "val_loss": record.val_loss,
+        "val_acc": record.val_acc,
+        "test_acc": record.test_acc,
+        "train_time_s": record.train_time_s,
+        "epoch_ended": record.epoch_ended,
+        "best_epoch": record.best_epoch,
+        "stopped_early": record.stopped_early,
+        "num_images": record.num_images,
+        "num_train": record.num_train,
+        "num_val": record.num_val,
+        "num_test": record.num_test,
+        "rank": ranked["Rank"] if ranked else None,
+        "pareto": ranked["Pareto"] if ranked else None,
+        "created_at": record.created_at,
+        "finished_at": record.finished_at,
+        "error": record.error,
+        "notes": list(record.notes),
+    }
+
+
+_COLUMNS = (("id", "run_id"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
+            ("status", "status"), ("val loss", "val_loss"), ("val acc", "val_acc"),
+            ("test acc", "test_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
+            ("rank", "rank"))
+
+
+def format_table(items: list[dict[str, Any]]) -> str:
+    """A plain aligned text table; '—' where a value is not known."""
+    def cell(key: str, value: Any) -> str:
+        if value is None:
+            return "—"
+        if key == "train_time_s":
+            return format_duration(value)
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return str(value)
+
+    header = [title for title, _ in _COLUMNS]
+    body = [[cell(key, item[key]) for _, key in _COLUMNS] for item in items]
+    for row, item in zip(body, items):
+        if item["pareto"]:
+            row[-1] += " *"  # on the cost-performance front
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in [header, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
+                              "* no faster run is as accurate (cost-performance front).")
