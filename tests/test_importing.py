@@ -12,8 +12,7 @@ from PIL import Image
 from resnet_core import importing
 from resnet_core.datasets import (DatasetError, dataset_report, delete_dataset, list_datasets,
                                   register_folder, scan)
-from resnet_core.importing import (import_dataset, import_uploaded_files, sanitize_relative_path)
-from resnet_core.synthetic import make_image_folder
+from resnet_core.importing import import_dataset, import_uploaded_files, sanitize_relative_path
 
 
 def png_bytes(color=(200, 30, 30)) -> bytes:
