@@ -1,0 +1,170 @@
+"""`recommend`: the model cards' advice for a dataset and this (or a described) machine."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+from resnet_core.cli import UserError, print_json
+from resnet_core.config import MODEL_LABELS, MODELS, PRIORITIES, TASK_KINDS
+from resnet_core.recommend import (
+    WEIGHT_CHOICES, Recommendation, RecommendationError, format_number, recommend,
+)
+
+_WIDTH = 100
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "recommend", help="which ResNet and settings the model cards advise, with reasons",
+        description="Recommend a ResNet depth and its training settings from the dataset size, the GPU "
+                    "memory and your priority, following the ResNet-18/50/101 model cards. Give a folder "
+                    "(--data) or the counts (--images, --classes); give --gpu-mem or --cpu, or leave both "
+                    "out to use this machine's hardware.")
+    data = p.add_argument_group("dataset (--data, or --images with --classes)")
+    data.add_argument("--data", metavar="DIR", help="image folder (class subfolders) or dataset name")
+    data.add_argument("--images", type=int, metavar="N", help="number of images")
+    data.add_argument("--classes", type=int, metavar="K", help="number of classes")
+    hw = p.add_mutually_exclusive_group()
+    hw.add_argument("--gpu-mem", type=float, metavar="GB", help="GPU memory in GB")
+    hw.add_argument("--cpu", action="store_true", help="plan for training on CPU")
+    p.add_argument("--priority", choices=PRIORITIES, default="balanced")
+    p.add_argument("--task", choices=TASK_KINDS, default="simple",
+                   help="fine-grained: classes differ in small details (species, defect types)")
+    p.add_argument("--weights", choices=WEIGHT_CHOICES, default="auto",
+                   help="auto: ImageNet weights when they are on this machine or can be downloaded")
+    p.add_argument("--image-size", type=int, default=224, metavar="N")
+    p.add_argument("--model", choices=MODELS, help="settle the depth yourself; settings follow its card")
+    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    num_images, num_classes, smallest_class = _dataset_counts(args)
+    gpu_mem_gb, hardware = _gpu_memory(args)
+    available = _weights_available() if args.weights != "none" else True
+    try:
+        rec = recommend(num_images, num_classes, gpu_mem_gb, priority=args.priority, task=args.task,
+                        weights=args.weights, weights_available=available, image_size=args.image_size,
+                        smallest_class=smallest_class, model=args.model)
+    except RecommendationError as e:
+        raise UserError(str(e)) from e
+    if args.json:
+        d = rec.to_dict()
+        if hardware:
+            d["hardware"] = hardware
+        print_json(d)
+    else:
+        print(format_recommendation(rec, hardware))
+    return 0
+
+
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
+    if args.data is not None:
+        if args.images is not None or args.classes is not None:
+            raise UserError("give either --data DIR or --images N --classes K, not both")
+        return _scan_counts(args.data)
+    if args.images is None or args.classes is None:
+        raise UserError("say what to plan for: --data DIR (an image folder or dataset name), or both "
+                        "--images N and --classes K")
+    if args.images < 1:
+        raise UserError(f"--images must be at least 1, got {args.images}")
+    if args.classes < 1:
+        raise UserError(f"--classes must be at least 1, got {args.classes}")
+    return args.images, args.classes, None
+
+
+def _scan_counts(target: str) -> tuple[int, int, int | None]:
+    from resnet_core.cli.scan import stderr_progress
+    from resnet_core.datasets import DatasetError, dataset_report, get_dataset, scan
+    from resnet_core.workspace import Workspace
+
+    try:
+        if Path(target).expanduser().exists():
+            report = scan(target, progress=stderr_progress("scanning"))
+        else:
+            try:
+                info = get_dataset(target, Workspace.default())
+            except DatasetError as e:
+                raise UserError(f"{target!r} is neither a folder nor a dataset name. {e}") from e
+            report = dataset_report(info, progress=stderr_progress("scanning"))
+    except DatasetError as e:
+        raise UserError(str(e)) from e
+    if report.num_images == 0:
+        raise UserError(f"no usable images in {target}: put the images in one subfolder per class "
+                        f"(run `python -m resnet_core scan {target}` to see what was skipped and why)")
+    return report.num_images, len(report.classes), report.smallest_class_count
+
+
+def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:
+    """(GPU memory for the wizard, a description of the detected hardware when it was detected)."""
+    if args.cpu:
+        return None, None
+    if args.gpu_mem is not None:
+        if not args.gpu_mem > 0 or args.gpu_mem == float("inf"):
+            raise UserError(f"--gpu-mem must be a positive number of GB, got {args.gpu_mem:g}; "
+                            f"use --cpu for no GPU")
+        return args.gpu_mem, None
+    from resnet_core.hardware import detect_hardware
+
+    hw = detect_hardware()
+    return hw.gpu_mem_gb, hw.describe()
+
+
+def _weights_available() -> dict[str, bool]:
+    """Per model: are ImageNet weights on disk, or can training download them? (auto's question)."""
+    try:
+        from resnet_core import models
+    except ModuleNotFoundError as e:
+        if e.name != "resnet_core.models":
+            raise
+        return {m: False for m in MODELS}
+    check = getattr(models, "imagenet_weights_available", None)
+    cached = {m: bool(check and _quietly(check, m)) for m in MODELS}
+    if not all(cached.values()):
+        can_download = getattr(models, "can_download", None)
+        if can_download and _quietly(can_download):
+            return {m: True for m in MODELS}
+    return cached
+
+
+def _quietly(fn, *args) -> bool:
+    try:
+        return bool(fn(*args))
+    except Exception:  # noqa: BLE001 - a broken cache or network check only means "not available"
+        return False
+
+
+def format_recommendation(rec: Recommendation, hardware: str | None = None) -> str:
+    """The recommendation as a readable card for the terminal."""
+    def wrap(text: str, first: str, rest: str) -> list[str]:
+        return textwrap.wrap(text, _WIDTH, initial_indent=first, subsequent_indent=rest)
+
+    gpu = "CPU" if rec.gpu_mem_gb is None else f"{rec.gpu_mem_gb:g} GB GPU"
+    classes = f"{rec.num_classes} class{'es' if rec.num_classes != 1 else ''}"
+    lines = [f"Recommendation: {MODEL_LABELS[rec.model]}",
+             f"For {rec.num_images:,} images in {classes} on {gpu}, "
+             f"{rec.priority} priority, {rec.task} task."]
+    if hardware:
+        lines.append(f"Hardware: {hardware}")
+    lines.append("")
+    values = {
+        "model": MODEL_LABELS[rec.model],
+        "weights": "ImageNet" if rec.weights == "imagenet" else "none (random initialisation)",
+        "batch_size": rec.batch_size, "epochs": rec.epochs, "learning_rate": format_number(rec.learning_rate),
+        "augmentation": rec.augmentation, "fine_tune": "all layers" if rec.fine_tune else "head only",
+        "patience": rec.patience, "eval_every": f"every {rec.eval_every} epoch(s)",
+        "image_size": f"{rec.image_size} px",
+    }
+    for name, reason in rec.why.items():
+        label = name.replace("_", " ")
+        lines.append(f"{label:<14}{values.get(name, '')}")
+        lines += wrap(reason, " " * 4, " " * 4)
+    if rec.warnings:
+        lines += ["", "Warnings:"]
+        for w in rec.warnings:
+            lines += wrap(w, "  - ", " " * 4)
+    lines += ["", "Alternatives:"]
+    for alt in rec.alternatives:
+        lines += wrap(alt["why_not"], f"  {MODEL_LABELS[alt['model']]}: ", " " * 4)
+    return "\n".join(lines)
