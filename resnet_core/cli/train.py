@@ -1,0 +1,135 @@
+"""`python -m resnet_core train DIR ...` — train one run in this process, with a progress bar on stderr."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from resnet_core.callbacks import Callback, FitState
+from resnet_core.cli import UserError, print_json
+from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a ResNet on an image folder or imported dataset",
+                       description="Train one run. Options you leave out come from the recommendation "
+                                   "engine (the model cards), and the JSON says which.")
+    p.add_argument("data", metavar="DIR", help="image folder (class subfolders) or imported dataset name")
+    p.add_argument("--model", choices=MODELS)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (AdamW)")
+    p.add_argument("--augment", choices=AUGMENTATIONS)
+    p.add_argument("--freeze-backbone", action="store_true", help="train only the new head")
+    p.add_argument("--patience", type=int, help="early-stopping patience in evaluations")
+    p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH")
+    p.add_argument("--max-train-images", type=int, help="train on a stratified subset of this size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--json", action="store_true", help="print the final result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnet_core.planning import plan_training
+    from resnet_core.runner import create_run, execute_run, run_summary
+    from resnet_core.store import RunStore
+    from resnet_core.workspace import Workspace
+
+    workspace = Workspace.default()
+    overrides = {
+        "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
+        "learning_rate": args.lr, "augmentation": args.augment,
+        "fine_tune": False if args.freeze_backbone else None, "patience": args.patience,
+        "eval_every": args.eval_every, "image_size": args.image_size,
+    }
+    plan = plan_training(args.data, workspace, overrides=overrides, weights=args.weights,
+                         seed=args.seed, device=args.device, max_train_images=args.max_train_images)
+    for w in plan.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    store = RunStore(workspace)
+    store.recover_interrupted()
+    run_id = create_run(plan.config, workspace, store)
+    cfg = plan.config
+    print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
+          f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +
+          (f" (recommended: {', '.join(cfg.recommended)})" if cfg.recommended else ""), file=sys.stderr)
+    bar = ConsoleProgress()
+    try:
+        status = execute_run(run_id, cfg, workspace, store, callbacks=[bar], progress=bar.on_prepare)
+    finally:
+        bar.close()
+    summary = run_summary(store, run_id)
+    summary["recommended"] = list(cfg.recommended)
+    summary["warnings"] = list(dict.fromkeys([*plan.warnings, *summary["warnings"]]))
+    if args.json:
+        print_json(summary)
+    else:
+        _print_human(summary)
+    if status == "failed":
+        print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_human(s: dict) -> None:
+    def pct(v):
+        return "—" if v is None else f"{v:.2%}"
+
+    print(f"run {s['run_id']} {s['status']}: {s['description']}")
+    if s["test_acc"] is not None:
+        print(f"  test accuracy {pct(s['test_acc'])}, validation accuracy {pct(s['val_acc'])}, "
+              f"validation loss {s['val_loss']:.4f}")
+        print(f"  best epoch {s['best_epoch']}, ended at epoch {s['epoch_ended']}"
+              f"{' (early stop)' if s['stopped_early'] else ''}, {s['train_time_s']:.1f}s")
+
+
+class ConsoleProgress(Callback):
+    """A tqdm bar per epoch on stderr, with loss and accuracy as they come."""
+
+    def __init__(self):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.bar = None
+        self.prep_bar = None
+
+    def on_prepare(self, stage: str, done: int, total: int) -> None:
+        if self.prep_bar is None or self.prep_bar.desc != stage:
+            self._close_prep()
+            self.prep_bar = self._tqdm(total=total, desc=stage, file=sys.stderr, leave=False, unit="img")
+        self.prep_bar.n = done
+        self.prep_bar.refresh()
+
+    def before_epoch(self, state: FitState) -> None:
+        self._close_prep()
+        self.close()
+        self.bar = self._tqdm(desc=f"epoch {state.epoch}/{state.config.epochs}", file=sys.stderr,
+                              unit="batch", leave=True, dynamic_ncols=True)
+
+    def after_batch(self, state: FitState) -> None:
+        if self.bar is not None:
+            self.bar.total = state.num_batches
+            self.bar.n = state.batch
+            self.bar.refresh()
+
+    def after_epoch(self, state: FitState) -> None:
+        if self.bar is None:
+            return
+        h = state.history[-1]
+        post = {"loss": f"{h['train_loss']:.3f}", "acc": f"{h['train_acc']:.3f}"}
+        if h.get("val_loss") is not None:
+            post.update(val_loss=f"{h['val_loss']:.3f}", val_acc=f"{h['val_acc']:.3f}")
+        self.bar.set_postfix(post)
+        self.close()
+
+    def _close_prep(self) -> None:
+        if self.prep_bar is not None:
+            self.prep_bar.close()
+            self.prep_bar = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

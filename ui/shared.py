@@ -1,0 +1,74 @@
+"""What every page needs: the shared services, the user's current selections, and friendly errors."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import streamlit as st
+
+from resnet_core.jobs import JobManager
+from resnet_core.store import RunStore
+from resnet_core.workspace import Workspace, default_root
+
+log = logging.getLogger("resnet_pilot.ui")
+
+# Page files, for st.switch_page / st.page_link. The order is the user's path.
+PAGES = {
+    "home": "app.py",
+    "data": "pages/data.py",
+    "wizard": "pages/wizard.py",
+    "train": "pages/train.py",
+    "compare": "pages/compare.py",
+    "predict": "pages/predict.py",
+}
+
+# st.session_state keys shared between pages.
+DATASET = "selected_dataset"  # name of the dataset the user works on
+PLAN = "train_prefill"  # dict of TrainConfig fields from the wizard, read by Train
+LAST_RUN = "last_run_id"  # the run the Train page follows
+PREDICT_RUN = "predict_run_id"
+
+
+@dataclass(frozen=True)
+class Services:
+    workspace: Workspace
+    store: RunStore
+    jobs: JobManager
+
+
+@st.cache_resource(show_spinner=False)
+def _services_for(root: str) -> Services:
+    """One store and one job manager per server process (and workspace), shared by every session."""
+    workspace = Workspace.at(root)
+    store = RunStore(workspace)
+    interrupted = store.recover_interrupted()
+    if interrupted:
+        log.info("marked runs %s as interrupted (their process stopped)", interrupted)
+    return Services(workspace, store, JobManager(workspace, store))
+
+
+def services() -> Services:
+    return _services_for(str(default_root()))
+
+
+@contextlib.contextmanager
+def friendly_errors(action: str) -> Iterator[None]:
+    """Show a failure as a message that says what went wrong, never a traceback."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, OSError) as e:
+        st.error(f"Could not {action}: {e}")
+    except Exception as e:  # a bug: still no traceback for the user, but keep it in the server log
+        log.exception("unexpected error while trying to %s", action)
+        st.error(f"Could not {action}: unexpected {type(e).__name__}: {e}. "
+                 "The details are in the server log.")
+
+
+def selected_dataset() -> str | None:
+    return st.session_state.get(DATASET)
+
+
+def select_dataset(name: str | None) -> None:
+    st.session_state[DATASET] = name
