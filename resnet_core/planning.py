@@ -47,7 +47,7 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
     """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win."""
     from resnet_core.datasets import dataset_report, resolve_dataset
     from resnet_core.hardware import detect_hardware
-    from resnet_core.recommend import recommend
+    from resnet_core.recommend import patience_for, recommend
 
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     info = resolve_dataset(data, workspace)
@@ -71,6 +71,9 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
     recommended = [k for k in settings["recommended"] if k not in overrides and k != "weights"]
     settings.update(overrides)
     settings.update(weights=mode, weights_path=path, recommended=tuple(recommended))
+    if "epochs" in overrides and "patience" not in overrides:
+        # The wizard's patience was for its own epoch count; keep it at the study's share.
+        settings["patience"] = patience_for(overrides["epochs"], priority)
     if mode == "auto" and rec.weights == "none" and "fine_tune" not in overrides:
         settings["fine_tune"] = True  # a frozen random backbone learns nothing
     config = TrainConfig(dataset=info.name, seed=seed, device=device, max_train_images=max_train_images,

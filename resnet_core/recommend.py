@@ -391,6 +391,11 @@ def _augmentation_reason(c: ModelCard, band: SizeBand) -> str:
             f"\"{band.augmentation_text}\"; the {STUDY} notes {STUDY_AUGMENTATION_TEXT}.")
 
 
+def patience_for(epochs: int, priority: str = "balanced") -> int:
+    """Early-stopping patience for a given number of epochs (the study's 10–20%, at least 1)."""
+    return _patience(epochs, priority)[0]
+
+
 def _patience(epochs: int, priority: str) -> tuple[int, str]:
     share = PATIENCE_SHARE[priority]
     value = math.floor(epochs * share + 0.5)
