@@ -52,6 +52,7 @@ class FitState:
     phase: str = "preparing"  # preparing | training | evaluating | testing | done
     notes: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    model: Any = None  # the network being trained, for callbacks that inspect it
 
     @property
     def last(self) -> dict[str, Any] | None:

@@ -125,7 +125,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
 
     state = FitState(config=config, classes=list(data.classes), num_train=len(data.train_idx),
                      num_val=len(data.val_idx), num_test=len(data.test_idx), device=str(device),
-                     batch_size=min(config.batch_size, max(1, len(data.train_idx))))
+                     batch_size=min(config.batch_size, max(1, len(data.train_idx))), model=model)
     state.notes.extend(data.warnings)
     state.notes.extend(weight_notes)
     if weights_mode == "none" and not config.fine_tune:
