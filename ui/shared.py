@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import streamlit as st
@@ -14,9 +15,13 @@ from resnet_core.workspace import Workspace, default_root
 
 log = logging.getLogger("resnet_pilot.ui")
 
-# Page files, for st.switch_page / st.page_link. The order is the user's path.
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+# Page files, for st.switch_page / st.page_link. The order is the user's path. Home is a file of
+# its own (not a function in app.py) because switch_page/page_link reach function pages only
+# through their Page object.
 PAGES = {
-    "home": "app.py",
+    "home": "pages/home.py",
     "data": "pages/data.py",
     "wizard": "pages/wizard.py",
     "train": "pages/train.py",
@@ -64,6 +69,11 @@ def friendly_errors(action: str) -> Iterator[None]:
         log.exception("unexpected error while trying to %s", action)
         st.error(f"Could not {action}: unexpected {type(e).__name__}: {e}. "
                  "The details are in the server log.")
+
+
+def page_exists(key: str) -> bool:
+    """True when the page file is there (app.py leaves missing pages out of the navigation)."""
+    return (APP_ROOT / PAGES[key]).is_file()
 
 
 def selected_dataset() -> str | None:
