@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Extensions we try to read as images. Anything else in a class folder is skipped as "not an image".
 IMAGE_EXTENSIONS = frozenset(
@@ -71,6 +71,9 @@ def open_rgb(path: str | Path | BinaryIO) -> Image.Image:
         raise ImageLoadError("file not found") from e
     except PermissionError as e:
         raise ImageLoadError("cannot read the file (permission denied)") from e
+    except UnidentifiedImageError as e:
+        # Pillow's own message names the file object (e.g. a BytesIO repr), which means nothing to a person.
+        raise ImageLoadError("unreadable or truncated image (not a picture format we can open)") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageLoadError(f"unreadable or truncated image ({e})") from e
 

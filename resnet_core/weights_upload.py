@@ -1,0 +1,37 @@
+"""Weights files a person uploads to start training from: kept in the workspace under a safe name.
+
+The file is only stored here; whether it fits the chosen model is decided when the run loads it
+(models.read_weights_file), and a mismatch comes back as the run's error message.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from resnet_core.importing import sanitize_relative_path
+from resnet_core.workspace import Workspace, atomic_write_bytes
+
+WEIGHTS_EXTENSIONS = (".pt", ".pth")
+
+
+def weights_dir(workspace: Workspace) -> Path:
+    return workspace.root / "weights"
+
+
+def save_weights_upload(workspace: Workspace, filename: str, data: bytes) -> Path:
+    """Store uploaded weights as weights/<hash>-<name> and return the path.
+
+    The content hash in the name keeps two different files called 'model.pt' apart, and the same
+    file uploaded twice lands on the same path. ValueError for an empty file or a foreign extension.
+    """
+    if not data:
+        raise ValueError(f"{filename or 'the file'} is empty: choose the .pt or .pth file again")
+    parts = sanitize_relative_path(filename or "")
+    name = parts[-1] if parts else "weights.pt"
+    if not name.lower().endswith(WEIGHTS_EXTENSIONS):
+        raise ValueError(f"{name} is not a weights file: upload a PyTorch .pt or .pth file")
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    target = weights_dir(workspace) / f"{digest}-{name}"
+    if not target.is_file():
+        atomic_write_bytes(target, data)
+    return target
