@@ -1,0 +1,88 @@
+"""`python -m resnet_core bench ...` — the plain PyTorch loop and this project's engine, side by side."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from resnet_core.cli import UserError, print_json
+from resnet_core.config import AUGMENTATIONS, DEVICES
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="time the plain PyTorch loop against this project's engine on the same data",
+        description="Train the same model on the same split twice — the plain ImageFolder + DataLoader "
+                    "loop a user would write, and this project's engine (cold and warm decoded-image "
+                    "cache) — each in a fresh process, and compare speed, accuracy and memory.")
+    p.add_argument("--data", default="generated", metavar="generated|fashion-mnist|DIR",
+                   help="generated images, Fashion-MNIST written out as PNGs, or your own image folder")
+    p.add_argument("--images", type=int, default=400, help="dataset size for generated / fashion-mnist")
+    p.add_argument("--sizes", metavar="N,N,...", help="several dataset sizes, e.g. 1000,5000,20000")
+    p.add_argument("--models", default="resnet18", metavar="resnet18[,resnet50,resnet101]")
+    p.add_argument("--modes", default="frozen,finetune", metavar="frozen,finetune")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--source-size", type=int, default=256, help="side of the generated images in pixels")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (AdamW), both sides")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default="none")
+    p.add_argument("--repeats", type=int, default=1, help="alternating repeats per comparison (medians)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--threads", type=int, help="torch threads per measured process (default: torch's)")
+    p.add_argument("--predict", action="store_true",
+                   help="also time single-image prediction and batch throughput against a bare forward")
+    p.add_argument("--paths", action="store_true",
+                   help="also time a run started the dashboard's way (background job) against the CLI's")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workdir", help="keep data and the private workspace here (default: a temporary folder)")
+    p.add_argument("--out", default="bench.json", help="write the full results here as JSON")
+    p.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    p.set_defaults(func=run)
+
+
+def _names(text: str, what: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    if not names:
+        raise UserError(f"--{what} is empty; give a comma-separated list")
+    return names
+
+
+def _sizes(args: argparse.Namespace) -> tuple[int, ...]:
+    if not args.sizes:
+        return (args.images,)
+    try:
+        return tuple(int(s) for s in args.sizes.split(",") if s.strip())
+    except ValueError:
+        raise UserError(f"--sizes must be whole numbers separated by commas, e.g. 1000,5000; got {args.sizes!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnet_core.bench import BenchError, BenchOptions, format_table, run_benchmark
+    from resnet_core.workspace import atomic_write_json
+
+    options = BenchOptions(
+        data=args.data, sizes=_sizes(args), models=_names(args.models, "models"),
+        modes=_names(args.modes, "modes"), image_size=args.image_size, source_size=args.source_size,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, augmentation=args.augment,
+        repeats=args.repeats, device=args.device, predict=args.predict, paths=args.paths, seed=args.seed,
+        threads=args.threads, workdir=args.workdir)
+    problems = options.problems()
+    if problems:
+        raise UserError("; ".join(problems))
+    out = Path(args.out).expanduser()
+    if out.is_dir():
+        raise UserError(f"--out {args.out!r} is a folder; give a file name such as bench.json")
+    try:
+        report = run_benchmark(options, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except BenchError as e:
+        raise UserError(str(e)) from e
+    data = report.to_dict()
+    atomic_write_json(out, data)
+    if args.json:
+        print_json(data)
+    else:
+        print(format_table(report))
+        print(f"results written to {out}")
+    failed = any(c.get("errors") for c in report.comparisons) or any(p.get("error") for p in report.predictions)
+    return 1 if failed else 0
