@@ -1,0 +1,43 @@
+"""ResNet Pilot's dashboard: `streamlit run app.py`.
+
+The navigation follows the user's path: Data → Wizard → Train → Compare → Predict. Each page is a
+file under pages/; to add one, add a line to NAVIGATION (a page whose file is missing is left out,
+so the app starts while pages are being added).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.shared import selected_dataset
+
+ROOT = Path(__file__).resolve().parent
+
+# (section, page file, title, icon), in the order the sidebar shows them.
+NAVIGATION = (
+    ("", "pages/home.py", "Home", ":material/home:"),
+    ("Prepare", "pages/data.py", "Data", ":material/folder_open:"),
+    ("Prepare", "pages/wizard.py", "Wizard", ":material/auto_fix_high:"),
+    ("Train & compare", "pages/train.py", "Train", ":material/model_training:"),
+    ("Train & compare", "pages/compare.py", "Compare", ":material/leaderboard:"),
+    ("Use", "pages/predict.py", "Predict", ":material/image_search:"),
+    ("Research", "pages/study.py", "Study", ":material/science:"),
+)
+
+
+def build_navigation() -> dict[str, list]:
+    sections: dict[str, list] = {}
+    for section, path, title, icon in NAVIGATION:
+        if (ROOT / path).is_file():
+            page = st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+            sections.setdefault(section, []).append(page)
+    return sections
+
+
+st.set_page_config(page_title="ResNet Pilot", page_icon=":material/neurology:", layout="wide")
+page = st.navigation(build_navigation())
+with st.sidebar:
+    dataset = selected_dataset()
+    st.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")
+page.run()

@@ -1,0 +1,101 @@
+"""Home: what ResNet Pilot does, where the user stands on the path, and what this machine offers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from resnet_core import datasets, journey, models
+from resnet_core.config import MODEL_LABELS
+from resnet_core.hardware import detect_hardware
+from resnet_core.sample import SAMPLE_DESCRIPTION, ensure_sample_dataset
+from ui.shared import (PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset,
+                       services)
+
+STATUS_BADGE = {journey.DONE: ":green-badge[:material/check: Done]",
+                journey.CURRENT: ":blue-badge[:material/arrow_forward: You are here]",
+                journey.TODO: ":gray-badge[Later]"}
+STEP_ICONS = {"data": ":material/folder_open:", "wizard": ":material/auto_fix_high:",
+              "train": ":material/model_training:", "compare": ":material/leaderboard:",
+              "predict": ":material/image_search:"}
+
+svc = services()
+ws = svc.workspace
+
+st.title("ResNet Pilot")
+st.markdown(
+    "Turn a folder of labelled images into a working image classifier. "
+    "ResNet Pilot checks your images, recommends ResNet-18, -50 or -101 with settings that fit your data "
+    "and hardware, and trains it while you watch. "
+    "Every run is kept and ranked by accuracy and training time, and the best one can label new images.")
+
+with friendly_errors("read the workspace"):
+    all_datasets = datasets.list_datasets(ws)
+    runs = svc.store.list_runs()
+    summary = journey.summarize(len(all_datasets), runs)
+    dataset = selected_dataset()
+    if dataset and dataset not in {d.name for d in all_datasets}:
+        select_dataset(None)  # deleted in another session
+        dataset = None
+    steps = journey.journey(dataset, len(all_datasets), bool(st.session_state.get(PLAN)), summary)
+
+    # The path as a stepper: one card per step, the current one marked and offered as the next click.
+    st.subheader("Your path")
+    for column, step in zip(st.columns(len(steps)), steps):
+        with column.container(border=True, height="stretch"):
+            st.markdown(f"**{step.number} · {step.title}**  \n{STATUS_BADGE[step.status]}")
+            st.caption(step.detail)
+            if page_exists(step.key):
+                st.page_link(PAGES[step.key], label=f"Open {step.title}", icon=STEP_ICONS[step.key])
+    current = journey.current_step(steps)
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    if current is not None and page_exists(current.key) and left.button(f"Continue: {current.title}", key="home_continue",
+                                           type="primary", icon=":material/arrow_forward:"):
+        st.switch_page(PAGES[current.key])
+    if not all_datasets:
+        if right.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION):
+            with st.spinner("Importing the sample…"):
+                info, _ = ensure_sample_dataset(ws)
+            select_dataset(info.name)
+            st.switch_page(PAGES["data"])
+
+    st.subheader("At a glance")
+    a, b, c = st.columns(3)
+    a.metric("Datasets", summary.datasets, border=True)
+    b.metric("Runs", summary.runs, border=True,
+             help=f"{summary.finished_runs} finished, {summary.active_runs} training or queued")
+    best = "—" if summary.best_test_acc is None else f"{summary.best_test_acc:.1%}"
+    c.metric("Best test accuracy", best, border=True,
+             help=f"Run #{summary.best_run_id}: {summary.best_run_label}" if summary.best_run_id
+             else "No finished run yet")
+
+st.subheader("This machine")
+with friendly_errors("detect the hardware"):
+    hw = detect_hardware()
+    st.markdown(f":material/memory: **Hardware:** {hw.describe()}")
+    if hw.device == "cpu":
+        st.caption("Training runs on the CPU: ResNet-18 on small images is practical; "
+                   "the wizard plans for that, or for another machine's GPU if you tell it.")
+
+with friendly_errors("check the ImageNet weights"):
+    status = models.weights_status()
+    cols = st.columns(len(status))
+    for column, (arch, info) in zip(cols, status.items()):
+        label = MODEL_LABELS[arch]
+        if info["available"]:
+            column.markdown(f":green[:material/check_circle:] **{label}** ImageNet weights available")
+        else:
+            column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+    missing = [(arch, Path(info["path"])) for arch, info in status.items() if not info["available"]]
+    if missing:
+        files = ", ".join(f"`{path.name}` ({MODEL_LABELS[arch]})" for arch, path in missing)
+        folder = missing[0][1].parent
+        st.info(
+            f"Without ImageNet weights, training starts from random initialisation and the run shows a "
+            f"warning; the wizard adapts its plan (higher learning rate, more epochs). "
+            f"To add them, copy {files} into `{folder}` "
+            f"(torchvision's files, downloaded once where there is internet access), "
+            f"or supply a weights file (.pt/.pth) on the Train page.",
+            icon=":material/info:")
+
+st.caption(f"Workspace folder: `{ws.root}` — datasets, runs and the run database live here.")

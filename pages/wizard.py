@@ -1,0 +1,179 @@
+"""Wizard: dataset, hardware and goals in; the ResNet and settings the model cards advise out, each
+with its reason, and how long training would take on this machine."""
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_core import datasets, estimate
+from resnet_core.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
+from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, describe_config
+from resnet_core.hardware import detect_hardware, resolve_device
+from resnet_core.recommend import WEIGHT_CHOICES
+from resnet_core.sample import ensure_sample_dataset
+from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
+                                recommend_for, train_prefill)
+from ui.shared import PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset, services
+
+PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
+MEASURED = "wizard_measured"  # probe results this session asked for: {probe key: images/s}
+WEIGHT_LABELS = {"auto": "Auto — ImageNet if available", "imagenet": "ImageNet (pretrained)",
+                 "none": "None — random initialisation"}
+TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
+
+svc = services()
+ws = svc.workspace
+hw = detect_hardware()
+
+st.title("Wizard")
+st.caption("Three questions, then the ResNet and settings the model cards advise for your data and "
+           "hardware — each with its reason.")
+
+# The dataset the numbers come from, if one is selected.
+name = selected_dataset()
+report = None
+if name:
+    with friendly_errors(f"read the dataset '{name}'"):
+        report = datasets.dataset_report(datasets.get_dataset(name, ws))
+if report is None:
+    with st.container(border=True):
+        st.markdown("**No dataset selected.** Pick or import one on the Data page — or type your numbers "
+                    "below to plan ahead.")
+        go_data, use_sample, _ = st.columns([1, 1, 2])
+        if go_data.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
+            st.switch_page(PAGES["data"])
+        if use_sample.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:"):
+            with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
+                info, _ = ensure_sample_dataset(ws)
+                select_dataset(info.name)
+                st.rerun()
+
+# Widget values live in session state; refill them when the dataset changes, or when they were
+# dropped (Streamlit forgets a page's widgets while another page is shown).
+scan_numbers = dataset_numbers(report) if report is not None else TYPED_DEFAULTS
+source = name if report is not None else ""
+refill = st.session_state.get(PREFILLED_FOR) != source
+device_default, mem_default = hardware_defaults(hw)
+defaults = {"wizard_images": max(1, scan_numbers["num_images"]), "wizard_classes": max(1, scan_numbers["num_classes"]),
+            "wizard_smallest": scan_numbers["smallest_class"], "wizard_device": device_default,
+            "wizard_gpu_mem": mem_default, "wizard_priority": "balanced", "wizard_task": "simple",
+            "wizard_weights": "auto"}
+for key, value in defaults.items():
+    if key not in st.session_state or (refill and key in ("wizard_images", "wizard_classes", "wizard_smallest")):
+        st.session_state[key] = value
+st.session_state[PREFILLED_FOR] = source
+
+col_data, col_hw, col_goal = st.columns(3)
+with col_data.container(border=True, height="stretch"):
+    st.markdown("**1 · Dataset**")
+    images = st.number_input("Images", min_value=1, step=100, key="wizard_images")
+    classes = st.number_input("Classes", min_value=1, step=1, key="wizard_classes")
+    smallest = st.number_input("Images in the smallest class", min_value=0, step=10, key="wizard_smallest")
+    if report is None:
+        st.caption("Typed numbers: planning without a dataset.")
+    elif (images, classes, smallest) != (scan_numbers["num_images"], scan_numbers["num_classes"],
+                                         scan_numbers["smallest_class"]):
+        st.caption(f"Changed from the scan of '{name}' ({scan_numbers['num_images']:,} images): "
+                   "the plan is for the numbers above.")
+    else:
+        st.caption(f"From the scan of '{name}'.")
+with col_hw.container(border=True, height="stretch"):
+    st.markdown("**2 · Hardware**")
+    device = st.radio("Train on", ["CPU", "GPU"], key="wizard_device", horizontal=True)
+    gpu_mem = st.number_input("GPU memory (GB)", min_value=1.0, max_value=1024.0, step=1.0,
+                              key="wizard_gpu_mem", disabled=device != "GPU")
+    st.caption(f"Detected here: {hw.describe()}")
+with col_goal.container(border=True, height="stretch"):
+    st.markdown("**3 · Goals**")
+    priority = st.radio("Priority", PRIORITIES, key="wizard_priority", horizontal=True,
+                        format_func=str.capitalize)
+    task = st.radio("Task", TASK_KINDS, key="wizard_task", horizontal=True, format_func=str.capitalize,
+                    help="Fine-grained: classes that differ in small details (bird species, car models).")
+    weights = st.selectbox("Starting weights", WEIGHT_CHOICES, key="wizard_weights",
+                           format_func=WEIGHT_LABELS.get)
+
+inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
+                      gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
+                      weights=weights)
+rec = None
+with friendly_errors("make a recommendation"):
+    rec = recommend_for(inputs)
+if rec is None:
+    st.stop()
+
+# The recommendation card.
+st.subheader("Recommendation")
+with st.container(border=True):
+    st.markdown(f"### {MODEL_LABELS[rec.model]}")
+    st.caption(f"{describe_config(rec.model, rec.fine_tune, rec.augmentation)} · "
+               f"{'ImageNet weights' if rec.weights == 'imagenet' else 'random initialisation'}")
+    why = rec.why
+    row1 = st.columns(4)
+    row1[0].metric("Model", MODEL_LABELS[rec.model], help=why["model"])
+    row1[1].metric("Batch size", rec.batch_size, help=why["batch_size"])
+    row1[2].metric("Epochs", rec.epochs, help=why["epochs"])
+    row1[3].metric("Learning rate", f"{rec.learning_rate:g}", help=why["learning_rate"])
+    row2 = st.columns(4)
+    row2[0].metric("Augmentation", rec.augmentation.capitalize(),
+                   help=f"{AUGMENTATION_DESCRIPTIONS[rec.augmentation]}. {why['augmentation']}")
+    row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
+    row2[2].metric("Patience", f"{rec.patience} evals", help=why["patience"])
+    row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
+    with st.expander("Why these settings", icon=":material/menu_book:"):
+        labels = {"model": "Model", "weights": "Weights", "batch_size": "Batch size", "epochs": "Epochs",
+                  "learning_rate": "Learning rate", "augmentation": "Augmentation", "fine_tune": "Fine-tuning",
+                  "patience": "Patience", "eval_every": "Evaluation", "image_size": "Image size"}
+        st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
+    with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
+        st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
+for text in rec.warnings:
+    st.warning(text, icon=":material/warning:")
+
+# Training time on this machine, measured rather than guessed.
+st.subheader("Training time on this machine")
+num_train, num_val, num_test = estimate.split_counts(inputs.num_images)
+with friendly_errors("estimate the training time"):
+    here = resolve_device("auto")
+    probe_key = (rec.model, estimate.probe_batch_size(rec.batch_size, here), rec.image_size, rec.fine_tune,
+                 str(here))
+    measured = st.session_state.setdefault(MEASURED, {})
+    rate = measured.get(probe_key)
+    cheap = estimate.probe_is_cheap(rec.image_size, here)
+    clicked = False
+    if rate is None and not cheap:
+        st.caption(f"Runs a few real training steps of {MODEL_LABELS[rec.model]} here; takes a few "
+                   "seconds to a minute on a CPU.")
+        clicked = st.button("Measure training time", key="wizard_measure", icon=":material/timer:")
+    if rate is None and (cheap or clicked):
+        with st.spinner(f"Measuring {MODEL_LABELS[rec.model]} on {hw.describe()}…"):
+            rate = estimate.probe_throughput(rec.model, rec.batch_size, rec.image_size, rec.fine_tune, here)
+        measured[probe_key] = rate
+    if rate is not None:
+        est = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test)
+        st.metric("Estimated training time", estimate.format_seconds(est.seconds),
+                  help=f"{rec.epochs} epochs over {num_train:,} training images, {est.evaluations} evaluations "
+                       f"of {num_val:,} validation images (at about 3× the training speed) and one test "
+                       f"pass of {num_test:,}.")
+        notes = [f"{est.describe()}.", f"Early stopping (patience {rec.patience}) may end it sooner.",
+                 "Not counted: reading the images once before the first epoch."]
+        if probe_key[1] != rec.batch_size:
+            notes.append(f"Measured with batches of {probe_key[1]}: on a CPU the speed hardly depends on "
+                         "the batch size.")
+        if svc.jobs.active_run_ids():
+            notes.append("A training run was in progress while measuring, so the speed may be understated.")
+        st.caption(" ".join(notes))
+    if plans_other_hardware(inputs, hw):
+        planned = f"a GPU with {inputs.gpu_mem_gb:g} GB" if inputs.gpu_mem_gb is not None else "a CPU"
+        st.info(f"You planned for {planned}; this estimate is for this machine ({hw.describe()}).",
+                icon=":material/info:")
+
+st.divider()
+can_train = report is not None
+if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,
+             icon=":material/model_training:"):
+    with friendly_errors("prepare the training settings"):
+        st.session_state[PLAN] = train_prefill(rec, weights, name)
+        if page_exists("train"):
+            st.switch_page(PAGES["train"])
+        st.success("Settings saved for the Train page.")
+if not can_train:
+    st.caption("Select or import a dataset to train with these settings.")

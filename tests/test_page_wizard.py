@@ -1,0 +1,132 @@
+"""Wizard page: inputs (typed or from the selected dataset), the recommendation card, the measured
+time estimate and handing the plan to the Train page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_core import estimate
+from resnet_core.datasets import register_folder
+from resnet_core.synthetic import make_image_folder
+from ui.shared import DATASET, PLAN
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app(workspace, offline_torch_home, monkeypatch):
+    monkeypatch.setenv("RESNET_PILOT_OFFLINE", "1")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    return at.switch_page("pages/wizard.py")
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def plan_for(at, images: int, classes: int, gpu_gb: float | None, priority: str = "balanced",
+             smallest: int | None = None) -> AppTest:
+    at.run()
+    at.number_input(key="wizard_images").set_value(images)
+    at.number_input(key="wizard_classes").set_value(classes)
+    at.number_input(key="wizard_smallest").set_value(smallest if smallest is not None else images // classes)
+    at.radio(key="wizard_priority").set_value(priority)
+    at.radio(key="wizard_device").set_value("CPU" if gpu_gb is None else "GPU").run()
+    if gpu_gb is not None:
+        at.number_input(key="wizard_gpu_mem").set_value(gpu_gb).run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_empty_state_still_plans_from_typed_numbers(app):
+    app.run()
+    assert not app.exception and not app.error
+    assert any("No dataset selected" in m.value for m in app.markdown)
+    assert app.button(key="wizard_to_data") and app.button(key="wizard_use_sample")
+    assert "Model" in metrics(app)  # a plan for the typed defaults
+    assert app.button(key="wizard_train").disabled
+
+
+@pytest.mark.parametrize("images, classes, gpu, priority, model, batch", [
+    (3000, 10, 8.0, "balanced", "ResNet50", 8),
+    (300, 10, None, "balanced", "ResNet18", None),
+    (30000, 10, 24.0, "accuracy", "ResNet101", None),
+])
+def test_recommendations_for_dataset_and_gpu(app, images, classes, gpu, priority, model, batch):
+    plan_for(app, images, classes, gpu, priority)
+    shown = metrics(app)
+    assert shown["Model"] == model
+    if batch is not None:
+        assert int(shown["Batch size"]) == batch
+    if gpu is None:
+        assert int(shown["Batch size"]) <= 8
+    why = " ".join(m.value for m in app.markdown)
+    assert "**Model** —" in why and "**Learning rate** —" in why  # every setting has its reason
+
+
+def test_resnet101_is_not_chosen_on_cpu(app):
+    plan_for(app, 8000, 10, None, "accuracy")
+    assert metrics(app)["Model"] != "ResNet101"
+    alternatives = " ".join(m.value for m in app.markdown)
+    assert "**ResNet101** — No GPU" in alternatives
+
+
+def test_tiny_dataset_warns(app):
+    plan_for(app, 30, 3, None, smallest=5)
+    warnings = " ".join(w.value for w in app.warning)
+    assert "30 images is below" in warnings
+    assert "smallest class has 5 images" in warnings
+
+
+def test_other_hardware_says_the_estimate_is_for_this_machine(app):
+    plan_for(app, 3000, 10, 80.0)
+    assert any("this estimate is for this machine" in i.value for i in app.info)
+
+
+def test_measure_shows_the_estimate(app, monkeypatch):
+    calls = []
+
+    def fake_probe(model, batch_size, image_size, fine_tune, device, steps=3):
+        calls.append((model, batch_size, image_size))
+        return 50.0
+
+    monkeypatch.setattr(estimate, "probe_throughput", fake_probe)
+    plan_for(app, 1000, 10, None)
+    assert "Estimated training time" not in metrics(app)  # 224 px on a CPU: only when asked
+    app.button(key="wizard_measure").click().run()
+    assert not app.exception and not app.error
+    assert calls == [("resnet18", 8, 224)]
+    assert "Estimated training time" in metrics(app)
+    assert any("measured: 50 images/s" in c.value for c in app.caption)
+    app.run()  # the measurement is kept for the session, not repeated
+    assert len(calls) == 1 and "Estimated training time" in metrics(app)
+
+
+def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path):
+    info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
+                           workspace)
+    app.session_state[DATASET] = info.name
+    app.run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="wizard_images").value == 33
+    assert app.number_input(key="wizard_classes").value == 3
+    assert app.number_input(key="wizard_smallest").value == 9
+    assert any("From the scan of 'pets'" in c.value for c in app.caption)
+    model = metrics(app)["Model"]
+    app.button(key="wizard_train").click().run()
+    assert not app.exception
+    plan = app.session_state[PLAN]
+    assert plan["dataset"] == "pets" and plan["model"] == model.lower()
+    assert plan["weights"] == "auto" and "model" in plan["recommended"]
+    assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
+
+
+def test_use_sample_selects_it(app, workspace):
+    app.run()
+    app.button(key="wizard_use_sample").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state[DATASET] == "fashion-mnist-sample"
+    assert app.number_input(key="wizard_images").value == 300
+    assert not app.button(key="wizard_train").disabled
