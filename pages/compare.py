@@ -1,0 +1,280 @@
+"""Compare: the ranked runs of a dataset (the study's table), cost against accuracy, and one run in detail."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from resnet_core.bundle import bundle_name, export_bundle
+from resnet_core.charts import confusion_heatmap, cost_performance, per_class_bars, selected_cell, training_curves
+from resnet_core.compare import STUDY_COLUMNS, comparison_table, ranked_rows
+from resnet_core.datasets import list_datasets
+from resnet_core.imageio import ImageLoadError, open_rgb
+from resnet_core.run_details import (
+    confusion_pairs, has_model, misclassified_images, per_class_rows, run_label, score_report, unranked_runs,
+)
+from resnet_core.store import ACTIVE_STATUSES
+from ui.shared import DATASET, PAGES, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset, services
+
+RUN_KEY = "compare_run"
+PAIR_KEY = "compare_pair"
+CONFUSION_KEY = "compare_confusion"
+ALL_PAIRS = "all"
+ARROW = "\u2192"  # joins true and predicted class in a pair's key
+THUMBS_SHOWN = 24
+EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
+
+TABLE_CONFIG = {
+    "Model": st.column_config.TextColumn("Model", width="large"),
+    "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
+    "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
+    "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
+    "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
+                                                   help="Seconds of training, data preparation not included."),
+    "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
+    "Rank": st.column_config.NumberColumn("Rank", format="%d"),
+    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
+                                              "both more accurate and faster."),
+    "run_id": st.column_config.NumberColumn("Run", format="#%d"),
+}
+
+
+# ----- the ranking --------------------------------------------------------------------------------
+
+def ranking_section(table: pd.DataFrame, dataset: str) -> None:
+    sizes = sorted(table["Images"].dropna().unique())
+    columns = [*STUDY_COLUMNS, "Pareto", "run_id"]
+    for size in sizes if len(sizes) > 1 else [None]:
+        part = table if size is None else table[table["Images"] == size]
+        if size is not None:
+            st.markdown(f"**{int(size):,} training images**")
+        st.dataframe(part[columns], hide_index=True, column_config=TABLE_CONFIG,
+                     key=f"compare_table_{'all' if size is None else int(size)}")
+    if len(sizes) == 1:
+        st.caption(f"{int(sizes[0]):,} training images · the same test images for every run · "
+                   "click a column header to sort.")
+    st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{dataset}-runs.csv", mime="text/csv", key="compare_csv",
+                       icon=":material/download:")
+
+
+def unranked_section(records) -> None:
+    rows = unranked_runs(records)
+    if not rows:
+        return
+    st.subheader("Runs without a score")
+    st.caption("Failed, cancelled before their first evaluation, or interrupted: not ranked.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_unranked",
+                 column_config={"Run": st.column_config.NumberColumn("Run", format="#%d"),
+                                "What happened": st.column_config.TextColumn("What happened", width="large")})
+
+
+# ----- one run ------------------------------------------------------------------------------------
+
+def run_section(records, dataset: str) -> None:
+    choices = list(records)  # newest first; active runs too, so deleting one can say why it must wait
+    if not choices:
+        return
+    ids = [r.id for r in choices]
+    by_id = {r.id: r for r in choices}
+    if st.session_state.get(RUN_KEY) not in ids:
+        ranked = [row["run_id"] for row in ranked_rows(choices) if row["Rank"] == 1]
+        st.session_state[RUN_KEY] = ranked[0] if ranked else ids[0]
+    st.subheader("One run in detail")
+    run_id = st.selectbox("Run", ids, key=RUN_KEY, format_func=lambda i: run_label(by_id[i]),
+                          help="Best-ranked first by default.")
+    record = by_id[run_id]
+    svc = services()
+    if record.error:
+        st.error(f"This run failed: {record.error}")
+    elif record.status in ACTIVE_STATUSES:
+        st.info(f"This run is {record.status}; its scores appear when it finishes.", icon=":material/hourglass_top:")
+    tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file"])
+    with tabs[0]:
+        epochs = svc.store.epochs(run_id)
+        if epochs:
+            st.plotly_chart(training_curves(epochs, best_epoch=record.best_epoch or None,
+                                            stopped_epoch=record.epoch_ended if record.stopped_early else None,
+                                            planned_epochs=record.config.epochs if record.config else None),
+                            key="compare_curves", config={"displayModeBar": False})
+        else:
+            st.info("This run finished no epoch, so there are no curves.")
+        if record.notes:
+            st.markdown("\n".join(f"- {n}" for n in record.notes))
+    report = score_report(record)
+    with tabs[1]:
+        if report is None:
+            st.info("No test report: the run was not scored on the test images.")
+        else:
+            confusion_panel(record, report)
+    with tabs[2]:
+        if report is None or not report.per_class:
+            st.info("No per-class scores for this run.")
+        else:
+            rows = pd.DataFrame(per_class_rows(report))
+            st.dataframe(rows, hide_index=True, key="compare_per_class", column_config={
+                name: st.column_config.NumberColumn(name, format="percent")
+                for name in ("Precision", "Recall", "F1")})
+            st.plotly_chart(per_class_bars(report.per_class), key="compare_per_class_chart",
+                            config={"displayModeBar": False})
+    with tabs[3]:
+        model_panel(record)
+    delete_panel(record)
+
+
+def pick_cell() -> None:
+    """A click on the confusion matrix chooses the same (true, predicted) pair as the select box."""
+    cell = selected_cell(st.session_state.get(CONFUSION_KEY))
+    if cell is not None:
+        st.session_state[PAIR_KEY] = f"{cell[0]}{ARROW}{cell[1]}"
+
+
+def confusion_panel(record, report) -> None:
+    left, right = st.columns([1, 1])
+    with left:
+        st.plotly_chart(confusion_heatmap(report.classes, report.confusion), key=CONFUSION_KEY,
+                        on_select=pick_cell, selection_mode="points", config={"displayModeBar": False})
+        st.caption(f"{report.test_images} test images · rows: true class, columns: predicted. "
+                   "Click a cell to see its images.")
+    with right:
+        pairs = confusion_pairs(report)
+        options = [ALL_PAIRS] + [f"{t}{ARROW}{p}" for t, p, _ in pairs]
+        counts = {f"{t}{ARROW}{p}": n for t, p, n in pairs}
+        if st.session_state.get(PAIR_KEY) not in options:
+            clicked = st.session_state.get(PAIR_KEY)
+            if clicked and ARROW in clicked:
+                t, p = clicked.split(ARROW, 1)
+                st.caption("That cell is a correct prediction." if t == p else "No test images in that cell.")
+            st.session_state[PAIR_KEY] = ALL_PAIRS
+        def describe(option: str) -> str:
+            if option == ALL_PAIRS:
+                return f"all ({len(report.misclassified)})"
+            t, p = option.split(ARROW, 1)
+            return f"true {t} → predicted {p} ({counts[option]})"
+
+        choice = st.selectbox("Misclassified test images", options, key=PAIR_KEY, format_func=describe)
+        true, predicted = (None, None) if choice == ALL_PAIRS else choice.split(ARROW, 1)
+        thumbnails(misclassified_images(record, report, true, predicted))
+
+
+def thumbnails(items: list[dict]) -> None:
+    if not items:
+        st.success("No misclassified test images here.", icon=":material/check:")
+        return
+    cols = st.columns(4)
+    for i, item in enumerate(items[:THUMBS_SHOWN]):
+        with cols[i % 4]:
+            caption = f"{item['true']} → {item['predicted']} ({item['probability']:.0%})"
+            if item["file"] is None:
+                st.caption(f"{caption} · image no longer on disk")
+                continue
+            try:
+                image = open_rgb(item["file"])
+                image.thumbnail((160, 160))
+                st.image(image, caption=caption, width="stretch")
+            except ImageLoadError as e:
+                st.caption(f"{caption} · unreadable: {e}")
+    if len(items) > THUMBS_SHOWN:
+        st.caption(f"Showing {THUMBS_SHOWN} of {len(items)}.")
+
+
+def model_panel(record) -> None:
+    svc = services()
+    if not has_model(record, svc.workspace):
+        st.info("This run kept no trained model.")
+        return
+    st.caption("Download the best model with labels.json and preprocess.json, ready for use outside "
+               "ResNet Pilot.")
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    fmt = c1.radio("Format", list(EXPORT_FORMATS), format_func=EXPORT_FORMATS.get, horizontal=True,
+                   key="compare_export_format")
+    if c2.button("Prepare download", key="compare_export", icon=":material/package_2:"):
+        with st.spinner(f"Exporting run {record.id} as {EXPORT_FORMATS[fmt]}…"):
+            with friendly_errors(f"export run {record.id}"):
+                data = export_bundle(svc.workspace, record.id, fmt)
+                st.session_state["compare_export_ready"] = (record.id, fmt, data)
+    ready = st.session_state.get("compare_export_ready")
+    if ready and ready[0] == record.id and ready[1] == fmt:
+        c3.download_button("Download .zip", ready[2], file_name=bundle_name(record.id, record.model, fmt),
+                           mime="application/zip", key="compare_export_download", type="primary",
+                           icon=":material/download:")
+    if st.button("Predict with this model", key="compare_go_predict", icon=":material/image_search:"):
+        st.session_state[PREDICT_RUN] = record.id
+        st.switch_page(PAGES["predict"])
+
+
+def delete_panel(record) -> None:
+    asking = st.session_state.get("compare_delete_ask") == record.id
+    if not asking:
+        if st.button(f"Delete run #{record.id}", key="compare_delete", icon=":material/delete:"):
+            st.session_state["compare_delete_ask"] = record.id
+            st.rerun()
+        return
+    st.warning(f"Delete run #{record.id} ({record.description}) with its model and curves? This cannot be undone.")
+    c1, c2, _ = st.columns([1, 1, 4])
+    if c1.button("Yes, delete", key="compare_delete_confirm", type="primary"):
+        st.session_state.pop("compare_delete_ask", None)
+        deleted = False
+        with friendly_errors(f"delete run {record.id}"):
+            deleted = services().store.delete_run(record.id)
+        if deleted:
+            st.session_state.pop(RUN_KEY, None)
+            st.toast(f"Run {record.id} deleted.")
+            st.rerun()
+    if c2.button("Keep it", key="compare_delete_cancel"):
+        st.session_state.pop("compare_delete_ask", None)
+        st.rerun()
+
+
+# ----- the page -----------------------------------------------------------------------------------
+
+st.title("Compare")
+st.caption("Every scored run of a dataset ranked as in the cost-performance study: accuracy first, "
+           "then what it cost. Pick one to see where it goes wrong.")
+
+svc = services()
+all_runs = svc.store.list_runs()
+dataset_names = sorted({d.name for d in list_datasets(svc.workspace)} | {r.dataset for r in all_runs})
+if not all_runs:
+    st.info("No runs yet. Train a model and it will be ranked here.", icon=":material/leaderboard:")
+    c1, c2, _ = st.columns([1, 1, 3])
+    if c1.button("Go to Train", key="compare_go_train", type="primary", icon=":material/model_training:"):
+        st.switch_page(PAGES["train"])
+    if not dataset_names and c2.button("Go to Data", key="compare_go_data", icon=":material/upload:"):
+        st.switch_page(PAGES["data"])
+    st.stop()
+
+with_runs = [d for d in dataset_names if any(r.dataset == d for r in all_runs)]
+if st.session_state.get("compare_dataset") not in dataset_names:
+    preferred = selected_dataset()
+    st.session_state["compare_dataset"] = preferred if preferred in with_runs else with_runs[0]
+dataset = st.selectbox("Dataset", dataset_names, key="compare_dataset",
+                       format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
+if dataset != st.session_state.get(DATASET):
+    select_dataset(dataset)
+records = [r for r in all_runs if r.dataset == dataset]
+table = comparison_table(records)
+active = [r for r in records if r.status in ACTIVE_STATUSES]
+if active:
+    st.info(f"{len(active)} run{'s are' if len(active) > 1 else ' is'} still training or waiting; "
+            "they appear here when they finish.", icon=":material/hourglass_top:")
+    st.page_link(PAGES["train"], label="Watch on the Train page", icon=":material/model_training:")
+
+if table.empty:
+    st.info("No scored runs for this dataset yet.", icon=":material/leaderboard:")
+    if st.button("Go to Train", key="compare_go_train", type="primary", icon=":material/model_training:"):
+        st.switch_page(PAGES["train"])
+else:
+    best = table.iloc[0]
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Scored runs", len(table))
+    m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}", help=f"Run #{best['run_id']}: {best['Model']}")
+    m3.metric("On the Pareto front", int(table["Pareto"].sum()),
+              help="Runs no other run beats on both accuracy and training time.")
+    ranking_section(table, dataset)
+    st.subheader("Cost against accuracy")
+    st.caption("Up and to the left is better. The dashed line joins the runs no other run beats on both.")
+    st.plotly_chart(cost_performance(ranked_rows(records)), key="compare_scatter",
+                    config={"displayModeBar": False})
+unranked_section(records)
+st.divider()
+run_section(records, dataset)

@@ -1,0 +1,99 @@
+"""Predict: one image through a trained run — its top classes and a Grad-CAM map of where it looked."""
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_core.charts import top_k_bars
+from resnet_core.imageio import IMAGE_EXTENSIONS, ImageLoadError
+from resnet_core.models import CheckpointError
+from resnet_core.predict import cached_predictor, overlay
+from resnet_core.run_details import default_run, predictable_runs, run_label
+from resnet_core.runview import format_percent
+from ui.shared import PAGES, PREDICT_RUN, friendly_errors, selected_dataset, services
+
+TOP_K = 5
+RUN_KEY = "predict_run"
+
+
+def choose_run(runs) -> object:
+    by_id = {r.id: r for r in runs}
+    if st.session_state.get(RUN_KEY) not in by_id:
+        wanted = st.session_state.get(PREDICT_RUN)
+        st.session_state[RUN_KEY] = wanted if wanted in by_id else default_run(runs, selected_dataset())
+    run_id = st.selectbox("Model", list(by_id), key=RUN_KEY,
+                          format_func=lambda i: f"{run_label(by_id[i])} · {by_id[i].dataset}",
+                          help="The best-ranked run of your dataset is chosen first.")
+    st.session_state[PREDICT_RUN] = run_id
+    return by_id[run_id]
+
+
+def image_input() -> tuple[str, bytes] | None:
+    """The uploaded file, or a camera photo once the camera is switched on."""
+    upload = st.file_uploader("Image", type=sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS),
+                              key="predict_upload", help="A photo or picture like the ones the model trained on.")
+    use_camera = st.toggle("Use the camera instead", key="predict_camera_on",
+                           help="The browser asks for the camera only after you switch this on.")
+    if use_camera:
+        photo = st.camera_input("Take a picture", key="predict_camera")
+        if photo is not None:
+            return "camera photo", photo.getvalue()
+    if upload is not None:
+        return upload.name, upload.getvalue()
+    return None
+
+
+def show_prediction(record, name: str, data: bytes) -> None:
+    svc = services()
+    predictor = None
+    with friendly_errors(f"load the model of run {record.id}"):
+        predictor = cached_predictor(svc.workspace.run_dir(record.id), device="auto")
+    if predictor is None:
+        return
+    try:
+        with st.spinner("Looking at the image…"):
+            top = predictor.predict(data, top_k=min(TOP_K, len(predictor.classes)))
+            heat, _ = predictor.gradcam(data)
+            preview = predictor.preview(data)
+    except ImageLoadError as e:
+        st.error(f"This file isn't an image we can read: {e}. Try a JPEG or PNG file.", icon=":material/broken_image:")
+        return
+    except (CheckpointError, ValueError, RuntimeError) as e:
+        st.error(f"Could not predict with run {record.id}: {e}")
+        return
+    best = top[0]
+    left, right = st.columns([2, 3])
+    with left:
+        st.metric("Prediction", best["class"], help=f"From {name}.")
+        st.caption(f"{format_percent(best['probability'])} sure · top {len(top)} of {len(predictor.classes)} classes")
+        st.plotly_chart(top_k_bars(top), key="predict_topk", config={"displayModeBar": False})
+    with right:
+        a, b = st.columns(2)
+        display = max(224, predictor.image_size)
+        a.image(preview.resize((display, display)), caption=f"What the model sees ({predictor.image_size} px)",
+                width="stretch")
+        b.image(overlay(preview, heat).resize((display, display)), caption=f"Where it looked for '{best['class']}'",
+                width="stretch")
+        st.caption("Grad-CAM: red areas raised the score of the predicted class most; blue ones hardly at all.")
+
+
+st.title("Predict")
+st.caption("Try a trained model on a new image: see what it thinks and where it looked.")
+
+svc = services()
+runs = predictable_runs(svc.store.list_runs(), svc.workspace)
+if not runs:
+    st.info("No trained model yet. Train a run and it can predict here.", icon=":material/image_search:")
+    if st.button("Go to Train", key="predict_go_train", type="primary", icon=":material/model_training:"):
+        st.switch_page(PAGES["train"])
+    st.stop()
+
+with st.container(border=True):
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        record = choose_run(runs)
+    with c2:
+        source = image_input()
+if source is None:
+    st.info("Upload an image (or switch on the camera) to see the prediction.", icon=":material/upload:")
+else:
+    show_prediction(record, *source)

@@ -1,0 +1,156 @@
+"""The Compare page: empty state, the study's ranked table with CSV, one run in detail, deleting runs."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.compare import STUDY_COLUMNS
+from resnet_core.config import TrainConfig
+from resnet_core.datasets import register_folder
+from resnet_core.runner import create_run, execute_run
+from resnet_core.store import RunStore
+from resnet_core.synthetic import make_image_folder
+from resnet_core.workspace import Workspace
+from ui.shared import DATASET, services
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def env(workspace, offline_torch_home, monkeypatch):
+    monkeypatch.setenv("RESNET_PILOT_OFFLINE", "1")
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Trained once per file: two finished runs on a tiny dataset (fine-tuned vs frozen backbone)
+    and one failed run, in a workspace each test gets a copy of."""
+    base = tmp_path_factory.mktemp("compare")
+    make_image_folder(base / "tiny", num_classes=3, per_class=12, size=32)
+    ws = Workspace.at(base / "workspace")
+    register_folder(base / "tiny", ws, name="tiny")
+    store = RunStore(ws)
+    ids = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_PILOT_OFFLINE", "1")
+        mp.setenv("TORCH_HOME", str(base / "torch_home"))
+        for fine_tune in (True, False):
+            config = TrainConfig(dataset="tiny", weights="none", fine_tune=fine_tune, augmentation="none",
+                                 epochs=1, batch_size=8, learning_rate=1e-3, image_size=32)
+            run_id = create_run(config, ws, store)
+            assert execute_run(run_id, config, ws, store) == "completed"
+            ids.append(run_id)
+    failed = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(failed, "failed", error="weights file broken.pt is damaged")
+    store.close()
+    return ws.root, ids, failed
+
+
+@pytest.fixture
+def trained(env, template):
+    root, ids, failed = template
+    shutil.copytree(root, env.root, dirs_exist_ok=True)
+    return ids, failed
+
+
+def open_compare(dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if dataset:
+        at.session_state[DATASET] = dataset
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+def test_without_runs_it_points_to_train_and_data(env):
+    at = open_compare()
+    assert "No runs yet" in texts(at.info)
+    assert at.button(key="compare_go_data")
+    at.button(key="compare_go_train").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Train"]
+
+
+def test_ranked_table_csv_scatter_and_one_run_in_detail(trained):
+    (first, second), failed = trained
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    for column in STUDY_COLUMNS:
+        assert column in table.columns
+    store = services().store
+    accs = {r.id: r.test_acc for r in store.list_runs(statuses=["completed"])}
+    assert sorted(table["run_id"]) == sorted(accs)
+    assert list(table["Rank"]) == [1, 2]
+    assert table.iloc[0]["Test Acc"] == max(accs.values())
+    assert set(table["Model"]) == {"ResNet18 + fine-tuning", "ResNet18"}
+    assert at.get("download_button")[0].proto.label == "Download CSV"
+    # The cost-performance chart draws both runs.
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    runs_trace = next(t for c in charts for t in c["data"] if t.get("meta") == "runs")
+    assert sorted(p[0] for p in runs_trace["customdata"]) == sorted(accs)
+    # The failed run is listed apart with its message.
+    unranked = at.dataframe[1].value
+    assert list(unranked["Run"]) == [failed] and "damaged" in unranked.iloc[0]["What happened"]
+    # Rank 1 is selected first; its confusion matrix and per-class scores are shown.
+    assert at.selectbox(key="compare_run").value == table.iloc[0]["run_id"]
+    per_class = at.dataframe[2].value
+    assert list(per_class["Class"]) == ["class_0", "class_1", "class_2"]
+    heatmaps = [t for c in charts for t in c["data"] if t["type"] == "heatmap"]
+    assert heatmaps and heatmaps[0]["x"] == ["class_0", "class_1", "class_2"]
+    assert at.selectbox(key="compare_pair").value == "all"
+    # Choosing the other run shows its report instead.
+    other = table.iloc[1]["run_id"]
+    at.selectbox(key="compare_run").set_value(other).run()
+    assert not at.exception
+    assert f"#{other}" in at.selectbox(key="compare_run").format_func(other)
+
+
+def test_download_a_run_as_a_zip(trained):
+    (first, _), _ = trained
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(first).run()
+    at.button(key="compare_export").click().run()
+    assert not at.exception and not at.error
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download .zip" in labels
+
+
+def test_delete_asks_first_then_removes_the_run(trained):
+    (first, second), failed = trained
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(failed).run()
+    at.button(key="compare_delete").click().run()
+    assert "cannot be undone" in texts(at.warning)
+    at.button(key="compare_delete_cancel").click().run()
+    assert services().store.get_run(failed) is not None
+    at.button(key="compare_delete").click().run()
+    at.button(key="compare_delete_confirm").click().run()
+    assert not at.exception
+    assert services().store.get_run(failed) is None
+    assert not services().workspace.run_dir(failed).exists()
+    assert failed not in at.selectbox(key="compare_run").options
+
+
+def test_delete_is_refused_while_a_run_is_active(trained):
+    store = services().store
+    running = store.create_run(TrainConfig(dataset="tiny"), "unused", 36, 24, 6, 6)
+    store.mark_running(running)
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(running).run()
+    at.button(key="compare_delete").click().run()
+    at.button(key="compare_delete_confirm").click().run()
+    assert not at.exception
+    assert "cancel it first" in texts(at.error)
+    assert store.get_run(running) is not None
