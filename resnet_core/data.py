@@ -37,6 +37,25 @@ class TrainingData:
     prep_time_s: float
 
 
+def check_classes(name: str, report) -> None:
+    """DataError unless the scan found at least 2 classes with images (checked before any run exists)."""
+    if len(report.classes) < 2:
+        found = (f"only one class with images ('{report.classes[0]}')" if report.classes
+                 else "no class folders with images")
+        raise DataError(f"dataset '{name}' has {found}; training needs at least 2. Put each class's "
+                        "images in its own subfolder (for example cats/ and dogs/); `scan` shows "
+                        "which files were skipped and why.")
+
+
+def check_split(name: str, split) -> None:
+    """DataError unless the saved split has training and validation images."""
+    if not split.train:
+        raise DataError(f"dataset '{name}' has no training images after the split. Add images.")
+    if not split.val:
+        raise DataError(f"dataset '{name}' is too small for a validation split: give each class "
+                        "at least 3 images.")
+
+
 def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress | None = None) -> TrainingData:
     """Scan (cached), load the dataset's saved split, and decode its images once (cached)."""
     from resnet_core.datasets import dataset_report, get_split, resolve_dataset, subset_train
@@ -45,9 +64,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
     started = time.perf_counter()
     info = resolve_dataset(config.dataset, workspace)
     report = dataset_report(info, progress=(lambda d, t: progress("scanning", d, t)) if progress else None)
-    if len(report.classes) < 2:
-        raise DataError(f"dataset '{info.name}' has {len(report.classes)} class folder(s) with images; "
-                        "training needs at least 2. Put each class's images in its own subfolder.")
+    check_classes(info.name, report)
     split = get_split(info, report)
     warnings = list(split.warnings)
     train = split.train
@@ -55,11 +72,9 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
         train = subset_train(split, config.max_train_images, seed=0)
         warnings.append(f"Training on a stratified subset of {len(train)} of the "
                         f"{len(split.train)} training images.")
+    check_split(info.name, split)
     if not train:
         raise DataError(f"dataset '{info.name}' has no training images after the split. Add images.")
-    if not split.val:
-        raise DataError(f"dataset '{info.name}' is too small for a validation split: give each class "
-                        "at least 3 images.")
 
     paths = [e.path for e in report.images]
     decoded = load_decoded(info.root, paths, report.fingerprint, config.image_size, workspace.cache_dir,

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -532,7 +531,7 @@ def register_folder(path: str | os.PathLike, workspace: Workspace,
         while (workspace.datasets_dir / name).exists():
             n += 1
             name = f"{base}-{n}"
-    staging = Path(tempfile.mkdtemp(prefix="register-", dir=workspace.tmp_dir))
+    staging = workspace.scratch_dir("register")
     try:
         write_info(staging, name, folder, imported=False)
         return install_meta_dir(staging, name, workspace)
@@ -562,7 +561,7 @@ def delete_dataset(name: str, workspace: Workspace) -> None:
     meta = info.meta_dir
     assert meta.parent == workspace.datasets_dir and workspace.contains(meta)
     # Move it out of the way first, so the dataset disappears at once even if deleting is slow.
-    trash = Path(tempfile.mkdtemp(prefix="delete-", dir=workspace.tmp_dir))
+    trash = workspace.scratch_dir("delete")
     os.rename(meta, trash / "dataset")
     shutil.rmtree(trash, ignore_errors=True)
 

@@ -89,6 +89,11 @@ class _MemoryLRU:
         with self._lock:
             self._items.clear()
 
+    def drop_prefix(self, prefix: str) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k.startswith(prefix)]:
+                del self._items[key]
+
 
 _MEMORY = _MemoryLRU()
 _BUILD_LOCKS: dict[str, threading.Lock] = {}
@@ -133,6 +138,16 @@ def load_decoded(root: str | Path, paths: Sequence[str], fingerprint: str, image
 def clear_memory() -> None:
     """Forget the in-memory arrays (the cache files stay)."""
     _MEMORY.clear()
+
+
+def forget_dataset(root: str | Path, cache_dir: str | Path) -> None:
+    """Drop a deleted dataset's arrays from memory and its cache files from disk (every image size)."""
+    tag = _dataset_tag(root) + "-"
+    _MEMORY.drop_prefix(tag)
+    cache_dir = Path(cache_dir)
+    if cache_dir.is_dir():
+        for f in cache_dir.glob(f"{tag}*"):
+            f.unlink(missing_ok=True)
 
 
 def _build_lock(key: str) -> threading.Lock:

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -146,8 +145,7 @@ class _staging:
     """A fresh folder under tmp/ that is removed unless it was renamed into place."""
 
     def __init__(self, workspace: Workspace, name: str) -> None:
-        workspace.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix="import-", dir=workspace.tmp_dir))
+        self.path = workspace.scratch_dir("import")
         self.files = self.path / "incoming"
         self.files.mkdir()
 

@@ -85,6 +85,9 @@ class JobManager:
         self._running: dict[str, set[int]] = {}
         self._finished_order: deque[int] = deque()
         self._closed = False
+        # Held from creating a run's row to queueing it, so run ids follow queue order even when
+        # several browser sessions submit at once.
+        self._submit_lock = threading.Lock()
 
     # -- submitting -------------------------------------------------------------------------
 
@@ -92,8 +95,11 @@ class JobManager:
         """Queue a new run; returns its id at once (the run is stored as 'queued')."""
         from resnet_core.runner import create_run
 
-        run_id = create_run(config, self.workspace, self.store)
-        self._enqueue(run_id, config, resume=False)
+        with self._submit_lock:
+            if self._closed:  # checked first: a refused submit must not leave a queued row behind
+                raise RuntimeError("the job manager is shut down")
+            run_id = create_run(config, self.workspace, self.store)
+            self._enqueue(run_id, config, resume=False)
         return run_id
 
     def resume(self, run_id: int) -> int:

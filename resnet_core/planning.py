@@ -49,9 +49,12 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
     from resnet_core.hardware import detect_hardware
     from resnet_core.recommend import patience_for, recommend
 
+    from resnet_core.data import check_classes
+
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     info = resolve_dataset(data, workspace)
     report = dataset_report(info)
+    check_classes(info.name, report)  # before advice that would only be about a broken dataset
     if gpu_mem_gb == "detect":
         hw = detect_hardware()
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None

@@ -25,6 +25,10 @@ class StoreRecorder(Callback):
         self._noted = 0
 
     def before_fit(self, state: FitState) -> None:
+        # A resumed run brings its earlier epochs; the last of them may have been saved to last.pt
+        # by a process killed before it reached the store. Rewriting an epoch replaces it.
+        for row in state.history:
+            self.store.add_epoch(self.run_id, row)
         self._flush_notes(state)
 
     def after_epoch(self, state: FitState) -> None:
@@ -43,14 +47,21 @@ class StoreRecorder(Callback):
 
 
 def create_run(config: TrainConfig, workspace: Workspace, store) -> int:
-    """Record a queued run; the dataset must resolve and be splittable (errors say why)."""
+    """Record a queued run; the dataset must resolve and be splittable (errors say why).
+
+    A dataset that cannot be trained on (fewer than 2 classes, no validation images) is refused
+    here, before a run exists, rather than stored as a failed run.
+    """
+    from resnet_core.data import check_classes, check_split
     from resnet_core.datasets import dataset_report, get_split, resolve_dataset
 
     info = resolve_dataset(config.dataset, workspace)
     if config.dataset != info.name:
         config = config.replace(dataset=info.name)  # a folder path becomes its registered name
     report = dataset_report(info)
+    check_classes(info.name, report)
     split = get_split(info, report)
+    check_split(info.name, split)
     num_train = len(split.train)
     if config.max_train_images is not None:
         num_train = min(num_train, config.max_train_images)
@@ -73,6 +84,8 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     cancel_event = cancel_event or threading.Event()
     try:
         data = prepare_data(config, workspace, progress=progress)
+        if resume:
+            _check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
         cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
@@ -90,7 +103,21 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     if result.status == "cancelled" and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")
     store.finish_run(run_id, result.status, final)
+    if result.status == "completed":
+        # Only a stopped run can be resumed; last.pt holds the weights twice plus the optimiser
+        # state (about 4× best.pt), which a finished run would carry around for nothing.
+        (run_dir / "last.pt").unlink(missing_ok=True)
     return result.status
+
+
+def _check_same_classes(run_dir, classes: list[str]) -> None:
+    """A run resumes only on the classes it started with (its model has one output per class)."""
+    from resnet_core.workspace import read_json
+
+    before = read_json(run_dir / "labels.json")
+    if isinstance(before, list) and before != list(classes):
+        raise ValueError(f"the dataset's classes changed since this run started (was {before}, now "
+                         f"{list(classes)}), so it cannot be resumed; re-run it instead")
 
 
 def _fail(store, run_id: int, message: str) -> str:

@@ -283,8 +283,9 @@ class RunStore:
             row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFoundError(f"no run with id {run_id}; list the runs to see which exist")
-            if row["status"] == "running":
-                raise RunInUseError(f"run {run_id} is running; it cannot be queued again")
+            # Queued counts too: two processes resuming the same run at once must not both win.
+            if row["status"] in ACTIVE_STATUSES:
+                raise RunInUseError(f"run {run_id} is {row['status']}; it cannot be queued again")
             conn.execute(
                 """UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL,
                        owner_pid = ?, owner_host = ?, owner_token = ? WHERE id = ?""",
@@ -370,8 +371,10 @@ class RunStore:
             note = NOTE_NEVER_STARTED if row["status"] == "queued" else NOTE_OWNER_GONE
             with self._write() as conn:
                 # Re-check inside the transaction: another process may have finished it meanwhile.
+                # epoch_ended: how far it got, so a list of runs shows it before it is resumed.
                 cur = conn.execute(
-                    "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE id = ? AND status = ?",
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, epoch_ended = "
+                    "(SELECT MAX(epoch) FROM epochs WHERE run_id = runs.id) WHERE id = ? AND status = ?",
                     (utc_now(), row["id"], row["status"]))
                 if cur.rowcount:
                     self._append_note(conn, row["id"], note)

@@ -52,6 +52,12 @@ class Workspace:
         """Scratch space on the same disk, so finished files can be renamed into place."""
         return self.root / "tmp"
 
+    def scratch_dir(self, kind: str) -> Path:
+        """A new private folder under tmp/, named '<kind>-pid<pid>-...' so start-up can tell
+        whether the process that made it is still alive (and remove it when not)."""
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{kind}-pid{os.getpid()}-", dir=self.tmp_dir))
+
     @property
     def db_path(self) -> Path:
         return self.root / "runs.sqlite"
@@ -72,7 +78,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write a file so that a crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _sweep_leftovers(path)
+    # The pid in the name tells a later sweep whether the writer is still alive.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -82,6 +90,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sweep_leftovers(path: Path) -> None:
+    """Remove temp files of earlier writes of this same file that a crash left behind."""
+    from resnet_core.housekeeping import remove_stale_temp_files
+
+    remove_stale_temp_files(path.parent, path.name)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -13,7 +13,8 @@ import sys
 from typing import Any, Sequence
 
 # Commands in the order `--help` lists them; each name is a module of this package.
-COMMANDS = ("scan", "import_", "recommend", "train", "runs", "predict", "export", "bench", "sweep")
+COMMANDS = ("scan", "import_", "recommend", "train", "resume", "rerun", "runs", "predict", "export",
+            "bench", "sweep")
 
 
 class UserError(Exception):

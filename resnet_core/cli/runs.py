@@ -6,6 +6,7 @@ from typing import Any
 
 from resnet_core.cli import UserError, print_json
 from resnet_core.compare import format_duration, ranked_rows
+from resnet_core.housekeeping import startup
 from resnet_core.store import RunRecord, RunStore, StoreError
 from resnet_core.workspace import Workspace
 
@@ -21,12 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    workspace = Workspace.default()
     try:
-        store = RunStore(Workspace.default())
+        store = RunStore(workspace)
     except StoreError as e:
         raise UserError(str(e)) from e
     try:
-        store.recover_interrupted()  # so a run whose process died does not show as running forever
+        # So a run whose process died does not show as running forever (and leftovers go).
+        startup(workspace, store)
         runs = store.list_runs(dataset=args.dataset)
     finally:
         store.close()
@@ -50,6 +53,7 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
         "run_id": record.id,
         "dataset": record.dataset,
         "status": record.status,
+        "status_text": status_text(record),
         "model": record.model,
         "description": record.description,
         "val_loss": record.val_loss,
@@ -66,14 +70,22 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
         "rank": ranked["Rank"] if ranked else None,
         "pareto": ranked["Pareto"] if ranked else None,
         "created_at": record.created_at,
+        "started_at": record.started_at,
         "finished_at": record.finished_at,
         "error": record.error,
         "notes": list(record.notes),
     }
 
 
+def status_text(record: RunRecord) -> str:
+    """The status as the table shows it: an interrupted run says whether it had started at all."""
+    if record.status == "interrupted" and record.started_at is None:
+        return "interrupted (never started)"
+    return record.status
+
+
 _COLUMNS = (("id", "run_id"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
-            ("status", "status"), ("val loss", "val_loss"), ("val acc", "val_acc"),
+            ("status", "status_text"), ("val loss", "val_loss"), ("val acc", "val_acc"),
             ("test acc", "test_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
             ("rank", "rank"))
 
@@ -97,5 +109,9 @@ def format_table(items: list[dict[str, Any]]) -> str:
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
+    text = "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
                               "* no faster run is as accurate (cost-performance front).")
+    if any(item["status"] in ("interrupted", "cancelled", "failed") for item in items):
+        text += ("\nA stopped run continues from its last saved epoch with `python -m resnet_core resume ID`; "
+                 "`rerun ID` trains one again as a new run.")
+    return text

@@ -32,6 +32,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from resnet_core.housekeeping import startup
     from resnet_core.planning import plan_training
     from resnet_core.runner import create_run, execute_run, run_summary
     from resnet_core.store import RunStore
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     store = RunStore(workspace)
-    store.recover_interrupted()
+    startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
     run_id = create_run(plan.config, workspace, store)
     cfg = plan.config
     print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "

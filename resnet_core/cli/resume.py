@@ -1,0 +1,130 @@
+"""`resume ID`: continue a stopped run from its last saved epoch, in this process, with train's progress bar.
+
+The run keeps its id, config, dataset split and the epochs it already has; training picks up at the
+epoch after the last one saved (last.pt) and ends with the planned number of epochs and a test score.
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from resnet_core.cli import UserError, print_json
+from resnet_core.config import TrainConfig
+
+RUNS_HINT = "`python -m resnet_core runs` lists the runs"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "resume", help="continue an interrupted, cancelled or failed run from its last saved epoch",
+        description="Continue a stopped run where it left off: same settings, same train/validation/"
+                    "test split, its earlier epochs kept. A run that never saved an epoch cannot be "
+                    "resumed; `rerun ID` trains it again as a new run.")
+    p.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
+    p.add_argument("--json", action="store_true", help="print the final result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from resnet_core.store import RunInUseError, RunNotFoundError
+
+    workspace, store = open_workspace()
+    try:
+        record = get_record(store, args.run_id)
+        run_id = record.id
+        refuse_unresumable(record, workspace)
+        try:
+            store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
+        except (RunInUseError, RunNotFoundError) as e:
+            raise UserError(f"{e}; {RUNS_HINT}") from e
+        done = len(store.epochs(run_id))
+        print(f"run {run_id}: resuming {record.config.describe()} on '{record.dataset}' after epoch "
+              f"{done} of {record.config.epochs}", file=sys.stderr)
+        return train_in_foreground(workspace, store, run_id, record.config, resume=True,
+                                   as_json=args.json)
+    finally:
+        store.close()
+
+
+def open_workspace():
+    """The default workspace and its run store, after start-up housekeeping (recovery, leftovers)."""
+    from resnet_core.housekeeping import startup
+    from resnet_core.store import RunStore, StoreError
+    from resnet_core.workspace import Workspace
+
+    workspace = Workspace.default()
+    try:
+        store = RunStore(workspace)
+    except StoreError as e:
+        raise UserError(str(e)) from e
+    startup(workspace, store)
+    return workspace, store
+
+
+def get_record(store, text: str):
+    """The run with id `text`, or UserError saying what to type instead."""
+    try:
+        run_id = int(str(text).strip())
+    except ValueError:
+        raise UserError(f"run id must be a whole number such as 3, got {text!r}; {RUNS_HINT}") from None
+    record = store.get_run(run_id)
+    if record is None:
+        raise UserError(f"run {run_id} not found; {RUNS_HINT}")
+    if record.config is None:
+        raise UserError(f"run {run_id}'s settings cannot be read by this version of ResNet Pilot; "
+                        "start a new run with `python -m resnet_core train`")
+    return record
+
+
+def refuse_unresumable(record, workspace) -> None:
+    run_id = record.id
+    if record.status in ("queued", "running"):
+        here = record.owner_host in (None, socket.gethostname())
+        owner = f"pid {record.owner_pid}" + ("" if here else f" on {record.owner_host}")
+        raise UserError(f"run {run_id} is {record.status} in another process ({owner}); wait for it "
+                        "to finish or cancel it there")
+    if record.status == "completed":
+        raise UserError(f"run {run_id} has completed; there is nothing to resume. "
+                        f"`python -m resnet_core rerun {run_id}` trains it again as a new run")
+    if not (workspace.run_dir(run_id) / "last.pt").is_file():
+        why = ("it never started" if record.started_at is None
+               else "it stopped before finishing its first epoch")
+        raise UserError(f"run {run_id} has no saved epoch to continue from ({why}); "
+                        f"`python -m resnet_core rerun {run_id}` trains it again as a new run")
+
+
+def train_in_foreground(workspace, store, run_id: int, config: TrainConfig, resume: bool,
+                        as_json: bool, extra: dict | None = None, warnings: list[str] = ()) -> int:
+    """Train a stored run here with train's progress bar, then print its summary (0 ok, 1 failed).
+
+    Ctrl-C stores the run as interrupted, so `resume` can continue it later.
+    """
+    from resnet_core.cli.train import ConsoleProgress, _print_human
+    from resnet_core.runner import execute_run, run_summary
+
+    bar = ConsoleProgress()
+    try:
+        status = execute_run(run_id, config, workspace, store, callbacks=[bar],
+                             progress=bar.on_prepare, resume=resume)
+    except KeyboardInterrupt:
+        bar.close()
+        store.finish_run(run_id, "interrupted")
+        store.add_note(run_id, "Stopped with Ctrl-C.")
+        print(f"interrupted; `python -m resnet_core resume {run_id}` continues from the last saved "
+              "epoch", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    summary = run_summary(store, run_id)
+    summary["recommended"] = list(config.recommended)
+    summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
+    summary.update(extra or {})
+    if as_json:
+        print_json(summary)
+    else:
+        _print_human(summary)
+    if status == "failed":
+        print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,226 @@
+"""Keeping a workspace tidy and safe across crashes: start-up recovery, leftovers, guarded deletion.
+
+Both faces call `startup(workspace, store)` when they open a workspace: runs left 'queued' or
+'running' by a process that is gone are marked interrupted, and scratch left by a killed import or
+a write cut short is removed.
+
+What counts as a leftover:
+- `tmp/<kind>-pid<pid>-...` (imports, registrations, deletions in progress): its process is gone, or
+  that pid now belongs to a process started after the entry was last touched. Entries without a
+  pid in their name: untouched for an hour.
+- `.<name>.pid<pid>-....tmp` beside a file written atomically (and the image cache's
+  `.<name>.<pid>.<thread>.tmp`): the same test; without a pid, untouched for an hour. Such files
+  are also swept each time the same file is written again.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resnet_core.datasets import DatasetError, delete_dataset, get_dataset
+from resnet_core.store import owner_alive
+from resnet_core.workspace import Workspace
+
+# A leftover must be this old (seconds) before its age alone condemns it.
+STALE_AFTER_S = 3600.0
+
+_SCRATCH_OWNER = re.compile(r"^[A-Za-z_]+-pid(\d+)-")
+# '.best.pt.pid1234-k3j2.tmp' (atomic writes) and '.key.u8.1234.5678.tmp' (image cache).
+_TEMP_OWNER = (re.compile(r"\.pid(\d+)-[^.]*\.tmp$"), re.compile(r"\.(\d+)\.\d+\.tmp$"))
+
+
+class DatasetInUseError(DatasetError):
+    """The dataset is used by a queued or running run; the message names the runs."""
+
+
+@dataclass(frozen=True)
+class StartupReport:
+    interrupted: list[int] = field(default_factory=list)  # runs marked interrupted
+    removed: list[str] = field(default_factory=list)  # leftovers removed, relative to the workspace
+
+
+def startup(workspace: Workspace, store, max_age_s: float = STALE_AFTER_S) -> StartupReport:
+    """Recover runs of dead processes and remove leftovers. Safe to call at any time, from any
+    number of processes: nothing a live process is still using is touched."""
+    interrupted = store.recover_interrupted()
+    removed = clean_stale_tmp(workspace, max_age_s)
+    for folder in _folders_with_atomic_writes(workspace):
+        removed += remove_stale_temp_files(folder, max_age_s=max_age_s)
+    return StartupReport(interrupted=interrupted,
+                         removed=[_relative(p, workspace) for p in removed])
+
+
+# ---------------------------------------------------------------------------------------------
+# Scratch folders under tmp/
+# ---------------------------------------------------------------------------------------------
+
+def clean_stale_tmp(workspace: Workspace, max_age_s: float = STALE_AFTER_S,
+                    now: float | None = None) -> list[Path]:
+    """Remove entries of the workspace's tmp/ that no live process owns; returns what was removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(workspace.tmp_dir))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        path = Path(entry.path)
+        if _scratch_is_stale(path, max_age_s, now) and _remove(path):
+            removed.append(path)
+    return removed
+
+
+def _scratch_is_stale(path: Path, max_age_s: float, now: float) -> bool:
+    try:
+        touched = path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    match = _SCRATCH_OWNER.match(path.name)
+    if match:
+        return owner_gone(int(match.group(1)), touched)
+    # No owner in the name: judge by the newest change anywhere inside (a long import keeps writing).
+    return now - _newest_mtime(path) > max_age_s
+
+
+def owner_gone(pid: int, touched: float) -> bool:
+    """True when the process that wrote something last touched at `touched` no longer runs."""
+    if pid == os.getpid():
+        return False
+    if not owner_alive(pid, None):
+        return True
+    started = process_start_time(pid)
+    # The pid was reused: today's holder started after the thing was last written to.
+    return started is not None and started > touched + 1.0
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
+                except OSError:
+                    continue
+    return newest
+
+
+# ---------------------------------------------------------------------------------------------
+# Temporary files of atomic writes
+# ---------------------------------------------------------------------------------------------
+
+def temp_owner_pid(name: str) -> int | None:
+    """The pid written into a temporary file's name, or None for a name without one."""
+    for pattern in _TEMP_OWNER:
+        match = pattern.search(name)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, name: str | None = None,
+                            max_age_s: float = STALE_AFTER_S, now: float | None = None) -> list[Path]:
+    """Delete `.<name>.*.tmp` files in folder (any name when None) left by writes that never finished.
+
+    A temp file whose writer still runs may be a write in progress (in another thread or another
+    process): it stays. One without a pid in its name stays until it is max_age_s old.
+    """
+    now = time.time() if now is None else now
+    prefix = f".{name}." if name else "."
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            touched = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = temp_owner_pid(entry.name)
+        if owner_gone(pid, touched) if pid is not None else now - touched > max_age_s:
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass  # gone already, or not ours to remove: harmless either way
+    return removed
+
+
+def _folders_with_atomic_writes(workspace: Workspace) -> list[Path]:
+    folders = [workspace.root, workspace.cache_dir, workspace.runs_dir, workspace.datasets_dir]
+    for parent in (workspace.runs_dir, workspace.datasets_dir):
+        try:
+            folders += [Path(e.path) for e in os.scandir(parent) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+    folders += [f / "export" for f in folders if (f / "export").is_dir()]
+    return folders
+
+
+# ---------------------------------------------------------------------------------------------
+# Guarded deletion
+# ---------------------------------------------------------------------------------------------
+
+def delete_dataset_checked(name: str, workspace: Workspace, store) -> None:
+    """Delete a dataset unless a queued or running run uses it (DatasetInUseError names them).
+
+    Runs already finished on it keep their models and scores. Its decoded-image cache goes too.
+    """
+    info = get_dataset(name, workspace)
+    store.recover_interrupted()  # a run of a dead process must not block the deletion forever
+    active = store.runs_using_dataset(info.name)
+    if active:
+        listed = ", ".join(f"{r.id} ({r.status})" for r in sorted(active, key=lambda r: r.id))
+        raise DatasetInUseError(
+            f"Dataset {info.name!r} is used by run{'s' if len(active) > 1 else ''} {listed}: "
+            "cancel them or wait until they finish, then delete it.")
+    from resnet_core.imagecache import forget_dataset
+
+    forget_dataset(info.root, workspace.cache_dir)  # while its root still resolves as it did
+    delete_dataset(info.name, workspace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def process_start_time(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), where the system tells (Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat[stat.rfind(")") + 2:].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return not path.exists()
+
+
+def _relative(path: Path, workspace: Workspace) -> str:
+    try:
+        return path.relative_to(workspace.root).as_posix()
+    except ValueError:
+        return str(path)
