@@ -16,7 +16,7 @@ from ui.shared import PAGES, friendly_errors, select_dataset, selected_dataset, 
 
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"
-THUMBS_PER_CLASS = 8
+THUMBS_PER_CLASS = 6
 MAX_CLASSES_SHOWN = 12
 
 svc = services()
@@ -81,7 +81,8 @@ if selected_dataset() and selected_dataset() not in names:
 # Which dataset to work on, and deleting one.
 if all_datasets:
     st.subheader("Your datasets")
-    if st.session_state.get("data_select") != selected_dataset():
+    # The box shows the selection made anywhere (an import, another page); None shows the placeholder.
+    if "data_select" not in st.session_state or st.session_state["data_select"] != selected_dataset():
         st.session_state["data_select"] = selected_dataset()
     by_name = {d.name: d for d in all_datasets}
     pick, delete = st.columns([4, 1], vertical_alignment="bottom")
@@ -133,7 +134,7 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     up_dir, up_zip, on_server, builtin = st.tabs(
         ["Upload a folder", "Upload a .zip", "Folder on the server", "Built-in sample"])
     with up_dir:
-        st.caption(f"Choose the folder that holds one subfolder per class. Up to {limit_mb:,} MB in all.")
+        st.caption(f"Choose the folder that holds one subfolder per class (each file up to {limit_mb:,} MB).")
         files = st.file_uploader("Image folder", accept_multiple_files="directory", key="data_upload_dir")
         name = st.text_input("Dataset name", key="data_upload_dir_name",
                              placeholder=upload_top_folder(files) if files else "taken from the folder name")
@@ -143,7 +144,7 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                     [(f.name, f) for f in files], derived_name(name, upload_top_folder(files)), ws)
                 finish_import(info, f"Imported {len(files):,} files as '{info.name}'.")
     with up_zip:
-        st.caption(f"A .zip of the dataset folder. Up to {limit_mb:,} MB.")
+        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB.")
         archive = st.file_uploader("Zip file", type=["zip"], key="data_upload_zip")
         name = st.text_input("Dataset name", key="data_zip_name",
                              placeholder=Path(archive.name).stem if archive else "taken from the file name")
@@ -223,12 +224,11 @@ if current:
                 if len(report.classes) > MAX_CLASSES_SHOWN:
                     shown = st.multiselect("Classes to show", report.classes,
                                            default=report.classes[:MAX_CLASSES_SHOWN], key="data_thumb_classes")
-                for cls, paths in dataset_view.class_samples(report, THUMBS_PER_CLASS).items():
-                    if cls not in shown:
-                        continue
-                    st.markdown(f"**{cls}** · {report.counts[cls]:,} images")
-                    st.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0) for p in paths],
-                             width=72)
+                samples = dataset_view.class_samples(report, THUMBS_PER_CLASS)
+                for column, cls in zip(st.columns(2) * len(shown), shown):
+                    column.markdown(f"**{cls}** · {report.counts[cls]:,} images")
+                    column.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0)
+                                  for p in samples[cls]], width=64)
 
         if report.skipped:
             with st.expander(f"Skipped files ({len(report.skipped):,})", icon=":material/block:"):

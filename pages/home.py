@@ -48,12 +48,12 @@ with friendly_errors("read the workspace"):
             if page_exists(step.key):
                 st.page_link(PAGES[step.key], label=f"Open {step.title}", icon=STEP_ICONS[step.key])
     current = journey.current_step(steps)
-    left, right = st.columns([1, 3], vertical_alignment="center")
-    if current is not None and page_exists(current.key) and left.button(f"Continue: {current.title}", key="home_continue",
+    actions = st.container(horizontal=True, vertical_alignment="center")
+    if current is not None and page_exists(current.key) and actions.button(f"Continue: {current.title}", key="home_continue",
                                            type="primary", icon=":material/arrow_forward:"):
         st.switch_page(PAGES[current.key])
     if not all_datasets:
-        if right.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION):
+        if actions.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION):
             with st.spinner("Importing the sample…"):
                 info, _ = ensure_sample_dataset(ws)
             select_dataset(info.name)

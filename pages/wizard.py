@@ -15,7 +15,8 @@ from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults
 from ui.shared import PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset, services
 
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
-MEASURED = "wizard_measured"  # probe results this session asked for: {probe key: images/s}
+SAVED = "wizard_answers"  # the answers, kept while other pages are shown
+NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
 WEIGHT_LABELS = {"auto": "Auto — ImageNet if available", "imagenet": "ImageNet (pretrained)",
                  "none": "None — random initialisation"}
 TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
@@ -38,28 +39,33 @@ if report is None:
     with st.container(border=True):
         st.markdown("**No dataset selected.** Pick or import one on the Data page — or type your numbers "
                     "below to plan ahead.")
-        go_data, use_sample, _ = st.columns([1, 1, 2])
-        if go_data.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
+        buttons = st.container(horizontal=True)
+        if buttons.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
             st.switch_page(PAGES["data"])
-        if use_sample.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:"):
+        if buttons.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:"):
             with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
                 info, _ = ensure_sample_dataset(ws)
                 select_dataset(info.name)
                 st.rerun()
 
-# Widget values live in session state; refill them when the dataset changes, or when they were
-# dropped (Streamlit forgets a page's widgets while another page is shown).
+# Widget values live in session state. Streamlit forgets a page's widgets while another page is
+# shown, so the answers are also kept under SAVED and restored on return; the dataset numbers are
+# refilled from the scan whenever the selected dataset changes.
 scan_numbers = dataset_numbers(report) if report is not None else TYPED_DEFAULTS
 source = name if report is not None else ""
-refill = st.session_state.get(PREFILLED_FOR) != source
 device_default, mem_default = hardware_defaults(hw)
 defaults = {"wizard_images": max(1, scan_numbers["num_images"]), "wizard_classes": max(1, scan_numbers["num_classes"]),
             "wizard_smallest": scan_numbers["smallest_class"], "wizard_device": device_default,
             "wizard_gpu_mem": mem_default, "wizard_priority": "balanced", "wizard_task": "simple",
             "wizard_weights": "auto"}
+saved = st.session_state.get(SAVED, {})
+if st.session_state.get(PREFILLED_FOR) != source:
+    saved = {k: v for k, v in saved.items() if k not in NUMBER_KEYS}
+    for key in NUMBER_KEYS:
+        st.session_state[key] = defaults[key]
 for key, value in defaults.items():
-    if key not in st.session_state or (refill and key in ("wizard_images", "wizard_classes", "wizard_smallest")):
-        st.session_state[key] = value
+    if key not in st.session_state:
+        st.session_state[key] = saved.get(key, value)
 st.session_state[PREFILLED_FOR] = source
 
 col_data, col_hw, col_goal = st.columns(3)
@@ -91,6 +97,8 @@ with col_goal.container(border=True, height="stretch"):
     weights = st.selectbox("Starting weights", WEIGHT_CHOICES, key="wizard_weights",
                            format_func=WEIGHT_LABELS.get)
 
+st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
+
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
                       weights=weights)
@@ -103,7 +111,6 @@ if rec is None:
 # The recommendation card.
 st.subheader("Recommendation")
 with st.container(border=True):
-    st.markdown(f"### {MODEL_LABELS[rec.model]}")
     st.caption(f"{describe_config(rec.model, rec.fine_tune, rec.augmentation)} · "
                f"{'ImageNet weights' if rec.weights == 'imagenet' else 'random initialisation'}")
     why = rec.why
@@ -133,10 +140,9 @@ st.subheader("Training time on this machine")
 num_train, num_val, num_test = estimate.split_counts(inputs.num_images)
 with friendly_errors("estimate the training time"):
     here = resolve_device("auto")
-    probe_key = (rec.model, estimate.probe_batch_size(rec.batch_size, here), rec.image_size, rec.fine_tune,
-                 str(here))
-    measured = st.session_state.setdefault(MEASURED, {})
-    rate = measured.get(probe_key)
+    probe_args = (rec.model, rec.batch_size, rec.image_size, rec.fine_tune, here)
+    probe_batch = estimate.probe_batch_size(rec.batch_size, here)
+    rate = estimate.cached_throughput(*probe_args)  # measured before, by any session: same machine
     cheap = estimate.probe_is_cheap(rec.image_size, here)
     clicked = False
     if rate is None and not cheap:
@@ -145,8 +151,9 @@ with friendly_errors("estimate the training time"):
         clicked = st.button("Measure training time", key="wizard_measure", icon=":material/timer:")
     if rate is None and (cheap or clicked):
         with st.spinner(f"Measuring {MODEL_LABELS[rec.model]} on {hw.describe()}…"):
-            rate = estimate.probe_throughput(rec.model, rec.batch_size, rec.image_size, rec.fine_tune, here)
-        measured[probe_key] = rate
+            rate = estimate.probe_throughput(*probe_args)
+        if clicked:
+            st.rerun()  # redraw without the button that asked for it
     if rate is not None:
         est = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test)
         st.metric("Estimated training time", estimate.format_seconds(est.seconds),
@@ -155,8 +162,8 @@ with friendly_errors("estimate the training time"):
                        f"pass of {num_test:,}.")
         notes = [f"{est.describe()}.", f"Early stopping (patience {rec.patience}) may end it sooner.",
                  "Not counted: reading the images once before the first epoch."]
-        if probe_key[1] != rec.batch_size:
-            notes.append(f"Measured with batches of {probe_key[1]}: on a CPU the speed hardly depends on "
+        if probe_batch != rec.batch_size:
+            notes.append(f"Measured with batches of {probe_batch}: on a CPU the speed hardly depends on "
                          "the batch size.")
         if svc.jobs.active_run_ids():
             notes.append("A training run was in progress while measuring, so the speed may be understated.")

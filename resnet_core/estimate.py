@@ -44,7 +44,7 @@ class Estimate:
     def describe(self) -> str:
         """'about 4 min on this machine (measured: 180 images/s)'."""
         return (f"about {format_seconds(self.seconds)} on this machine "
-                f"(measured: {self.train_images_per_s:,.0f} images/s)")
+                f"(measured: {format_rate(self.train_images_per_s)} images/s)")
 
 
 def probe_batch_size(batch_size: int, device: str | torch.device) -> int:
@@ -70,13 +70,25 @@ def probe_throughput(model: str, batch_size: int, image_size: int, fine_tune: bo
     if image_size < 16 or batch_size < 1 or steps < 1:
         raise ValueError(f"image_size must be at least 16, batch_size and steps at least 1; "
                          f"got {image_size}, {batch_size}, {steps}")
-    dev = torch.device(device)
-    batch = probe_batch_size(batch_size, dev)
-    key = (model, batch, int(image_size), bool(fine_tune), str(dev), int(steps))
+    key = _key(model, batch_size, image_size, fine_tune, device, steps)
+    batch, dev = key[1], torch.device(device)
     with _lock:  # one probe at a time: two at once would each measure half the machine
         if key not in _cache:
             _cache[key] = _measure(model, batch, int(image_size), bool(fine_tune), dev, int(steps))
         return _cache[key]
+
+
+def cached_throughput(model: str, batch_size: int, image_size: int, fine_tune: bool,
+                      device: str | torch.device, steps: int = 3) -> float | None:
+    """The rate an earlier probe of this setting measured in this process, or None."""
+    with _lock:
+        return _cache.get(_key(model, batch_size, image_size, fine_tune, device, steps))
+
+
+def _key(model: str, batch_size: int, image_size: int, fine_tune: bool, device: str | torch.device,
+         steps: int) -> tuple:
+    dev = torch.device(device)
+    return (model, probe_batch_size(batch_size, dev), int(image_size), bool(fine_tune), str(dev), int(steps))
 
 
 def _measure(arch: str, batch: int, image_size: int, fine_tune: bool, device: torch.device,
@@ -163,6 +175,11 @@ def split_counts(num_images: int) -> tuple[int, int, int]:
     val = round(n * DEFAULT_FRACTIONS[1])
     test = round(n * DEFAULT_FRACTIONS[2])
     return n - val - test, val, test
+
+
+def format_rate(images_per_s: float) -> str:
+    """'180', '1,250', or '2.4' for slow machines, where a rounded '2' would hide a lot."""
+    return f"{images_per_s:,.0f}" if images_per_s >= 10 else f"{images_per_s:.1f}"
 
 
 def format_seconds(seconds: float) -> str:

@@ -51,9 +51,10 @@ def journey(dataset: str | None, num_datasets: int, plan_made: bool, summary: Wo
     runs, finished, active = summary.runs, summary.finished_runs, summary.active_runs
     if dataset:
         data = (True, f"Working on '{dataset}'")
+    elif num_datasets == 1:
+        data = (False, "Select your dataset, or add another")
     elif num_datasets:
-        data = (False, f"Pick one of your {num_datasets} dataset{'s' if num_datasets != 1 else ''}, "
-                       "or add another")
+        data = (False, f"Pick one of your {num_datasets} datasets, or add another")
     else:
         data = (False, "Upload a folder or a .zip, or try the built-in sample")
     wizard = (plan_made or runs > 0,

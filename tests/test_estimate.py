@@ -13,8 +13,10 @@ def plan(epochs: int, eval_every: int = 1) -> SimpleNamespace:
 
 
 def test_probe_measures_a_positive_rate_and_caches_it(monkeypatch):
+    assert estimate.cached_throughput("resnet18", 4, 32, True, "cpu", steps=2) is None
     rate = estimate.probe_throughput("resnet18", 4, 32, True, "cpu", steps=2)
     assert rate > 0
+    assert estimate.cached_throughput("resnet18", 4, 32, True, "cpu", steps=2) == rate
 
     def fail(*args, **kwargs):
         raise AssertionError("the second probe of the same setting must come from the cache")
@@ -80,6 +82,12 @@ def test_estimate_rejects_a_useless_rate(rate):
 def test_describe_says_time_and_measured_rate():
     text = estimate.estimate_training_time(plan(4), 180 * 60, 0, 180).describe()
     assert text == "about 4 min on this machine (measured: 180 images/s)"
+
+
+def test_slow_rates_keep_a_decimal():
+    assert estimate.format_rate(2.36) == "2.4"
+    assert estimate.format_rate(1250.4) == "1,250"
+    assert "measured: 2.4 images/s" in estimate.estimate_training_time(plan(1), 10, 0, 2.4).describe()
 
 
 @pytest.mark.parametrize("seconds, text", [(5, "under a minute"), (90, "2 min"), (3600, "1 h"),

@@ -60,6 +60,15 @@ def test_empty_state_offers_the_sample(app):
     assert any("1,024 MB" in c.value for c in app.caption)  # the upload limit from the config
 
 
+def test_existing_datasets_start_unselected_and_picking_one_selects_it(app, workspace, folder):
+    register_folder(folder, workspace)
+    app.run()
+    assert app.selectbox(key="data_select").value is None  # not silently showing the first one
+    assert any("Choose a dataset above" in i.value for i in app.info)
+    app.selectbox(key="data_select").set_value("flowers").run()
+    assert selected(app) == "flowers" and metrics(app)["Images"] == "36"
+
+
 def test_register_a_folder_shows_the_scan_report(app, folder, workspace):
     app.run()
     add_by_path(app, str(folder))

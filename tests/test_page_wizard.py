@@ -86,13 +86,18 @@ def test_other_hardware_says_the_estimate_is_for_this_machine(app):
 
 
 def test_measure_shows_the_estimate(app, monkeypatch):
-    calls = []
+    calls, cache = [], {}
 
     def fake_probe(model, batch_size, image_size, fine_tune, device, steps=3):
         calls.append((model, batch_size, image_size))
+        cache[(model, batch_size, image_size)] = 50.0
         return 50.0
 
+    def fake_cached(model, batch_size, image_size, fine_tune, device, steps=3):
+        return cache.get((model, batch_size, image_size))
+
     monkeypatch.setattr(estimate, "probe_throughput", fake_probe)
+    monkeypatch.setattr(estimate, "cached_throughput", fake_cached)
     plan_for(app, 1000, 10, None)
     assert "Estimated training time" not in metrics(app)  # 224 px on a CPU: only when asked
     app.button(key="wizard_measure").click().run()
@@ -100,7 +105,8 @@ def test_measure_shows_the_estimate(app, monkeypatch):
     assert calls == [("resnet18", 8, 224)]
     assert "Estimated training time" in metrics(app)
     assert any("measured: 50 images/s" in c.value for c in app.caption)
-    app.run()  # the measurement is kept for the session, not repeated
+    assert "wizard_measure" not in [b.key for b in app.button]  # the button gave way to the result
+    app.run()  # the measurement is kept, not repeated
     assert len(calls) == 1 and "Estimated training time" in metrics(app)
 
 
@@ -130,3 +136,14 @@ def test_use_sample_selects_it(app, workspace):
     assert app.session_state[DATASET] == "fashion-mnist-sample"
     assert app.number_input(key="wizard_images").value == 300
     assert not app.button(key="wizard_train").disabled
+
+
+def test_answers_survive_a_visit_to_another_page(app):
+    plan_for(app, 3000, 10, 24.0, "accuracy")
+    app.switch_page("pages/data.py").run()
+    app.switch_page("pages/wizard.py").run()
+    assert not app.exception
+    assert app.number_input(key="wizard_images").value == 3000
+    assert app.radio(key="wizard_device").value == "GPU"
+    assert app.number_input(key="wizard_gpu_mem").value == 24.0
+    assert app.radio(key="wizard_priority").value == "accuracy"
