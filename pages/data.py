@@ -213,7 +213,8 @@ if current:
             fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
                               xaxis_title=None, yaxis_title="images")
             chart.plotly_chart(fig, key="data_counts_chart")
-            table.dataframe(counts, hide_index=True, key="data_counts_table", height=300,
+            table.dataframe(counts, hide_index=True, key="data_counts_table",
+                            height=300 if len(counts) > 8 else "auto",
                             column_config={"share": st.column_config.ProgressColumn(
                                 "share", format="percent", min_value=0.0, max_value=1.0)})
             table.download_button("Download CSV", counts.to_csv(index=False), f"{current}-classes.csv",
