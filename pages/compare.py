@@ -1,6 +1,8 @@
 """Compare: the ranked runs of a dataset (the study's table), cost against accuracy, and one run in detail."""
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +18,6 @@ from resnet_core.store import ACTIVE_STATUSES
 from ui.shared import DATASET, PAGES, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset, services
 
 RUN_KEY = "compare_run"
-PAIR_KEY = "compare_pair"
 CONFUSION_KEY = "compare_confusion"
 ALL_PAIRS = "all"
 ARROW = "\u2192"  # joins true and predicted class in a pair's key
@@ -24,7 +25,8 @@ THUMBS_SHOWN = 24
 EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 
 TABLE_CONFIG = {
-    "Model": st.column_config.TextColumn("Model", width="large"),
+    "run_id": st.column_config.NumberColumn("Run", format="#%d", width="small"),
+    "Model": st.column_config.TextColumn("Model", width="medium"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
     "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
     "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
@@ -34,7 +36,6 @@ TABLE_CONFIG = {
     "Rank": st.column_config.NumberColumn("Rank", format="%d"),
     "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
                                               "both more accurate and faster."),
-    "run_id": st.column_config.NumberColumn("Run", format="#%d"),
 }
 
 
@@ -42,7 +43,7 @@ TABLE_CONFIG = {
 
 def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     sizes = sorted(table["Images"].dropna().unique())
-    columns = [*STUDY_COLUMNS, "Pareto", "run_id"]
+    columns = ["run_id", *STUDY_COLUMNS, "Pareto"]
     for size in sizes if len(sizes) > 1 else [None]:
         part = table if size is None else table[table["Images"] == size]
         if size is not None:
@@ -121,37 +122,45 @@ def run_section(records, dataset: str) -> None:
     delete_panel(record)
 
 
-def pick_cell() -> None:
+def pair_key(run_id: int) -> str:
+    """One pair selector per run: its options and counts are that run's."""
+    return f"compare_pair_{run_id}"
+
+
+def pick_cell(run_id: int) -> None:
     """A click on the confusion matrix chooses the same (true, predicted) pair as the select box."""
     cell = selected_cell(st.session_state.get(CONFUSION_KEY))
     if cell is not None:
-        st.session_state[PAIR_KEY] = f"{cell[0]}{ARROW}{cell[1]}"
+        st.session_state[pair_key(run_id)] = f"{cell[0]}{ARROW}{cell[1]}"
 
 
 def confusion_panel(record, report) -> None:
     left, right = st.columns([1, 1])
     with left:
         st.plotly_chart(confusion_heatmap(report.classes, report.confusion), key=CONFUSION_KEY,
-                        on_select=pick_cell, selection_mode="points", config={"displayModeBar": False})
+                        on_select=functools.partial(pick_cell, record.id), selection_mode="points",
+                        config={"displayModeBar": False})
         st.caption(f"{report.test_images} test images · rows: true class, columns: predicted. "
                    "Click a cell to see its images.")
     with right:
+        key = pair_key(record.id)
         pairs = confusion_pairs(report)
         options = [ALL_PAIRS] + [f"{t}{ARROW}{p}" for t, p, _ in pairs]
         counts = {f"{t}{ARROW}{p}": n for t, p, n in pairs}
-        if st.session_state.get(PAIR_KEY) not in options:
-            clicked = st.session_state.get(PAIR_KEY)
+        if st.session_state.get(key) not in options:
+            clicked = st.session_state.get(key)
             if clicked and ARROW in clicked:
                 t, p = clicked.split(ARROW, 1)
                 st.caption("That cell is a correct prediction." if t == p else "No test images in that cell.")
-            st.session_state[PAIR_KEY] = ALL_PAIRS
+            st.session_state[key] = ALL_PAIRS
+
         def describe(option: str) -> str:
             if option == ALL_PAIRS:
                 return f"all ({len(report.misclassified)})"
             t, p = option.split(ARROW, 1)
             return f"true {t} → predicted {p} ({counts[option]})"
 
-        choice = st.selectbox("Misclassified test images", options, key=PAIR_KEY, format_func=describe)
+        choice = st.selectbox("Misclassified test images", options, key=key, format_func=describe)
         true, predicted = (None, None) if choice == ALL_PAIRS else choice.split(ARROW, 1)
         thumbnails(misclassified_images(record, report, true, predicted))
 
@@ -184,20 +193,20 @@ def model_panel(record) -> None:
         return
     st.caption("Download the best model with labels.json and preprocess.json, ready for use outside "
                "ResNet Pilot.")
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    fmt = c1.radio("Format", list(EXPORT_FORMATS), format_func=EXPORT_FORMATS.get, horizontal=True,
+    fmt = st.radio("Format", list(EXPORT_FORMATS), format_func=EXPORT_FORMATS.get, horizontal=True,
                    key="compare_export_format")
-    if c2.button("Prepare download", key="compare_export", icon=":material/package_2:"):
+    row = st.container(horizontal=True)
+    if row.button("Prepare download", key="compare_export", icon=":material/package_2:"):
         with st.spinner(f"Exporting run {record.id} as {EXPORT_FORMATS[fmt]}…"):
             with friendly_errors(f"export run {record.id}"):
                 data = export_bundle(svc.workspace, record.id, fmt)
                 st.session_state["compare_export_ready"] = (record.id, fmt, data)
     ready = st.session_state.get("compare_export_ready")
     if ready and ready[0] == record.id and ready[1] == fmt:
-        c3.download_button("Download .zip", ready[2], file_name=bundle_name(record.id, record.model, fmt),
-                           mime="application/zip", key="compare_export_download", type="primary",
-                           icon=":material/download:")
-    if st.button("Predict with this model", key="compare_go_predict", icon=":material/image_search:"):
+        row.download_button("Download .zip", ready[2], file_name=bundle_name(record.id, record.model, fmt),
+                            mime="application/zip", key="compare_export_download", type="primary",
+                            icon=":material/download:")
+    if row.button("Predict with this model", key="compare_go_predict", icon=":material/image_search:"):
         st.session_state[PREDICT_RUN] = record.id
         st.switch_page(PAGES["predict"])
 
@@ -210,8 +219,8 @@ def delete_panel(record) -> None:
             st.rerun()
         return
     st.warning(f"Delete run #{record.id} ({record.description}) with its model and curves? This cannot be undone.")
-    c1, c2, _ = st.columns([1, 1, 4])
-    if c1.button("Yes, delete", key="compare_delete_confirm", type="primary"):
+    row = st.container(horizontal=True)
+    if row.button("Yes, delete", key="compare_delete_confirm", type="primary"):
         st.session_state.pop("compare_delete_ask", None)
         deleted = False
         with friendly_errors(f"delete run {record.id}"):
@@ -220,7 +229,7 @@ def delete_panel(record) -> None:
             st.session_state.pop(RUN_KEY, None)
             st.toast(f"Run {record.id} deleted.")
             st.rerun()
-    if c2.button("Keep it", key="compare_delete_cancel"):
+    if row.button("Keep it", key="compare_delete_cancel"):
         st.session_state.pop("compare_delete_ask", None)
         st.rerun()
 
@@ -236,10 +245,10 @@ all_runs = svc.store.list_runs()
 dataset_names = sorted({d.name for d in list_datasets(svc.workspace)} | {r.dataset for r in all_runs})
 if not all_runs:
     st.info("No runs yet. Train a model and it will be ranked here.", icon=":material/leaderboard:")
-    c1, c2, _ = st.columns([1, 1, 3])
-    if c1.button("Go to Train", key="compare_go_train", type="primary", icon=":material/model_training:"):
+    row = st.container(horizontal=True)
+    if row.button("Go to Train", key="compare_go_train", type="primary", icon=":material/model_training:"):
         st.switch_page(PAGES["train"])
-    if not dataset_names and c2.button("Go to Data", key="compare_go_data", icon=":material/upload:"):
+    if not dataset_names and row.button("Go to Data", key="compare_go_data", icon=":material/upload:"):
         st.switch_page(PAGES["data"])
     st.stop()
 

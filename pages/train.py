@@ -34,6 +34,7 @@ _APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form
 _PREFILL = "train_prefill_values"  # those values, to tell which fields the user changed
 _WEIGHTS_PATH = "train_weights_path"
 _SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
+_PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 POLL_S = 1.0
 
 WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
@@ -64,6 +65,17 @@ def apply_values(values: dict, source: tuple) -> None:
     st.session_state[_WEIGHTS_PATH] = values.get("weights_path")
     st.session_state[_PREFILL] = dict(values)
     st.session_state[_APPLIED] = source
+    st.session_state[_PATIENCE_FOLLOWS] = True
+
+
+def on_epochs_change() -> None:
+    """Keep patience at the study's share of the epochs, unless the user chose a patience."""
+    if st.session_state.get(_PATIENCE_FOLLOWS, True):
+        st.session_state[KEYS["patience"]] = patience_for(int(st.session_state[KEYS["epochs"]]))
+
+
+def on_patience_change() -> None:
+    st.session_state[_PATIENCE_FOLLOWS] = False
 
 
 def wizard_defaults(dataset: str) -> dict | None:
@@ -150,6 +162,7 @@ def settings_section(datasets: list[str]) -> None:
 
         c1, c2, c3 = st.columns(3)
         epochs = c1.number_input("Epochs", *map(int, limits["epochs"]), step=1, key=KEYS["epochs"],
+                                 on_change=on_epochs_change,
                                  help=f"The {MODEL_LABELS[model]} card's range: "
                                       f"{limits['epochs'][0]:g}–{limits['epochs'][1]:g}.")
         c2.number_input("Batch size", *map(int, limits["batch_size"]), step=1, key=KEYS["batch_size"],
@@ -166,9 +179,11 @@ def settings_section(datasets: list[str]) -> None:
                      help="\n".join(f"- **{k}**: {v}" for k, v in augment.DESCRIPTIONS.items()))
         lo, hi = patience_for(int(epochs), "speed"), patience_for(int(epochs), "accuracy")
         c2.number_input("Patience (evaluations)", *map(int, limits["patience"]), step=1, key=KEYS["patience"],
+                        on_change=on_patience_change,
                         help="Stop when validation loss has not improved for this many evaluations. The "
                              "cost-performance study suggests 10–20% of the epochs.")
-        c2.caption(f"10–20% of {int(epochs)} epochs: {lo}–{hi}")
+        c2.caption(f"10–20% of {int(epochs)} epochs: {lo}–{hi}" if lo != hi else
+                   f"10–20% of {int(epochs)} epochs: {lo}")
         c3.number_input("Evaluate every (epochs)", *map(int, limits["eval_every"]), step=1,
                         key=KEYS["eval_every"], help="How often to score the validation images.")
         c1.caption(augment.DESCRIPTIONS[st.session_state[KEYS["augmentation"]]])
@@ -279,13 +294,23 @@ def draw_run(view: RunView) -> None:
     else:
         draw_outcome(view)
     if view.history or not view.is_active:
-        st.plotly_chart(training_curves(view.history, best_epoch=view.best_epoch or None,
-                                        stopped_epoch=view.stopped_epoch, planned_epochs=view.epochs),
-                        key="train_curves", config={"displayModeBar": False})
+        st.plotly_chart(curves_for(view), key="train_curves", config={"displayModeBar": False})
     if view.notes:
         with st.expander(f"Notes from the run ({len(view.notes)})", expanded=not view.is_active,
                          icon=":material/info:"):
             st.markdown("\n".join(f"- {note}" for note in view.notes))
+
+
+def curves_for(view: RunView):
+    """The loss/accuracy figure, rebuilt only when an epoch ends (not on every batch-level poll)."""
+    stamp = (view.run_id, len(view.history), view.best_epoch, view.stopped_epoch, view.status)
+    cached = st.session_state.get("train_curves_cache")
+    if cached is None or cached[0] != stamp:
+        figure = training_curves(view.history, best_epoch=view.best_epoch or None,
+                                 stopped_epoch=view.stopped_epoch, planned_epochs=view.epochs)
+        cached = (stamp, figure)
+        st.session_state["train_curves_cache"] = cached
+    return cached[1]
 
 
 def draw_progress(view: RunView) -> None:
@@ -334,11 +359,11 @@ def draw_outcome(view: RunView) -> None:
         cols[3].metric("Training time", format_seconds(f.get("train_time_s")))
         cols[4].metric("Epoch ended", f.get("epoch_ended") or "—")
         cols[5].metric("Best epoch", f.get("best_epoch") or "—")
-    b1, b2, _ = st.columns([1, 1, 3])
-    if b1.button("Compare runs", key="train_go_compare", icon=":material/leaderboard:"):
+    row = st.container(horizontal=True)
+    if row.button("Compare runs", key="train_go_compare", icon=":material/leaderboard:"):
         st.switch_page(PAGES["compare"])
     if view.status in ("completed", "cancelled") and f.get("test_acc") is not None:
-        if b2.button("Predict with it", key="train_go_predict", icon=":material/image_search:"):
+        if row.button("Predict with it", key="train_go_predict", icon=":material/image_search:"):
             st.session_state[PREDICT_RUN] = view.run_id
             st.switch_page(PAGES["predict"])
 
@@ -348,7 +373,7 @@ def other_jobs(followed: int) -> None:
     others = [s for s in svc.jobs.snapshots(active_only=True) if s.run_id != followed]
     if not others:
         return
-    st.markdown("**Also in the queue**")
+    st.markdown("**Other runs in progress**")
     for snap in others:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         state = (queue_text(load_view(svc.jobs, svc.store, snap.run_id), svc.jobs.snapshots(active_only=True))
@@ -406,10 +431,10 @@ if current is not None and current.is_active:
 if not dataset_names:
     st.info("There is no dataset yet. Import a folder of labelled images (one subfolder per class) or "
             "try the built-in sample on the Data page.", icon=":material/folder_open:")
-    c1, c2, _ = st.columns([1, 1, 3])
-    if c1.button("Go to Data", key="train_go_data", type="primary", icon=":material/upload:"):
+    row = st.container(horizontal=True)
+    if row.button("Go to Data", key="train_go_data", type="primary", icon=":material/upload:"):
         st.switch_page(PAGES["data"])
-    if c2.button("Use the sample dataset", key="train_use_sample", icon=":material/checkroom:"):
+    if row.button("Use the sample dataset", key="train_use_sample", icon=":material/checkroom:"):
         with friendly_errors("import the sample dataset"), st.spinner("Importing the sample…"):
             info, _ = ensure_sample_dataset(services().workspace)
             select_dataset(info.name)

@@ -58,7 +58,7 @@ def training_curves(history: Sequence[dict[str, Any]], best_epoch: int | None = 
     ended the run, gets its own marker. planned_epochs fixes the x range so a live chart does not
     jump around while epochs arrive.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1)
     for col, metric in ((1, "loss"), (2, "acc")):
         for split, colour in (("train", TRAIN_COLOUR), ("val", VAL_COLOUR)):
             xs, ys = _series(history, f"{split}_{metric}")
@@ -75,8 +75,8 @@ def training_curves(history: Sequence[dict[str, Any]], best_epoch: int | None = 
     fig.update_xaxes(title_text="epoch", rangemode="tozero" if not history else "normal")
     if planned_epochs:
         fig.update_xaxes(range=[0.5, max(planned_epochs, 1) + 0.5])
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=340, hovermode="x unified", **_LAYOUT)
     return fig
 
@@ -143,7 +143,11 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
                                showarrow=True, arrowhead=0, ax=40, ay=30,
                                font=dict(color=FRONT_COLOUR if not several else colour))
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")
-    fig.update_yaxes(title_text="test accuracy", tickformat=".0%")
+    accs = [r["Test Acc"] for group in groups.values() for r in group]
+    low = min(accs, default=0.0)
+    # Room above 100% and below the worst run, so markers and their labels are not cut off.
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
+                     range=[max(0.0, low - 0.08), 1.06])
     fig.update_layout(height=380, **_LAYOUT)
     return fig
 

@@ -109,7 +109,7 @@ def test_ranked_table_csv_scatter_and_one_run_in_detail(trained):
     assert list(per_class["Class"]) == ["class_0", "class_1", "class_2"]
     heatmaps = [t for c in charts for t in c["data"] if t["type"] == "heatmap"]
     assert heatmaps and heatmaps[0]["x"] == ["class_0", "class_1", "class_2"]
-    assert at.selectbox(key="compare_pair").value == "all"
+    assert at.selectbox(key=f"compare_pair_{table.iloc[0]['run_id']}").value == "all"
     # Choosing the other run shows its report instead.
     other = table.iloc[1]["run_id"]
     at.selectbox(key="compare_run").set_value(other).run()
@@ -154,3 +154,29 @@ def test_delete_is_refused_while_a_run_is_active(trained):
     assert not at.exception
     assert "cancel it first" in texts(at.error)
     assert store.get_run(running) is not None
+
+
+def test_choosing_a_confusion_pair_shows_only_its_images(trained):
+    store = services().store
+    (first, _), _ = trained
+    root = Path(store.get_run(first).dataset_root)
+    classes = ["class_0", "class_1", "class_2"]
+    wrong = [("class_1", "class_0", "class_1/class_1_0000.png"), ("class_1", "class_0", "class_1/class_1_0001.png"),
+             ("class_2", "class_1", "class_2/class_2_0000.png")]
+    report = {"classes": classes, "confusion": [[4, 0, 0], [2, 2, 0], [0, 1, 3]],
+              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 4} for c in classes],
+              "misclassified": [{"path": p, "true": t, "predicted": pr, "probability": 0.6} for t, pr, p in wrong],
+              "test_images": 12}
+    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_acc": 0.75, "val_loss": 0.6,
+                                           "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1,
+                                           "final_metrics": report})
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(run_id).run()
+    pair = at.selectbox(key=f"compare_pair_{run_id}")
+    assert pair.options == ["all (3)", "true class_1 → predicted class_0 (2)", "true class_2 → predicted class_1 (1)"]
+    assert len(at.image) == 3
+    pair.set_value("class_1\u2192class_0").run()
+    assert not at.exception
+    captions = [c for image in at.image for c in image.captions]
+    assert captions == ["class_1 → class_0 (60%)"] * 2
