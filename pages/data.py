@@ -11,6 +11,7 @@ import streamlit as st
 
 from resnet_core import datasets, dataset_view, importing
 from resnet_core.estimate import eta_seconds, format_seconds
+from resnet_core.housekeeping import DatasetInUseError, delete_dataset_checked
 from resnet_core.sample import SAMPLE_DESCRIPTION, SAMPLE_NAME, ensure_sample_dataset
 from ui.shared import PAGES, friendly_errors, select_dataset, selected_dataset, services
 
@@ -103,14 +104,13 @@ if all_datasets:
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete", key="data_delete_confirm", type="primary"):
             st.session_state.pop(CONFIRM_DELETE, None)
-            busy = svc.store.runs_using_dataset(target)
-            if busy:
-                ids = ", ".join(f"#{r.id} ({r.status})" for r in busy)
-                st.error(f"'{target}' is used by run {ids}. Cancel it on the Train page or wait until it "
-                         "ends, then delete the dataset.")
-            else:
-                with friendly_errors(f"delete '{target}'"):
-                    datasets.delete_dataset(target, ws)
+            with friendly_errors(f"delete '{target}'"):
+                try:
+                    # Refused while a queued or running run uses it; its decoded-image cache goes too.
+                    delete_dataset_checked(target, ws, svc.store)
+                except DatasetInUseError as e:
+                    st.error(f"{e} Runs can be cancelled on the Train page.", icon=":material/block:")
+                else:
                     if selected_dataset() == target:
                         select_dataset(None)
                     st.session_state[FLASH] = f"Deleted the dataset '{target}'."

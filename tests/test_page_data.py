@@ -168,5 +168,5 @@ def test_delete_is_refused_while_a_run_uses_the_dataset(app, workspace, folder):
     app.button(key="data_delete").click().run()
     app.button(key="data_delete_confirm").click().run()
     assert not app.exception
-    assert any("used by run #1 (queued)" in e.value for e in app.error)
+    assert any("used by run 1 (queued)" in e.value and "Train page" in e.value for e in app.error)
     assert [d.name for d in list_datasets(workspace)] == ["flowers"]
