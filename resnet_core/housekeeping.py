@@ -9,8 +9,8 @@ What counts as a leftover:
   that pid now belongs to a process started after the entry was last touched. Entries without a
   pid in their name: untouched for an hour.
 - `.<name>.pid<pid>-....tmp` beside a file written atomically (and the image cache's
-  `.<name>.<pid>.<thread>.tmp`): the same test; without a pid, untouched for an hour. Such files
-  are also swept each time the same file is written again.
+  `.<name>.<pid>.<thread>.tmp`): the same test; without a pid, untouched for an hour. Those with a
+  pid are also swept each time the same file is written again.
 """
 from __future__ import annotations
 
@@ -123,11 +123,14 @@ def temp_owner_pid(name: str) -> int | None:
 
 
 def remove_stale_temp_files(folder: str | os.PathLike, name: str | None = None,
-                            max_age_s: float = STALE_AFTER_S, now: float | None = None) -> list[Path]:
+                            max_age_s: float | None = STALE_AFTER_S,
+                            now: float | None = None) -> list[Path]:
     """Delete `.<name>.*.tmp` files in folder (any name when None) left by writes that never finished.
 
     A temp file whose writer still runs may be a write in progress (in another thread or another
-    process): it stays. One without a pid in its name stays until it is max_age_s old.
+    process): it stays. One without a pid in its name goes once it is max_age_s old; with
+    max_age_s=None it always stays (for folders that are not the workspace's, e.g. an export
+    target, where a file so named might be someone else's).
     """
     now = time.time() if now is None else now
     prefix = f".{name}." if name else "."
@@ -146,7 +149,11 @@ def remove_stale_temp_files(folder: str | os.PathLike, name: str | None = None,
         except OSError:
             continue
         pid = temp_owner_pid(entry.name)
-        if owner_gone(pid, touched) if pid is not None else now - touched > max_age_s:
+        if pid is not None:
+            stale = owner_gone(pid, touched)
+        else:
+            stale = max_age_s is not None and now - touched > max_age_s
+        if stale:
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

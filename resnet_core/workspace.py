@@ -93,10 +93,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def _sweep_leftovers(path: Path) -> None:
-    """Remove temp files of earlier writes of this same file that a crash left behind."""
+    """Remove temp files of earlier writes of this same file that a crash left behind (only ones
+    named by this function, whose process is gone: the folder may be the user's own)."""
     from resnet_core.housekeeping import remove_stale_temp_files
 
-    remove_stale_temp_files(path.parent, path.name)
+    remove_stale_temp_files(path.parent, path.name, max_age_s=None)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -162,6 +163,13 @@ def test_queued_runs_of_a_dead_process_show_as_never_started_and_can_be_rerun(wo
     assert code == 130 and "resume" in err
     stopped = store.list_runs()[0]
     assert stopped.status == "interrupted" and [e["epoch"] for e in store.epochs(stopped.id)] == [1]
+
+    # Its model has two outputs: a third class appearing in the folder blocks the resume, clearly.
+    extra = make_image_folder(folder, num_classes=1, per_class=4, size=32, names=["oiseau"]) / "oiseau"
+    code, _, err = cli(capsys, ["resume", str(stopped.id)])
+    assert code == 2 and "classes" in err and "oiseau" in err and "rerun" in err
+    assert store.get_run(stopped.id).status == "interrupted"  # left as it was
+    shutil.rmtree(extra)
     code, out, err = cli(capsys, ["resume", str(stopped.id), "--json"])
     assert code == 0, err
     assert json.loads(out)["status"] == "completed"

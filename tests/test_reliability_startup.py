@@ -16,9 +16,10 @@ from resnet_core.cli import main
 from resnet_core.datasets import list_datasets
 from resnet_core.housekeeping import clean_stale_tmp, remove_stale_temp_files, startup, temp_owner_pid
 from resnet_core.importing import import_dataset
+from resnet_core.models import build_model, load_checkpoint, save_checkpoint
 from resnet_core.store import RunStore
 from resnet_core.synthetic import make_image_folder
-from resnet_core.workspace import ENV_VAR
+from resnet_core.workspace import ENV_VAR, atomic_write_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 TWO_HOURS = 2 * 3600
@@ -117,11 +118,15 @@ def test_a_killed_import_is_cleaned_at_start_and_the_name_is_free_again(workspac
     assert import_dataset(src, "pets", workspace).name == "pets"  # the name was never taken
 
 
-def test_cli_commands_clean_up_at_start(workspace, capsys):
+def test_cli_commands_clean_up_at_start(workspace, capsys, tmp_path):
     stale = leftover(workspace.tmp_dir, f"import-pid{dead_pid()}-x")
     assert main(["runs"]) == 0
-    capsys.readouterr()
     assert not stale.exists()
+    stale = leftover(workspace.tmp_dir, f"import-pid{dead_pid()}-y")
+    src = make_image_folder(tmp_path / "src", num_classes=2, per_class=2)
+    assert main(["import", str(src), "--name", "pets"]) == 0
+    capsys.readouterr()
+    assert not stale.exists() and list(workspace.tmp_dir.iterdir()) == []
 
 
 def test_temp_files_of_cut_short_writes(workspace, tmp_path, sleeper):
@@ -136,19 +141,28 @@ def test_temp_files_of_cut_short_writes(workspace, tmp_path, sleeper):
     for p in (dead, old_unnamed, fresh_unnamed, live, mine, cache_dead):
         p.write_bytes(b"partial")
     age(old_unnamed, TWO_HOURS)
-    (folder / "best.pt").write_bytes(b"the real file")
 
     assert temp_owner_pid(dead.name) is not None and temp_owner_pid(cache_dead.name) is not None
     assert temp_owner_pid(old_unnamed.name) is None
 
-    # Writing best.pt again sweeps the leftovers of best.pt only.
-    assert sorted(remove_stale_temp_files(folder, "best.pt")) == sorted([dead, old_unnamed])
-    # Start-up sweeps every name, in run folders and the cache.
+    # Writing best.pt again sweeps the leftovers of best.pt named by a process that is gone.
+    save_checkpoint(folder / "best.pt", build_model("resnet18", 2), ["a", "b"], 32, epoch=1, config={})
+    assert not dead.exists() and old_unnamed.exists()
+    # Start-up sweeps every name in the workspace's folders, the old unnamed one too.
     store = RunStore(workspace)
     report = startup(workspace, store)
     store.close()
-    assert f"cache/{cache_dead.name}" in report.removed
-    assert not cache_dead.exists()
+    assert f"cache/{cache_dead.name}" in report.removed and f"runs/7/{old_unnamed.name}" in report.removed
+    assert not cache_dead.exists() and not old_unnamed.exists()
     for p in (fresh_unnamed, live, mine):
         assert p.exists(), p
-    assert (folder / "best.pt").read_bytes() == b"the real file"
+    assert load_checkpoint(folder / "best.pt")[1]["classes"] == ["a", "b"]
+
+
+def test_writing_into_a_users_folder_leaves_their_files_alone(tmp_path):
+    theirs = tmp_path / ".model.pt.backup.tmp"  # looks like ours, has no pid: not ours to judge
+    theirs.write_bytes(b"keep me")
+    age(theirs, TWO_HOURS)
+    atomic_write_bytes(tmp_path / "model.pt", b"exported")
+    assert theirs.read_bytes() == b"keep me"
+    assert remove_stale_temp_files(tmp_path, "model.pt", max_age_s=None) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 from resnet_core.cli import UserError, print_json
 from resnet_core.cli.scan import format_report, stderr_progress
 from resnet_core.datasets import DatasetError, dataset_report
+from resnet_core.housekeeping import clean_stale_tmp
 from resnet_core.importing import import_dataset
 from resnet_core.workspace import Workspace
 
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     source = source if source.name else source.resolve()  # '.' → the folder's own name
     name = args.name or (source.stem if source.suffix.lower() == ".zip" else source.name)
     workspace = Workspace.default()
+    clean_stale_tmp(workspace)  # a killed import's half-copied files would only take disk space
     try:
         info = import_dataset(source, name, workspace, progress=stderr_progress("importing"))
         report = dataset_report(info, progress=stderr_progress("scanning"))

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         record = get_record(store, args.run_id)
         run_id = record.id
         refuse_unresumable(record, workspace)
+        refuse_changed_dataset(record, workspace)
         try:
             store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
         except (RunInUseError, RunNotFoundError) as e:
@@ -92,6 +93,22 @@ def refuse_unresumable(record, workspace) -> None:
                else "it stopped before finishing its first epoch")
         raise UserError(f"run {run_id} has no saved epoch to continue from ({why}); "
                         f"`python -m resnet_core rerun {run_id}` trains it again as a new run")
+
+
+def refuse_changed_dataset(record, workspace) -> None:
+    """The run's model has one output per class it started with: its dataset must still have them."""
+    from resnet_core.datasets import DatasetError, dataset_report, get_dataset
+    from resnet_core.workspace import read_json
+
+    try:
+        classes = dataset_report(get_dataset(record.dataset, workspace)).classes
+    except DatasetError as e:
+        raise UserError(f"run {record.id} cannot be resumed: {e}") from e
+    before = read_json(workspace.run_dir(record.id) / "labels.json")
+    if isinstance(before, list) and before != classes:
+        raise UserError(f"run {record.id} cannot be resumed: the classes of dataset '{record.dataset}' "
+                        f"changed since it started (was {before}, now {classes}); put them back, or "
+                        f"`python -m resnet_core rerun {record.id}` trains it again on the dataset as it is")
 
 
 def train_in_foreground(workspace, store, run_id: int, config: TrainConfig, resume: bool,
