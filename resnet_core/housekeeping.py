@@ -21,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_core.datasets import DatasetError, delete_dataset, get_dataset
+from resnet_core.datasets import DatasetError, dataset_report, delete_dataset, get_dataset
 from resnet_core.store import owner_alive
-from resnet_core.workspace import Workspace
+from resnet_core.workspace import Workspace, read_json
 
 # A leftover must be this old (seconds) before its age alone condemns it.
 STALE_AFTER_S = 3600.0
@@ -171,6 +171,44 @@ def _folders_with_atomic_writes(workspace: Workspace) -> list[Path]:
             continue
     folders += [f / "export" for f in folders if (f / "export").is_dir()]
     return folders
+
+
+# ---------------------------------------------------------------------------------------------
+# Resuming
+# ---------------------------------------------------------------------------------------------
+
+RESUME_FILE = "last.pt"  # the engine's full training state, written after every epoch
+
+
+def resume_problem(record, workspace: Workspace, rerun: str = "re-run it") -> str | None:
+    """Why this stopped run cannot continue from its last saved epoch, or None when it can.
+
+    Shared by the dashboard (JobManager.resume) and `resume`, so both refuse alike and leave the run
+    as it was. A run that cannot be resumed can always be re-run; `rerun` says how, in the caller's
+    words.
+    """
+    run_id = record.id
+    if record.status in ("queued", "running"):
+        return (f"run {run_id} is {record.status} in another process (pid {record.owner_pid}); "
+                "wait for it to finish or cancel it there")
+    if record.status == "completed":
+        return f"run {run_id} has completed, so there is nothing to resume; {rerun} to train it again"
+    if record.config is None:
+        return f"run {run_id}'s settings cannot be read by this version of ResNet Pilot; start a new run"
+    if not (workspace.run_dir(run_id) / RESUME_FILE).is_file():
+        why = "it never started" if record.started_at is None else "it stopped before finishing its first epoch"
+        return f"run {run_id} has no saved epoch to continue from ({why}); {rerun} instead"
+    try:
+        classes = dataset_report(get_dataset(record.dataset, workspace)).classes
+    except DatasetError as e:
+        return f"run {run_id} cannot be resumed: {e}"
+    before = read_json(workspace.run_dir(run_id) / "labels.json")
+    if isinstance(before, list) and before != classes:
+        # Its model has one output per class it started with.
+        return (f"run {run_id} cannot be resumed: the classes of dataset '{record.dataset}' changed "
+                f"since it started (was {before}, now {classes}); put them back, or {rerun} on the "
+                "dataset as it is")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

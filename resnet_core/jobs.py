@@ -104,13 +104,16 @@ class JobManager:
 
     def resume(self, run_id: int) -> int:
         """Queue an interrupted run to continue from its last saved epoch (same config, same split)."""
+        from resnet_core.housekeeping import resume_problem
+
         record = self.store.get_run(run_id)
         if record is None:
             raise ValueError(f"run {run_id} does not exist")
         if record.status in ACTIVE and self.snapshot(run_id) is not None:
             raise ValueError(f"run {run_id} is already {record.status}")
-        if not (self.workspace.run_dir(run_id) / "last.pt").exists():
-            raise ValueError(f"run {run_id} has no saved epoch to resume from; re-run it instead")
+        problem = resume_problem(record, self.workspace)  # no saved epoch, dataset changed, ...
+        if problem:
+            raise ValueError(problem)
         self.store.requeue_run(run_id)
         self._enqueue(run_id, record.config, resume=True)
         return run_id

@@ -17,6 +17,7 @@ import pytest
 
 from resnet_core.cli import main
 from resnet_core.cli.train import ConsoleProgress
+from resnet_core.jobs import JobManager
 from resnet_core.models import load_checkpoint
 from resnet_core.store import NOTE_NEVER_STARTED, NOTE_OWNER_GONE, RunStore
 from resnet_core.synthetic import make_image_folder
@@ -192,4 +193,15 @@ def test_resume_refuses_what_it_cannot_do_with_a_hint(workspace, folder, capsys)
     code, _, err = cli(capsys, ["resume", str(busy)])
     assert code == 2 and "running in another process" in err
     assert store.get_run(busy).status == "running"
+
+    # The dashboard's resume refuses alike, with the same words.
+    never = create_run(config, workspace, store)
+    store.finish_run(never, "interrupted")
+    jm = JobManager(workspace, store)
+    with pytest.raises(ValueError, match="running in another process"):
+        jm.resume(busy)
+    with pytest.raises(ValueError, match=r"never started\); re-run it instead"):
+        jm.resume(never)
+    assert store.get_run(never).status == "interrupted" and jm.snapshots() == []
+    jm.shutdown()
     store.close()

@@ -6,7 +6,6 @@ epoch after the last one saved (last.pt) and ends with the planned number of epo
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 
 from resnet_core.cli import UserError, print_json
@@ -34,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
         record = get_record(store, args.run_id)
         run_id = record.id
         refuse_unresumable(record, workspace)
-        refuse_changed_dataset(record, workspace)
         try:
             store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
         except (RunInUseError, RunNotFoundError) as e:
@@ -79,36 +77,11 @@ def get_record(store, text: str):
 
 
 def refuse_unresumable(record, workspace) -> None:
-    run_id = record.id
-    if record.status in ("queued", "running"):
-        here = record.owner_host in (None, socket.gethostname())
-        owner = f"pid {record.owner_pid}" + ("" if here else f" on {record.owner_host}")
-        raise UserError(f"run {run_id} is {record.status} in another process ({owner}); wait for it "
-                        "to finish or cancel it there")
-    if record.status == "completed":
-        raise UserError(f"run {run_id} has completed; there is nothing to resume. "
-                        f"`python -m resnet_core rerun {run_id}` trains it again as a new run")
-    if not (workspace.run_dir(run_id) / "last.pt").is_file():
-        why = ("it never started" if record.started_at is None
-               else "it stopped before finishing its first epoch")
-        raise UserError(f"run {run_id} has no saved epoch to continue from ({why}); "
-                        f"`python -m resnet_core rerun {run_id}` trains it again as a new run")
+    from resnet_core.housekeeping import resume_problem
 
-
-def refuse_changed_dataset(record, workspace) -> None:
-    """The run's model has one output per class it started with: its dataset must still have them."""
-    from resnet_core.datasets import DatasetError, dataset_report, get_dataset
-    from resnet_core.workspace import read_json
-
-    try:
-        classes = dataset_report(get_dataset(record.dataset, workspace)).classes
-    except DatasetError as e:
-        raise UserError(f"run {record.id} cannot be resumed: {e}") from e
-    before = read_json(workspace.run_dir(record.id) / "labels.json")
-    if isinstance(before, list) and before != classes:
-        raise UserError(f"run {record.id} cannot be resumed: the classes of dataset '{record.dataset}' "
-                        f"changed since it started (was {before}, now {classes}); put them back, or "
-                        f"`python -m resnet_core rerun {record.id}` trains it again on the dataset as it is")
+    problem = resume_problem(record, workspace, rerun=f"re-run it with `python -m resnet_core rerun {record.id}`")
+    if problem:
+        raise UserError(problem)
 
 
 def train_in_foreground(workspace, store, run_id: int, config: TrainConfig, resume: bool,
