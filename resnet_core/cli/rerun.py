@@ -5,7 +5,8 @@ import argparse
 import sys
 
 from resnet_core.cli import UserError
-from resnet_core.cli.resume import get_record, open_workspace, train_in_foreground
+from resnet_core.cli.resume import get_record, open_workspace
+from resnet_core.cli.train import train_in_foreground
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.cli import UserError, print_json
-from resnet_core.config import TrainConfig
+from resnet_core.cli import UserError
+from resnet_core.cli.train import train_in_foreground
 
 RUNS_HINT = "`python -m resnet_core runs` lists the runs"
 
@@ -82,39 +82,3 @@ def refuse_unresumable(record, workspace) -> None:
     problem = resume_problem(record, workspace, rerun=f"re-run it with `python -m resnet_core rerun {record.id}`")
     if problem:
         raise UserError(problem)
-
-
-def train_in_foreground(workspace, store, run_id: int, config: TrainConfig, resume: bool,
-                        as_json: bool, extra: dict | None = None, warnings: list[str] = ()) -> int:
-    """Train a stored run here with train's progress bar, then print its summary (0 ok, 1 failed).
-
-    Ctrl-C stores the run as interrupted, so `resume` can continue it later.
-    """
-    from resnet_core.cli.train import ConsoleProgress, _print_human
-    from resnet_core.runner import execute_run, run_summary
-
-    bar = ConsoleProgress()
-    try:
-        status = execute_run(run_id, config, workspace, store, callbacks=[bar],
-                             progress=bar.on_prepare, resume=resume)
-    except KeyboardInterrupt:
-        bar.close()
-        store.finish_run(run_id, "interrupted")
-        store.add_note(run_id, "Stopped with Ctrl-C.")
-        print(f"interrupted; `python -m resnet_core resume {run_id}` continues from the last saved "
-              "epoch", file=sys.stderr)
-        return 130
-    finally:
-        bar.close()
-    summary = run_summary(store, run_id)
-    summary["recommended"] = list(config.recommended)
-    summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
-    summary.update(extra or {})
-    if as_json:
-        print_json(summary)
-    else:
-        _print_human(summary)
-    if status == "failed":
-        print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
-        return 1
-    return 0

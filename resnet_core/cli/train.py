@@ -34,7 +34,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from resnet_core.housekeeping import startup
     from resnet_core.planning import plan_training
-    from resnet_core.runner import create_run, execute_run, run_summary
+    from resnet_core.runner import create_run
     from resnet_core.store import RunStore
     from resnet_core.workspace import Workspace
 
@@ -56,15 +56,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
           f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +
           (f" (recommended: {', '.join(cfg.recommended)})" if cfg.recommended else ""), file=sys.stderr)
+    return train_in_foreground(workspace, store, run_id, cfg, resume=False, as_json=args.json,
+                               warnings=plan.warnings)
+
+
+def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_json: bool,
+                        extra: dict | None = None, warnings: list[str] = ()) -> int:
+    """Train a stored run in this process with the progress bar, then print its summary.
+
+    Returns 0, or 1 when the run failed. Ctrl-C stores the run as interrupted (exit 130), so
+    `resume` can continue it from its last saved epoch. Shared by train, resume and rerun.
+    """
+    from resnet_core.runner import execute_run, run_summary
+
     bar = ConsoleProgress()
     try:
-        status = execute_run(run_id, cfg, workspace, store, callbacks=[bar], progress=bar.on_prepare)
+        status = execute_run(run_id, config, workspace, store, callbacks=[bar],
+                             progress=bar.on_prepare, resume=resume)
+    except KeyboardInterrupt:
+        bar.close()
+        store.finish_run(run_id, "interrupted")
+        store.add_note(run_id, "Stopped with Ctrl-C.")
+        print(f"interrupted; `python -m resnet_core resume {run_id}` continues from the last saved "
+              "epoch", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     summary = run_summary(store, run_id)
-    summary["recommended"] = list(cfg.recommended)
-    summary["warnings"] = list(dict.fromkeys([*plan.warnings, *summary["warnings"]]))
-    if args.json:
+    summary["recommended"] = list(config.recommended)
+    summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
+    summary.update(extra or {})
+    if as_json:
         print_json(summary)
     else:
         _print_human(summary)
