@@ -24,7 +24,7 @@ from resnet_core.synthetic import make_image_folder
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["chat noir", "犬"]
-EPOCHS = 12
+EPOCHS = 6
 TRAIN_ARGS = ["--image-size", "32", "--batch-size", "4", "--weights", "none", "--augment", "none",
               "--freeze-backbone", "--device", "cpu"]
 
@@ -186,6 +186,8 @@ def test_resume_refuses_what_it_cannot_do_with_a_hint(workspace, folder, capsys)
     assert code == 2 and "run 42 not found" in err and "runs" in err
     code, _, err = cli(capsys, ["rerun", "seven"])
     assert code == 2 and "whole number" in err
+    code, _, err = cli(capsys, ["rerun", "9" * 30])
+    assert code == 2 and "not found" in err
     store = RunStore(workspace)
     config = TrainConfig(dataset=str(folder), weights="none", epochs=1, image_size=32, device="cpu")
     busy = create_run(config, workspace, store)

@@ -67,7 +67,7 @@ def get_record(store, text: str):
         run_id = int(str(text).strip())
     except ValueError:
         raise UserError(f"run id must be a whole number such as 3, got {text!r}; {RUNS_HINT}") from None
-    record = store.get_run(run_id)
+    record = store.get_run(run_id) if 0 < run_id < 2**63 else None  # SQLite ids are 64-bit
     if record is None:
         raise UserError(f"run {run_id} not found; {RUNS_HINT}")
     if record.config is None:
