@@ -26,7 +26,7 @@ EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width="small"),
-    "Model": st.column_config.TextColumn("Model", width="medium"),
+    "Model": st.column_config.TextColumn("Model"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
     "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
     "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),

@@ -288,12 +288,13 @@ def live_fragment(run_id: int) -> None:
 
 def draw_run(view: RunView) -> None:
     st.subheader(f"Run #{view.run_id} · {view.description}")
-    st.caption(f"Dataset **{view.dataset}** · {view.epochs} epochs planned" + (f" · {view.device}" if view.device else ""))
+    device = f" · {view.device}" if view.device else ""
+    st.caption(f"Dataset **{view.dataset}** · {view.epochs} epochs planned{device}")
     if view.is_active:
         draw_progress(view)
     else:
         draw_outcome(view)
-    if view.history or not view.is_active:
+    if view.history:
         st.plotly_chart(curves_for(view), key="train_curves", config={"displayModeBar": False})
     if view.notes:
         with st.expander(f"Notes from the run ({len(view.notes)})", expanded=not view.is_active,
@@ -322,12 +323,12 @@ def draw_progress(view: RunView) -> None:
         st.progress(fraction, text=f"Preparing · {text}")
     else:
         st.progress(min(1.0, max(0.0, view.progress)), text=progress_text(view))
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Learning rate", f"{view.lr:.2e}" if view.lr else "—")
-    m2.metric("Images / s", f"{view.images_per_s:,.0f}" if view.images_per_s else "—")
-    m3.metric("Elapsed", format_seconds(view.elapsed_s) if view.source == "job" else "—")
-    last_val = next((h for h in reversed(view.history) if h.get("val_acc") is not None), None)
-    m4.metric("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Learning rate", f"{view.lr:.2e}" if view.lr else "—")
+        m2.metric("Images / s", f"{view.images_per_s:,.0f}" if view.images_per_s else "—")
+        m3.metric("Elapsed", format_seconds(view.elapsed_s) if view.source == "job" else "—")
+        last_val = next((h for h in reversed(view.history) if h.get("val_acc") is not None), None)
+        m4.metric("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")
     if view.source == "job":
         if st.button("Cancel", key="train_cancel", icon=":material/stop:",
                      help="Stops after the current batch and keeps the best model so far."):
@@ -444,4 +445,9 @@ else:
 if current is not None and not current.is_active:
     st.divider()
     live_section(current)
+elif current is None and dataset_names:
+    finished = len(services().store.list_runs(statuses=["completed", "cancelled"]))
+    if finished:
+        st.page_link(PAGES["compare"], label=f"See the {finished} finished run{'s' if finished != 1 else ''} "
+                     "ranked on Compare", icon=":material/leaderboard:")
 interrupted_section()

@@ -19,10 +19,11 @@ def weights_dir(workspace: Workspace) -> Path:
 
 
 def save_weights_upload(workspace: Workspace, filename: str, data: bytes) -> Path:
-    """Store uploaded weights as weights/<hash>-<name> and return the path.
+    """Store uploaded weights as weights/<content hash>/<name> and return the path.
 
-    The content hash in the name keeps two different files called 'model.pt' apart, and the same
-    file uploaded twice lands on the same path. ValueError for an empty file or a foreign extension.
+    The hash folder keeps two different files called 'model.pt' apart, the same file uploaded twice
+    lands on the same path, and messages about the file still show the name the user knows.
+    ValueError for an empty file or a foreign extension.
     """
     if not data:
         raise ValueError(f"{filename or 'the file'} is empty: choose the .pt or .pth file again")
@@ -31,7 +32,7 @@ def save_weights_upload(workspace: Workspace, filename: str, data: bytes) -> Pat
     if not name.lower().endswith(WEIGHTS_EXTENSIONS):
         raise ValueError(f"{name} is not a weights file: upload a PyTorch .pt or .pth file")
     digest = hashlib.sha256(data).hexdigest()[:12]
-    target = weights_dir(workspace) / f"{digest}-{name}"
+    target = weights_dir(workspace) / digest / name
     if not target.is_file():
         atomic_write_bytes(target, data)
     return target

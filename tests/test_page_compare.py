@@ -174,7 +174,8 @@ def test_choosing_a_confusion_pair_shows_only_its_images(trained):
     at = open_compare("tiny")
     at.selectbox(key="compare_run").set_value(run_id).run()
     pair = at.selectbox(key=f"compare_pair_{run_id}")
-    assert pair.options == ["all (3)", "true class_1 → predicted class_0 (2)", "true class_2 → predicted class_1 (1)"]
+    assert pair.options == ["all (3)", "true class_1 → predicted class_0 (2)",
+                            "true class_2 → predicted class_1 (1)"]
     assert len(at.image) == 3
     pair.set_value("class_1\u2192class_0").run()
     assert not at.exception

@@ -142,9 +142,10 @@ def test_save_weights_upload_keeps_files_apart_by_content(workspace):
     b = save_weights_upload(workspace, "model.pt", b"second")
     again = save_weights_upload(workspace, "model.pt", b"first")
     assert a != b and a == again and a.read_bytes() == b"first"
-    assert a.parent == weights_dir(workspace) and workspace.contains(a)
+    assert a.name == b.name == "model.pt"  # messages name the file as the user knows it
+    assert a.parent.parent == weights_dir(workspace) and workspace.contains(a)
     sneaky = save_weights_upload(workspace, "../../evil.pth", b"x")
-    assert sneaky.parent == weights_dir(workspace) and sneaky.name.endswith("-evil.pth")
+    assert sneaky.parent.parent == weights_dir(workspace) and sneaky.name == "evil.pth"
 
 
 @pytest.mark.parametrize("name, data, message", [("model.pt", b"", "empty"),
