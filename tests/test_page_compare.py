@@ -181,3 +181,16 @@ def test_choosing_a_confusion_pair_shows_only_its_images(trained):
     assert not at.exception
     captions = [c for image in at.image for c in image.captions]
     assert captions == ["class_1 → class_0 (60%)"] * 2
+
+
+def test_runs_on_different_training_set_sizes_get_a_table_each(trained):
+    store = services().store
+    small = store.create_run(TrainConfig(dataset="tiny", max_train_images=12), "unused", 36, 12, 6, 6)
+    store.finish_run(small, "completed", {"test_acc": 0.5, "val_acc": 0.5, "val_loss": 1.0,
+                                          "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1})
+    at = open_compare("tiny")
+    headings = [m.value for m in at.markdown if "training images" in m.value]
+    assert headings == ["**12 training images**", "**24 training images**"]
+    small_table, large_table = at.dataframe[0].value, at.dataframe[1].value
+    assert list(small_table["run_id"]) == [small] and list(small_table["Rank"]) == [1]
+    assert len(large_table) == 2 and list(large_table["Rank"]) == [1, 2]
