@@ -37,7 +37,8 @@ def build_navigation() -> dict[str, list]:
 
 st.set_page_config(page_title="ResNet Pilot", page_icon=":material/neurology:", layout="wide")
 page = st.navigation(build_navigation())
-with st.sidebar:
-    dataset = selected_dataset()
-    st.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")
+dataset_line = st.sidebar.empty()
 page.run()
+# Drawn after the page ran, so a dataset the page just picked shows at once.
+dataset = selected_dataset()
+dataset_line.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")
