@@ -1,7 +1,7 @@
 """Data: bring a labelled image folder in, see what in it is usable, and pick the dataset to work on."""
 from __future__ import annotations
 
-import tempfile
+import shutil
 import time
 from pathlib import Path, PurePosixPath
 
@@ -150,13 +150,16 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                              placeholder=Path(archive.name).stem if archive else "taken from the file name")
         if st.button("Import zip", key="data_zip_import", disabled=archive is None, type="primary"):
             with friendly_errors("import the zip"):
-                with tempfile.NamedTemporaryFile(suffix=".zip", dir=ws.tmp_dir) as tmp:
-                    tmp.write(archive.getvalue())
-                    tmp.flush()
+                scratch = ws.scratch_dir("upload")  # owned by this process, so start-up leaves it alone
+                try:
+                    zip_path = scratch / "upload.zip"
+                    zip_path.write_bytes(archive.getvalue())
                     update, bar = progress_bar("Extracting")
-                    info = importing.import_dataset(tmp.name, derived_name(name, Path(archive.name).stem),
+                    info = importing.import_dataset(zip_path, derived_name(name, Path(archive.name).stem),
                                                     ws, progress=update)
                     bar.empty()
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
                 finish_import(info, f"Imported '{archive.name}' as '{info.name}'.")
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import shutil
-import tempfile
 import zipfile
-from pathlib import Path
 
 from resnet_core.export import FORMATS, export_model
 from resnet_core.workspace import Workspace
@@ -29,7 +27,7 @@ def export_bundle(workspace: Workspace, run_id: int, fmt: str) -> bytes:
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    scratch = Path(tempfile.mkdtemp(prefix=f"export-{run_id}-", dir=workspace.tmp_dir))
+    scratch = workspace.scratch_dir(f"export-{run_id}")
     try:
         model_file = export_model(workspace.run_dir(run_id), fmt, scratch)
         buffer = io.BytesIO()

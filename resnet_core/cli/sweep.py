@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         store = RunStore(workspace)
     except StoreError as e:
         raise UserError(str(e)) from e
-    store.recover_interrupted()
+    from resnet_core.housekeeping import startup
+
+    startup(workspace, store)
     state = study_progress(plan, store)
     print(f"study {plan.study_id}: {len(plan.entries)} configurations on '{plan.dataset}' "
           f"({state['completed']} already done)", file=sys.stderr)
