@@ -9,6 +9,7 @@ from typing import Iterator
 
 import streamlit as st
 
+from resnet_core.housekeeping import startup
 from resnet_core.jobs import JobManager
 from resnet_core.store import RunStore
 from resnet_core.workspace import Workspace, default_root
@@ -27,6 +28,7 @@ PAGES = {
     "train": "pages/train.py",
     "compare": "pages/compare.py",
     "predict": "pages/predict.py",
+    "study": "pages/study.py",
 }
 
 # st.session_state keys shared between pages.
@@ -48,9 +50,9 @@ def _services_for(root: str) -> Services:
     """One store and one job manager per server process (and workspace), shared by every session."""
     workspace = Workspace.at(root)
     store = RunStore(workspace)
-    interrupted = store.recover_interrupted()
-    if interrupted:
-        log.info("marked runs %s as interrupted (their process stopped)", interrupted)
+    report = startup(workspace, store)  # runs of dead processes → interrupted; leftovers removed
+    if report.interrupted:
+        log.info("marked runs %s as interrupted (their process stopped)", report.interrupted)
     return Services(workspace, store, JobManager(workspace, store))
 
 
