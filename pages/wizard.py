@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+import pandas as pd
+
 from resnet_core import datasets, estimate
 from resnet_core.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, describe_config
+from resnet_core.compare import format_duration
 from resnet_core.hardware import detect_hardware, resolve_device
+from resnet_core.measured import measured_advice, measured_ranking
 from resnet_core.recommend import WEIGHT_CHOICES
 from resnet_core.sample import ensure_sample_dataset
 from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
@@ -20,6 +24,43 @@ NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
 WEIGHT_LABELS = {"auto": "Auto — ImageNet if available", "imagenet": "ImageNet (pretrained)",
                  "none": "None — random initialisation"}
 TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
+# How the measured runs stand against the cards' pick (measured.MeasuredRanking.verdict).
+VERDICT_BADGES = {"agrees": ("Measurement agrees with the cards", "green", ":material/check:"),
+                  "close": ("The cards' pick is within a point of the best", "blue", ":material/check:"),
+                  "disagrees": ("Measurement disagrees with the cards", "orange", ":material/warning:"),
+                  "unmeasured": ("The cards' pick is not measured yet", "gray", ":material/help:")}
+MEASURED_SHOWN = 6
+
+
+def measured_panel(dataset: str, rec) -> None:
+    """The wizard that learns: what finished runs on this dataset say, beside the cards' advice."""
+    store = services().store
+    ranking = measured_ranking(dataset, store, rec)
+    study_link = page_exists("study")
+    if ranking is None:
+        st.caption("No finished runs on this dataset yet. Once some are measured (the Study page runs every "
+                   "configuration), the wizard shows here how they compare with the cards.")
+        if study_link:
+            st.page_link(PAGES["study"], label="Measure on the Study page", icon=":material/science:")
+        return
+    with st.container(border=True):
+        label, colour, icon = VERDICT_BADGES[ranking.verdict]
+        head = st.container(horizontal=True, vertical_alignment="center")
+        head.markdown("**Measured on your data**")
+        head.badge(label, color=colour, icon=icon)
+        st.markdown("\n".join(f"- {line}" for line in measured_advice(dataset, store, rec)))
+        rows = [{"Run": r.id, "Configuration": r.description, "Test Acc": r.test_acc,
+                 "Training Time": format_duration(r.train_time_s),
+                 "Wizard's pick": r is ranking.pick} for r in ranking.runs[:MEASURED_SHOWN]]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="wizard_measured_runs", column_config={
+            "Run": st.column_config.NumberColumn("Run", format="#%d", width="small"),
+            "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
+            "Wizard's pick": st.column_config.CheckboxColumn("Wizard's pick", width="small")})
+        more = len(ranking.runs) - MEASURED_SHOWN
+        st.caption(f"The best run of each configuration at {ranking.num_train:,} training images, best first"
+                   + (f" ({more} more not shown)." if more > 0 else "."))
+        if study_link:
+            st.page_link(PAGES["study"], label="Measure more on the Study page", icon=":material/science:")
 
 svc = services()
 ws = svc.workspace
@@ -134,6 +175,9 @@ with st.container(border=True):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
 for text in rec.warnings:
     st.warning(text, icon=":material/warning:")
+if report is not None:
+    with friendly_errors("read the measured runs"):
+        measured_panel(name, rec)
 
 # Training time on this machine, measured rather than guessed.
 st.subheader("Training time on this machine")

@@ -1,4 +1,5 @@
-"""Plotly figures for the dashboard: training curves, cost-performance, confusion matrix, per-class scores, top-k.
+"""Plotly figures for the dashboard: training curves, cost-performance, learning curves, confusion matrix,
+per-class scores, top-k.
 
 Pure functions: data in, a plotly Figure out. Nothing here draws or knows about Streamlit, so the
 pages only hand the figure to `st.plotly_chart` and tests can inspect the traces.
@@ -149,6 +150,47 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
                      range=[max(0.0, low - 0.08), 1.06])
     fig.update_layout(height=380, **_LAYOUT)
+    return fig
+
+
+# ----- learning curve ------------------------------------------------------------------------
+
+def learning_curves(tables: Sequence[dict[str, Any]]) -> go.Figure:
+    """Test accuracy against training-set size, a line per configuration: does more data still help?
+
+    tables: study.study_tables() output ({"num_images": N, "rows": [{"config", "test_acc", "rank",
+    "run_id", ...}]}); only finished configurations (with a rank) are drawn. The best configuration
+    of the largest size is drawn thicker. The x axis is logarithmic when the sizes span 10× or more.
+    """
+    points: dict[str, list[tuple[int, float, Any, Any]]] = defaultdict(list)
+    for table in sorted(tables, key=lambda t: t["num_images"]):
+        for row in table["rows"]:
+            acc = _finite(row.get("test_acc"))
+            if acc is None or row.get("rank") is None:
+                continue
+            points[row["config"]].append((int(table["num_images"]), acc, row.get("rank"), row.get("run_id")))
+    sizes = sorted({n for pts in points.values() for n, *_ in pts})
+    leader = None
+    if sizes:
+        last = [(rank, config) for config, pts in points.items() for n, _, rank, _ in pts if n == sizes[-1]]
+        leader = min(last)[1] if last else None
+    fig = go.Figure()
+    for i, (config, pts) in enumerate(points.items()):
+        colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        fig.add_trace(go.Scatter(
+            x=[n for n, *_ in pts], y=[acc for _, acc, *_ in pts], mode="lines+markers", name=config,
+            meta=config, line=dict(color=colour, width=4 if config == leader else 2),
+            marker=dict(size=9 if config == leader else 7, color=colour),
+            customdata=[[f"{n:,}", rank, run_id] for n, _, rank, run_id in pts],
+            hovertemplate=(f"<b>{config}</b><br>%{{customdata[0]}} training images<br>test accuracy "
+                           "%{y:.1%}<br>rank %{customdata[1]} · run #%{customdata[2]}<extra></extra>")))
+    log = len(sizes) > 1 and sizes[-1] >= 10 * sizes[0]
+    fig.update_xaxes(title_text="training images" + (" (log scale)" if log else ""),
+                     type="log" if log else "linear", tickvals=sizes, ticktext=[f"{n:,}" for n in sizes])
+    accs = [acc for pts in points.values() for _, acc, *_ in pts]
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
+                     range=[max(0.0, min(accs, default=0.0) - 0.08), 1.04])
+    fig.update_layout(height=380, hovermode="closest", **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
     return fig
 
 

@@ -7,6 +7,7 @@ one closest to training on everything.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.config import MODEL_LABELS, describe_config
@@ -62,6 +63,37 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
     out.extend(_depth_sentence(ranked, recommendation))
     out.extend(_effect_sentences(ranked, recommendation))
     return out
+
+
+@dataclass(frozen=True)
+class MeasuredRanking:
+    """The measured configurations measured_advice speaks about, for a page to list beside it."""
+
+    num_train: int  # the training-set size discussed
+    runs: tuple[RunRecord, ...]  # the best run of each configuration at that size, best first
+    pick: RunRecord | None  # the measured configuration the wizard advised (exact or closest), if any
+
+    @property
+    def verdict(self) -> str:
+        """'agrees' (the pick ranked first), 'close' (within MATCH_POINTS of the best), 'disagrees',
+        or 'unmeasured' (no pick given, or not measured)."""
+        if self.pick is None:
+            return "unmeasured"
+        if self.pick is self.runs[0]:
+            return "agrees"
+        gap = _points(self.runs[0].test_acc - self.pick.test_acc)
+        return "close" if gap <= MATCH_POINTS else "disagrees"
+
+
+def measured_ranking(dataset: str, runs: Any, recommendation: Any = None) -> MeasuredRanking | None:
+    """The ranking behind measured_advice: same size chosen, same order; None without measured runs."""
+    records = runs.list_runs(dataset=dataset) if hasattr(runs, "list_runs") else runs
+    scored = [r for r in records if r.dataset == dataset and _scored(r)]
+    if not scored:
+        return None
+    n, group = _group_to_discuss(scored)
+    ranked = sorted(_best_per_config(group), key=_order_key)
+    return MeasuredRanking(n, tuple(ranked), _pick(recommendation, ranked))
 
 
 def _scored(r: RunRecord) -> bool:

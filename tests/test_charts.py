@@ -128,3 +128,28 @@ def test_top_k_bars_put_the_most_probable_class_on_top():
     assert list(bar.y) == ["dog", "cat", "fox"] and list(bar.x) == [0.7, 0.2, 0.1]
     assert fig.layout.yaxis.autorange == "reversed"  # first row at the top
     assert list(bar.text) == ["70.0%", "20.0%", "10.0%"]
+
+
+def study_table(n, *rows):
+    """A study_tables() table: rows of (config, test acc, rank); rank None for an unfinished one."""
+    return {"num_images": n, "rows": [{"config": c, "test_acc": acc, "rank": rank, "run_id": i}
+                                      for i, (c, acc, rank) in enumerate(rows, start=n)]}
+
+
+def test_learning_curves_draw_a_line_per_configuration_across_the_sizes():
+    tables = [study_table(100, ("A", 0.60, 2), ("B", 0.70, 1), ("C", None, None)),
+              study_table(2000, ("A", 0.90, 1), ("B", 0.80, 2), ("C", 0.50, 3))]
+    fig = charts.learning_curves(tables)
+    (a,) = traces(fig, "A")
+    assert list(a.x) == [100, 2000] and list(a.y) == [0.60, 0.90]
+    (c,) = traces(fig, "C")
+    assert list(c.x) == [2000]  # unfinished at 100 images: not drawn as zero
+    # The winner at the largest size stands out; the sizes span 20×, so the axis is logarithmic.
+    assert a.line.width > traces(fig, "B")[0].line.width
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [100, 2000]
+
+
+def test_learning_curves_of_close_sizes_use_a_linear_axis_and_of_nothing_an_empty_figure():
+    fig = charts.learning_curves([study_table(100, ("A", 0.6, 1)), study_table(300, ("A", 0.7, 1))])
+    assert fig.layout.xaxis.type == "linear"
+    assert not charts.learning_curves([study_table(100, ("A", None, None))]).data

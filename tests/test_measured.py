@@ -119,3 +119,22 @@ def test_without_a_recommendation_the_best_is_reported():
     runs = [run("resnet18", True, "none", 0.8, 100), run("resnet50", True, "none", 0.7, 100)]
     text = measured_advice("flowers", runs, None)
     assert text[0].endswith("the best was ResNet18 + fine-tuning with 80.0% test accuracy.")
+
+
+def test_the_ranking_behind_the_advice_lists_the_best_per_configuration_and_the_verdict():
+    from resnet_core.measured import measured_ranking
+
+    a = run("resnet18", True, "standard", 0.80, 100)
+    b = run("resnet50", True, "standard", 0.90, 300)
+    again = run("resnet50", True, "standard", 0.85, 200)  # the same configuration, worse: not listed
+    smaller = run("resnet18", True, "none", 0.99, 10, n=200)  # another size: not this ranking
+    ranking = measured_ranking("flowers", [a, b, again, smaller], pick("resnet18"))
+    assert ranking.num_train == 2000
+    assert list(ranking.runs) == [b, a]
+    assert ranking.pick is a and ranking.verdict == "disagrees"
+    assert measured_ranking("flowers", [a, b], pick("resnet50")).verdict == "agrees"
+    assert measured_ranking("flowers", [a, run("resnet50", True, "none", 0.805, 50)],
+                            pick("resnet18")).verdict == "close"  # half a point behind the best
+    assert measured_ranking("flowers", [a, b], pick("resnet101")).verdict == "unmeasured"
+    assert measured_ranking("flowers", [a, b]).verdict == "unmeasured"
+    assert measured_ranking("flowers", []) is None

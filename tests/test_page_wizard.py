@@ -147,3 +147,69 @@ def test_answers_survive_a_visit_to_another_page(app):
     assert app.radio(key="wizard_device").value == "GPU"
     assert app.number_input(key="wizard_gpu_mem").value == 24.0
     assert app.radio(key="wizard_priority").value == "accuracy"
+
+
+# ----- the wizard that learns: measured runs beside the cards ------------------------------------
+
+def add_measured_run(dataset: str, model: str, fine_tune: bool, augmentation: str, test_acc: float,
+                     seconds: float, num_train: int = 23) -> int:
+    """A finished run as the store keeps it, without training (the panel reads only the store)."""
+    from resnet_core.config import TrainConfig
+    from ui.shared import services
+
+    store = services().store
+    config = TrainConfig(dataset=dataset, model=model, fine_tune=fine_tune, augmentation=augmentation,
+                         weights="none", max_train_images=num_train)
+    run_id = store.create_run(config, "unused", 33, num_train, 5, 5)
+    store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 1 - test_acc,
+                                           "train_time_s": seconds, "epoch_ended": 3})
+    return run_id
+
+
+def the_pick(at) -> tuple[str, bool, str]:
+    """The card's pick as the page shows it: (model, fine_tune, augmentation)."""
+    shown = metrics(at)
+    return shown["Model"].lower(), shown["Fine-tuning"] == "All layers", shown["Augmentation"].lower()
+
+
+@pytest.fixture
+def pets(app, workspace, tmp_path):
+    info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
+                           workspace)
+    app.session_state[DATASET] = info.name
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_without_measured_runs_the_wizard_points_to_the_study(pets):
+    assert "No finished runs on this dataset yet" in " ".join(c.value for c in pets.caption)
+    assert not [d for d in pets.dataframe if "Configuration" in d.value.columns]
+
+
+def test_measured_runs_that_beat_the_pick_are_shown_as_a_disagreement(pets):
+    model, fine_tune, augmentation = the_pick(pets)
+    pick = add_measured_run("pets", model, fine_tune, augmentation, 0.60, 30.0)
+    winner = add_measured_run("pets", "resnet50", False, "none", 0.90, 12.0)
+    add_measured_run("other", "resnet50", False, "none", 0.99, 1.0)  # another dataset: not counted
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "Measured on your data" in text
+    assert "Measurement disagrees with the cards" in text
+    assert "ranked 2nd of 2; ResNet50 was 30.0 points better" in text
+    (table,) = [d.value for d in pets.dataframe if "Configuration" in d.value.columns]
+    assert list(table["Run"]) == [winner, pick]  # best first
+    assert list(table["Wizard's pick"]) == [False, True]
+    assert list(table["Test Acc"]) == [0.90, 0.60]
+
+
+def test_measured_runs_that_confirm_the_pick_say_so(pets):
+    model, fine_tune, augmentation = the_pick(pets)
+    add_measured_run("pets", model, fine_tune, augmentation, 0.85, 30.0)
+    add_measured_run("pets", model, not fine_tune, "none", 0.50, 10.0)
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "Measurement agrees with the cards" in text
+    assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text
