@@ -21,7 +21,7 @@ import math
 import os
 import resource
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,9 @@ from resnet_core.data import TrainingData
 from resnet_core.workspace import atomic_write_bytes
 
 MIN_LR_FRACTION = 0.01
+# Checkpoints are written once at least this many times their last write's duration has passed, so
+# writing them stays under ~5% of training time (see _Checkpoints).
+CHECKPOINT_INTERVAL_PER_WRITE_COST = 20
 
 
 @dataclass
@@ -101,8 +104,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         device: torch.device | None = None) -> FitResult:
     """Train per `config` on prepared data. Raises TrainingDiverged on NaN loss; other errors propagate.
 
-    With `checkpoint_dir`, the best weights go to best.pt (atomically, on each improvement) and the
-    full training state to last.pt after every epoch; `resume=True` continues from last.pt.
+    With `checkpoint_dir`, the best weights go to best.pt and the full training state to last.pt
+    (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
     """
     from resnet_core.hardware import resolve_device
     from resnet_core.models import build_model, freeze_backbone, resolve_weights
@@ -133,6 +136,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
                            "expect low accuracy. Use ImageNet weights or fine-tuning.")
     cbs = CallbackList([*(callbacks or []), EarlyStopping(config.patience)])
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    checkpoints = _Checkpoints(ckpt_dir, data, config) if ckpt_dir else None
     start_epoch = 1
     best_state: dict[str, torch.Tensor] | None = None
     elapsed_before = 0.0
@@ -142,6 +146,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         start_epoch, best_state, elapsed_before = _load_training_state(
             ckpt_dir / "last.pt", model, optimizer, state)
         state.notes.append(f"Resumed after epoch {start_epoch - 1}.")
+        if checkpoints and best_state is not None:
+            checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
 
     frozen_features = (not config.fine_tune and config.augmentation == "none")
@@ -157,6 +163,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         for epoch in range(start_epoch, config.epochs + 1):
             state.epoch, state.batch = epoch, 0
             state.epoch_started = time.perf_counter()
+            if checkpoints:
+                checkpoints.weights_changing()
             cbs.before_epoch(state)
             state.phase = "training"
             train_metrics = _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state,
@@ -172,18 +180,25 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
                 if val["loss"] < state.best_val_loss:
                     state.best_val_loss, state.best_epoch = val["loss"], epoch
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                    if ckpt_dir:
-                        _save_best(ckpt_dir, best_state, data, epoch, config)
+                    if checkpoints:
+                        checkpoints.new_best(epoch)
             row["epoch_time_s"] = time.perf_counter() - state.epoch_started
             state.history.append(row)
-            if ckpt_dir:
-                _save_training_state(ckpt_dir / "last.pt", model, optimizer, state, best_state)
+            if checkpoints:
+                checkpoints.epoch_done(model, optimizer, state, best_state, last=epoch == config.epochs)
             cbs.after_epoch(state)
     except StopTraining as e:
         stop_reason = str(e)
     except CancelTraining as e:
         status, stop_reason = "cancelled", str(e)
+    except BaseException:
+        if checkpoints:  # keep what was learned, then let the error (or Ctrl-C) through
+            with suppress(Exception):
+                checkpoints.flush(model, optimizer, state, best_state)
+        raise
     state.stop_reason = stop_reason
+    if checkpoints:
+        checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
     result = _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
@@ -426,6 +441,62 @@ def peak_memory_mb(device: torch.device) -> float | None:
         return peak / 2**20 if os.uname().sysname == "Darwin" else peak / 1024
     except (AttributeError, OSError):
         return None
+
+
+class _Checkpoints:
+    """Writes best.pt and last.pt without letting the writing dominate short epochs.
+
+    A ResNet-18 checkpoint is ~45 MB and the resume state with AdamW's moments ~180 MB: serialising and
+    syncing them takes a few tenths of a second, more than a whole epoch of a frozen backbone's head.
+    So after an epoch they are written only when at least CHECKPOINT_INTERVAL_PER_WRITE_COST times the
+    previous write's duration has passed since it (the first epoch always writes), and always at the
+    last epoch and whenever training stops (early stop, cancel, an error, Ctrl-C). A hard kill loses at
+    most that interval. The resume state is only written at an epoch boundary, when weights and
+    optimiser agree; it goes first, and holds the best weights too, so a failure between the two files
+    never leaves a resume state older than best.pt. After a failed write nothing more is attempted.
+    """
+
+    def __init__(self, ckpt_dir: Path, data: TrainingData, config: TrainConfig):
+        self.dir, self.data, self.config = ckpt_dir, data, config
+        self.last_write_end: float | None = None
+        self.last_write_cost = 0.0
+        self.best_epoch: int | None = None  # a best state not yet on disk
+        self.boundary = False  # the model is exactly as it was at the end of the last epoch
+        self.failed = False
+
+    def new_best(self, epoch: int) -> None:
+        self.best_epoch = epoch
+
+    def weights_changing(self) -> None:
+        self.boundary = False
+
+    def epoch_done(self, model, optimizer, state: FitState, best_state, last: bool = False) -> None:
+        self.boundary = True
+        now = time.perf_counter()
+        due = (self.last_write_end is None
+               or now - self.last_write_end >= CHECKPOINT_INTERVAL_PER_WRITE_COST * self.last_write_cost)
+        if due or last:
+            self.flush(model, optimizer, state, best_state)
+
+    def flush(self, model, optimizer, state: FitState, best_state) -> None:
+        """Write whatever is not on disk yet and may be written now."""
+        if self.failed:
+            return
+        started = time.perf_counter()
+        wrote = False
+        try:
+            if self.boundary and state.history:
+                _save_training_state(self.dir / "last.pt", model, optimizer, state, best_state)
+                self.boundary, wrote = False, True
+            if self.best_epoch is not None and best_state is not None:
+                _save_best(self.dir, best_state, self.data, self.best_epoch, self.config)
+                self.best_epoch, wrote = None, True
+        except BaseException:
+            self.failed = True
+            raise
+        if wrote:
+            self.last_write_end = time.perf_counter()
+            self.last_write_cost = self.last_write_end - started
 
 
 def _save_best(ckpt_dir: Path, best_state, data: TrainingData, epoch: int, config: TrainConfig) -> None:

@@ -34,6 +34,9 @@ def register(sub) -> None:
                    help="also time single-image prediction and batch throughput against a bare forward")
     p.add_argument("--paths", action="store_true",
                    help="also time a run started the dashboard's way (background job) against the CLI's")
+    p.add_argument("--knobs", action="store_true",
+                   help="instead: measure each speed switch (threads, channels_last, bf16, eval batch, BN "
+                        "folding, oneDNN) on a ready tensor on the CPU")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", help="keep data and the private workspace here (default: a temporary folder)")
     p.add_argument("--out", default="bench.json", help="write the full results here as JSON")
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.is_dir():
         raise UserError(f"--out {args.out!r} is a folder; give a file name such as bench.json")
+    if args.knobs:
+        return _knobs(options, out, args.json)
     try:
         report = run_benchmark(options, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except BenchError as e:
@@ -86,3 +91,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"results written to {out}")
     failed = any(c.get("errors") for c in report.comparisons) or any(p.get("error") for p in report.predictions)
     return 1 if failed else 0
+
+
+def _knobs(options, out: Path, as_json: bool) -> int:
+    from resnet_core.bench import load_average, machine_info
+    from resnet_core.bench_knobs import format_knobs, measure_knobs
+    from resnet_core.workspace import atomic_write_json
+
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
+    before = load_average()
+    knobs = measure_knobs(options.models[0], options.image_size, options.batch_size)
+    data = {"machine": machine_info("cpu"), "knobs": knobs, "load": {"before": before, "after": load_average()}}
+    atomic_write_json(out, data)
+    if as_json:
+        print_json(data)
+    else:
+        print(format_knobs(knobs))
+        print(f"load average before {before}, after {data['load']['after']}; results written to {out}")
+    return 0
