@@ -9,6 +9,8 @@ their progress while any is active and redraws the whole page when a configurati
 """
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -45,11 +47,12 @@ _PLANNED = "study_planned"  # (inputs, plan or error message): planning reads th
 _FLASH = "study_flash"  # (kind, message) shown once after the rerun that follows an action
 _DRAWN = "study_drawn"  # (study id, completed, active) the last full run drew
 POLL_S = 1.5
+FLASH_S = 8.0  # how long a message about an action stays
 
 WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
                  "none": "None — random initialisation"}
 TABLE_CONFIG = {
-    "Model": st.column_config.TextColumn("Model", width="medium"),
+    "Model": st.column_config.TextColumn("Model"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
     "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
     "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
@@ -57,10 +60,11 @@ TABLE_CONFIG = {
                                                    help="Seconds of training, data preparation not included."),
     "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
     "Rank": st.column_config.NumberColumn("Rank", format="%d"),
-    "Best trade-off": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front of its size: "
-                                                      "no other configuration is both more accurate and faster."),
-    "Run": st.column_config.NumberColumn("Run", format="#%d", width="small"),
-    "Status": st.column_config.TextColumn("Status", width="small"),
+    "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
+                                                      help="On the Pareto front of its size: no other "
+                                                           "configuration is both more accurate and faster."),
+    "Run": st.column_config.NumberColumn("Run", format="#%d"),
+    "Status": st.column_config.TextColumn("Status"),
 }
 TABLE_COLUMNS = ["Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank",
                  "Best trade-off", "Run"]
@@ -82,14 +86,23 @@ def remember_form() -> None:
     st.session_state[_SAVED] = {k: st.session_state[k] for k in FORM_KEYS if k in st.session_state}
 
 
-def flash(kind: str, message: str) -> None:
-    st.session_state[_FLASH] = (kind, message)
+def flash(kind: str, message: str, where: str = "progress") -> None:
+    """A message for the rerun that follows an action, drawn where it belongs (the sizes or the progress)."""
+    st.session_state[_FLASH] = (kind, message, where, time.monotonic())
 
 
-def show_flash() -> None:
-    kind, message = st.session_state.pop(_FLASH, (None, None))
-    if message:
-        {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
+def show_flash(where: str) -> None:
+    """Shown for a few seconds of reruns: the polling's own reruns would otherwise wipe it at once."""
+    item = st.session_state.get(_FLASH)
+    if not item or item[2] != where:
+        return
+    kind, message, _, when = item
+    if time.monotonic() - when > FLASH_S:
+        st.session_state.pop(_FLASH, None)
+        return
+    icons = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/stop_circle:",
+             "error": ":material/error:"}
+    getattr(st, kind)(message, icon=icons[kind])
 
 
 # ----- the dataset --------------------------------------------------------------------------------
@@ -134,7 +147,7 @@ def normalise_sizes() -> None:
             bad.append(str(e))
     st.session_state[SIZES_KEY] = sorted(set(kept))
     if bad:
-        flash("error", " ".join(bad))
+        flash("error", " ".join(bad), where="sizes")
 
 
 def plan_inputs(dataset: str, num_train: int, num_classes: int) -> dict | None:
@@ -150,33 +163,31 @@ def plan_inputs(dataset: str, num_train: int, num_classes: int) -> dict | None:
     st.session_state.setdefault(WEIGHTS_KEY, "auto")
     st.session_state.setdefault(FROZEN_KEY, False)
 
-    c1, c2, c3 = st.columns([5, 3, 3])
-    sizes = c1.multiselect("Training-set sizes", options, key=SIZES_KEY, accept_new_options=True,
+    # Prefix filtering: a typed "100" must not select the option "110 training images" on Enter.
+    sizes = st.multiselect("Training-set sizes", options, key=SIZES_KEY, accept_new_options=True,
+                           filter_mode="prefix",
                            format_func=lambda v: size_label(v, num_train), on_change=normalise_sizes,
                            placeholder="Pick or type a number of training images",
                            help="Each size trains on a stratified subset of the training split; the "
                                 "smaller subsets are part of the larger ones. Type any number to add it.")
-    models = c2.multiselect("Depths", MODELS, key=MODELS_KEY, format_func=MODEL_LABELS.get,
+    show_flash("sizes")
+    c1, c2, c3 = st.columns(3)
+    models = c1.multiselect("Depths", MODELS, key=MODELS_KEY, format_func=MODEL_LABELS.get,
                             help="ResNet-101 is slow without a GPU.")
-    augs = c3.multiselect("Augmentations", AUGMENTATIONS, key=AUGS_KEY, format_func=str.capitalize,
+    augs = c2.multiselect("Augmentations", AUGMENTATIONS, key=AUGS_KEY, format_func=str.capitalize,
                           help="\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()))
+    weights = c3.selectbox("Starting weights", list(WEIGHT_LABELS), key=WEIGHTS_KEY,
+                           format_func=WEIGHT_LABELS.get)
     st.caption("Every depth and augmentation is trained twice: fine-tuning all layers, and with a frozen "
                "backbone where only the last layer learns.")
-
-    c1, c2 = st.columns([1, 2], vertical_alignment="top")
-    weights = c1.selectbox("Starting weights", list(WEIGHT_LABELS), key=WEIGHTS_KEY,
-                           format_func=WEIGHT_LABELS.get)
     available = weights_availability(weights)
     random_start = [MODEL_LABELS[m] for m in models if not available.get(m, False)]
     include_frozen = False
-    with c2:
-        if random_start:
-            include_frozen = st.checkbox("Include frozen random backbones", key=FROZEN_KEY)
-            st.caption(f"No ImageNet weights for {', '.join(random_start)} here, so a frozen backbone would "
-                       "be random: only its last layer learns and it stays near chance. Left out unless "
-                       "included, as a baseline.")
-        else:
-            st.caption("ImageNet weights are available: frozen backbones are pretrained feature extractors.")
+    if random_start:
+        include_frozen = st.checkbox("Include frozen random backbones", key=FROZEN_KEY)
+        st.caption(f"No ImageNet weights for {', '.join(random_start)} here, so a frozen backbone would be "
+                   "random: only its last layer learns and it stays near chance. Left out unless included, "
+                   "as a baseline.")
 
     with st.expander("Override the wizard's settings (optional)", icon=":material/tune:"):
         st.caption("Empty fields keep the wizard's choice for each size and depth, from the model cards.")
@@ -224,19 +235,28 @@ def current_plan(args: dict) -> StudyPlan | None:
 
 
 def plan_summary(plan: StudyPlan, cells: list[Cell]) -> None:
+    """The plan in numbers with its estimated time, then its runs and notes folded away."""
     per_size = len(plan.entries) // max(1, len(plan.sizes))
     done = sum(1 for c in cells if c.status == "completed")
-    m1, m2, m3 = st.columns(3)
+    m1, m2, m3, m4 = st.columns(4)
     m1.metric("Runs", len(plan.entries), help=f"{per_size} configurations × {len(plan.sizes)} sizes")
     m2.metric("Configurations per size", per_size)
     m3.metric("Already done", f"{done} of {len(plan.entries)}",
               help="A configuration counts as done when a completed run with the same settings exists.")
+    with m4:
+        note = estimate_metric(plan, cells)
+    if note:
+        st.caption(note)
+    if done == len(cells):
+        st.success(f"All {len(plan.entries)} configurations are done. Launching again runs nothing new.",
+                   icon=":material/check_circle:")
     rows = [{"Training images": e.num_images, "Configuration": e.description, "Epochs": e.config.epochs,
              "Batch size": e.config.batch_size, "Learning rate": e.config.learning_rate,
              "Augmentation": e.config.augmentation, "Image size": e.config.image_size,
              "Status": c.text} for e, c in zip(plan.entries, cells)]
     with st.expander(f"The {len(plan.entries)} runs and their settings", icon=":material/list:"):
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="study_plan_table", column_config={
+            "Configuration": st.column_config.TextColumn("Configuration", width="large"),
             "Learning rate": st.column_config.NumberColumn("Learning rate", format="%.1e"),
             "Image size": st.column_config.NumberColumn("Image size", format="%d px")})
     if plan.notes:
@@ -244,35 +264,41 @@ def plan_summary(plan: StudyPlan, cells: list[Cell]) -> None:
             st.markdown("\n".join(f"- {note}" for note in plan.notes))
 
 
-def estimate_section(plan: StudyPlan, cells: list[Cell]) -> None:
-    """The measured time for the configurations not done yet; the probe runs by itself only when cheap."""
+def estimate_metric(plan: StudyPlan, cells: list[Cell]) -> str | None:
+    """The measured time for the configurations not done yet, or a button to measure it (the probe
+    runs by itself only when cheap); returns the sentence to show under the metrics."""
     todo = [e.config for e, c in zip(plan.entries, cells) if c.status != "completed"]
     if not todo:
-        st.success(f"All {len(plan.entries)} configurations are done. Launching again runs nothing new.",
-                   icon=":material/check_circle:")
-        return
+        st.metric("Estimated time", "nothing left")
+        return None
     probes = {(c.model, c.batch_size, c.image_size, c.fine_tune, resolve_device(c.device)) for c in todo}
     cheap = all(estimate.probe_is_cheap(p[2], p[4]) for p in probes)
     measured = all(estimate.cached_throughput(*p) is not None for p in probes)
     clicked = False
     if not cheap and not measured:
-        st.caption(f"Measuring runs a few training steps of each setting here ({len(probes)} in all); "
-                   "seconds to a minute on a CPU.")
-        clicked = st.button("Measure the training time", key="study_measure", icon=":material/timer:")
+        clicked = st.button("Measure the training time", key="study_measure", icon=":material/timer:",
+                            help=f"Runs a few training steps of each setting here ({len(probes)} in all): "
+                                 "seconds to a minute on a CPU.")
         if not clicked:
-            return
+            return (f"Training time: measured on request, by a few training steps of each of the {len(probes)} "
+                    "settings here (seconds to a minute on a CPU).")
+    est = None
     with friendly_errors("estimate the study's time"):
-        with st.spinner("Measuring the training speed on this machine…"):
+        with st.spinner("Measuring…"):
             est = estimate_study_time(plan, store=svc.store)
-        if clicked:
-            st.rerun()  # redraw without the button that asked for it
-        st.metric("Estimated time (upper bound)", estimate.format_seconds(est.seconds),
-                  help="Every run counted to its last epoch at the speed measured here.")
-        notes = [f"{est.describe()}.", "It is an upper bound: every run is counted to its last epoch, and "
-                 "early stopping usually ends runs sooner.", "Not counted: reading the images once per run."]
-        if svc.jobs.active_run_ids():
-            notes.append("Training was in progress while measuring, so the speed may be understated.")
-        st.caption(" ".join(notes))
+    if est is None:
+        return None
+    if clicked:
+        st.rerun()  # redraw without the button that asked for it
+    words = estimate.format_seconds(est.seconds)
+    st.metric("Estimated time (upper bound)", "< 1 min" if est.seconds < 60 else words,
+              help="Every run counted to its last epoch at the speed measured here.")
+    notes = [f"Estimated time: at most {words} for the {est.remaining} configuration(s) still to run, at the "
+             "speed measured on this machine. An upper bound: every run is counted to its last epoch, and "
+             "early stopping usually ends runs sooner.", "Not counted: reading the images once per run."]
+    if svc.jobs.active_run_ids():
+        notes.append("Training was in progress while measuring, so the speed may be understated.")
+    return " ".join(notes)
 
 
 def launch(plan: StudyPlan) -> None:
@@ -305,7 +331,6 @@ def plan_section(dataset: str, counts: tuple[int, int, int, int]) -> str | None:
             return None
         cells = study_cells(plan, svc.store, svc.jobs.snapshots())
         plan_summary(plan, cells)
-        estimate_section(plan, cells)
         done = sum(1 for c in cells if c.status == "completed")
         if st.button("Launch study", key="study_launch", type="primary", icon=":material/rocket_launch:"):
             launch(plan)
@@ -341,6 +366,7 @@ def progress_section(plan: StudyPlan, show_resume: bool) -> None:
     cells = study_cells(plan, svc.store, svc.jobs.snapshots())
     state = overall_progress(cells)
     st.session_state[_DRAWN] = (plan.study_id, state.completed, state.is_active)
+    show_flash("progress")
     st.fragment(progress_fragment, run_every=POLL_S if state.is_active else None)(plan, show_resume)
 
 
@@ -371,10 +397,15 @@ def progress_fragment(plan: StudyPlan, show_resume: bool) -> None:
                              "study again to resume.")
             st.rerun(scope="app")
         row.page_link(PAGES["train"], label="Watch on the Train page", icon=":material/model_training:")
-    elif show_resume and not state.is_complete:
+    elif state.is_complete:
+        return
+    elif show_resume:
         if row.button("Resume this study", key="study_resume", type="primary", icon=":material/play_arrow:",
                       help="Runs only the configurations not finished; finished ones are skipped."):
             launch(plan)
+    elif any(c.run_id is not None for c in cells):
+        st.caption(f"Stopped with {state.total - state.completed} configuration(s) to go. Launch the study again "
+                   "(above) to resume: finished configurations are skipped.")
 
 
 # ----- results ------------------------------------------------------------------------------------
@@ -392,16 +423,25 @@ def results_section(plan: StudyPlan) -> None:
 
     rows = result_rows(tables)
     frame = pd.DataFrame(rows)
+    same_pick = len({pick_words(p) for p in plan.wizard_picks.values()}) == 1
+    if same_pick:
+        st.caption(f"The wizard's pick at every size: {pick_words(next(iter(plan.wizard_picks.values())))}.")
+    waiting = []
     for table in tables:
         n = table["num_images"]
         part = frame[frame["Training images"] == n]
+        if part["Rank"].isna().all():
+            waiting.append(f"{n:,}")
+            continue
         st.markdown(f"**{n:,} training images**")
         pick = plan.wizard_picks.get(n)
-        if pick:
-            closest = "" if pick["config"] == pick["wizard"] else f" (measured here as {pick['config']})"
-            st.caption(f"The wizard's pick at this size: {pick['wizard']}{closest}.")
+        if pick and not same_pick:
+            st.caption(f"The wizard's pick at this size: {pick_words(pick)}.")
         columns = TABLE_COLUMNS + (["Status"] if (part["Status"] != "completed").any() else [])
-        st.dataframe(part[columns], hide_index=True, column_config=TABLE_CONFIG, key=f"study_table_{n}")
+        st.dataframe(part[columns], hide_index=True, column_config=TABLE_CONFIG, key=f"study_table_{n}",
+                     placeholder="—")
+    if waiting:
+        st.caption(f"{', '.join(waiting)} training images: no configuration has finished yet.")
     st.caption(f"Ranked within each size by test accuracy, then validation loss, then training time · the same "
                f"{plan.num_test:,} test images for every run · click a column header to sort.")
     row = st.container(horizontal=True)
@@ -412,27 +452,38 @@ def results_section(plan: StudyPlan) -> None:
                         file_name=f"{plan.study_id}.md", mime="text/markdown", key="study_markdown",
                         icon=":material/description:", help="The tables in the reference study's layout.")
 
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Learning curve**")
+    curve_tab, cost_tab = st.tabs(["Learning curve", "Cost against accuracy"])
+    with curve_tab:
         if len(tables) > 1:
             st.caption("Test accuracy at each size: a line still rising means more data still helps.")
             st.plotly_chart(learning_curves(tables), key="study_learning_curve", config={"displayModeBar": False})
         else:
             st.caption("Study two or more sizes to see whether more data still helps.")
-    with right:
-        st.markdown("**Cost against accuracy**")
-        st.caption("Up and to the left is better; the dashed line joins the configurations no other beats "
-                   "on both.")
-        st.plotly_chart(cost_performance(chart_rows(tables)), key="study_cost_chart",
-                        config={"displayModeBar": False})
+    with cost_tab:
+        st.caption("Test accuracy against training time, one colour per size. Up and to the left is better; "
+                   "the dashed line joins the configurations no other of the same size beats on both.")
+        figure = cost_performance(chart_rows(tables))
+        figure.update_layout(height=440)  # room for a legend entry per size above the plot
+        st.plotly_chart(figure, key="study_cost_chart", config={"displayModeBar": False})
+
+
+def pick_words(pick: dict) -> str:
+    """'ResNet18 + fine-tuning + heavy augmentation (measured here as ResNet18 + fine-tuning + augmentation)'."""
+    closest = "" if pick["config"] == pick["wizard"] else f" (measured here as {pick['config']})"
+    return f"{pick['wizard']}{closest}"
 
 
 def study_label(plan: StudyPlan) -> str:
+    """'tiny: 4 configurations at 12, 24 training images · 2 epochs, 32 px · 8/8 done · planned …':
+    the settings tell apart studies of the same sizes."""
     cells = study_cells(plan, svc.store)
     done = sum(1 for c in cells if c.status == "completed")
+    epochs = sorted({e.config.epochs for e in plan.entries})
+    pixels = sorted({e.config.image_size for e in plan.entries})
+    span = f"{epochs[0]}–{epochs[-1]} epochs" if len(epochs) > 1 else f"{epochs[0]} epoch{'s' * (epochs[0] != 1)}"
+    settings = f"{span}, {'/'.join(map(str, pixels))} px"
     when = plan.created[:16].replace("T", " ") if plan.created else ""
-    return f"{plan.name} · {done}/{len(cells)} done" + (f" · planned {when}" if when else "")
+    return f"{plan.name} · {settings} · {done}/{len(cells)} done" + (f" · planned {when}" if when else "")
 
 
 def open_study_section(dataset: str, planned_id: str | None) -> None:
@@ -459,7 +510,6 @@ def open_study_section(dataset: str, planned_id: str | None) -> None:
 st.title("Study")
 st.caption("Which ResNet and which training choices give the best accuracy for the time on your data? "
            "Every configuration at several dataset sizes, scored on the same test images and ranked.")
-show_flash()
 
 restore_form()
 names = []

@@ -190,7 +190,7 @@ def learning_curves(tables: Sequence[dict[str, Any]]) -> go.Figure:
     accs = [acc for pts in points.values() for _, acc, *_ in pts]
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
                      range=[max(0.0, min(accs, default=0.0) - 0.08), 1.04])
-    fig.update_layout(height=380, hovermode="closest", **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
+    fig.update_layout(height=420, hovermode="closest", **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
     return fig
 
 

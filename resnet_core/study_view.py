@@ -23,6 +23,8 @@ PENDING = "not run"
 STATUS_SYMBOLS = {"completed": "✓", "running": "▶", "preparing": "▶", "queued": "…", "failed": "✗",
                   "cancelled": "■", "interrupted": "■", "pending": "·"}
 ACTIVE = ("queued", "preparing", "running")
+# Before any configuration has finished, the running one's pace sets the time left once it is this far.
+MIN_PACE_PROGRESS = 0.05
 _SIZE_TEXT = re.compile(r"(\d[\d,_ ]*?)\s*(?:training images|images|image)?\s*(?:\(.*\))?")
 
 
@@ -171,10 +173,16 @@ def grid_column(num_images: int) -> str:
 class StudyProgress:
     total: int
     completed: int
-    active: int
-    failed: int  # failed, cancelled or interrupted and not completed since
+    running: int  # preparing or training now
+    queued: int
+    failed: int  # failed and not completed since
+    stopped: int  # cancelled or interrupted and not completed since
     fraction: float  # 0..1, a running configuration counting by its epochs
     eta_s: float | None  # None until there is something to go by
+
+    @property
+    def active(self) -> int:
+        return self.running + self.queued
 
     @property
     def is_active(self) -> bool:
@@ -185,13 +193,13 @@ class StudyProgress:
         return self.total > 0 and self.completed == self.total
 
     def text(self) -> str:
-        """'3 of 8 configurations done · 1 running · about 2 min left'."""
+        """'3 of 8 configurations done · 1 running · 4 queued · about 2 min left'."""
         parts = [f"{self.completed} of {self.total} configurations done"]
-        if self.active:
-            parts.append(f"{self.active} running or queued")
-        if self.failed:
-            parts.append(f"{self.failed} failed or stopped")
-        if self.active:
+        for count, words in ((self.running, "running"), (self.queued, "queued"), (self.failed, "failed"),
+                             (self.stopped, "stopped")):
+            if count:
+                parts.append(f"{count} {words}")
+        if self.is_active:
             parts.append(_eta_words(self.eta_s))
         return " · ".join(parts)
 
@@ -201,32 +209,37 @@ def overall_progress(cells: Sequence[Cell], estimates: Sequence[float] | None = 
 
     estimates: seconds per plan entry (estimate_study_time's per_entry, same order as the cells),
     or None. The time left is the estimate of what is not done, corrected by how the finished
-    configurations compared with their estimates; without estimates, the mean time of the finished
-    configurations times those left. The running configuration's elapsed time is taken off.
+    configurations compared with their estimates. Without estimates it is the mean time of the
+    finished configurations times those left, or before any has finished, the running one's pace
+    (its time so far over its share done). The running configuration's elapsed time is taken off.
     """
     total = len(cells)
     completed = [c for c in cells if c.status == "completed"]
-    active = [c for c in cells if c.is_active]
-    failed = sum(1 for c in cells if c.status in ("failed", "cancelled", "interrupted"))
-    fraction = (len(completed) + sum(c.progress for c in active if c.status == "running")) / total if total else 0.0
+    running = [c for c in cells if c.status in ("running", "preparing")]
+    queued = sum(1 for c in cells if c.status == "queued")
+    failed = sum(1 for c in cells if c.status == "failed")
+    stopped = sum(1 for c in cells if c.status in ("cancelled", "interrupted"))
+    fraction = (len(completed) + sum(c.progress for c in running)) / total if total else 0.0
     open_cells = [i for i, c in enumerate(cells) if c.status != "completed"]
-    elapsed = sum(c.elapsed_s for c in active)
+    elapsed = sum(c.elapsed_s for c in running)
     eta = None
-    if open_cells:
+    if not open_cells:
+        eta = 0.0
+    else:
         timed = [(i, c.train_time_s) for i, c in enumerate(cells) if c.status == "completed"
                  and c.train_time_s and c.train_time_s > 0]
+        paced = [c.elapsed_s / c.progress for c in running if c.progress >= MIN_PACE_PROGRESS and c.elapsed_s > 0]
         if estimates is not None and len(estimates) == total:
             ratio = 1.0
             estimated_done = sum(estimates[i] for i, _ in timed)
             if timed and estimated_done > 0:
                 ratio = sum(t for _, t in timed) / estimated_done
             eta = max(0.0, sum(estimates[i] for i in open_cells) * ratio - elapsed)
-        elif timed:
-            mean = sum(t for _, t in timed) / len(timed)
+        elif timed or paced:
+            mean = (sum(t for _, t in timed) / len(timed)) if timed else paced[0]
             eta = max(0.0, mean * len(open_cells) - elapsed)
-    else:
-        eta = 0.0
-    return StudyProgress(total, len(completed), len(active), failed, min(1.0, max(0.0, fraction)), eta)
+    return StudyProgress(total, len(completed), len(running), queued, failed, stopped,
+                         min(1.0, max(0.0, fraction)), eta)
 
 
 # ----- results -----------------------------------------------------------------------------------

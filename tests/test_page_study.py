@@ -189,4 +189,4 @@ def test_plan_estimate_launch_stop_resume_and_results(tiny):
     at.multiselect(key="study_sizes").set_value([24]).run()
     assert not at.exception
     assert len(result_tables(at)) == 2  # still showing the launched study
-    assert "8/8 done" in texts(at.caption)
+    assert "1 epoch, 32 px · 8/8 done" in texts(at.caption)

@@ -129,13 +129,21 @@ def cell(status: str, progress: float = 0.0, elapsed: float = 0.0, seconds: floa
 
 def test_overall_progress_counts_a_running_configuration_by_its_epochs():
     state = overall_progress([cell("completed", 1.0, seconds=10), cell("running", 0.5, elapsed=4),
-                              cell("queued"), cell("failed")])
-    assert (state.total, state.completed, state.active, state.failed) == (4, 1, 2, 1)
-    assert state.fraction == pytest.approx(1.5 / 4)
+                              cell("queued"), cell("failed"), cell("cancelled")])
+    assert (state.total, state.completed, state.running, state.queued) == (5, 1, 1, 1)
+    assert (state.failed, state.stopped, state.active) == (1, 1, 2)
+    assert state.fraction == pytest.approx(1.5 / 5)
     assert state.is_active and not state.is_complete
-    # No estimates: the mean of the finished (10 s) for the three open ones, less what has run.
-    assert state.eta_s == pytest.approx(10 * 3 - 4)
-    assert state.text().startswith("1 of 4 configurations done · 2 running or queued · 1 failed or stopped")
+    # No estimates: the mean of the finished (10 s) for the four open ones, less what has run.
+    assert state.eta_s == pytest.approx(10 * 4 - 4)
+    assert state.text().startswith("1 of 5 configurations done · 1 running · 1 queued · 1 failed · 1 stopped · about")
+
+
+def test_before_anything_finished_the_running_configuration_sets_the_pace():
+    state = overall_progress([cell("running", 0.25, elapsed=5), cell("queued")])
+    assert state.eta_s == pytest.approx(20 * 2 - 5)  # a quarter done in 5 s: 20 s a configuration
+    assert overall_progress([cell("running", 0.01, elapsed=1), cell("queued")]).eta_s is None  # too early
+    assert "estimating the time left" in overall_progress([cell("queued")]).text()
 
 
 def test_the_time_left_is_the_estimate_corrected_by_how_the_finished_ones_compared():
