@@ -152,7 +152,9 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
             with friendly_errors("import the zip"):
                 scratch = ws.scratch_dir("upload")  # owned by this process, so start-up leaves it alone
                 try:
-                    zip_path = scratch / "upload.zip"
+                    # The user's file name, so a message about the archive names the file they chose.
+                    zip_path = scratch / (importing.sanitize_component(PurePosixPath(
+                        archive.name.replace("\\", "/")).name) or "upload.zip")
                     zip_path.write_bytes(archive.getvalue())
                     update, bar = progress_bar("Extracting")
                     info = importing.import_dataset(zip_path, derived_name(name, Path(archive.name).stem),
