@@ -38,7 +38,9 @@ def build_navigation() -> dict[str, list]:
 st.set_page_config(page_title="ResNet Pilot", page_icon=":material/neurology:", layout="wide")
 page = st.navigation(build_navigation())
 dataset_line = st.sidebar.empty()
-page.run()
-# Drawn after the page ran, so a dataset the page just picked shows at once.
-dataset = selected_dataset()
-dataset_line.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")
+try:
+    page.run()
+finally:
+    # Drawn after the page ran (also when it stopped early), so a dataset it just picked shows at once.
+    dataset = selected_dataset()
+    dataset_line.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")

@@ -48,9 +48,10 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
     elif pick is not None:
         rank = ranked.index(pick) + 1
         gap = _points(best.test_acc - pick.test_acc)
+        better = (f"{best.description} was {gap:.1f} points better" if gap >= 0.05 else
+                  f"{best.description} had the same test accuracy and won on validation loss or time")
         out.append(f"{where} the wizard's pick, {pick.description}, ranked {_ordinal(rank)} of "
-                   f"{len(ranked)}; {best.description} was {gap:.1f} points better"
-                   f"{_time_clause(best, pick)}.")
+                   f"{len(ranked)}; {better}{_time_clause(best, pick)}.")
     else:
         out.append(f"{where} the best was {best.description} with {_pct(best.test_acc)} test accuracy.")
 
@@ -176,8 +177,8 @@ def _depth_sentence(ranked: list[RunRecord], recommendation: Any) -> list[str]:
     gap = _points(winner.test_acc - advised.test_acc)
     label, other = MODEL_LABELS[recommendation.model], MODEL_LABELS[winner.config.model]
     if gap <= MATCH_POINTS:
-        return [f"{other} and {label} were within {gap:.1f} points of each other here, so the cards' "
-                f"choice of {label} costs little."]
+        closeness = "reached the same accuracy" if gap < 0.05 else f"were within {gap:.1f} points of each other"
+        return [f"{other} and {label} {closeness} here, so the cards' choice of {label} costs little."]
     return [f"The cards advise {label}, but on your data {other} was {gap:.1f} points better at its best; "
             f"consider {other} for this dataset."]
 

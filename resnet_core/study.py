@@ -663,6 +663,9 @@ def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]]) -> str:
     if row is best:
         return f"{n:,} images: the wizard's pick, {pick}, was the winner."
     gap = (best["test_acc"] - row["test_acc"]) * 100
+    if gap < 0.05:  # same accuracy: ranked lower on validation loss or time
+        return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}, "
+                f"with the same test accuracy as {best['config']} (which won on validation loss or time).")
     return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}; "
             f"{best['config']} was {gap:.1f} points better.")
 

@@ -1,6 +1,8 @@
 """measured_advice: measured runs compared with the wizard's advice, from hand-made run records."""
 from __future__ import annotations
 
+import re
+
 from types import SimpleNamespace
 
 from resnet_core.config import TrainConfig
@@ -138,3 +140,10 @@ def test_the_ranking_behind_the_advice_lists_the_best_per_configuration_and_the_
     assert measured_ranking("flowers", [a, b], pick("resnet101")).verdict == "unmeasured"
     assert measured_ranking("flowers", [a, b]).verdict == "unmeasured"
     assert measured_ranking("flowers", []) is None
+
+
+def test_a_tie_on_test_accuracy_is_not_called_zero_points_better():
+    runs = [run("resnet50", True, "none", 0.90, 300, val_loss=0.3), run("resnet18", True, "none", 0.90, 100)]
+    text = " ".join(measured_advice("flowers", runs, pick("resnet18", True, "none")))
+    assert not re.search(r"\b0\.0 points", text)
+    assert "had the same test accuracy" in text

@@ -6,6 +6,8 @@ then stopped by cancelling the 4th, then finished by the `sweep` command, then r
 """
 from __future__ import annotations
 
+import re
+
 import contextlib
 import io
 import json
@@ -307,3 +309,10 @@ def test_conclusion_sees_a_flat_learning_curve_and_unfinished_sizes():
     text = study_conclusion(tables, None)
     assert "400 images: no configuration has finished yet." in text
     assert any("learning curve has flattened" in line for line in text)
+
+
+def test_conclusion_says_a_tie_is_a_tie_not_zero_points():
+    tables = [_table(500, ("ResNet50 + fine-tuning", 0.90, 100), ("ResNet18 + fine-tuning", 0.90, 60))]
+    text = " ".join(study_conclusion(tables, {500: "ResNet18 + fine-tuning"}))
+    assert not re.search(r"\b0\.0 points", text)
+    assert "same test accuracy as ResNet50 + fine-tuning" in text
