@@ -136,6 +136,9 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     with up_dir:
         st.caption(f"Choose the folder that holds one subfolder per class (each file up to {limit_mb:,} MB).")
         files = st.file_uploader("Image folder", accept_multiple_files="directory", key="data_upload_dir")
+        if files:  # the uploader lists files one chip at a time; say what was chosen in one line
+            size_mb = sum(f.size for f in files) / 1e6
+            st.caption(f"{len(files):,} files ({size_mb:,.1f} MB) from the folder '{upload_top_folder(files)}'.")
         name = st.text_input("Dataset name", key="data_upload_dir_name",
                              placeholder=upload_top_folder(files) if files else "taken from the folder name")
         if st.button("Import folder", key="data_upload_dir_import", disabled=not files, type="primary"):
