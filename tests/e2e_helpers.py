@@ -110,7 +110,7 @@ class Shots:
     def __init__(self, folder: Path = SCREENSHOTS):
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("*.png"):
+        for old in [*self.folder.glob("*.png"), *self.folder.glob("*.log")]:
             old.unlink()
         self.count = 0
 
@@ -135,7 +135,11 @@ def report_failure(server: StreamlitServer, page_getter) -> Iterator[None]:
             with contextlib.suppress(Exception):
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(SCREENSHOTS / "99-failure.png"), full_page=True)
-        print(f"----- Streamlit server log ({server.log_path}) -----\n{server.log()}")
+        log = server.log()
+        with contextlib.suppress(OSError):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            (SCREENSHOTS / "server.log").write_text(log)
+        print(f"----- Streamlit server log (also in {SCREENSHOTS / 'server.log'}) -----\n{log}")
         raise
 
 
@@ -168,8 +172,9 @@ def wait_until_idle(page, timeout_s: float = 60) -> None:
 
 
 def keyed(page, key: str):
-    """The element container of the widget with this key (Streamlit adds the class st-key-<key>)."""
-    return page.locator(f".st-key-{key}")
+    """The element container of the widget with this key (Streamlit adds the class st-key-<key>),
+    leaving out a stale copy that a rerun has not yet replaced."""
+    return page.locator(f".st-key-{key}:not([data-stale='true'])")
 
 
 def set_number(page, key: str, value: int | float) -> None:
@@ -177,11 +182,12 @@ def set_number(page, key: str, value: int | float) -> None:
     field = keyed(page, key).locator("input")
     field.click()
     field.press("ControlOrMeta+a")
-    field.type(str(value))
+    field.press_sequentially(str(value))
     field.press("Enter")
     wait_until_idle(page)
 
 
 def chart_points(page, key: str) -> int:
-    """How many data markers a Plotly chart draws (0 while it is not on the page)."""
-    return page.locator(f".st-key-{key} .scatterlayer .point").count()
+    """How many data markers a Plotly chart draws (0 while it is not on the page). A chart marked
+    stale by a running rerun still shows its points, so it counts too."""
+    return page.locator(f".st-key-{key}").first.locator(".scatterlayer .point").count()

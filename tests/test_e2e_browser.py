@@ -8,20 +8,19 @@ predict one image. Screenshots of every step land in test-output/e2e/.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import time
 
 import pytest
 
 from e2e_helpers import (Shots, StreamlitServer, chart_points, keyed, launch_chromium, report_failure,
-                         require_browser, set_number, wait_until_idle)
+                         require_browser, set_number)
 from resnet_core.synthetic import class_names, make_image_folder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLASSES = 3
-PER_CLASS = 12
+PER_CLASS = 20  # enough steps per epoch that the live chart is seen between epochs
 EPOCHS = 3
 BATCH = 4
 LOAD_S = 60  # a page's first script run (imports torch, scans) on two busy cores
@@ -77,6 +76,7 @@ def test_new_user_journey(server, browser, tmp_path):
         uploader = keyed(page, "data_upload_dir").locator("input[type=file]")
         expect(uploader).to_have_attribute("webkitdirectory", "")
         uploader.set_input_files(str(folder))
+        expect(page.get_by_text(re.compile(rf"^{total} files \(.*\) from the folder 'shapes'"))).to_be_visible()
         import_button = keyed(page, "data_upload_dir_import").get_by_role("button")
         expect(import_button).to_be_enabled()
         expect(keyed(page, "data_upload_dir_name").locator("input")).to_have_attribute("placeholder", "shapes")
@@ -133,6 +133,7 @@ def test_new_user_journey(server, browser, tmp_path):
                 break
             page.wait_for_timeout(100)
         assert live_points >= 1, "the training chart never showed a point while the run was in progress"
+        assert re.match(rf"Epoch [1-{EPOCHS}]/{EPOCHS}\b", live_progress), live_progress
         expect(finished).to_be_visible(timeout=TRAIN_S * 1000)
         expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")
                .get_by_test_id("stMetricValue")).to_have_text(re.compile(r"\d+(\.\d+)?%"))
@@ -151,7 +152,8 @@ def test_new_user_journey(server, browser, tmp_path):
         expect(table.locator("td[role=gridcell]").first).to_have_text(str(run_id))
         with page.expect_download() as download:
             keyed(page, "compare_csv").get_by_role("button").click()
-        rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+        with open(download.value.path(), encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
         assert [(int(r["run_id"]), int(r["Rank"])) for r in rows] == [(run_id, 1)], rows
         print(f"run #{run_id}: training time {float(rows[0]['Training Time']):.0f} s, "
               f"test accuracy {float(rows[0]['Test Acc']):.0%}")
