@@ -42,9 +42,11 @@ with friendly_errors("read the workspace"):
     # The path as a stepper: one card per step, the current one marked and offered as the next click.
     st.subheader("Your path")
     for column, step in zip(st.columns(len(steps)), steps):
-        with column.container(border=True, height="stretch"):
-            st.markdown(f"**{step.number} · {step.title}**  \n{STATUS_BADGE[step.status]}")
-            st.caption(step.detail)
+        # 'distribute' keeps every card's link on the bottom line, however long its caption.
+        with column.container(border=True, height="stretch", vertical_alignment="distribute"):
+            with st.container(gap="small"):
+                st.markdown(f"**{step.number} · {step.title}**  \n{STATUS_BADGE[step.status]}")
+                st.caption(step.detail)
             if page_exists(step.key):
                 st.page_link(PAGES[step.key], label=f"Open {step.title}", icon=STEP_ICONS[step.key])
     current = journey.current_step(steps)
