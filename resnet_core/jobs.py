@@ -271,6 +271,7 @@ class _SnapshotPublisher(Callback):
         self.manager, self.job = manager, job
         self._last = 0.0
         self._train_started: float | None = None
+        self._epochs_before = 0  # epochs finished by an earlier process (a resumed run)
 
     def on_prepare(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -280,6 +281,7 @@ class _SnapshotPublisher(Callback):
 
     def before_fit(self, state: FitState) -> None:
         self._train_started = time.monotonic()
+        self._epochs_before = state.history[-1]["epoch"] if state.history else 0
         self.manager._publish(self.job, status="running", phase="training", prep=None,
                               history=tuple(state.history), notes=tuple(state.notes),
                               batch_size=state.batch_size)
@@ -303,9 +305,10 @@ class _SnapshotPublisher(Callback):
         if state.history and state.history[-1]["epoch"] == state.epoch:
             done_epochs = state.epoch
         progress = min(1.0, done_epochs / cfg.epochs)
-        start_epoch = state.history[0]["epoch"] - 1 if state.history else state.epoch - 1
+        # The pace comes from the epochs trained in this process only: a resumed run's earlier
+        # epochs took no time here and would make the estimate far too short.
         elapsed = time.monotonic() - (self._train_started or time.monotonic())
-        done_here = done_epochs - start_epoch
+        done_here = done_epochs - self._epochs_before
         eta = elapsed * (cfg.epochs - done_epochs) / done_here if done_here > 0 else None
         last = state.history[-1] if state.history else {}
         self.manager._publish(

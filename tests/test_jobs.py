@@ -166,3 +166,27 @@ def test_parallel_per_device_allows_two_when_asked(workspace, tmp_path):
     release.set()
     for i in ids:
         assert jm.wait(i, timeout=10).status == "completed"
+
+
+def test_eta_of_a_resumed_run_uses_only_this_process_pace(workspace, monkeypatch):
+    from resnet_core import jobs as jobs_module
+    from resnet_core.callbacks import FitState
+
+    clock = [100.0]
+    monkeypatch.setattr(jobs_module.time, "monotonic", lambda: clock[0])
+    jm = JobManager(workspace, RunStore(workspace), runner=lambda *a, **k: "completed")
+    cfg = TrainConfig(dataset="x", epochs=30)
+    job = jobs_module._Job(1, cfg, "cpu", resume=True)
+    job.snapshot = jobs_module.JobSnapshot(run_id=1, status="running", description="", dataset="x",
+                                           device="cpu", epochs=30)
+    publisher = jobs_module._SnapshotPublisher(jm, job)
+    state = FitState(config=cfg, classes=["a", "b"], num_train=10, num_val=2, num_test=2, device="cpu",
+                     batch_size=2)
+    state.history = [{"epoch": e} for e in range(1, 7)]  # six epochs trained before the restart
+    publisher.before_fit(state)
+    clock[0] += 60.0  # epoch 7 took a minute here
+    state.epoch = 7
+    state.history.append({"epoch": 7})
+    publisher.after_epoch(state)
+    # 23 epochs left at a minute each, not the 23 × 60 / 7 seconds the old estimate gave.
+    assert job.snapshot.eta_s == pytest.approx(23 * 60.0)
