@@ -38,9 +38,15 @@ def build_navigation() -> dict[str, list]:
 st.set_page_config(page_title="ResNet Pilot", page_icon=":material/neurology:", layout="wide")
 page = st.navigation(build_navigation())
 dataset_line = st.sidebar.empty()
-try:
-    page.run()
-finally:
-    # Drawn after the page ran (also when it stopped early), so a dataset it just picked shows at once.
+
+
+def show_dataset_line() -> None:
     dataset = selected_dataset()
     dataset_line.caption(f"Dataset: **{dataset}**" if dataset else "No dataset selected yet")
+
+
+# Drawn before the page runs, since a page that ends with st.stop() stops this script too (and any
+# st.* call after a stop raises again); redrawn after it, so a dataset the page just picked shows at once.
+show_dataset_line()
+page.run()
+show_dataset_line()

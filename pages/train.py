@@ -20,7 +20,7 @@ from resnet_core.runview import (
     resumable, run_to_follow,
 )
 from resnet_core.sample import ensure_sample_dataset
-from resnet_core.weights_upload import WEIGHTS_EXTENSIONS, save_weights_upload
+from resnet_core.weights_upload import WEIGHTS_EXTENSIONS, check_weights_file, save_weights_upload
 from ui.shared import LAST_RUN, PAGES, PLAN, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset, services
 
 # Form fields (TrainConfig names) and their widget keys.
@@ -33,6 +33,7 @@ _SAVED = "train_form_saved"  # the form's values, kept while its widgets are off
 _APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form
 _PREFILL = "train_prefill_values"  # those values, to tell which fields the user changed
 _WEIGHTS_PATH = "train_weights_path"
+_WEIGHTS_CHECK = "train_weights_check"  # (path, model, problem or None, description): read once per pair
 _SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 POLL_S = 1.0
@@ -154,7 +155,7 @@ def settings_section(datasets: list[str]) -> None:
                  help="Fine-tuning adapts every layer; a frozen backbone trains only the last layer: "
                       "faster, but usually less accurate.")
         if weights == "file":
-            weights_file_input()
+            weights_file_input(model)
 
         limits = form_limits(model, weights)
         for message in clamp_to_limits(limits, model):
@@ -207,18 +208,41 @@ def settings_section(datasets: list[str]) -> None:
         start_run(dataset, plan)
 
 
-def weights_file_input() -> None:
-    current = st.session_state.get(_WEIGHTS_PATH)
+def weights_file_input(model: str) -> None:
     upload = st.file_uploader("Weights file (.pt / .pth)", type=[e.lstrip(".") for e in WEIGHTS_EXTENSIONS],
                               key=WEIGHTS_FILE_KEY,
                               help="A state dict or checkpoint of a ResNet of the chosen depth; its "
                                    "classification layer is replaced to fit your classes.")
     if upload is not None:
+        st.session_state[_WEIGHTS_PATH] = None
         with friendly_errors("keep the weights file"):
             st.session_state[_WEIGHTS_PATH] = str(
                 save_weights_upload(services().workspace, upload.name, upload.getvalue()))
-    elif current:
-        st.caption(f"Using the weights file {current.rsplit('/', 1)[-1]}.")
+    path = st.session_state.get(_WEIGHTS_PATH)
+    if not path:
+        return
+    name = path.rsplit("/", 1)[-1]
+    problem, description = weights_file_check(path, model)
+    if problem:
+        st.error(f"{problem}. Upload another file or choose other starting weights.", icon=":material/error:")
+    else:
+        st.caption(f":material/check_circle: {'U' if upload is not None else 'Still u'}sing {name}: {description}.")
+
+
+def weights_file_check(path: str, model: str) -> tuple[str | None, str | None]:
+    """(problem, description) of the weights file for this model, read once per file and model (a
+    ResNet-101 file is large)."""
+    cached = st.session_state.get(_WEIGHTS_CHECK)
+    if not cached or cached[:2] != (path, model):
+        problem, description = None, None
+        with st.spinner("Checking the weights file…"):
+            try:
+                description = check_weights_file(path, model)
+            except (ValueError, OSError) as e:  # WeightsError is a ValueError
+                problem = str(e)
+        cached = (path, model, problem, description)
+        st.session_state[_WEIGHTS_CHECK] = cached
+    return cached[2], cached[3]
 
 
 def form_values(dataset: str, plan: dict | None) -> dict:
@@ -242,6 +266,12 @@ def start_run(dataset: str, plan: dict | None) -> None:
         st.error("Starting weights is set to 'a weights file', but no file is uploaded: upload a .pt or "
                  "a .pth file, or choose another starting-weights option.")
         return
+    if values["weights"] == "file":
+        problem, _ = weights_file_check(values["weights_path"], values["model"])
+        if problem:
+            st.error(f"Not started: {problem}. Upload another file or choose other starting weights.",
+                     icon=":material/block:")
+            return
     run_id = None
     with friendly_errors("start the training"):
         run_id = services().jobs.submit(TrainConfig(**values))
@@ -423,13 +453,11 @@ st.title("Train")
 st.caption("Start a run with the Wizard's settings (or your own) and watch it learn. Runs keep going "
            "when you leave this page.")
 
-dataset_names = [d.name for d in list_datasets(services().workspace)]
-current = followed_view()
-if current is not None and current.is_active:
-    live_section(current)
-    st.divider()
-    st.subheader("Start another run")
-if not dataset_names:
+def new_run_section(dataset_names: list[str]) -> None:
+    """The form for a run, or the way to a first dataset."""
+    if dataset_names:
+        settings_section(dataset_names)
+        return
     st.info("There is no dataset yet. Import a folder of labelled images (one subfolder per class) or "
             "try the built-in sample on the Data page.", icon=":material/folder_open:")
     row = st.container(horizontal=True)
@@ -440,14 +468,20 @@ if not dataset_names:
             info, _ = ensure_sample_dataset(services().workspace)
             select_dataset(info.name)
             st.rerun()
-else:
-    settings_section(dataset_names)
-if current is not None and not current.is_active:
-    st.divider()
-    live_section(current)
-elif current is None and dataset_names:
-    finished = len(services().store.list_runs(statuses=["completed", "cancelled"]))
+
+
+dataset_names = [d.name for d in list_datasets(services().workspace)]
+current = followed_view()
+if current is None:
+    new_run_section(dataset_names)
+    finished = len(services().store.list_runs(statuses=["completed", "cancelled"])) if dataset_names else 0
     if finished:
         st.page_link(PAGES["compare"], label=f"See the {finished} finished run{'s' if finished != 1 else ''} "
                      "ranked on Compare", icon=":material/leaderboard:")
+else:
+    # The followed run keeps its place at the top while it trains and after it ends; the form for
+    # another run stays folded below it, so finishing does not push the results down the page.
+    live_section(current)
+    with st.expander("Start another run", icon=":material/add_circle:"):
+        new_run_section(dataset_names)
 interrupted_section()

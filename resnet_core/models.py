@@ -18,6 +18,7 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -225,25 +226,62 @@ def _imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
 
 # ---- user-supplied weights files ---------------------------------------------------------------
 
+# What torch's weights-only unpickler says when a file holds more than tensors and plain containers
+# (a class or function to import or call): such a file could run code when loaded the unsafe way.
+_CODE_OR_OBJECT_ERRORS = ("unsupported global", "unsupported class", "can only create new object",
+                          "trying to call reduce", "can only build", "trying to load unsupported")
+
+
 def read_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a weights file safely (tensors only, never code) and return its flat state dict."""
+    """Load a weights file safely (tensors only, never code) and return its flat state dict.
+
+    WeightsError says which of three things is wrong: the file is not a readable PyTorch file at all
+    (random bytes, truncated, another format), it holds code or objects besides tensors (refused
+    without running anything), or it holds no state dict.
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found" if not path.exists()
                            else f"{path} is not a file; choose a .pt or .pth weights file")
+    unreadable = (f"{path.name} is not a readable PyTorch weights file ({{}}); choose a .pt or .pth file "
+                  "saved with torch.save")
+    problem = _torch_file_problem(path)
+    if problem:
+        raise WeightsError(unreadable.format(problem))
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights only" in str(e).lower():
+        if any(marker in str(e).lower() for marker in _CODE_OR_OBJECT_ERRORS):
             raise WeightsError(f"{path.name} is not a plain weights file (it contains code or objects); "
                                "refusing to load it. Save the weights with torch.save(model.state_dict())"
                                ) from e
-        raise WeightsError(f"{path.name} is not a PyTorch weights file; choose a .pt or .pth file "
-                           "saved with torch.save") from e
-    except Exception as e:  # truncated, not a zip/pickle at all, unreadable...
-        raise WeightsError(f"{path.name} is not a PyTorch weights file ({type(e).__name__}); choose a "
-                           ".pt or .pth file saved with torch.save") from e
+        raise WeightsError(unreadable.format("its contents are damaged")) from e
+    except Exception as e:  # truncated, damaged inside, unreadable...
+        raise WeightsError(unreadable.format(f"damaged: {type(e).__name__}")) from e
     return _unwrap_state_dict(obj, path.name)
+
+
+def _torch_file_problem(path: Path) -> str | None:
+    """Why the file cannot be a torch.save file, judged from its container alone; None when it may be.
+
+    torch.save writes a zip holding a data.pkl (older versions: a bare pickle, which starts with the
+    pickle PROTO byte 0x80).
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"it cannot be read: {e.strerror or e}"
+    if not head:
+        return "it is empty"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "it is a damaged or truncated archive"
+        return None if any(n.endswith("data.pkl") for n in names) else "it is a zip archive of something else"
+    return None if head[0] == 0x80 else "its contents are not in PyTorch's format"
 
 
 def _unwrap_state_dict(obj: Any, name: str) -> dict[str, torch.Tensor]:
@@ -286,14 +324,31 @@ def detect_arch(backbone_state: Mapping[str, torch.Tensor]) -> str | None:
 def load_backbone_weights(model: Classifier, state: Mapping[str, torch.Tensor], source: str) -> None:
     """Copy a ResNet's weights into model.backbone, or raise WeightsError naming the mismatch."""
     given = _backbone_keys(state)
-    chosen = model_label(model.arch)
+    _check_backbone_fit(model.arch, model.backbone.state_dict(), given, source)
+    model.backbone.load_state_dict(given, strict=True)
+
+
+def check_backbone_weights(arch: str, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise WeightsError when `state` would not load into an `arch` backbone; builds and loads nothing.
+
+    The same checks as load_backbone_weights, against the shapes of a model on the meta device, so
+    a file can be judged the moment it is chosen rather than when a run starts.
+    """
+    _check_arch(arch)
+    with torch.device("meta"):
+        expected = Classifier(arch, 1).backbone.state_dict()
+    _check_backbone_fit(arch, expected, _backbone_keys(state), source)
+
+
+def _check_backbone_fit(arch: str, expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor],
+                        source: str) -> None:
+    chosen = model_label(arch)
     found = detect_arch(given)
-    if found and found != model.arch:
+    if found and found != arch:
         hint = (f"choose {model_label(found)} or a {chosen} weights file" if found in MODELS
                 else f"ResNet Pilot trains {', '.join(model_label(m) for m in MODELS)}")
         raise WeightsError(f"{source} holds {model_label(found)} weights (layer shapes differ), but "
                            f"{chosen} was chosen; {hint}")
-    expected = model.backbone.state_dict()
     # BatchNorm fills in num_batches_tracked itself for older files that lack it.
     missing = [k for k in expected if k not in given and not k.endswith("num_batches_tracked")]
     if len(missing) == len([k for k in expected if not k.endswith("num_batches_tracked")]):
@@ -312,7 +367,6 @@ def load_backbone_weights(model: Classifier, state: Mapping[str, torch.Tensor], 
         k = wrong[0]
         raise WeightsError(f"{source} does not fit {chosen}: {len(wrong)} tensors have other shapes, "
                            f"such as {k} ({_shape(given[k])} in the file, {_shape(expected[k])} expected)")
-    model.backbone.load_state_dict(given, strict=True)
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -1,7 +1,5 @@
-"""Weights files a person uploads to start training from: kept in the workspace under a safe name.
-
-The file is only stored here; whether it fits the chosen model is decided when the run loads it
-(models.read_weights_file), and a mismatch comes back as the run's error message.
+"""Weights files a person uploads to start training from: kept in the workspace under a safe name,
+and checked the moment they are chosen, so a file that cannot be used is refused before a run exists.
 """
 from __future__ import annotations
 
@@ -9,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from resnet_core.importing import sanitize_relative_path
+from resnet_core.models import check_backbone_weights, model_label, read_weights_file
 from resnet_core.workspace import Workspace, atomic_write_bytes
 
 WEIGHTS_EXTENSIONS = (".pt", ".pth")
@@ -36,3 +35,16 @@ def save_weights_upload(workspace: Workspace, filename: str, data: bytes) -> Pat
     if not target.is_file():
         atomic_write_bytes(target, data)
     return target
+
+
+def check_weights_file(path: str | Path, arch: str) -> str:
+    """Read the file safely and check that it fits an `arch` backbone; returns what it holds in a few
+    words ('ResNet18 weights, 122 tensors').
+
+    Raises models.WeightsError (a ValueError) saying what is wrong: not a readable PyTorch file,
+    code or objects inside, no state dict, or weights of another model or shape.
+    """
+    path = Path(path)
+    state = read_weights_file(path)
+    check_backbone_weights(arch, state, path.name)
+    return f"{model_label(arch)} weights, {len(state):,} tensors"

@@ -207,12 +207,49 @@ def test_missing_and_misshapen_tensors_are_named(tmp_path):
         build_model("resnet18", 3, weights="file", weights_path=tmp_path / "other.pt")
 
 
-@pytest.mark.parametrize("content", [b"", b"this is not a torch file" * 20, b"PK\x03\x04 broken zip"])
-def test_garbage_files_are_refused(tmp_path, content):
+def _real_weights_bytes(tmp_path) -> bytes:
+    torch.save(torchvision_state(), tmp_path / "real.pt")
+    return (tmp_path / "real.pt").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "random", "random pickle-like", "broken zip", "other zip",
+                                  "truncated"])
+def test_corrupt_files_are_called_unreadable_not_code(tmp_path, kind):
+    import io
+    import random
+    import zipfile
+
+    noise = random.Random(7).randbytes(2048)
+    other_zip = io.BytesIO()
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("notes.txt", "hello")
+    content = {"empty": b"", "text": b"this is not a torch file" * 20, "random": noise,
+               "random pickle-like": b"\x80" + noise, "broken zip": b"PK\x03\x04 broken zip",
+               "other zip": other_zip.getvalue(),
+               "truncated": _real_weights_bytes(tmp_path)[:50_000]}[kind]
     path = tmp_path / "weights.pt"
     path.write_bytes(content)
-    with pytest.raises(WeightsError, match="not a PyTorch weights file"):
+    with pytest.raises(WeightsError, match="not a readable PyTorch weights file") as info:
         build_model("resnet18", 3, weights="file", weights_path=path)
+    assert "code or objects" not in str(info.value)
+    assert "weights.pt" in str(info.value) and "torch.save" in str(info.value)
+
+
+def test_an_old_style_torch_file_still_loads(tmp_path):
+    state = torchvision_state()
+    path = tmp_path / "legacy.pth"
+    torch.save(state, path, _use_new_zipfile_serialization=False)
+    assert_backbone_equals(build_model("resnet18", 3, weights="file", weights_path=path), state)
+
+
+def test_check_backbone_weights_judges_a_file_without_building_the_model(tmp_path):
+    state = torchvision_state("resnet18")
+    models.check_backbone_weights("resnet18", state, "r18.pt")  # fits: no error
+    with pytest.raises(WeightsError, match="r18.pt holds ResNet18 weights .* but ResNet50 was chosen"):
+        models.check_backbone_weights("resnet50", state, "r18.pt")
+    cut = {k: v for k, v in state.items() if not k.startswith("layer4.1.")}
+    with pytest.raises(WeightsError, match="missing .* keys such as layer4.1"):
+        models.check_backbone_weights("resnet18", cut, "cut.pt")
 
 
 def test_a_folder_or_missing_file_is_refused(tmp_path):
@@ -238,6 +275,13 @@ def test_a_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
     torch.save({"model": torchvision_state(), "extra": _Payload(marker)}, path)
     with pytest.raises(WeightsError, match="not a plain weights file .it contains code or objects.; refusing"):
         build_model("resnet18", 3, weights="file", weights_path=path)
+    assert not marker.exists()
+    # A file of the old, bare-pickle format with the same payload is refused the same way.
+    legacy = tmp_path / "evil_legacy.pt"
+    torch.save({"model": torchvision_state(), "extra": _Payload(marker)}, legacy,
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(WeightsError, match="contains code or objects"):
+        models.read_weights_file(legacy)
     assert not marker.exists()
 
     # The same kind of file really does run code when loaded unsafely: the check above means something.

@@ -121,6 +121,42 @@ def test_a_weights_file_is_required_before_starting(tiny):
     assert services().store.list_runs() == []
 
 
+def test_a_corrupt_weights_file_is_refused_on_upload_and_never_starts(tiny):
+    import random
+
+    at = open_train()
+    at.selectbox(key="train_weights").set_value("file").run()
+    at.file_uploader(key="train_weights_file").set_value(
+        ("bogus.pt", random.Random(3).randbytes(2048), "application/octet-stream")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "bogus.pt is not a readable PyTorch weights file" in errors
+    assert "code or objects" not in errors
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "Not started" in texts(at.error)
+    assert services().store.list_runs() == []  # refused before a run was created
+
+
+def test_a_fitting_weights_file_is_described_and_rechecked_for_another_depth(tiny, tmp_path):
+    import torch
+    import torchvision
+
+    path = tmp_path / "r18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    at = open_train()
+    at.selectbox(key="train_model").set_value("resnet18").run()
+    at.selectbox(key="train_weights").set_value("file").run()
+    at.file_uploader(key="train_weights_file").set_value(("r18.pt", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.error
+    assert "r18.pt: ResNet18 weights" in texts(at.caption)
+    at.selectbox(key="train_model").set_value("resnet50").run()
+    assert "holds ResNet18 weights" in texts(at.error) and "ResNet50 was chosen" in texts(at.error)
+    at.button(key="train_start").click().run()
+    assert "Not started" in texts(at.error) and services().store.list_runs() == []
+
+
 def test_start_a_run_and_see_it_finish(tiny):
     at = open_train()
     set_tiny_settings(at, epochs=2)
@@ -139,6 +175,10 @@ def test_start_a_run_and_see_it_finish(tiny):
     names = {t.get("meta") for t in spec["data"]}
     assert {"train_loss", "val_loss", "train_acc", "val_acc", "best"} <= names
     assert [b for b in at.button if b.key == "train_go_compare"]
+    # The finished run stays on top; the form for another run is folded below it.
+    assert texts(at.subheader).startswith(f"Run #{run_id}")
+    another = next(e for e in at.expander if e.label == "Start another run")
+    assert another.button(key="train_start")
     record = services().store.get_run(run_id)
     assert record.config.image_size == 32 and record.config.weights == "none" and record.config.epochs == 2
 
