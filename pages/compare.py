@@ -15,7 +15,8 @@ from resnet_core.run_details import (
     confusion_pairs, has_model, misclassified_images, per_class_rows, run_label, score_report, unranked_runs,
 )
 from resnet_core.store import ACTIVE_STATUSES
-from ui.shared import DATASET, PAGES, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset, services
+from ui.shared import (DATASET, PAGES, PERCENT_FORMAT, PREDICT_RUN, as_percent_points, friendly_errors,
+                       select_dataset, selected_dataset, services)
 
 RUN_KEY = "compare_run"
 CONFUSION_KEY = "compare_confusion"
@@ -28,28 +29,34 @@ TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width="small"),
     "Model": st.column_config.TextColumn("Model"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
-    "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
-    "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
+    "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),
+    "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
     "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
                                                    help="Seconds of training, data preparation not included."),
     "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
     "Rank": st.column_config.NumberColumn("Rank", format="%d"),
     "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
                                               "both more accurate and faster."),
+    "Status": st.column_config.TextColumn("Status", width="small",
+                                          help="'cancelled': stopped by hand after an evaluation; ranked on "
+                                               "the best model it kept."),
 }
+ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
 
 
 # ----- the ranking --------------------------------------------------------------------------------
 
 def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     sizes = sorted(table["Images"].dropna().unique())
-    columns = ["run_id", *STUDY_COLUMNS, "Pareto"]
+    # A run cancelled by hand can rank too: say so beside its number when there is one.
+    status = ["Status"] if (table["Status"] != "completed").any() else []
+    columns = ["run_id", *status, *STUDY_COLUMNS, "Pareto"]
     for size in sizes if len(sizes) > 1 else [None]:
         part = table if size is None else table[table["Images"] == size]
         if size is not None:
             st.markdown(f"**{int(size):,} training images**")
-        st.dataframe(part[columns], hide_index=True, column_config=TABLE_CONFIG,
-                     key=f"compare_table_{'all' if size is None else int(size)}")
+        st.dataframe(as_percent_points(part[columns], ACCURACY_COLUMNS), hide_index=True,
+                     column_config=TABLE_CONFIG, key=f"compare_table_{'all' if size is None else int(size)}")
     if len(sizes) == 1:
         st.caption(f"{int(sizes[0]):,} training images · the same test images for every run · "
                    "click a column header to sort.")
@@ -111,9 +118,9 @@ def run_section(records, dataset: str) -> None:
         if report is None or not report.per_class:
             st.info("No per-class scores for this run.")
         else:
-            rows = pd.DataFrame(per_class_rows(report))
+            rows = as_percent_points(pd.DataFrame(per_class_rows(report)), ("Precision", "Recall", "F1"))
             st.dataframe(rows, hide_index=True, key="compare_per_class", column_config={
-                name: st.column_config.NumberColumn(name, format="percent")
+                name: st.column_config.NumberColumn(name, format=PERCENT_FORMAT)
                 for name in ("Precision", "Recall", "F1")})
             st.plotly_chart(per_class_bars(report.per_class), key="compare_per_class_chart",
                             config={"displayModeBar": False})
@@ -276,7 +283,9 @@ else:
     best = table.iloc[0]
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(table))
-    m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}", help=f"Run #{best['run_id']}: {best['Model']}")
+    cancelled = " (cancelled by hand; ranked on the best model it kept)" if best["Status"] == "cancelled" else ""
+    m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}",
+              help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
     m3.metric("On the Pareto front", int(table["Pareto"].sum()),
               help="Runs no other run beats on both accuracy and training time.")
     ranking_section(table, dataset)

@@ -27,8 +27,9 @@ from resnet_core.study import (StudyPlan, cancel_study, estimate_study_time, for
                                plan_study, run_study, study_conclusion, study_tables)
 from resnet_core.study_view import (Cell, chart_rows, finished_count, grid_column, overall_progress,
                                     parse_sizes, progress_grid, result_rows, size_label, study_cells,
-                                    suggested_sizes)
-from ui.shared import PAGES, friendly_errors, select_dataset, selected_dataset, services
+                                    suggested_sizes, training_modes_text)
+from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
+                       selected_dataset, services)
 
 DATASET_KEY = "study_dataset"
 SIZES_KEY = "study_sizes"
@@ -54,8 +55,8 @@ WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageN
 TABLE_CONFIG = {
     "Model": st.column_config.TextColumn("Model"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
-    "Val Acc": st.column_config.NumberColumn("Val Acc", format="percent"),
-    "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
+    "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),
+    "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
     "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
                                                    help="Seconds of training, data preparation not included."),
     "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
@@ -150,8 +151,9 @@ def normalise_sizes() -> None:
         flash("error", " ".join(bad), where="sizes")
 
 
-def plan_inputs(dataset: str, num_train: int, num_classes: int) -> dict | None:
-    """Draw the plan's inputs; returns plan_study's arguments."""
+def plan_inputs(dataset: str, num_train: int, num_classes: int):
+    """Draw the plan's inputs; returns (plan_study's arguments or None, the place for the line on how
+    each depth is trained, which only the plan can say: it is filled once the plan is made)."""
     options, defaults = suggested_sizes(num_train, num_classes)
     if st.session_state.get(_SIZES_FOR) != dataset:
         st.session_state[SIZES_KEY] = defaults
@@ -178,8 +180,7 @@ def plan_inputs(dataset: str, num_train: int, num_classes: int) -> dict | None:
                           help="\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()))
     weights = c3.selectbox("Starting weights", list(WEIGHT_LABELS), key=WEIGHTS_KEY,
                            format_func=WEIGHT_LABELS.get)
-    st.caption("Every depth and augmentation is trained twice: fine-tuning all layers, and with a frozen "
-               "backbone where only the last layer learns.")
+    modes_line = st.empty()
     available = weights_availability(weights)
     random_start = [MODEL_LABELS[m] for m in models if not available.get(m, False)]
     include_frozen = False
@@ -203,13 +204,13 @@ def plan_inputs(dataset: str, num_train: int, num_classes: int) -> dict | None:
     overrides = {name: st.session_state.get(key) for name, key in OVERRIDE_KEYS.items()}
     if not sizes:
         st.warning("Pick at least one training-set size.", icon=":material/warning:")
-        return None
+        return None, modes_line
     if not models or not augs:
         st.warning(f"Pick at least one {'depth' if not models else 'augmentation'}.", icon=":material/warning:")
-        return None
+        return None, modes_line
     return {"dataset": dataset, "sizes": tuple(int(s) for s in sizes), "models": tuple(models),
             "augmentations": tuple(augs), "include_frozen_random": bool(include_frozen), "weights": weights,
-            "overrides": tuple(sorted((k, v) for k, v in overrides.items() if v is not None))}
+            "overrides": tuple(sorted((k, v) for k, v in overrides.items() if v is not None))}, modes_line
 
 
 def current_plan(args: dict) -> StudyPlan | None:
@@ -322,13 +323,14 @@ def plan_section(dataset: str, counts: tuple[int, int, int, int]) -> str | None:
     num_train, num_val, num_test, num_classes = counts
     st.subheader("Plan")
     with st.container(border=True):
-        args = plan_inputs(dataset, num_train, num_classes)
+        args, modes_line = plan_inputs(dataset, num_train, num_classes)
         remember_form()
         if args is None:
             return None
         plan = current_plan(args)
         if plan is None:
             return None
+        modes_line.caption(training_modes_text(plan))
         cells = study_cells(plan, svc.store, svc.jobs.snapshots())
         plan_summary(plan, cells)
         done = sum(1 for c in cells if c.status == "completed")
@@ -438,7 +440,8 @@ def results_section(plan: StudyPlan) -> None:
         if pick and not same_pick:
             st.caption(f"The wizard's pick at this size: {pick_words(pick)}.")
         columns = TABLE_COLUMNS + (["Status"] if (part["Status"] != "completed").any() else [])
-        st.dataframe(part[columns], hide_index=True, column_config=TABLE_CONFIG, key=f"study_table_{n}",
+        st.dataframe(as_percent_points(part[columns], ("Val Acc", "Test Acc")), hide_index=True,
+                     column_config=TABLE_CONFIG, key=f"study_table_{n}",
                      placeholder="—")
     if waiting:
         st.caption(f"{', '.join(waiting)} training images: no configuration has finished yet.")

@@ -16,7 +16,8 @@ from resnet_core.recommend import WEIGHT_CHOICES
 from resnet_core.sample import ensure_sample_dataset
 from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
                                 recommend_for, train_prefill)
-from ui.shared import PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset, services
+from ui.shared import (PAGES, PERCENT_FORMAT, PLAN, as_percent_points, friendly_errors, page_exists,
+                       select_dataset, selected_dataset, services)
 
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
 SAVED = "wizard_answers"  # the answers, kept while other pages are shown
@@ -52,9 +53,10 @@ def measured_panel(dataset: str, rec) -> None:
         rows = [{"Run": r.id, "Configuration": r.description, "Test Acc": r.test_acc,
                  "Training Time": format_duration(r.train_time_s),
                  "Wizard's pick": r is ranking.pick} for r in ranking.runs[:MEASURED_SHOWN]]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="wizard_measured_runs", column_config={
+        st.dataframe(as_percent_points(pd.DataFrame(rows), ("Test Acc",)), hide_index=True,
+                     key="wizard_measured_runs", column_config={
             "Run": st.column_config.NumberColumn("Run", format="#%d", width="small"),
-            "Test Acc": st.column_config.NumberColumn("Test Acc", format="percent"),
+            "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
             "Wizard's pick": st.column_config.CheckboxColumn("Wizard's pick", width="small")})
         more = len(ranking.runs) - MEASURED_SHOWN
         st.caption(f"The best run of each configuration at {ranking.num_train:,} training images, best first"

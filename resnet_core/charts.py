@@ -69,10 +69,10 @@ def training_curves(history: Sequence[dict[str, Any]], best_epoch: int | None = 
                 meta=f"{split}_{metric}",
                 hovertemplate=f"epoch %{{x}}<br>{split} {metric}: %{{y:.4f}}<extra></extra>"), row=1, col=col)
     if best_epoch:
-        _mark_epoch(fig, history, best_epoch, f"Best epoch {best_epoch}", BEST_COLOUR, "star", "best")
+        _mark_epoch(fig, history, best_epoch, f"Best epoch {best_epoch}", BEST_COLOUR, "star-open", "best")
     if stopped_epoch and stopped_epoch != best_epoch:
         _mark_epoch(fig, history, stopped_epoch, f"Early stop at epoch {stopped_epoch}", STOP_COLOUR,
-                    "x", "stop")
+                    "x-thin-open", "stop")
     fig.update_xaxes(title_text="epoch", rangemode="tozero" if not history else "normal")
     if planned_epochs:
         fig.update_xaxes(range=[0.5, max(planned_epochs, 1) + 0.5])
@@ -84,7 +84,8 @@ def training_curves(history: Sequence[dict[str, Any]], best_epoch: int | None = 
 
 def _mark_epoch(fig: go.Figure, history: Sequence[dict[str, Any]], epoch: int, label: str, colour: str,
                 symbol: str, meta: str) -> None:
-    """A dotted vertical line on both panels plus a marker on the validation curves, in the legend."""
+    """A dotted vertical line on both panels plus a hollow marker ringing the validation point (which
+    stays visible inside it), in the legend."""
     for col in (1, 2):
         fig.add_vline(x=epoch, line=dict(color=colour, dash="dot", width=1.5), row=1, col=col)
     row = next((r for r in history if r.get("epoch") == epoch), {})
@@ -94,7 +95,7 @@ def _mark_epoch(fig: go.Figure, history: Sequence[dict[str, Any]], epoch: int, l
             continue
         fig.add_trace(go.Scatter(
             x=[epoch], y=[value], mode="markers", name=label, legendgroup=meta, showlegend=col == 1,
-            marker=dict(color=colour, size=13, symbol=symbol, line=dict(color="white", width=1)),
+            marker=dict(color=colour, size=17, symbol=symbol, line=dict(color=colour, width=2)),
             meta=meta, hovertemplate=f"{label}<extra></extra>"), row=1, col=col)
 
 
@@ -117,6 +118,15 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
         groups[row.get("num_images") if row.get("num_images") is not None else -1].append(row)
     fig = go.Figure()
     several = len(groups) > 1
+    accs = [r["Test Acc"] for group in groups.values() for r in group]
+    low = _accuracy_floor(accs)
+    timed_all = [r for group in groups.values() for r in group if _finite(r.get("Training Time")) is not None]
+    x_span = max((r["Training Time"] for r in timed_all), default=1.0) or 1.0
+    # One placement over all groups, so labels of different sizes keep apart too.
+    placed = label_positions([(r["Training Time"], r["Test Acc"]) for r in timed_all], x_span, 1.0 - low)
+    by_run = {id(r): p for r, p in zip(timed_all, placed)}
+    positions = {size: [by_run[id(r)] for r in group if _finite(r.get("Training Time")) is not None]
+                 for size, group in groups.items()}
     for i, size in enumerate(sorted(groups)):
         group = groups[size]
         colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
@@ -125,13 +135,14 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[r["Training Time"] for r in timed], y=[r["Test Acc"] for r in timed],
             mode="markers+text", name=f"Runs{suffix}", meta="runs",
-            text=[f"#{r['run_id']}" for r in timed], textposition="top center",
-            customdata=[[r["run_id"], r["Model"], r["Rank"], format_duration(r["Training Time"])]
+            text=[f"#{r['run_id']}" for r in timed], textposition=positions[size], cliponaxis=False,
+            customdata=[[r["run_id"], r["Model"], r["Rank"], format_duration(r["Training Time"]),
+                         "" if r.get("status", "completed") == "completed" else f" ({r['status']})"]
                         for r in timed],
             marker=dict(size=[15 if r.get("Pareto") else 10 for r in timed], color=colour,
                         line=dict(color="white", width=1)),
-            hovertemplate=("<b>#%{customdata[0]} %{customdata[1]}</b><br>test accuracy %{y:.1%}"
-                           "<br>training time %{customdata[3]}<br>rank %{customdata[2]}<extra></extra>")))
+            hovertemplate=("<b>#%{customdata[0]} %{customdata[1]}%{customdata[4]}</b><br>test accuracy "
+                           "%{y:.1%}<br>training time %{customdata[3]}<br>rank %{customdata[2]}<extra></extra>")))
         front = sorted((r for r in timed if r.get("Pareto")), key=lambda r: (r["Training Time"], r["Test Acc"]))
         if front:
             fig.add_trace(go.Scatter(
@@ -144,13 +155,39 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
                                showarrow=True, arrowhead=0, ax=40, ay=30,
                                font=dict(color=FRONT_COLOUR if not several else colour))
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")
-    accs = [r["Test Acc"] for group in groups.values() for r in group]
-    low = min(accs, default=0.0)
-    # Room above 100% and below the worst run, so markers and their labels are not cut off.
-    fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
-                     range=[max(0.0, low - 0.08), 1.06])
-    fig.update_layout(height=380, **_LAYOUT)
+    # Accuracy ends at 100%; markers and labels there draw over the edge (cliponaxis=False) instead.
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", range=[low, 1.0])
+    fig.update_layout(height=380, **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
     return fig
+
+
+def _accuracy_floor(accs: Iterable[float]) -> float:
+    """The bottom of an accuracy axis: a round 10% step some way below the worst value, at least 0."""
+    low = min(accs, default=0.0)
+    return max(0.0, math.floor((low - 0.05) * 10) / 10)
+
+
+# Where a point's label may go, in the order they are tried.
+_LABEL_PLACES = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(points: Sequence[tuple[float, float]], x_span: float, y_span: float,
+                    near: tuple[float, float] = (0.08, 0.08)) -> list[str]:
+    """A Plotly textposition for each (x, y) point so the labels of close points do not overlap.
+
+    Points closer than `near` (fractions of the axes' spans) count as neighbours; each point takes
+    the first place in _LABEL_PLACES no neighbour placed before it has taken. The fractions are
+    generous so that labels stay apart on a phone's narrow chart too.
+    """
+    x_span, y_span = x_span or 1.0, y_span or 1.0
+    order = sorted(range(len(points)), key=lambda i: points[i])
+    chosen: dict[int, str] = {}
+    for i in order:
+        x, y = points[i]
+        taken = {chosen[j] for j in chosen
+                 if abs(points[j][0] - x) / x_span < near[0] and abs(points[j][1] - y) / y_span < near[1]}
+        chosen[i] = next((p for p in _LABEL_PLACES if p not in taken), _LABEL_PLACES[0])
+    return [chosen[i] for i in range(len(points))]
 
 
 # ----- learning curve ------------------------------------------------------------------------
@@ -188,8 +225,8 @@ def learning_curves(tables: Sequence[dict[str, Any]]) -> go.Figure:
     fig.update_xaxes(title_text="training images" + (" (log scale)" if log else ""),
                      type="log" if log else "linear", tickvals=sizes, ticktext=[f"{n:,}" for n in sizes])
     accs = [acc for pts in points.values() for _, acc, *_ in pts]
-    fig.update_yaxes(title_text="test accuracy", tickformat=".0%",
-                     range=[max(0.0, min(accs, default=0.0) - 0.08), 1.04])
+    fig.update_traces(cliponaxis=False)  # a point at 100% sits on the axis' end, not cut in half
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", range=[_accuracy_floor(accs), 1.0])
     fig.update_layout(height=420, hovermode="closest", **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
     return fig
 

@@ -15,7 +15,8 @@ from resnet_core.store import RunRecord
 
 # The study's columns, in the study's order, then what the dashboard adds.
 STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
-TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id")
+# Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
+TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
 
 
 def is_ranked(run: RunRecord) -> bool:
@@ -99,7 +100,7 @@ def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
     """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run)."""
     rows = ranked_rows(runs)
     records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
-                "Dataset": row["dataset"], "Images": row["num_images"]} for row in rows]
+                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from resnet_core.config import MODEL_LABELS
 from resnet_core.study import StudyPlan, matching_runs
 
 # Shares of the training split the page offers as sizes; the first, second and last are preselected,
@@ -26,6 +27,44 @@ ACTIVE = ("queued", "preparing", "running")
 # Before any configuration has finished, the running one's pace sets the time left once it is this far.
 MIN_PACE_PROGRESS = 0.05
 _SIZE_TEXT = re.compile(r"(\d[\d,_ ]*?)\s*(?:training images|images|image)?\s*(?:\(.*\))?")
+
+
+# ----- the plan in words -------------------------------------------------------------------------
+
+_BOTH_WAYS = "fine-tuning all layers, and with a frozen backbone where only the last layer learns"
+
+
+def training_modes_text(plan: StudyPlan) -> str:
+    """One sentence on how the plan trains each depth, read from its entries: fine-tuned, and with a
+    frozen backbone only where the plan has that configuration (frozen random backbones are left
+    out unless asked for)."""
+    modes: dict[str, set[bool]] = {}
+    for entry in plan.entries:
+        modes.setdefault(entry.config.model, set()).add(bool(entry.config.fine_tune))
+    both = [m for m, found in modes.items() if found == {True, False}]
+    tuned = [m for m, found in modes.items() if found == {True}]
+    frozen = [m for m, found in modes.items() if found == {False}]
+    left_out = " — frozen backbones are left out, as explained below" if plan.left_out else ""
+    if not modes:
+        return "This plan has no configuration to train."
+    if len(both) == len(modes):
+        return f"Every depth and augmentation is trained twice: {_BOTH_WAYS}."
+    if len(tuned) == len(modes):
+        return f"Every depth and augmentation is trained once, fine-tuning all layers{left_out}."
+    parts = []
+    if both:
+        parts.append(f"{_model_names(both)} {'is' if len(both) == 1 else 'are'} trained twice per "
+                     f"augmentation: {_BOTH_WAYS}")
+    if tuned:
+        parts.append(f"{_model_names(tuned)} only fine-tuning all layers{left_out}")
+    if frozen:
+        parts.append(f"{_model_names(frozen)} only with a frozen backbone")
+    return "; ".join(parts) + "."
+
+
+def _model_names(models: Sequence[str]) -> str:
+    names = [MODEL_LABELS.get(m, m) for m in models]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 # ----- sizes -------------------------------------------------------------------------------------

@@ -43,6 +43,17 @@ def test_training_curves_mark_the_best_and_the_early_stop_epoch():
     assert sorted(s.x0 for s in fig.layout.shapes) == [3, 3, 4, 4]
 
 
+def test_the_best_epoch_marker_is_hollow_so_the_point_under_it_shows():
+    # At epoch 1 the best epoch is the only validation point: a filled star would hide it.
+    fig = charts.training_curves(HISTORY[:1], best_epoch=1, stopped_epoch=None)
+    for marker in traces(fig, "best"):
+        assert marker.marker.symbol.endswith("-open")
+    val = traces(fig, "val_acc")[0]
+    assert list(val.x) == [1]
+    # The marker is drawn after the curve (on top), which is fine only because it is open.
+    assert fig.data.index(traces(fig, "best")[-1]) > fig.data.index(val)
+
+
 def test_training_curves_fix_the_x_range_to_the_planned_epochs():
     fig = charts.training_curves(HISTORY[:1], planned_epochs=10)
     assert tuple(fig.layout.xaxis.range) == (0.5, 10.5)
@@ -72,6 +83,35 @@ def test_cost_performance_draws_every_run_and_joins_the_pareto_front_in_time_ord
     assert list(front.x) == [10.0, 30.0, 60.0]
     assert list(front.y) == [0.80, 0.90, 0.95]
     assert any(a.text == "Pareto front" for a in fig.layout.annotations)
+
+
+@pytest.mark.parametrize("accuracies", [(1.0,), (1.0, 0.8333, 0.5), (0.97, 0.99)])
+def test_cost_performance_accuracy_axis_ends_at_100_percent(accuracies):
+    rows = ranked_rows([record(i, acc, 10.0 * i) for i, acc in enumerate(accuracies, start=1)])
+    fig = charts.cost_performance(rows)
+    low, high = fig.layout.yaxis.range
+    assert high == 1.0
+    assert 0.0 <= low < min(accuracies)
+    (runs,) = traces(fig, "runs")
+    assert runs.cliponaxis is False  # a run at 100% is drawn whole on the axis' edge
+
+
+def test_cost_performance_marks_a_cancelled_run_in_its_hover_text():
+    done, cancelled = record(1, 0.8, 10.0), record(2, 0.9, 20.0)
+    cancelled = RunRecord(**{**cancelled.__dict__, "status": "cancelled"})
+    fig = charts.cost_performance(ranked_rows([done, cancelled]))
+    (runs,) = traces(fig, "runs")
+    notes = {c[0]: c[4] for c in runs.customdata}
+    assert notes == {1: "", 2: " (cancelled)"}
+
+
+def test_labels_of_close_runs_go_to_different_places():
+    # Runs 1 and 2 sit almost on top of each other (as on a phone's narrow chart); run 3 is far away.
+    places = charts.label_positions([(23.0, 0.833), (24.0, 0.833), (5.0, 0.833)], x_span=25, y_span=0.5)
+    assert places[0] != places[1]
+    assert places[2] == "top center"
+    # Four runs in one spot all get a place of their own.
+    assert len(set(charts.label_positions([(1.0, 0.5)] * 4, 10, 1))) == 4
 
 
 def test_cost_performance_draws_one_front_per_training_set_size():
@@ -147,6 +187,11 @@ def test_learning_curves_draw_a_line_per_configuration_across_the_sizes():
     # The winner at the largest size stands out; the sizes span 20×, so the axis is logarithmic.
     assert a.line.width > traces(fig, "B")[0].line.width
     assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [100, 2000]
+
+
+def test_learning_curves_accuracy_axis_ends_at_100_percent():
+    fig = charts.learning_curves([study_table(100, ("A", 1.0, 1)), study_table(300, ("A", 1.0, 1))])
+    assert fig.layout.yaxis.range[1] == 1.0 and fig.layout.yaxis.range[0] < 1.0
 
 
 def test_learning_curves_of_close_sizes_use_a_linear_axis_and_of_nothing_an_empty_figure():

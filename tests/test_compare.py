@@ -124,6 +124,12 @@ def test_comparison_table_columns_and_order():
     assert "Model,Val Loss" in table.to_csv(index=False)
 
 
+def test_comparison_table_says_which_ranked_runs_were_cancelled():
+    table = comparison_table([record(1, 0.7), record(2, 0.9, status="cancelled")])
+    assert dict(zip(table["run_id"], table["Status"])) == {2: "cancelled", 1: "completed"}
+    assert table["Rank"].tolist() == [1, 2]  # a cancelled run with a score still ranks
+
+
 def test_comparison_table_of_no_runs_is_empty_with_columns():
     table = comparison_table([record(1, None, status="failed")])
     assert table.empty and list(table.columns) == list(TABLE_COLUMNS)

@@ -93,7 +93,12 @@ def test_ranked_table_csv_scatter_and_one_run_in_detail(trained):
     accs = {r.id: r.test_acc for r in store.list_runs(statuses=["completed"])}
     assert sorted(table["run_id"]) == sorted(accs)
     assert list(table["Rank"]) == [1, 2]
-    assert table.iloc[0]["Test Acc"] == max(accs.values())
+    # Accuracies in percentage points, shown with one decimal for every run (not 100% beside 83.33%).
+    assert table.iloc[0]["Test Acc"] == pytest.approx(100 * max(accs.values()))
+    formats = {name: config.get("type_config", {}).get("format")
+               for name, config in json.loads(at.dataframe[0].proto.columns).items()}
+    assert formats["Test Acc"] == formats["Val Acc"] == "%.1f%%"
+    assert "Status" not in table.columns  # only shown when a run was not completed
     assert set(table["Model"]) == {"ResNet18 + fine-tuning", "ResNet18"}
     assert at.get("download_button")[0].proto.label == "Download CSV"
     # The cost-performance chart draws both runs.
@@ -194,3 +199,17 @@ def test_runs_on_different_training_set_sizes_get_a_table_each(trained):
     small_table, large_table = at.dataframe[0].value, at.dataframe[1].value
     assert list(small_table["run_id"]) == [small] and list(small_table["Rank"]) == [1]
     assert len(large_table) == 2 and list(large_table["Rank"]) == [1, 2]
+
+
+def test_a_cancelled_run_that_ranks_says_so(trained):
+    store = services().store
+    cancelled = store.create_run(TrainConfig(dataset="tiny"), "unused", 36, 24, 6, 6)
+    store.finish_run(cancelled, "cancelled", {"test_acc": 1.0, "val_acc": 1.0, "val_loss": 0.1,
+                                              "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1})
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    assert table.iloc[0]["run_id"] == cancelled and table.iloc[0]["Rank"] == 1
+    assert list(table.columns[:3]) == ["run_id", "Status", "Model"]  # beside the run, study columns intact
+    assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
+    best = next(m for m in at.metric if m.label == "Best test accuracy")
+    assert "cancelled" in best.help

@@ -106,6 +106,8 @@ def test_sizes_are_suggested_from_the_training_split(tiny):
     assert "a frozen backbone would be random" in texts(at.caption)
     assert not at.checkbox(key="study_frozen_random").value
     assert metrics(at)["Runs"] == "12"  # 3 sizes × 2 depths × fine-tuned, with and without augmentation
+    # The line on how each depth is trained agrees with that count: once, not "twice".
+    assert "trained once, fine-tuning all layers" in texts(at.caption) and "twice" not in texts(at.caption)
     # 224 px on a CPU: the probe runs only when asked.
     assert "Estimated time (upper bound)" not in metrics(at)
     assert at.button(key="study_measure")
@@ -132,6 +134,7 @@ def test_plan_estimate_launch_stop_resume_and_results(tiny):
     at = plan_tiny(open_study(tiny))
     shown = metrics(at)
     assert shown["Runs"] == "8" and shown["Already done"] == "0 of 8"
+    assert "trained twice" in texts(at.caption)  # frozen random backbones included on request
     assert "Estimated time (upper bound)" in shown  # 32 px: cheap enough to measure at once
     assert "early stopping usually ends runs sooner" in texts(at.caption)
 

@@ -11,7 +11,8 @@ from resnet_core.config import TrainConfig
 from resnet_core.store import RunStore
 from resnet_core.study import StudyEntry, StudyPlan, study_tables
 from resnet_core.study_view import (Cell, chart_rows, overall_progress, parse_size, parse_sizes,
-                                    progress_grid, result_rows, size_label, study_cells, suggested_sizes)
+                                    progress_grid, result_rows, size_label, study_cells, suggested_sizes,
+                                    training_modes_text)
 
 
 def test_suggested_sizes_are_a_tenth_a_third_half_and_all_of_the_training_split():
@@ -59,6 +60,34 @@ def make_plan() -> StudyPlan:
                                                         epochs=4, max_train_images=size, weights="none")))
     return StudyPlan(study_id="d-1", name="d study", dataset="d", sizes=(10, 20), entries=tuple(entries),
                      num_val=5, num_test=5, num_train_available=20)
+
+
+def plan_of(configs: list[tuple[str, bool]], left_out: tuple[str, ...] = ()) -> StudyPlan:
+    entries = tuple(StudyEntry(size, TrainConfig(dataset="d", model=model, fine_tune=fine_tune,
+                                                 augmentation=aug, max_train_images=size))
+                    for size in (10, 20) for model, fine_tune in configs for aug in ("none", "standard"))
+    return StudyPlan(study_id="d-1", name="d study", dataset="d", sizes=(10, 20), entries=entries,
+                     num_val=5, num_test=5, num_train_available=20, left_out=left_out)
+
+
+def test_the_plan_caption_says_twice_only_when_every_depth_has_a_frozen_run():
+    both = plan_of([("resnet18", False), ("resnet18", True), ("resnet50", False), ("resnet50", True)])
+    assert training_modes_text(both).startswith("Every depth and augmentation is trained twice")
+
+
+def test_the_plan_caption_of_fine_tuning_only_does_not_promise_frozen_runs():
+    # No ImageNet weights: frozen random backbones left out, so each configuration is trained once.
+    tuned = plan_of([("resnet18", True), ("resnet50", True)], left_out=("ResNet18", "ResNet50"))
+    text = training_modes_text(tuned)
+    assert "twice" not in text and "trained once, fine-tuning all layers" in text and "left out" in text
+    assert len(tuned.entries) == 2 * 2 * 2  # sizes × depths × augmentations: the count the page shows
+
+
+def test_the_plan_caption_names_the_depths_when_they_differ():
+    mixed = plan_of([("resnet18", False), ("resnet18", True), ("resnet101", True)], left_out=("ResNet101",))
+    text = training_modes_text(mixed)
+    assert "ResNet18 is trained twice per augmentation" in text
+    assert "ResNet101 only fine-tuning all layers" in text and "left out" in text
 
 
 def add_run(store: RunStore, entry: StudyEntry, status: str, acc: float | None = None,

@@ -73,6 +73,17 @@ def friendly_errors(action: str) -> Iterator[None]:
                  "The details are in the server log.")
 
 
+# Accuracies and shares in tables: percentage points with one decimal. Streamlit's "percent" format
+# shows as many decimals as a value has (100% beside 83.33%), so tables get the values ×100
+# (as_percent_points) and this printf format.
+PERCENT_FORMAT = "%.1f%%"
+
+
+def as_percent_points(frame, columns):
+    """A copy of a DataFrame with these fraction columns ×100, to show with PERCENT_FORMAT."""
+    return frame.assign(**{c: frame[c] * 100 for c in columns if c in frame.columns})
+
+
 def page_exists(key: str) -> bool:
     """True when the page file is there (app.py leaves missing pages out of the navigation)."""
     return (APP_ROOT / PAGES[key]).is_file()
