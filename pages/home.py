@@ -8,12 +8,14 @@ import streamlit as st
 from resnet_core import datasets, journey, models
 from resnet_core.config import MODEL_LABELS
 from resnet_core.hardware import detect_hardware
+from resnet_core.run_details import predictable_runs
 from resnet_core.sample import SAMPLE_DESCRIPTION, ensure_sample_dataset
 from ui.shared import (PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset,
                        services)
 
 STATUS_BADGE = {journey.DONE: ":green-badge[:material/check: Done]",
                 journey.CURRENT: ":blue-badge[:material/arrow_forward: You are here]",
+                journey.READY: ":violet-badge[:material/play_arrow: Ready]",
                 journey.TODO: ":gray-badge[Later]"}
 STEP_ICONS = {"data": ":material/folder_open:", "wizard": ":material/auto_fix_high:",
               "train": ":material/model_training:", "compare": ":material/leaderboard:",
@@ -32,7 +34,7 @@ st.markdown(
 with friendly_errors("read the workspace"):
     all_datasets = datasets.list_datasets(ws)
     runs = svc.store.list_runs()
-    summary = journey.summarize(len(all_datasets), runs)
+    summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)))
     dataset = selected_dataset()
     if dataset and dataset not in {d.name for d in all_datasets}:
         select_dataset(None)  # deleted in another session

@@ -11,6 +11,7 @@ from resnet_core.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, describe_config
 from resnet_core.compare import format_duration
 from resnet_core.hardware import detect_hardware, resolve_device
+from resnet_core.journey import likely_dataset
 from resnet_core.measured import measured_advice, measured_ranking
 from resnet_core.recommend import WEIGHT_CHOICES
 from resnet_core.sample import ensure_sample_dataset
@@ -19,6 +20,7 @@ from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults
 from ui.shared import (PAGES, PERCENT_FORMAT, PLAN, as_percent_points, friendly_errors, page_exists,
                        select_dataset, selected_dataset, services)
 
+DATASET_KEY = "wizard_dataset"
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
 SAVED = "wizard_answers"  # the answers, kept while other pages are shown
 NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
@@ -72,16 +74,30 @@ st.title("Wizard")
 st.caption("Three questions, then the ResNet and settings the model cards advise for your data and "
            "hardware — each with its reason.")
 
-# The dataset the numbers come from, if one is selected.
-name = selected_dataset()
-report = None
-if name:
+# The dataset the numbers come from: any dataset of the workspace, offered right here.
+all_datasets = []
+with friendly_errors("list the datasets"):
+    all_datasets = datasets.list_datasets(ws)
+names = [d.name for d in all_datasets]
+name, report = None, None
+if names:
+    if st.session_state.get(DATASET_KEY) not in names:
+        # A new visit starts from the dataset picked elsewhere, or the one most recently used or added.
+        st.session_state[DATASET_KEY] = likely_dataset(names, selected_dataset(), svc.store.list_runs(),
+                                                       {d.name: d.created for d in all_datasets})
+    top = st.columns([2, 3], vertical_alignment="bottom")
+    name = top[0].selectbox("Dataset", names, key=DATASET_KEY,
+                            help="Its scan fills in the numbers below; change them to plan for other data.")
+    if name != selected_dataset():
+        select_dataset(name)
+    top[1].page_link(PAGES["data"], label="See its report, or add a dataset, on the Data page",
+                     icon=":material/folder_open:")
     with friendly_errors(f"read the dataset '{name}'"):
         report = datasets.dataset_report(datasets.get_dataset(name, ws))
-if report is None:
+else:
     with st.container(border=True):
-        st.markdown("**No dataset selected.** Pick or import one on the Data page — or type your numbers "
-                    "below to plan ahead.")
+        st.markdown("**No dataset yet.** Import one on the Data page or try the sample — or type your "
+                    "numbers below to plan ahead.")
         buttons = st.container(horizontal=True)
         if buttons.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
             st.switch_page(PAGES["data"])
@@ -229,4 +245,5 @@ if st.button("Train with these settings", key="wizard_train", type="primary", di
             st.switch_page(PAGES["train"])
         st.success("Settings saved for the Train page.")
 if not can_train:
-    st.caption("Select or import a dataset to train with these settings.")
+    st.caption("Import a dataset (or use the sample) to train with these settings." if not names
+               else f"'{name}' could not be read (see above): choose another dataset to train.")

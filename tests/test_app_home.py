@@ -90,3 +90,18 @@ def test_sample_button_imports_and_opens_data(app, workspace):
     assert not app.exception and not app.error
     assert app.session_state[DATASET] == "fashion-mnist-sample"
     assert [t.value for t in app.title] == ["Data"]
+
+
+def test_a_new_session_with_runs_shows_a_consistent_path(app, workspace, tmp_path):
+    # A fresh browser session: nothing selected, no plan; the workspace has a dataset and a run that
+    # kept its model. Data counts as done and Predict is usable, not 'Later'.
+    info = register_folder(make_image_folder(tmp_path / "pets", per_class=4), workspace)
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset=info.name), str(info.root), 12, 8, 2, 2)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_loss": 0.5})
+    (workspace.run_dir(run_id) / models.CHECKPOINT_NAME).write_bytes(b"kept model")
+    app.run()
+    assert not app.exception
+    assert "Done" in step_line(app, "Data") and "Done" in step_line(app, "Train")
+    assert "You are here" in step_line(app, "Compare")
+    assert "Ready" in step_line(app, "Predict") and "Later" not in step_line(app, "Predict")

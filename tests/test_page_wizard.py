@@ -43,7 +43,7 @@ def plan_for(at, images: int, classes: int, gpu_gb: float | None, priority: str 
 def test_empty_state_still_plans_from_typed_numbers(app):
     app.run()
     assert not app.exception and not app.error
-    assert any("No dataset selected" in m.value for m in app.markdown)
+    assert any("No dataset yet" in m.value for m in app.markdown)
     assert app.button(key="wizard_to_data") and app.button(key="wizard_use_sample")
     assert "Model" in metrics(app)  # a plan for the typed defaults
     assert app.button(key="wizard_train").disabled
@@ -127,6 +127,25 @@ def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace,
     assert plan["dataset"] == "pets" and plan["model"] == model.lower()
     assert plan["weights"] == "auto" and "model" in plan["recommended"]
     assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
+
+
+def test_a_new_session_is_offered_the_existing_datasets(app, workspace, tmp_path):
+    # Nothing selected in this session (a new browser tab), but the workspace has two datasets.
+    register_folder(make_image_folder(tmp_path / "birds", num_classes=2, per_class=5), workspace)
+    register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]), workspace)
+    app.run()
+    assert not app.exception and not app.error
+    assert not any("No dataset" in m.value for m in app.markdown)
+    box = app.selectbox(key="wizard_dataset")
+    assert box.options == ["birds", "pets"]
+    assert box.value == "pets"  # the newest one, as none was used yet
+    assert app.session_state[DATASET] == "pets"
+    assert app.number_input(key="wizard_images").value == 33
+    assert not app.button(key="wizard_train").disabled
+    # Choosing the other one refills the numbers from its scan and selects it everywhere.
+    app.selectbox(key="wizard_dataset").set_value("birds").run()
+    assert app.number_input(key="wizard_images").value == 10
+    assert app.session_state[DATASET] == "birds"
 
 
 def test_use_sample_selects_it(app, workspace):
