@@ -13,7 +13,8 @@ from resnet_core import datasets, dataset_view, importing
 from resnet_core.estimate import eta_seconds, format_seconds
 from resnet_core.housekeeping import DatasetInUseError, delete_dataset_checked
 from resnet_core.sample import SAMPLE_DESCRIPTION, SAMPLE_NAME, ensure_sample_dataset
-from ui.shared import PAGES, friendly_errors, select_dataset, selected_dataset, services
+from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
+                       selected_dataset, services)
 
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"
@@ -210,34 +211,40 @@ if current:
                   help=f"'{smallest}'" if smallest else None)
         m4.metric("Skipped files", len(report.skipped), border=True,
                   help="Files that are not usable images; see below for why")
-        for text in report.warnings:
-            st.warning(text, icon=":material/warning:")
+        if len(report.warnings) == 1:
+            st.warning(report.warnings[0], icon=":material/warning:")
+        elif report.warnings:  # one box, not a stack of them
+            st.warning("\n".join(f"- {text}" for text in report.warnings), icon=":material/warning:")
 
         if report.counts:
-            counts = pd.DataFrame(dataset_view.counts_rows(report))
+            counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below
             chart, table = st.columns([3, 2])
             fig = px.bar(counts, x="class", y="images", text="images",
                          color_discrete_sequence=[st.get_option("theme.primaryColor") or "#2563eb"])
             fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
                               xaxis_title=None, yaxis_title="images")
             chart.plotly_chart(fig, key="data_counts_chart")
-            table.dataframe(counts, hide_index=True, key="data_counts_table",
+            table.dataframe(as_percent_points(counts, ("share",)), hide_index=True, key="data_counts_table",
                             height=300 if len(counts) > 8 else "auto",
                             column_config={"share": st.column_config.ProgressColumn(
-                                "share", format="percent", min_value=0.0, max_value=1.0)})
+                                "share", format=PERCENT_FORMAT, min_value=0.0, max_value=100.0)})
             table.download_button("Download CSV", counts.to_csv(index=False), f"{current}-classes.csv",
                                   "text/csv", key="data_counts_csv", icon=":material/download:")
 
             with st.expander("Sample images", expanded=True, icon=":material/photo_library:"):
-                shown = report.classes
-                if len(report.classes) > MAX_CLASSES_SHOWN:
-                    shown = st.multiselect("Classes to show", report.classes,
-                                           default=report.classes[:MAX_CLASSES_SHOWN], key="data_thumb_classes")
+                by_size = list(counts["class"])  # the chart's and the table's order
+                shown = by_size
+                if len(by_size) > MAX_CLASSES_SHOWN:
+                    shown = st.multiselect("Classes to show", by_size,
+                                           default=by_size[:MAX_CLASSES_SHOWN], key="data_thumb_classes")
+                    shown = [c for c in by_size if c in shown]
                 samples = dataset_view.class_samples(report, THUMBS_PER_CLASS)
-                for column, cls in zip(st.columns(2) * len(shown), shown):
-                    column.markdown(f"**{cls}** · {report.counts[cls]:,} images")
-                    column.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0)
-                                  for p in samples[cls]], width=64)
+                # Two classes a row, read left to right in the chart's order.
+                for first in range(0, len(shown), 2):
+                    for column, cls in zip(st.columns(2), shown[first:first + 2]):
+                        column.markdown(f"**{cls}** · {report.counts[cls]:,} images")
+                        column.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0)
+                                      for p in samples[cls]], width=64)
 
         if report.skipped:
             with st.expander(f"Skipped files ({len(report.skipped):,})", icon=":material/block:"):

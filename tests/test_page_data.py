@@ -85,6 +85,23 @@ def test_register_a_folder_shows_the_scan_report(app, folder, workspace):
     assert app.button(key="data_next")
 
 
+def test_a_messy_dataset_gets_one_warning_box_and_classes_in_one_order(app, workspace, tmp_path):
+    # Imbalanced, classes below the cards' minimum and few images in all: three findings.
+    messy = make_image_folder(tmp_path / "messy", num_classes=3, per_class=[5, 21, 9])
+    register_folder(messy, workspace)
+    app.session_state[DATASET] = "messy"
+    app.run()
+    assert not app.exception and not app.error
+    (box,) = app.warning  # one box with a bullet per finding, not a stack of boxes
+    assert box.value.count("\n- ") == 2 and box.value.startswith("- ")
+    assert "imbalanced" in box.value.lower()
+    counts = table_with(app, "share")
+    assert list(counts["class"]) == ["class_1", "class_2", "class_0"]  # largest first
+    assert list(counts["share"]) == pytest.approx([60.0, 25.714, 14.286], abs=1e-3)  # percentage points
+    headings = [m.value.split("**")[1] for m in app.markdown if m.value.endswith(" images") and "·" in m.value]
+    assert headings == ["class_1", "class_2", "class_0"]  # the thumbnails follow the chart's order
+
+
 def test_missing_path_is_an_error_not_a_crash(app, tmp_path):
     app.run()
     add_by_path(app, str(tmp_path / "no-such-folder"))
