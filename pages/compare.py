@@ -26,7 +26,7 @@ THUMBS_SHOWN = 24
 EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 
 TABLE_CONFIG = {
-    "run_id": st.column_config.NumberColumn("Run", format="#%d", width="small"),
+    "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
     "Model": st.column_config.TextColumn("Model"),
     "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
     "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),

@@ -268,9 +268,10 @@ def start_run(dataset: str, plan: dict | None) -> None:
         return
     if values["weights"] == "file":
         problem, _ = weights_file_check(values["weights_path"], values["model"])
-        if problem:
-            st.error(f"Not started: {problem}. Upload another file or choose other starting weights.",
-                     icon=":material/block:")
+        if problem:  # the reason is already shown under the file
+            name = values["weights_path"].rsplit("/", 1)[-1]
+            st.error(f"Not started: {name} cannot be used as starting weights (see the message under the "
+                     "file). Upload another file or choose other starting weights.", icon=":material/block:")
             return
     run_id = None
     with friendly_errors("start the training"):

@@ -191,8 +191,10 @@ with st.container(border=True):
         st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
-for text in rec.warnings:
-    st.warning(text, icon=":material/warning:")
+if len(rec.warnings) == 1:
+    st.warning(rec.warnings[0], icon=":material/warning:")
+elif rec.warnings:  # one box, as on the Data page
+    st.warning("\n".join(f"- {text}" for text in rec.warnings), icon=":material/warning:")
 if report is not None:
     with friendly_errors("read the measured runs"):
         measured_panel(name, rec)

@@ -95,6 +95,7 @@ def _mark_epoch(fig: go.Figure, history: Sequence[dict[str, Any]], epoch: int, l
             continue
         fig.add_trace(go.Scatter(
             x=[epoch], y=[value], mode="markers", name=label, legendgroup=meta, showlegend=col == 1,
+            cliponaxis=False,  # a marker at 100% is drawn whole
             marker=dict(color=colour, size=17, symbol=symbol, line=dict(color=colour, width=2)),
             meta=meta, hovertemplate=f"{label}<extra></extra>"), row=1, col=col)
 
@@ -157,7 +158,9 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")
     # Accuracy ends at 100%; markers and labels there draw over the edge (cliponaxis=False) instead.
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%", range=[low, 1.0])
-    fig.update_layout(height=380, **{**_LAYOUT, "margin": dict(l=10, r=10, t=60, b=10)})
+    # The legend sits higher than elsewhere: labels of runs at 100% take the space above the plot.
+    fig.update_layout(height=400, **{**_LAYOUT, "margin": dict(l=10, r=10, t=80, b=10),
+                                     "legend": {**_LAYOUT["legend"], "y": 1.14}})
     return fig
 
 
