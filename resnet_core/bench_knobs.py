@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from resnet_core.engine import cpu_has_native_bf16
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -49,15 +51,6 @@ EVAL_VARIANTS = (
     Variant("bf16 autocast + channels_last batch 128", bf16=True, channels_last=True, batch_size=128),
     Variant("1 thread batch 128", threads=1, batch_size=128),
 )
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 autocast can pay."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -133,6 +133,9 @@ def test_comparison_ratios_come_from_the_medians():
     assert result["throughput_ratio"] == pytest.approx(8.0)
     assert result["val_acc_diff_points"] == pytest.approx(2.0)
     assert result["dashboard_over_cli"] == pytest.approx(1.05)
+    # Best of the repeats: the fastest plain run (10 s) against ours.
+    assert result["best"]["speedup_wall_warm"] == pytest.approx(5.0)
+    assert result["bests"]["plain"]["wall_s"] == 10 and result["medians"]["plain"]["wall_s"] == 20
 
 
 def test_summary_reports_the_share_of_time_outside_the_model():

@@ -88,3 +88,31 @@ def test_a_cancel_mid_epoch_keeps_the_best_weights_but_no_half_epoch_state(tiny,
     assert saved_epochs == [1]  # epoch 2 was never due, and epoch 3's weights are half-trained
     _, meta = load_checkpoint(tmp_path / "run" / "best.pt")
     assert meta["epoch"] == result.best_epoch
+
+
+def test_a_frozen_backbone_is_left_out_of_the_resume_state_and_checked_on_resume(tiny, tmp_path, monkeypatch):
+    cfg, data = tiny
+    run = tmp_path / "run"
+
+    def stop_after_two(state):
+        if state.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.fit(cfg, data, callbacks=[FunctionCallback(after_epoch=stop_after_two)], checkpoint_dir=run)
+    last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert last["model"] and not any(k.startswith("backbone.") for k in last["model"])
+    assert not any(k.startswith("backbone.") for k in last["best_model"])
+    assert (run / "last.pt").stat().st_size < 1_000_000 < (run / "best.pt").stat().st_size
+
+    # Same starting weights (same seed): resumes, and the best checkpoint is complete.
+    resumed = engine.fit(cfg, data, checkpoint_dir=run, resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    best, _ = load_checkpoint(run / "best.pt")
+    assert any(k.startswith("backbone.") for k in best.state_dict())
+
+    # Different starting weights (another seed builds another random backbone): refused with a reason.
+    with pytest.raises(KeyboardInterrupt):
+        engine.fit(cfg, data, callbacks=[FunctionCallback(after_epoch=stop_after_two)], checkpoint_dir=run)
+    with pytest.raises(ValueError, match="frozen backbone changed"):
+        engine.fit(cfg.replace(seed=1), data, checkpoint_dir=run, resume=True)
