@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from resnet_core.config import AUGMENTATIONS, MODELS
+from resnet_core.imagecache import default_budget_bytes
 
 MODES = ("frozen", "finetune")
 GENERATED_CLASSES = 4
@@ -360,7 +361,13 @@ def _compare_one(options: BenchOptions, device: str, prepared: Prepared, workspa
             if side == "ours" and result.get("run_dir") and result.get("status") == "completed":
                 last_ours = result
             log("  " + _one_line(row))
-    report.comparisons.append({**where, **compare(by_variant)})
+    comparison = compare(by_variant)
+    # How cost grows with the dataset: whole-run time per image, and the decoded cache against its budget.
+    comparison["wall_ms_per_image"] = {v: (m["wall_s"] * 1000 / prepared.num_images if m.get("wall_s") else None)
+                                       for v, m in comparison["medians"].items()}
+    comparison["decoded_cache_mb"] = prepared.num_images * 3 * options.image_size ** 2 / 2**20
+    comparison["cache_budget_mb"] = default_budget_bytes() / 2**20
+    report.comparisons.append({**where, **comparison})
     if options.predict and last_ours is not None:
         files = (prepared.val_files * 64)[:64]
         spec = {"kind": "predict", "run_dir": last_ours["run_dir"], "root": str(prepared.root), "files": files,

@@ -49,6 +49,8 @@ EVAL_VARIANTS = (
     Variant("BN folded batch 128", fold_bn=True, batch_size=128),
     Variant("bf16 autocast batch 128", bf16=True, batch_size=128),
     Variant("bf16 autocast + channels_last batch 128", bf16=True, channels_last=True, batch_size=128),
+    Variant("bf16 autocast + channels_last batch 64", bf16=True, channels_last=True, batch_size=64),
+    Variant("bf16 autocast + channels_last batch 256", bf16=True, channels_last=True, batch_size=256),
     Variant("1 thread batch 128", threads=1, batch_size=128),
 )
 

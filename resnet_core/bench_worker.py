@@ -194,15 +194,18 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
             "dashboard_polls": polls}
 
 
-def _median_time(fn, repeats: int, warmup: int = 3) -> float:
+def _interleaved_medians(fns: dict[str, Any], repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function, calling them in turn so load bursts hit all alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run_predict(spec: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +235,7 @@ def run_predict(spec: dict[str, Any]) -> dict[str, Any]:
     def predict_one() -> None:  # a different file each call, as a user clicking through images
         predictor.predict(files[next(turn) % len(files)])
 
-    bare_s = _median_time(bare_one, repeats)
-    predict_s = _median_time(predict_one, repeats)
+    single = _interleaved_medians({"bare": bare_one, "predict": predict_one}, repeats)
 
     batch = [predictor.pixels(f) for f in files]
     xb = model_input(torch.stack(batch)).to(device)
@@ -243,17 +245,16 @@ def run_predict(spec: dict[str, Any]) -> dict[str, Any]:
             model(xb)
         sync()
 
-    batch_repeats = max(3, repeats // 10)
-    bare_batch_s = _median_time(bare_batch, batch_repeats, warmup=1)
-    pixels_batch_s = _median_time(lambda: predictor.predict_pixels(batch), batch_repeats, warmup=1)
-    files_batch_s = _median_time(lambda: predictor.predict_batch(files), batch_repeats, warmup=1)
+    batches = _interleaved_medians({"bare": bare_batch, "pixels": lambda: predictor.predict_pixels(batch),
+                                    "files": lambda: predictor.predict_batch(files)},
+                                   max(3, repeats // 10), warmup=1)
     n = len(files)
-    return {"load_s": load_s, "single_predict_ms": predict_s * 1e3, "single_bare_forward_ms": bare_s * 1e3,
-            "single_ratio": predict_s / bare_s, "batch_images": n,
-            "batch_bare_images_per_s": n / bare_batch_s,
-            "batch_predict_pixels_images_per_s": n / pixels_batch_s,
-            "batch_predict_files_images_per_s": n / files_batch_s,
-            "batch_ratio": pixels_batch_s / bare_batch_s}
+    return {"load_s": load_s, "single_predict_ms": single["predict"] * 1e3,
+            "single_bare_forward_ms": single["bare"] * 1e3, "single_ratio": single["predict"] / single["bare"],
+            "batch_images": n, "batch_bare_images_per_s": n / batches["bare"],
+            "batch_predict_pixels_images_per_s": n / batches["pixels"],
+            "batch_predict_files_images_per_s": n / batches["files"],
+            "batch_ratio": batches["pixels"] / batches["bare"]}
 
 
 RUNS = {"plain": run_plain, "ours": run_ours, "predict": run_predict}

@@ -99,6 +99,8 @@ def test_bench_command_runs_both_sides_end_to_end(workspace, tmp_path, capsys):
                     "val_acc_diff_points"):
             assert comparison[key] is not None, key
         assert set(comparison["medians"]) == {"plain", "cold", "warm"}
+        assert comparison["wall_ms_per_image"]["warm"] > 0
+        assert comparison["decoded_cache_mb"] == pytest.approx(24 * 3 * 32 * 32 / 2**20)
 
 
 def test_prediction_timing_compares_predictor_with_a_bare_forward(workspace, tmp_path):
