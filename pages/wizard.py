@@ -205,7 +205,7 @@ num_train, num_val, num_test = estimate.split_counts(inputs.num_images)
 with friendly_errors("estimate the training time"):
     here = resolve_device("auto")
     probe_args = (rec.model, rec.batch_size, rec.image_size, rec.fine_tune, here)
-    probe_batch = estimate.probe_batch_size(rec.batch_size, here)
+    probe_batch = estimate.probe_batch_size(rec.batch_size, here, rec.image_size)
     rate = estimate.cached_throughput(*probe_args)  # measured before, by any session: same machine
     cheap = estimate.probe_is_cheap(rec.image_size, here)
     clicked = False

@@ -36,8 +36,11 @@ def test_probe_rejects_bad_settings(args):
         estimate.probe_throughput(*args, steps=1)
 
 
-def test_cpu_probe_caps_the_batch_and_gpu_keeps_it():
-    assert estimate.probe_batch_size(64, "cpu") == estimate.CPU_PROBE_MAX_BATCH
+def test_cpu_probe_caps_the_batch_by_pixels_and_gpu_keeps_it():
+    assert estimate.probe_batch_size(64, "cpu") == 8  # 224 px: 8 images a step
+    assert estimate.probe_batch_size(64, "cpu", image_size=64) == 24
+    assert estimate.probe_batch_size(64, "cpu", image_size=32) == 64  # small images: the real batch
+    assert estimate.probe_batch_size(512, "cpu", image_size=32) == 98
     assert estimate.probe_batch_size(4, "cpu") == 4
     assert estimate.probe_batch_size(1, "cpu") == 2  # BatchNorm needs two images
     assert estimate.probe_batch_size(64, "cuda") == 64
