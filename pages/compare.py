@@ -16,7 +16,7 @@ from resnet_core.run_details import (
 )
 from resnet_core.store import ACTIVE_STATUSES
 from ui.shared import (DATASET, PAGES, PERCENT_FORMAT, PREDICT_RUN, as_percent_points, friendly_errors,
-                       select_dataset, selected_dataset, services)
+                       select_dataset, selected_dataset, services, study_columns)
 
 RUN_KEY = "compare_run"
 CONFUSION_KEY = "compare_confusion"
@@ -27,14 +27,7 @@ EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
-    "Model": st.column_config.TextColumn("Model"),
-    "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
-    "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),
-    "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
-    "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
-                                                   help="Seconds of training, data preparation not included."),
-    "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
-    "Rank": st.column_config.NumberColumn("Rank", format="%d"),
+    **study_columns(),
     "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
                                               "both more accurate and faster."),
     "Status": st.column_config.TextColumn("Status", width="small",

@@ -28,8 +28,8 @@ from resnet_core.study import (StudyPlan, cancel_study, estimate_study_time, for
 from resnet_core.study_view import (Cell, chart_rows, finished_count, grid_column, overall_progress,
                                     parse_sizes, progress_grid, result_rows, size_label, study_cells,
                                     suggested_sizes, training_modes_text)
-from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
-                       selected_dataset, services)
+from ui.shared import (PAGES, as_percent_points, friendly_errors, select_dataset, selected_dataset, services,
+                       study_columns)
 
 DATASET_KEY = "study_dataset"
 SIZES_KEY = "study_sizes"
@@ -53,14 +53,7 @@ FLASH_S = 8.0  # how long a message about an action stays
 WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
                  "none": "None — random initialisation"}
 TABLE_CONFIG = {
-    "Model": st.column_config.TextColumn("Model"),
-    "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
-    "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),
-    "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
-    "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
-                                                   help="Seconds of training, data preparation not included."),
-    "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
-    "Rank": st.column_config.NumberColumn("Rank", format="%d"),
+    **study_columns(),
     "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
                                                       help="On the Pareto front of its size: no other "
                                                            "configuration is both more accurate and faster."),

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet_core.compare import format_duration
+from resnet_core.compare import finite_or_none, format_duration
 
 TRAIN_COLOUR = "#4C78A8"
 VAL_COLOUR = "#F58518"
@@ -30,19 +30,11 @@ _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10),
                legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """Epochs and values of one metric, leaving out epochs where it was not measured."""
     xs, ys = [], []
     for row in history:
-        value = _finite(row.get(key))
+        value = finite_or_none(row.get(key))
         if value is not None and row.get("epoch") is not None:
             xs.append(int(row["epoch"]))
             ys.append(value)
@@ -90,7 +82,7 @@ def _mark_epoch(fig: go.Figure, history: Sequence[dict[str, Any]], epoch: int, l
         fig.add_vline(x=epoch, line=dict(color=colour, dash="dot", width=1.5), row=1, col=col)
     row = next((r for r in history if r.get("epoch") == epoch), {})
     for col, key in ((1, "val_loss"), (2, "val_acc")):
-        value = _finite(row.get(key))
+        value = finite_or_none(row.get(key))
         if value is None:
             continue
         fig.add_trace(go.Scatter(
@@ -114,25 +106,25 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
     """
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        if _finite(row.get("Test Acc")) is None:
+        if finite_or_none(row.get("Test Acc")) is None:
             continue
         groups[row.get("num_images") if row.get("num_images") is not None else -1].append(row)
     fig = go.Figure()
     several = len(groups) > 1
     accs = [r["Test Acc"] for group in groups.values() for r in group]
     low = _accuracy_floor(accs)
-    timed_all = [r for group in groups.values() for r in group if _finite(r.get("Training Time")) is not None]
+    timed_all = [r for group in groups.values() for r in group if finite_or_none(r.get("Training Time")) is not None]
     x_span = max((r["Training Time"] for r in timed_all), default=1.0) or 1.0
     # One placement over all groups, so labels of different sizes keep apart too.
     placed = label_positions([(r["Training Time"], r["Test Acc"]) for r in timed_all], x_span, 1.0 - low)
     by_run = {id(r): p for r, p in zip(timed_all, placed)}
-    positions = {size: [by_run[id(r)] for r in group if _finite(r.get("Training Time")) is not None]
+    positions = {size: [by_run[id(r)] for r in group if finite_or_none(r.get("Training Time")) is not None]
                  for size, group in groups.items()}
     for i, size in enumerate(sorted(groups)):
         group = groups[size]
         colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
         suffix = f" · {_size_label(size)}" if several else ""
-        timed = [r for r in group if _finite(r.get("Training Time")) is not None]
+        timed = [r for r in group if finite_or_none(r.get("Training Time")) is not None]
         fig.add_trace(go.Scatter(
             x=[r["Training Time"] for r in timed], y=[r["Test Acc"] for r in timed],
             mode="markers+text", name=f"Runs{suffix}", meta="runs",
@@ -205,7 +197,7 @@ def learning_curves(tables: Sequence[dict[str, Any]]) -> go.Figure:
     points: dict[str, list[tuple[int, float, Any, Any]]] = defaultdict(list)
     for table in sorted(tables, key=lambda t: t["num_images"]):
         for row in table["rows"]:
-            acc = _finite(row.get("test_acc"))
+            acc = finite_or_none(row.get("test_acc"))
             if acc is None or row.get("rank") is None:
                 continue
             points[row["config"]].append((int(table["num_images"]), acc, row.get("rank"), row.get("run_id")))
@@ -294,7 +286,7 @@ def per_class_bars(per_class: Sequence[dict[str, Any]]) -> go.Figure:
     fig = go.Figure()
     for key, label, colour in (("precision", "Precision", TRAIN_COLOUR), ("recall", "Recall", VAL_COLOUR),
                                ("f1", "F1", BEST_COLOUR)):
-        fig.add_trace(go.Bar(x=names, y=[_finite(r.get(key)) or 0.0 for r in per_class], name=label,
+        fig.add_trace(go.Bar(x=names, y=[finite_or_none(r.get(key)) or 0.0 for r in per_class], name=label,
                              marker_color=colour, meta=key,
                              hovertemplate=f"%{{x}}<br>{label} %{{y:.1%}}<extra></extra>"))
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")

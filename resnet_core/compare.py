@@ -104,6 +104,15 @@ def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
 
 
+def finite_or_none(value: Any) -> float | None:
+    """value as a float, or None when it is missing, not a number, NaN or infinite."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def format_duration(seconds: float | None) -> str:
     """100 → '1m 40s'; 3725 → '1h 2m 5s'; 4.25 → '4.2s'; None → '—'."""
     if seconds is None or not math.isfinite(seconds):

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from resnet_core.callbacks import Callback, CancelOnEvent, FitState
+from resnet_core.callbacks import Callback, FitState
 from resnet_core.config import TrainConfig
 
 ACTIVE = ("queued", "preparing", "running")

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from resnet_core.compare import format_duration
+from resnet_core.compare import finite_or_none, format_duration
 from resnet_core.jobs import ACTIVE, JobSnapshot
 from resnet_core.store import ACTIVE_STATUSES, RunRecord
 from resnet_core.workspace import Workspace
@@ -87,8 +87,8 @@ def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> Run
     return RunView(
         run_id=record.id, status=record.status, description=record.description, dataset=record.dataset,
         epochs=planned, source="store", phase="training" if record.status == "running" else record.status,
-        epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=_finite(last.get("lr")),
-        images_per_s=_finite(last.get("images_per_s")), device=config.device if config else "",
+        epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=finite_or_none(last.get("lr")),
+        images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
         history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
         stopped_early=bool(record.stopped_early), final=final, message=record.error,
         notes=tuple(record.notes))
@@ -187,27 +187,19 @@ def final_numbers(view: RunView) -> dict[str, Any]:
 
 
 def format_percent(value: float | None) -> str:
-    v = _finite(value)
+    v = finite_or_none(value)
     return "—" if v is None else f"{v:.1%}"
 
 
 def format_loss(value: float | None) -> str:
-    v = _finite(value)
+    v = finite_or_none(value)
     return "—" if v is None else f"{v:.4f}"
 
 
 def format_seconds(value: float | None) -> str:
-    return format_duration(_finite(value))
+    return format_duration(finite_or_none(value))
 
 
 def resumable(workspace: Workspace, run_id: int) -> bool:
     """Has the run saved an epoch it could continue from?"""
     return (workspace.run_dir(run_id) / RESUME_FILE).is_file()
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

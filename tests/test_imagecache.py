@@ -1,4 +1,3 @@
-import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms

@@ -79,6 +79,20 @@ def friendly_errors(action: str) -> Iterator[None]:
 PERCENT_FORMAT = "%.1f%%"
 
 
+def study_columns() -> dict:
+    """Column settings of the reference study's columns, shared by the Compare and Study tables."""
+    return {
+        "Model": st.column_config.TextColumn("Model"),
+        "Val Loss": st.column_config.NumberColumn("Val Loss", format="%.4f"),
+        "Val Acc": st.column_config.NumberColumn("Val Acc", format=PERCENT_FORMAT),
+        "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
+        "Training Time": st.column_config.NumberColumn("Training Time", format="%.0f s",
+                                                       help="Seconds of training, data preparation not included."),
+        "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
+        "Rank": st.column_config.NumberColumn("Rank", format="%d"),
+    }
+
+
 def as_percent_points(frame, columns):
     """A copy of a DataFrame with these fraction columns ×100, to show with PERCENT_FORMAT."""
     return frame.assign(**{c: frame[c] * 100 for c in columns if c in frame.columns})

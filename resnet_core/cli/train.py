@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from resnet_core.callbacks import Callback, FitState
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import print_json
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
 
 
