@@ -100,8 +100,14 @@ _BUILD_LOCKS: dict[str, threading.Lock] = {}
 _BUILD_LOCKS_GUARD = threading.Lock()
 
 
+# Bumped whenever decoding changes what is stored (2: large JPEGs decoded at reduced scale), so a
+# cache from an older version is rebuilt rather than mixed with new predictions.
+DECODE_VERSION = 2
+
+
 def cache_key(root: str | Path, fingerprint: str, image_size: int) -> str:
-    digest = hashlib.sha1(f"{Path(root).resolve()}|{fingerprint}|{image_size}".encode()).hexdigest()[:16]
+    source = f"{Path(root).resolve()}|{fingerprint}|{image_size}|v{DECODE_VERSION}"
+    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
     return f"{_dataset_tag(root)}-{image_size}px-{digest}"
 
 

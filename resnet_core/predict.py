@@ -39,8 +39,9 @@ def resolve_device(name: str = "cpu") -> torch.device:
     return torch.device(name)
 
 
-def load_image(image: ImageSource) -> Image.Image:
-    """Any accepted image source as upright 8-bit RGB; ImageLoadError when it is not a usable image."""
+def load_image(image: ImageSource, min_size: int | None = None) -> Image.Image:
+    """Any accepted image source as upright 8-bit RGB; ImageLoadError when it is not a usable image.
+    min_size: decode large JPEGs at a reduced scale, as training did (see imageio.open_rgb)."""
     if isinstance(image, Image.Image):
         try:
             return to_rgb(image)
@@ -49,9 +50,9 @@ def load_image(image: ImageSource) -> Image.Image:
     if isinstance(image, (bytes, bytearray, memoryview)):
         if not len(image):
             raise ImageLoadError("empty file")
-        return open_rgb(io.BytesIO(bytes(image)))
+        return open_rgb(io.BytesIO(bytes(image)), min_size=min_size)
     if isinstance(image, (str, os.PathLike)) or hasattr(image, "read"):
-        return open_rgb(image)
+        return open_rgb(image, min_size=min_size)
     raise TypeError(f"expected an image path, bytes, file or PIL image, got {type(image).__name__}")
 
 
@@ -67,7 +68,7 @@ class Predictor:
 
     def preview(self, image: ImageSource) -> Image.Image:
         """The image as the model sees it: RGB, image_size × image_size (for showing next to a heatmap)."""
-        return resize_center_crop(load_image(image), self.image_size)
+        return resize_center_crop(load_image(image, min_size=self.image_size), self.image_size)
 
     def pixels(self, image: ImageSource) -> torch.Tensor:
         """uint8 3×S×S, preprocessed as in training."""

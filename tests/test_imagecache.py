@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms
@@ -5,6 +6,7 @@ from torchvision import transforms
 from resnet_core import imagecache
 from resnet_core.datasets import scan
 from resnet_core.imagecache import load_decoded
+from resnet_core.imageio import open_rgb
 from resnet_core.synthetic import make_image_folder
 
 
@@ -27,6 +29,36 @@ def test_pixels_match_the_plain_torchvision_path(tmp_path):
         diff = (decoded.pixels[i].int() - expected.int()).abs()
         assert diff.float().mean() < 2.0, path  # resize implementations differ by rounding only
         assert diff.max() <= 40, path
+
+
+def test_large_jpegs_decode_at_reduced_scale_yet_match_the_plain_path(tmp_path):
+    # 256 px JPEGs for 32 px inputs: decoded at 1/8 scale in the DCT, then resized as usual.
+    root = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=3, size=256, ext=".jpg")
+    imagecache.clear_memory()
+    _, decoded = _decode(root, tmp_path, size=32)
+    plain = transforms.Compose([transforms.Resize(32), transforms.CenterCrop(32), transforms.PILToTensor()])
+    for i, path in enumerate(decoded.paths):
+        expected = plain(Image.open(root / path).convert("RGB"))
+        diff = (decoded.pixels[i].int() - expected.int()).abs()
+        assert diff.float().mean() < 3.0, path
+        assert diff.max() <= 60, path
+    reduced = open_rgb(root / decoded.paths[0], min_size=32)
+    assert reduced.size == (32, 32)  # 256 / 8: the smallest scale that still covers 32 px
+    assert open_rgb(root / decoded.paths[0]).size == (256, 256)
+    assert open_rgb(root / decoded.paths[0], min_size=200).size == (256, 256)  # under 2×: full scale
+
+
+def test_reduced_scale_decoding_keeps_exif_rotation(tmp_path):
+    image = Image.new("RGB", (400, 200), (200, 30, 30))
+    image.paste((30, 30, 200), (0, 0, 200, 200))  # left half blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to show
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif, quality=95)
+    upright = open_rgb(path, min_size=50)
+    assert upright.size == (50, 100)  # decoded at 1/4, then turned upright
+    top = np.asarray(upright)[5, 25]
+    assert top[2] > 150 and top[0] < 100  # the blue half is on top after the rotation
 
 
 def test_second_load_reuses_memory_then_the_file(tmp_path):
