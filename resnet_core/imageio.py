@@ -36,6 +36,8 @@ def preprocess_spec(image_size: int) -> dict:
         "resize_shorter_side_to": image_size,
         "center_crop": [image_size, image_size],
         "interpolation": "bilinear, antialiased",
+        "jpeg_decoding": ("JPEGs at least twice the input size are decoded at 1/2, 1/4 or 1/8 scale "
+                          "first (Pillow's Image.draft), never below the input size"),
         "input": f"float32 tensor N×3×{image_size}×{image_size}, values in [0, 1]",
         "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
                           "applied": "inside the model"},
