@@ -205,7 +205,7 @@ def plan_study(dataset: str, sizes: Iterable[int], models: Sequence[str] = STUDY
                      "weights to study them, or include them anyway to see the baseline.")
     elif random_frozen:
         notes.append("Frozen-backbone configurations start from random weights here: only their head "
-                     "learns, so expect them near chance.")
+                     "learns, on random features, so they are a baseline, not transfer learning.")
     if not entries:
         raise StudyError("nothing to study: every configuration was left out. Add fine-tuning "
                          "configurations, pretrained weights, or include frozen random backbones.")
