@@ -34,3 +34,17 @@ def offline_torch_home(tmp_path, monkeypatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("TORCH_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium under Playwright, for the end-to-end tests (a failure, not a skip, when missing)."""
+    from e2e_helpers import launch_chromium, require_browser
+
+    sync_playwright = require_browser()
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from e2e_helpers import (Shots, StreamlitServer, chart_points, keyed, launch_chromium, report_failure,
-                         require_browser, set_number)
+from e2e_helpers import Shots, StreamlitServer, chart_points, keyed, report_failure, set_number
 from resnet_core.synthetic import class_names, make_image_folder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,17 +36,6 @@ def server(tmp_path):
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture
-def browser():
-    sync_playwright = require_browser()
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_new_user_journey(server, browser, tmp_path):

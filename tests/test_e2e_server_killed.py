@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from e2e_helpers import (StreamlitServer, keyed, launch_chromium, report_failure, require_browser,
-                         set_number, wait_until_idle)
+from e2e_helpers import StreamlitServer, keyed, report_failure, set_number, wait_until_idle
 from resnet_core.importing import import_dataset
 from resnet_core.store import NOTE_OWNER_GONE, RunStore
 from resnet_core.synthetic import make_image_folder
@@ -25,17 +24,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EPOCHS = 8  # long enough that the kill lands mid-run, well before the last epoch
 LOAD_S = 60
 TRAIN_S = 240
-
-
-@pytest.fixture
-def browser():
-    sync_playwright = require_browser()
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def open_train_page(page, url: str) -> None:

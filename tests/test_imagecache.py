@@ -17,18 +17,24 @@ def _decode(root, tmp_path, size=32, budget=None, progress=None):
                                 budget_bytes=budget, progress=progress)
 
 
+def assert_matches_plain_path(decoded, root, mean_diff: float, max_diff: int) -> None:
+    """Every cached image against torchvision's Resize + CenterCrop on a full decode of its file."""
+    size = decoded.image_size
+    plain = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.PILToTensor()])
+    for i, path in enumerate(decoded.paths):
+        expected = plain(Image.open(root / path).convert("RGB"))
+        diff = (decoded.pixels[i].int() - expected.int()).abs()
+        assert diff.float().mean() < mean_diff, path
+        assert diff.max() <= max_diff, path
+
+
 def test_pixels_match_the_plain_torchvision_path(tmp_path):
     root = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=4, size=48)
     # A non-square image exercises the shorter-side resize and the centre crop.
     Image.new("RGB", (60, 40), (10, 200, 30)).save(root / "class_0" / "wide.png")
     imagecache.clear_memory()
-    report, decoded = _decode(root, tmp_path, size=32)
-    plain = transforms.Compose([transforms.Resize(32), transforms.CenterCrop(32), transforms.PILToTensor()])
-    for i, path in enumerate(decoded.paths):
-        expected = plain(Image.open(root / path).convert("RGB"))
-        diff = (decoded.pixels[i].int() - expected.int()).abs()
-        assert diff.float().mean() < 2.0, path  # resize implementations differ by rounding only
-        assert diff.max() <= 40, path
+    _, decoded = _decode(root, tmp_path, size=32)
+    assert_matches_plain_path(decoded, root, mean_diff=2.0, max_diff=40)  # resize rounding only
 
 
 def test_large_jpegs_decode_at_reduced_scale_yet_match_the_plain_path(tmp_path):
@@ -36,12 +42,7 @@ def test_large_jpegs_decode_at_reduced_scale_yet_match_the_plain_path(tmp_path):
     root = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=3, size=256, ext=".jpg")
     imagecache.clear_memory()
     _, decoded = _decode(root, tmp_path, size=32)
-    plain = transforms.Compose([transforms.Resize(32), transforms.CenterCrop(32), transforms.PILToTensor()])
-    for i, path in enumerate(decoded.paths):
-        expected = plain(Image.open(root / path).convert("RGB"))
-        diff = (decoded.pixels[i].int() - expected.int()).abs()
-        assert diff.float().mean() < 3.0, path
-        assert diff.max() <= 60, path
+    assert_matches_plain_path(decoded, root, mean_diff=3.0, max_diff=60)
     reduced = open_rgb(root / decoded.paths[0], min_size=32)
     assert reduced.size == (32, 32)  # 256 / 8: the smallest scale that still covers 32 px
     assert open_rgb(root / decoded.paths[0]).size == (256, 256)
