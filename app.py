@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.shared import selected_dataset
+from ui.shared import mark_app_entered, selected_dataset
 
 ROOT = Path(__file__).resolve().parent
 
@@ -48,5 +48,6 @@ def show_dataset_line() -> None:
 # Drawn before the page runs, since a page that ends with st.stop() stops this script too (and any
 # st.* call after a stop raises again); redrawn after it, so a dataset the page just picked shows at once.
 show_dataset_line()
+mark_app_entered()
 page.run()
 show_dataset_line()

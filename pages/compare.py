@@ -16,7 +16,9 @@ from resnet_core.run_details import (
 )
 from resnet_core.store import ACTIVE_STATUSES
 from ui.shared import (DATASET, PAGES, PERCENT_FORMAT, PREDICT_RUN, as_percent_points, friendly_errors,
-                       select_dataset, selected_dataset, services, study_columns)
+                       select_dataset, selected_dataset, services, study_columns, through_the_app)
+
+through_the_app()
 
 RUN_KEY = "compare_run"
 CONFUSION_KEY = "compare_confusion"

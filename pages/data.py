@@ -14,7 +14,9 @@ from resnet_core.estimate import eta_seconds, format_seconds
 from resnet_core.housekeeping import DatasetInUseError, delete_dataset_checked
 from resnet_core.sample import SAMPLE_DESCRIPTION, SAMPLE_NAME, ensure_sample_dataset
 from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
-                       selected_dataset, services)
+                       selected_dataset, services, through_the_app)
+
+through_the_app()
 
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"

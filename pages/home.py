@@ -10,8 +10,10 @@ from resnet_core.config import MODEL_LABELS
 from resnet_core.hardware import detect_hardware
 from resnet_core.run_details import predictable_runs
 from resnet_core.sample import SAMPLE_DESCRIPTION, ensure_sample_dataset
-from ui.shared import (PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset,
-                       services)
+from ui.shared import (PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset, services,
+                       through_the_app)
+
+through_the_app()
 
 STATUS_BADGE = {journey.DONE: ":green-badge[:material/check: Done]",
                 journey.CURRENT: ":blue-badge[:material/arrow_forward: You are here]",

@@ -9,7 +9,9 @@ from resnet_core.models import CheckpointError
 from resnet_core.predict import cached_predictor, overlay
 from resnet_core.run_details import default_run, predictable_runs, run_label
 from resnet_core.runview import format_percent
-from ui.shared import PAGES, PREDICT_RUN, friendly_errors, selected_dataset, services
+from ui.shared import PAGES, PREDICT_RUN, friendly_errors, selected_dataset, services, through_the_app
+
+through_the_app()
 
 TOP_K = 5
 RUN_KEY = "predict_run"

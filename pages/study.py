@@ -29,7 +29,9 @@ from resnet_core.study_view import (Cell, chart_rows, finished_count, grid_colum
                                     parse_sizes, progress_grid, result_rows, size_label, study_cells,
                                     suggested_sizes, training_modes_text)
 from ui.shared import (PAGES, as_percent_points, friendly_errors, select_dataset, selected_dataset, services,
-                       study_columns)
+                       study_columns, through_the_app)
+
+through_the_app()
 
 DATASET_KEY = "study_dataset"
 SIZES_KEY = "study_sizes"

@@ -21,7 +21,10 @@ from resnet_core.runview import (
 )
 from resnet_core.sample import ensure_sample_dataset
 from resnet_core.weights_upload import WEIGHTS_EXTENSIONS, check_weights_file, save_weights_upload
-from ui.shared import LAST_RUN, PAGES, PLAN, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset, services
+from ui.shared import (LAST_RUN, PAGES, PLAN, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset,
+                       services, through_the_app)
+
+through_the_app()
 
 # Form fields (TrainConfig names) and their widget keys.
 FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",

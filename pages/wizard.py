@@ -18,7 +18,9 @@ from resnet_core.sample import ensure_sample_dataset
 from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
                                 recommend_for, train_prefill)
 from ui.shared import (PAGES, PERCENT_FORMAT, PLAN, as_percent_points, friendly_errors, page_exists,
-                       select_dataset, selected_dataset, services)
+                       select_dataset, selected_dataset, services, through_the_app)
+
+through_the_app()
 
 DATASET_KEY = "wizard_dataset"
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from

@@ -1,8 +1,8 @@
 """End to end: the Streamlit server is killed (SIGKILL) while a run it started is training.
 
 The next server start must mark the run interrupted, keep the epochs and best checkpoint it had,
-and offer Resume on the Train page; Resume must finish the run from where it stopped, in the
-browser, with the store consistent.
+and offer Resume on the Train page (opened by its own address, as a tab left open would be);
+Resume must finish the run from where it stopped, in the browser, with the store consistent.
 """
 from __future__ import annotations
 
@@ -93,7 +93,13 @@ def test_server_killed_mid_training_then_resume_in_the_browser(browser, tmp_path
     try:
         second.start()
         with report_failure(second, lambda: page):
-            open_train_page(page, second.url)
+            # The tab the user had open (or a bookmark of Train), on the freshly started server: the
+            # page must come with the app's navigation, not Streamlit's bare list of pages/ files.
+            page.goto(f"{second.url}/train")
+            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+            nav = page.get_by_test_id("stSidebarNavLink")
+            expect(nav.filter(has_text="Compare")).to_be_visible()
+            expect(nav.filter(has_text=re.compile(r"^\s*(app|train)\s*$"))).to_have_count(0)
             expect(page.get_by_role("heading", name="Interrupted runs")).to_be_visible()
             saved = f"{len(kept)} epoch{'s' if len(kept) != 1 else ''} saved"
             expect(page.get_by_text(re.compile(rf"#{run_id} · .*{saved}"))).to_be_visible()

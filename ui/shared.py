@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import runpy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,28 @@ def study_columns() -> dict:
 def as_percent_points(frame, columns):
     """A copy of a DataFrame with these fraction columns ×100, to show with PERCENT_FORMAT."""
     return frame.assign(**{c: frame[c] * 100 for c in columns if c in frame.columns})
+
+
+_ENTERED = "_app_entry_point_ran"
+
+
+def mark_app_entered() -> None:
+    """Called by app.py before it runs a page: this session goes through the navigation."""
+    st.session_state[_ENTERED] = True
+
+
+def through_the_app() -> None:
+    """Run the app's entry point first when a page was opened on its own.
+
+    A link straight to a page (a bookmark of /train) on a freshly started server makes Streamlit run
+    the file under pages/ by itself, with its own plain page list and none of app.py's navigation,
+    sidebar or start-up. Every page calls this first: in that case it runs app.py, which picks the
+    same page through st.navigation and runs it properly, and stops the bare run.
+    """
+    if st.session_state.get(_ENTERED):
+        return
+    runpy.run_path(str(APP_ROOT / "app.py"), run_name="__main__")
+    st.stop()
 
 
 def page_exists(key: str) -> bool:
