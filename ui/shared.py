@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import contextlib
-import runpy
 import logging
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
