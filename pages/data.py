@@ -14,7 +14,7 @@ from resnet_core.estimate import eta_seconds, format_seconds
 from resnet_core.housekeeping import DatasetInUseError, delete_dataset_checked
 from resnet_core.sample import SAMPLE_DESCRIPTION, SAMPLE_NAME, ensure_sample_dataset
 from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
-                       selected_dataset, services, through_the_app)
+                       selected_dataset, services, through_the_app, warnings_box)
 
 through_the_app()
 
@@ -213,10 +213,7 @@ if current:
                   help=f"'{smallest}'" if smallest else None)
         m4.metric("Skipped files", len(report.skipped), border=True,
                   help="Files that are not usable images; see below for why")
-        if len(report.warnings) == 1:
-            st.warning(report.warnings[0], icon=":material/warning:")
-        elif report.warnings:  # one box, not a stack of them
-            st.warning("\n".join(f"- {text}" for text in report.warnings), icon=":material/warning:")
+        warnings_box(report.warnings)
 
         if report.counts:
             counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below

@@ -18,7 +18,7 @@ from resnet_core.sample import ensure_sample_dataset
 from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
                                 recommend_for, train_prefill)
 from ui.shared import (PAGES, PERCENT_FORMAT, PLAN, as_percent_points, friendly_errors, page_exists,
-                       select_dataset, selected_dataset, services, through_the_app)
+                       select_dataset, selected_dataset, services, through_the_app, warnings_box)
 
 through_the_app()
 
@@ -193,10 +193,7 @@ with st.container(border=True):
         st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
-if len(rec.warnings) == 1:
-    st.warning(rec.warnings[0], icon=":material/warning:")
-elif rec.warnings:  # one box, as on the Data page
-    st.warning("\n".join(f"- {text}" for text in rec.warnings), icon=":material/warning:")
+warnings_box(rec.warnings)
 if report is not None:
     with friendly_errors("read the measured runs"):
         measured_panel(name, rec)

@@ -94,6 +94,15 @@ def study_columns() -> dict:
     }
 
 
+def warnings_box(texts) -> None:
+    """Warnings in one box (a bullet each when there are several), not a stack of boxes."""
+    texts = list(texts)
+    if len(texts) == 1:
+        st.warning(texts[0], icon=":material/warning:")
+    elif texts:
+        st.warning("\n".join(f"- {text}" for text in texts), icon=":material/warning:")
+
+
 def as_percent_points(frame, columns):
     """A copy of a DataFrame with these fraction columns ×100, to show with PERCENT_FORMAT."""
     return frame.assign(**{c: frame[c] * 100 for c in columns if c in frame.columns})
