@@ -6,17 +6,38 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from resnet_core.bundle import bundle_name, export_bundle
-from resnet_core.charts import confusion_heatmap, cost_performance, per_class_bars, selected_cell, training_curves
-from resnet_core.compare import STUDY_COLUMNS, comparison_table, ranked_rows
-from resnet_core.datasets import list_datasets
-from resnet_core.imageio import ImageLoadError, open_rgb
-from resnet_core.run_details import (
-    confusion_pairs, has_model, misclassified_images, per_class_rows, run_label, score_report, unranked_runs,
+from resnet_core.data.imageio import ImageLoadError, open_rgb
+from resnet_core.data.registry import list_datasets
+from resnet_core.results.bundle import bundle_name, export_bundle
+from resnet_core.results.ranking import STUDY_COLUMNS, comparison_table, ranked_rows
+from resnet_core.runs.store import ACTIVE_STATUSES
+from resnet_core.views.charts import (
+    confusion_heatmap,
+    cost_performance,
+    per_class_bars,
+    selected_cell,
+    training_curves,
 )
-from resnet_core.store import ACTIVE_STATUSES
-from ui.shared import (DATASET, PAGES, PERCENT_FORMAT, PREDICT_RUN, as_percent_points, friendly_errors,
-                       select_dataset, selected_dataset, services, study_columns, through_the_app)
+from resnet_core.views.run_details import (
+    confusion_pairs,
+    has_model,
+    misclassified_images,
+    per_class_rows,
+    run_label,
+    score_report,
+    unranked_runs,
+)
+from ui.shared import (
+    PAGES,
+    PERCENT_FORMAT,
+    PREDICT_RUN,
+    as_percent_points,
+    dataset_select,
+    friendly_errors,
+    services,
+    study_columns,
+    through_the_app,
+)
 
 through_the_app()
 
@@ -255,13 +276,8 @@ if not all_runs:
     st.stop()
 
 with_runs = [d for d in dataset_names if any(r.dataset == d for r in all_runs)]
-if st.session_state.get("compare_dataset") not in dataset_names:
-    preferred = selected_dataset()
-    st.session_state["compare_dataset"] = preferred if preferred in with_runs else with_runs[0]
-dataset = st.selectbox("Dataset", dataset_names, key="compare_dataset",
-                       format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
-if dataset != st.session_state.get(DATASET):
-    select_dataset(dataset)
+dataset = dataset_select(dataset_names, "compare_dataset", start_among=with_runs,
+                         format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
 records = [r for r in all_runs if r.dataset == dataset]
 table = comparison_table(records)
 active = [r for r in records if r.status in ACTIVE_STATUSES]

@@ -9,12 +9,33 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from resnet_core import datasets, dataset_view, importing
-from resnet_core.estimate import eta_seconds, format_seconds
-from resnet_core.housekeeping import DatasetInUseError, delete_dataset_checked
-from resnet_core.sample import SAMPLE_DESCRIPTION, SAMPLE_NAME, ensure_sample_dataset
-from ui.shared import (PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, select_dataset,
-                       selected_dataset, services, through_the_app, warnings_box)
+from resnet_core.advice.estimate import eta_seconds, format_seconds
+from resnet_core.data import importing
+from resnet_core.data.registry import (
+    DatasetInfo,
+    dataset_report,
+    get_dataset,
+    list_datasets,
+    register_folder,
+)
+from resnet_core.data.sample import (
+    SAMPLE_DESCRIPTION,
+    SAMPLE_NAME,
+)
+from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
+from resnet_core.views import dataset_view
+from ui.shared import (
+    PAGES,
+    PERCENT_FORMAT,
+    as_percent_points,
+    friendly_errors,
+    import_sample,
+    select_dataset,
+    selected_dataset,
+    services,
+    through_the_app,
+    warnings_box,
+)
 
 through_the_app()
 
@@ -50,7 +71,7 @@ def thumbnail(path: str, mtime_ns: int):
     return dataset_view.thumbnail(path)
 
 
-def finish_import(info: datasets.DatasetInfo, message: str) -> None:
+def finish_import(info: DatasetInfo, message: str) -> None:
     select_dataset(info.name)
     st.session_state[FLASH] = message
     st.rerun()
@@ -75,9 +96,9 @@ st.caption("Bring in a folder of labelled images — one subfolder per class —
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 
-all_datasets: list[datasets.DatasetInfo] = []
+all_datasets: list[DatasetInfo] = []
 with friendly_errors("list the datasets"):
-    all_datasets = datasets.list_datasets(ws)
+    all_datasets = list_datasets(ws)
 names = [d.name for d in all_datasets]
 if selected_dataset() and selected_dataset() not in names:
     select_dataset(None)  # deleted, perhaps in another browser tab
@@ -127,9 +148,9 @@ else:
         st.caption(SAMPLE_DESCRIPTION)
         if st.button("Use the sample dataset", key="data_sample_quick", type="primary",
                      icon=":material/checkroom:"):
-            with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
-                info, _ = ensure_sample_dataset(ws)
-                finish_import(info, f"Imported the sample as '{info.name}'.")
+            imported = import_sample()
+            if imported:
+                finish_import(imported[0], f"Imported the sample as '{imported[0].name}'.")
 
 # Four ways in.
 limit_mb = st.get_option("server.maxUploadSize")
@@ -181,13 +202,14 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                 st.error("Type the path of a folder whose subfolders are the classes, then add it.")
             else:
                 with friendly_errors("add the folder"):
-                    info = datasets.register_folder(path.strip(), ws, name=name.strip() or None)
+                    info = register_folder(path.strip(), ws, name=name.strip() or None)
                     finish_import(info, f"Added the folder as '{info.name}'.")
     with builtin:
         st.caption(SAMPLE_DESCRIPTION)
         if st.button("Use the sample", key="data_sample", type="primary", icon=":material/checkroom:"):
-            with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
-                info, created = ensure_sample_dataset(ws)
+            imported = import_sample()
+            if imported:
+                info, created = imported
                 finish_import(info, f"Imported the sample as '{info.name}'." if created
                               else f"Selected the sample '{SAMPLE_NAME}' (already imported).")
 
@@ -196,9 +218,9 @@ current = selected_dataset()
 if current:
     report = None
     with friendly_errors(f"scan '{current}'"):
-        info = datasets.get_dataset(current, ws)
+        info = get_dataset(current, ws)
         update, bar = progress_bar("Scanning")
-        report = datasets.dataset_report(info, progress=update)
+        report = dataset_report(info, progress=update)
         bar.empty()
     if report is not None:
         st.divider()

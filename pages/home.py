@@ -5,13 +5,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from resnet_core import datasets, journey, models
 from resnet_core.config import MODEL_LABELS
+from resnet_core.data.registry import list_datasets
+from resnet_core.data.sample import SAMPLE_DESCRIPTION
 from resnet_core.hardware import detect_hardware
-from resnet_core.run_details import predictable_runs
-from resnet_core.sample import SAMPLE_DESCRIPTION, ensure_sample_dataset
-from ui.shared import (PAGES, PLAN, friendly_errors, page_exists, select_dataset, selected_dataset, services,
-                       through_the_app)
+from resnet_core.training.weights import weights_status
+from resnet_core.views import journey
+from resnet_core.views.run_details import predictable_runs
+from ui.shared import (
+    PAGES,
+    PLAN,
+    friendly_errors,
+    import_sample,
+    page_exists,
+    select_dataset,
+    selected_dataset,
+    services,
+    through_the_app,
+)
 
 through_the_app()
 
@@ -34,7 +45,7 @@ st.markdown(
     "Every run is kept and ranked by accuracy and training time, and the best one can label new images.")
 
 with friendly_errors("read the workspace"):
-    all_datasets = datasets.list_datasets(ws)
+    all_datasets = list_datasets(ws)
     runs = svc.store.list_runs()
     summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)))
     dataset = selected_dataset()
@@ -59,10 +70,8 @@ with friendly_errors("read the workspace"):
                                            type="primary", icon=":material/arrow_forward:"):
         st.switch_page(PAGES[current.key])
     if not all_datasets:
-        if actions.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION):
-            with st.spinner("Importing the sample…"):
-                info, _ = ensure_sample_dataset(ws)
-            select_dataset(info.name)
+        if actions.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION) \
+                and import_sample():
             st.switch_page(PAGES["data"])
 
     st.subheader("At a glance")
@@ -84,7 +93,7 @@ with friendly_errors("detect the hardware"):
                    "the wizard plans for that, or for another machine's GPU if you tell it.")
 
 with friendly_errors("check the ImageNet weights"):
-    status = models.weights_status()
+    status = weights_status()
     cols = st.columns(len(status))
     for column, (arch, info) in zip(cols, status.items()):
         label = MODEL_LABELS[arch]

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_core.charts import top_k_bars
-from resnet_core.imageio import IMAGE_EXTENSIONS, ImageLoadError
-from resnet_core.models import CheckpointError
-from resnet_core.predict import cached_predictor, overlay
-from resnet_core.run_details import default_run, predictable_runs, run_label
-from resnet_core.runview import format_percent
-from ui.shared import PAGES, PREDICT_RUN, friendly_errors, selected_dataset, services, through_the_app
+from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
+from resnet_core.results.predict import cached_predictor, overlay
+from resnet_core.training.checkpoints import CheckpointError
+from resnet_core.views.charts import top_k_bars
+from resnet_core.views.run_details import default_run, predictable_runs, run_label
+from resnet_core.views.run_view import format_percent
+from ui.shared import (
+    PAGES,
+    PREDICT_RUN,
+    friendly_errors,
+    selected_dataset,
+    services,
+    through_the_app,
+)
 
 through_the_app()
 

@@ -14,22 +14,43 @@ import time
 import pandas as pd
 import streamlit as st
 
-from resnet_core import estimate
-from resnet_core.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
-from resnet_core.charts import cost_performance, learning_curves
-from resnet_core.config import AUGMENTATIONS, LIMITS, MODEL_LABELS, MODELS
-from resnet_core.datasets import dataset_report, get_dataset, list_datasets
+from resnet_core.advice import estimate
+from resnet_core.advice.planning import weights_availability
+from resnet_core.advice.recommend import WEIGHT_CHOICES
+from resnet_core.config import AUGMENTATIONS, LIMITS, MODEL_LABELS, MODELS, WEIGHT_LABELS
+from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
+from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
+from resnet_core.data.splits import get_split
 from resnet_core.hardware import resolve_device
-from resnet_core.planning import weights_availability
-from resnet_core.sample import ensure_sample_dataset
-from resnet_core.splits import get_split
-from resnet_core.study import (StudyPlan, cancel_study, estimate_study_time, format_tables, list_studies,
-                               plan_study, run_study, study_conclusion, study_tables)
-from resnet_core.study_view import (Cell, chart_rows, finished_count, grid_column, overall_progress,
-                                    parse_sizes, progress_grid, result_rows, size_label, study_cells,
-                                    suggested_sizes, training_modes_text)
-from ui.shared import (PAGES, as_percent_points, friendly_errors, select_dataset, selected_dataset, services,
-                       study_columns, through_the_app)
+from resnet_core.study.plan import StudyPlan, list_studies, plan_study
+from resnet_core.study.run import cancel_study, estimate_study_time, run_study
+from resnet_core.study.summary import format_tables, study_conclusion, study_tables
+from resnet_core.views.charts import cost_performance, learning_curves
+from resnet_core.views.study_view import (
+    Cell,
+    chart_rows,
+    finished_count,
+    grid_column,
+    overall_progress,
+    parse_sizes,
+    progress_grid,
+    result_rows,
+    size_label,
+    study_cells,
+    suggested_sizes,
+    training_modes_text,
+)
+from ui.forms import remember_form, restore_form
+from ui.shared import (
+    PAGES,
+    as_percent_points,
+    dataset_select,
+    friendly_errors,
+    import_sample,
+    services,
+    study_columns,
+    through_the_app,
+)
 
 through_the_app()
 
@@ -52,8 +73,6 @@ _DRAWN = "study_drawn"  # (study id, completed, active) the last full run drew
 POLL_S = 1.5
 FLASH_S = 8.0  # how long a message about an action stays
 
-WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
-                 "none": "None — random initialisation"}
 TABLE_CONFIG = {
     **study_columns(),
     "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
@@ -70,17 +89,6 @@ ws = svc.workspace
 
 
 # ----- keeping the inputs -------------------------------------------------------------------------
-
-def restore_form() -> None:
-    """Streamlit forgets a widget's value once it is not drawn; put back what the user had."""
-    for key, value in st.session_state.get(_SAVED, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def remember_form() -> None:
-    st.session_state[_SAVED] = {k: st.session_state[k] for k in FORM_KEYS if k in st.session_state}
-
 
 def flash(kind: str, message: str, where: str = "progress") -> None:
     """A message for the rerun that follows an action, drawn where it belongs (the sizes or the progress)."""
@@ -123,11 +131,8 @@ def empty_state() -> None:
     row = st.container(horizontal=True)
     if row.button("Go to Data", key="study_go_data", type="primary", icon=":material/folder_open:"):
         st.switch_page(PAGES["data"])
-    if row.button("Use the sample dataset", key="study_use_sample", icon=":material/checkroom:"):
-        with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
-            info, _ = ensure_sample_dataset(ws)
-            select_dataset(info.name)
-            st.rerun()
+    if row.button("Use the sample dataset", key="study_use_sample", icon=":material/checkroom:") and import_sample():
+        st.rerun()
 
 
 # ----- the plan -----------------------------------------------------------------------------------
@@ -173,7 +178,7 @@ def plan_inputs(dataset: str, num_train: int, num_classes: int):
                             help="ResNet-101 is slow without a GPU.")
     augs = c2.multiselect("Augmentations", AUGMENTATIONS, key=AUGS_KEY, format_func=str.capitalize,
                           help="\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()))
-    weights = c3.selectbox("Starting weights", list(WEIGHT_LABELS), key=WEIGHTS_KEY,
+    weights = c3.selectbox("Starting weights", WEIGHT_CHOICES, key=WEIGHTS_KEY,
                            format_func=WEIGHT_LABELS.get)
     modes_line = st.empty()
     available = weights_availability(weights)
@@ -319,7 +324,7 @@ def plan_section(dataset: str, counts: tuple[int, int, int, int]) -> str | None:
     st.subheader("Plan")
     with st.container(border=True):
         args, modes_line = plan_inputs(dataset, num_train, num_classes)
-        remember_form()
+        remember_form(_SAVED, FORM_KEYS)
         if args is None:
             return None
         plan = current_plan(args)
@@ -509,20 +514,15 @@ st.title("Study")
 st.caption("Which ResNet and which training choices give the best accuracy for the time on your data? "
            "Every configuration at several dataset sizes, scored on the same test images and ranked.")
 
-restore_form()
+restore_form(_SAVED)
 names = []
 with friendly_errors("list the datasets"):
     names = [d.name for d in list_datasets(ws)]
 if not names:
     empty_state()
     st.stop()
-if st.session_state.get(DATASET_KEY) not in names:
-    preferred = selected_dataset()
-    st.session_state[DATASET_KEY] = preferred if preferred in names else names[0]
 top = st.columns([2, 3], vertical_alignment="bottom")
-dataset = top[0].selectbox("Dataset", names, key=DATASET_KEY)
-if dataset != selected_dataset():
-    select_dataset(dataset)
+dataset = dataset_select(names, DATASET_KEY, where=top[0])
 counts = split_counts(dataset)
 if counts is None:
     st.stop()

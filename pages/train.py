@@ -8,21 +8,50 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_core import augment
-from resnet_core.charts import training_curves
-from resnet_core.config import AUGMENTATIONS, DEVICES, LIMITS, MODEL_LABELS, MODELS, TrainConfig
-from resnet_core.datasets import list_datasets
-from resnet_core.hardware import detect_hardware
-from resnet_core.planning import plan_training, weights_availability
-from resnet_core.recommend import card_limits, patience_for
-from resnet_core.runview import (
-    RunView, format_loss, format_percent, format_seconds, load_view, prep_text, progress_text, queue_text,
-    resumable, run_to_follow,
+from resnet_core.advice.planning import plan_training, weights_availability
+from resnet_core.advice.recommend import card_limits, patience_for
+from resnet_core.config import (
+    AUGMENTATIONS,
+    DEVICES,
+    LIMITS,
+    MODEL_LABELS,
+    MODELS,
+    WEIGHT_LABELS,
+    TrainConfig,
 )
-from resnet_core.sample import ensure_sample_dataset
-from resnet_core.weights_upload import WEIGHTS_EXTENSIONS, check_weights_file, save_weights_upload
-from ui.shared import (LAST_RUN, PAGES, PLAN, PREDICT_RUN, friendly_errors, select_dataset, selected_dataset,
-                       services, through_the_app)
+from resnet_core.data import augment
+from resnet_core.data.registry import list_datasets
+from resnet_core.hardware import detect_hardware
+from resnet_core.training.weights_upload import (
+    WEIGHTS_EXTENSIONS,
+    check_weights_file,
+    save_weights_upload,
+)
+from resnet_core.views.charts import training_curves
+from resnet_core.views.run_view import (
+    RunView,
+    format_loss,
+    format_percent,
+    format_seconds,
+    load_view,
+    prep_text,
+    progress_text,
+    queue_text,
+    resumable,
+    run_to_follow,
+)
+from ui.forms import remember_form, restore_form
+from ui.shared import (
+    LAST_RUN,
+    PAGES,
+    PLAN,
+    PREDICT_RUN,
+    dataset_select,
+    friendly_errors,
+    import_sample,
+    services,
+    through_the_app,
+)
 
 through_the_app()
 
@@ -41,25 +70,11 @@ _SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 POLL_S = 1.0
 
-WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
-                 "none": "None — random initialisation", "file": "A weights file I upload"}
 FIELD_LABELS = {"epochs": "Epochs", "batch_size": "Batch size", "learning_rate": "Learning rate",
                 "patience": "Patience", "eval_every": "Evaluate every", "image_size": "Image size"}
 
 
 # ----- keeping the form -----------------------------------------------------------------------
-
-def restore_form() -> None:
-    """Streamlit forgets a widget's value once it is not drawn; put back what the user had."""
-    for key, value in st.session_state.get(_SAVED, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def remember_form() -> None:
-    keys = [DATASET_KEY, *KEYS.values()]
-    st.session_state[_SAVED] = {k: st.session_state[k] for k in keys if k in st.session_state}
-
 
 def apply_values(values: dict, source: tuple) -> None:
     """Fill the form from a plan or the defaults (only when the source changed)."""
@@ -118,22 +133,17 @@ def clamp_to_limits(limits: dict[str, tuple[float, float]], model: str) -> list[
 # ----- the settings -------------------------------------------------------------------------------
 
 def settings_section(datasets: list[str]) -> None:
-    restore_form()
+    restore_form(_SAVED)
     plan = st.session_state.get(PLAN)
     if plan and st.session_state.get(_APPLIED) != ("plan", repr(plan)):
         if plan.get("dataset") in datasets:
             st.session_state[DATASET_KEY] = plan["dataset"]
         apply_values(plan, ("plan", repr(plan)))
-    if st.session_state.get(DATASET_KEY) not in datasets:
-        preferred = selected_dataset()
-        st.session_state[DATASET_KEY] = preferred if preferred in datasets else datasets[0]
 
     with st.container(border=True):
         top = st.columns([2, 3], vertical_alignment="bottom")
-        dataset = top[0].selectbox("Dataset", datasets, key=DATASET_KEY,
-                                   help="The images to train on; each run uses the dataset's saved split.")
-        if dataset != selected_dataset():
-            select_dataset(dataset)
+        dataset = dataset_select(datasets, DATASET_KEY, where=top[0],
+                                 help="The images to train on; each run uses the dataset's saved split.")
         if not plan and st.session_state.get(_APPLIED) != ("defaults", dataset):
             defaults = wizard_defaults(dataset)
             if defaults:
@@ -206,7 +216,7 @@ def settings_section(datasets: list[str]) -> None:
             st.caption(f"Trains on a stratified subset of {plan['max_train_images']:,} training images "
                        "(set in the Wizard).")
         start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:")
-    remember_form()
+    remember_form(_SAVED, [DATASET_KEY, *KEYS.values()])
     if start:
         start_run(dataset, plan)
 
@@ -467,11 +477,8 @@ def new_run_section(dataset_names: list[str]) -> None:
     row = st.container(horizontal=True)
     if row.button("Go to Data", key="train_go_data", type="primary", icon=":material/upload:"):
         st.switch_page(PAGES["data"])
-    if row.button("Use the sample dataset", key="train_use_sample", icon=":material/checkroom:"):
-        with friendly_errors("import the sample dataset"), st.spinner("Importing the sample…"):
-            info, _ = ensure_sample_dataset(services().workspace)
-            select_dataset(info.name)
-            st.rerun()
+    if row.button("Use the sample dataset", key="train_use_sample", icon=":material/checkroom:") and import_sample():
+        st.rerun()
 
 
 dataset_names = [d.name for d in list_datasets(services().workspace)]

@@ -2,23 +2,40 @@
 with its reason, and how long training would take on this machine."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-import pandas as pd
-
-from resnet_core import datasets, estimate
-from resnet_core.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
-from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, describe_config
-from resnet_core.compare import format_duration
+from resnet_core.advice import estimate
+from resnet_core.advice.measured import measured_advice, measured_ranking
+from resnet_core.advice.recommend import WEIGHT_CHOICES
+from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
+from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
+from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
 from resnet_core.hardware import detect_hardware, resolve_device
-from resnet_core.journey import likely_dataset
-from resnet_core.measured import measured_advice, measured_ranking
-from resnet_core.recommend import WEIGHT_CHOICES
-from resnet_core.sample import ensure_sample_dataset
-from resnet_core.wizard import (WizardInputs, dataset_numbers, hardware_defaults, plans_other_hardware,
-                                recommend_for, train_prefill)
-from ui.shared import (PAGES, PERCENT_FORMAT, PLAN, as_percent_points, friendly_errors, page_exists,
-                       select_dataset, selected_dataset, services, through_the_app, warnings_box)
+from resnet_core.results.ranking import format_duration
+from resnet_core.views.journey import likely_dataset
+from resnet_core.views.wizard import (
+    WizardInputs,
+    dataset_numbers,
+    hardware_defaults,
+    plans_other_hardware,
+    recommend_for,
+    train_prefill,
+)
+from ui.shared import (
+    PAGES,
+    PERCENT_FORMAT,
+    PLAN,
+    as_percent_points,
+    friendly_errors,
+    import_sample,
+    page_exists,
+    select_dataset,
+    selected_dataset,
+    services,
+    through_the_app,
+    warnings_box,
+)
 
 through_the_app()
 
@@ -26,8 +43,6 @@ DATASET_KEY = "wizard_dataset"
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
 SAVED = "wizard_answers"  # the answers, kept while other pages are shown
 NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
-WEIGHT_LABELS = {"auto": "Auto — ImageNet if available", "imagenet": "ImageNet (pretrained)",
-                 "none": "None — random initialisation"}
 TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
 # How the measured runs stand against the cards' pick (measured.MeasuredRanking.verdict).
 VERDICT_BADGES = {"agrees": ("Measurement agrees with the cards", "green", ":material/check:"),
@@ -79,7 +94,7 @@ st.caption("Three questions, then the ResNet and settings the model cards advise
 # The dataset the numbers come from: any dataset of the workspace, offered right here.
 all_datasets = []
 with friendly_errors("list the datasets"):
-    all_datasets = datasets.list_datasets(ws)
+    all_datasets = list_datasets(ws)
 names = [d.name for d in all_datasets]
 name, report = None, None
 if names:
@@ -95,7 +110,7 @@ if names:
     top[1].page_link(PAGES["data"], label="See its report, or add a dataset, on the Data page",
                      icon=":material/folder_open:")
     with friendly_errors(f"read the dataset '{name}'"):
-        report = datasets.dataset_report(datasets.get_dataset(name, ws))
+        report = dataset_report(get_dataset(name, ws))
 else:
     with st.container(border=True):
         st.markdown("**No dataset yet.** Import one on the Data page or try the sample — or type your "
@@ -103,11 +118,9 @@ else:
         buttons = st.container(horizontal=True)
         if buttons.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
             st.switch_page(PAGES["data"])
-        if buttons.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:"):
-            with friendly_errors("import the sample"), st.spinner("Importing the sample…"):
-                info, _ = ensure_sample_dataset(ws)
-                select_dataset(info.name)
-                st.rerun()
+        if buttons.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:") \
+                and import_sample():
+            st.rerun()
 
 # Widget values live in session state. Streamlit forgets a page's widgets while another page is
 # shown, so the answers are also kept under SAVED and restored on return; the dataset numbers are

@@ -10,6 +10,9 @@ MODELS = ("resnet18", "resnet50", "resnet101")
 MODEL_LABELS = {"resnet18": "ResNet18", "resnet50": "ResNet50", "resnet101": "ResNet101"}
 AUGMENTATIONS = ("none", "light", "standard", "heavy")
 WEIGHTS = ("auto", "imagenet", "none", "file")
+# The starting-weights choices in words, as the Wizard, Train and Study pages offer them.
+WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
+                 "none": "None — random initialisation", "file": "A weights file I upload"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULES = ("cosine", "constant")
 PRIORITIES = ("speed", "balanced", "accuracy")

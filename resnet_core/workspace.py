@@ -5,12 +5,10 @@ parallel users stay apart.
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ENV_VAR = "RESNET_PILOT_HOME"
 
@@ -74,38 +72,3 @@ class Workspace:
             return False
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file so that a crash leaves either the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_leftovers(path)
-    # The pid in the name tells a later sweep whether the writer is still alive.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sweep_leftovers(path: Path) -> None:
-    """Remove temp files of earlier writes of this same file that a crash left behind (only ones
-    named by this function, whose process is gone: the folder may be the user's own)."""
-    from resnet_core.housekeeping import remove_stale_temp_files
-
-    remove_stale_temp_files(path.parent, path.name, max_age_s=None)
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
-
-
-def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return default

@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from resnet_core import fashion_mnist  # noqa: E402
-from resnet_core.splits import DEFAULT_FRACTIONS, split_sizes  # noqa: E402
-from resnet_core.workspace import ENV_VAR, Workspace  # noqa: E402
+from resnet_core.data import fashion_mnist
+from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
+from resnet_core.workspace import ENV_VAR, Workspace
 
 TINY = ["--sizes", "40,100", "--models", "resnet18", "--epochs", "1", "--image-size", "32"]
 
@@ -54,7 +54,7 @@ def markdown_report(plan, tables: list[dict], conclusion: list[str]) -> str:
     import torch
 
     from resnet_core.hardware import detect_hardware
-    from resnet_core.study import format_tables
+    from resnet_core.study.summary import format_tables
 
     hw = detect_hardware()
     device = hw.describe().split(" — ")[0]
@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     if status not in (0, 1):  # stopped, or bad input: nothing complete to write
         return status
 
-    from resnet_core.store import RunStore
-    from resnet_core.study import plan_study, study_conclusion, study_tables
+    from resnet_core.runs.store import RunStore
+    from resnet_core.study.plan import plan_study
+    from resnet_core.study.summary import study_conclusion, study_tables
 
     # The same plan the sweep ran (plans are deterministic), to read its results back.
     plan = plan_study(str(folder), sizes, models=parsed.models.split(","),

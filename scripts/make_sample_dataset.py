@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from resnet_core import fashion_mnist  # noqa: E402
+from resnet_core.data import fashion_mnist
 
 OUT = ROOT / "assets" / "sample"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_core.synthetic import make_image_folder
+from resnet_core.data.synthetic import make_image_folder
 from resnet_core.workspace import ENV_VAR, Workspace
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))

@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from resnet_core import hardware
-from resnet_core.hardware import DeviceUnavailableError, Hardware, detect_hardware, resolve_device
+from resnet_core.hardware import (
+    DeviceUnavailableError,
+    Hardware,
+    detect_hardware,
+    resolve_device,
+)
 
 
 @pytest.fixture

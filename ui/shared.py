@@ -4,15 +4,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import runpy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import streamlit as st
 
-from resnet_core.housekeeping import startup
-from resnet_core.jobs import JobManager
-from resnet_core.store import RunStore
+from resnet_core.data.registry import DatasetInfo
+from resnet_core.data.sample import ensure_sample_dataset
+from resnet_core.runs.jobs import JobManager
+from resnet_core.runs.recovery import startup
+from resnet_core.runs.store import RunStore
 from resnet_core.workspace import Workspace, default_root
 
 log = logging.getLogger("resnet_pilot.ui")
@@ -141,3 +143,29 @@ def selected_dataset() -> str | None:
 
 def select_dataset(name: str | None) -> None:
     st.session_state[DATASET] = name
+
+
+def dataset_select(names: list[str], key: str, *, where=None, start_among: list[str] | None = None,
+                   **selectbox_options) -> str:
+    """The Dataset box of a page: it starts on the dataset chosen anywhere else (else the first of
+    start_among, by default of names), and a choice made here becomes the selection everywhere."""
+    candidates = start_among or names
+    if st.session_state.get(key) not in names:
+        preferred = selected_dataset()
+        st.session_state[key] = preferred if preferred in candidates else candidates[0]
+    dataset = (where or st).selectbox("Dataset", names, key=key, **selectbox_options)
+    if dataset != selected_dataset():
+        select_dataset(dataset)
+    return dataset
+
+
+def import_sample() -> tuple[DatasetInfo, bool] | None:
+    """Import the built-in sample (or find it, imported earlier) and select it.
+
+    Returns (its dataset, whether it was imported now), or None when it failed (the message is shown).
+    """
+    with friendly_errors("import the sample dataset"), st.spinner("Importing the sample…"):
+        info, created = ensure_sample_dataset(services().workspace)
+        select_dataset(info.name)
+        return info, created
+    return None

@@ -3,6 +3,10 @@
 Each command lives in its own module here with `register(subparsers)` (which sets `func`) and a
 `run(args) -> int`. Errors a user can fix become a one-line message and exit status 2, never a
 traceback.
+
+May import: every core package. A command module imports what its command needs inside `run()`,
+not at its top, because building the parser imports every command module: torch and the training
+code load only for the commands that use them.
 """
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
+
+from resnet_core.config import ConfigError
 
 # Commands in the order `--help` lists them; each name is a module of this package.
 COMMANDS = ("scan", "import_", "recommend", "train", "resume", "rerun", "runs", "predict", "export",
@@ -56,7 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except Exception as e:  # a bug or an environment problem: say what, keep the traceback out
-        from resnet_core.config import ConfigError
 
         if isinstance(e, (ConfigError, FileNotFoundError, NotADirectoryError, ValueError)):
             print(f"error: {e}", file=sys.stderr)

@@ -57,12 +57,17 @@ def _sizes(args: argparse.Namespace) -> tuple[int, ...]:
     try:
         return tuple(int(s) for s in args.sizes.split(",") if s.strip())
     except ValueError:
-        raise UserError(f"--sizes must be whole numbers separated by commas, e.g. 1000,5000; got {args.sizes!r}")
+        raise UserError(f"--sizes must be whole numbers separated by commas, e.g. 1000,5000; got {args.sizes!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_core.bench import BenchError, BenchOptions, format_table, run_benchmark
-    from resnet_core.workspace import atomic_write_json
+    from resnet_core.bench.side_by_side import (
+        BenchError,
+        BenchOptions,
+        format_table,
+        run_benchmark,
+    )
+    from resnet_core.fsutil import atomic_write_json
 
     options = BenchOptions(
         data=args.data, sizes=_sizes(args), models=_names(args.models, "models"),
@@ -94,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _knobs(options, out: Path, as_json: bool) -> int:
-    from resnet_core.bench import load_average, machine_info
-    from resnet_core.bench_knobs import format_knobs, measure_knobs
-    from resnet_core.workspace import atomic_write_json
+    from resnet_core.bench.knobs import format_knobs, measure_knobs
+    from resnet_core.bench.side_by_side import load_average, machine_info
+    from resnet_core.fsutil import atomic_write_json
 
     if options.threads:
         import torch

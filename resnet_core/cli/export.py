@@ -5,9 +5,9 @@ import argparse
 
 from resnet_core.cli import UserError, print_json
 from resnet_core.cli.predict import run_folder
-from resnet_core.export import FORMATS, export_model
-from resnet_core.models import CheckpointError
-from resnet_core.workspace import read_json
+from resnet_core.fsutil import read_json
+from resnet_core.results.export import FORMATS, export_model
+from resnet_core.training.checkpoints import CheckpointError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from resnet_core.cli import UserError, print_json
 from resnet_core.cli.scan import format_report, stderr_progress
-from resnet_core.datasets import DatasetError, dataset_report
-from resnet_core.housekeeping import clean_stale_tmp
-from resnet_core.importing import import_dataset
+from resnet_core.data.importing import import_dataset
+from resnet_core.data.registry import dataset_report
+from resnet_core.data.scan import DatasetError
+from resnet_core.runs.recovery import clean_stale_tmp
 from resnet_core.workspace import Workspace
 
 

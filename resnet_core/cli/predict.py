@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from resnet_core.cli import UserError, print_json
-from resnet_core.imageio import ImageLoadError
-from resnet_core.models import CHECKPOINT_NAME, CheckpointError
-from resnet_core.predict import Predictor, load_predictor
+from resnet_core.data.imageio import ImageLoadError
+from resnet_core.results.predict import Predictor, load_predictor
+from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError
 from resnet_core.workspace import Workspace
 
 _RUNS_HINT = "`python -m resnet_core runs` lists runs"

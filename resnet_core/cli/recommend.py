@@ -5,11 +5,15 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from resnet_core.advice.recommend import (
+    WEIGHT_CHOICES,
+    Recommendation,
+    RecommendationError,
+    format_number,
+    recommend,
+)
 from resnet_core.cli import UserError, print_json
 from resnet_core.config import MODEL_LABELS, MODELS, PRIORITIES, TASK_KINDS
-from resnet_core.recommend import (
-    WEIGHT_CHOICES, Recommendation, RecommendationError, format_number, recommend,
-)
 
 _WIDTH = 100
 
@@ -76,7 +80,8 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
 
 def _scan_counts(target: str) -> tuple[int, int, int | None]:
     from resnet_core.cli.scan import stderr_progress
-    from resnet_core.datasets import DatasetError, dataset_report, get_dataset, scan
+    from resnet_core.data.registry import dataset_report, get_dataset
+    from resnet_core.data.scan import DatasetError, scan
     from resnet_core.workspace import Workspace
 
     try:
@@ -113,26 +118,9 @@ def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:
 
 def _weights_available() -> dict[str, bool]:
     """Per model: are ImageNet weights on disk, or can training download them? (auto's question)."""
-    try:
-        from resnet_core import models
-    except ModuleNotFoundError as e:
-        if e.name != "resnet_core.models":
-            raise
-        return {m: False for m in MODELS}
-    check = getattr(models, "imagenet_weights_available", None)
-    cached = {m: bool(check and _quietly(check, m)) for m in MODELS}
-    if not all(cached.values()):
-        can_download = getattr(models, "can_download", None)
-        if can_download and _quietly(can_download):
-            return {m: True for m in MODELS}
-    return cached
+    from resnet_core.advice.planning import weights_availability  # torch: only when recommending
 
-
-def _quietly(fn, *args) -> bool:
-    try:
-        return bool(fn(*args))
-    except Exception:  # noqa: BLE001 - a broken cache or network check only means "not available"
-        return False
+    return weights_availability("auto")
 
 
 def format_recommendation(rec: Recommendation, hardware: str | None = None) -> str:

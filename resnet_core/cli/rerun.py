@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_core.datasets import DatasetError
-    from resnet_core.runner import create_run
+    from resnet_core.data.scan import DatasetError
+    from resnet_core.runs.runner import create_run
 
     workspace, store = open_workspace()
     try:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_core.store import RunInUseError, RunNotFoundError
+    from resnet_core.runs.store import RunInUseError, RunNotFoundError
 
     workspace, store = open_workspace()
     try:
@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
 def open_workspace():
     """The default workspace and its run store, after start-up housekeeping (recovery, leftovers)."""
-    from resnet_core.housekeeping import startup
-    from resnet_core.store import RunStore, StoreError
+    from resnet_core.runs.recovery import startup
+    from resnet_core.runs.store import RunStore, StoreError
     from resnet_core.workspace import Workspace
 
     workspace = Workspace.default()
@@ -77,7 +77,7 @@ def get_record(store, text: str):
 
 
 def refuse_unresumable(record, workspace) -> None:
-    from resnet_core.housekeeping import resume_problem
+    from resnet_core.runs.recovery import resume_problem
 
     problem = resume_problem(record, workspace, rerun=f"re-run it with `python -m resnet_core rerun {record.id}`")
     if problem:

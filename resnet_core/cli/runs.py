@@ -5,9 +5,9 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json
-from resnet_core.compare import format_duration, ranked_rows
-from resnet_core.housekeeping import startup
-from resnet_core.store import RunRecord, RunStore, StoreError
+from resnet_core.results.ranking import format_duration, ranked_rows
+from resnet_core.runs.recovery import startup
+from resnet_core.runs.store import RunRecord, RunStore, StoreError
 from resnet_core.workspace import Workspace
 
 

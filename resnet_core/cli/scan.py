@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from resnet_core.cli import UserError, print_json
-from resnet_core.datasets import DatasetError, ScanReport, dataset_report, get_dataset, scan
+from resnet_core.data.registry import dataset_report, get_dataset
+from resnet_core.data.scan import DatasetError, ScanReport, scan
 from resnet_core.workspace import Workspace
 
 _EXAMPLES_PER_REASON = 5

@@ -12,11 +12,11 @@ import contextlib
 import signal
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
-from resnet_core.callbacks import Callback, FitState
 from resnet_core.cli import UserError, print_json
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+from resnet_core.training.callbacks import Callback, FitState
 
 
 def register(sub) -> None:
@@ -50,9 +50,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_core.store import RunStore, StoreError
-    from resnet_core.study import (StudyError, estimate_study_time, plan_study, run_study,
-                                   study_conclusion, study_progress, study_tables)
+    from resnet_core.runs.store import RunStore, StoreError
+    from resnet_core.study.plan import StudyError, plan_study
+    from resnet_core.study.run import estimate_study_time, run_study, study_progress
+    from resnet_core.study.summary import study_conclusion, study_tables
     from resnet_core.workspace import Workspace
 
     workspace = Workspace.default()
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         store = RunStore(workspace)
     except StoreError as e:
         raise UserError(str(e)) from e
-    from resnet_core.housekeeping import startup
+    from resnet_core.runs.recovery import startup
 
     startup(workspace, store)
     state = study_progress(plan, store)
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     "left_out": list(plan.left_out), "notes": list(plan.notes),
                     "stopped": result.stopped, "ran": result.ran, "failed": result.failed})
     else:
-        from resnet_core.study import format_tables
+        from resnet_core.study.summary import format_tables
 
         print(format_tables(tables))
         print()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.callbacks import Callback, FitState
 from resnet_core.cli import print_json
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+from resnet_core.training.callbacks import Callback, FitState
 
 
 def register(sub) -> None:
@@ -32,10 +32,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from resnet_core.housekeeping import startup
-    from resnet_core.planning import plan_training
-    from resnet_core.runner import create_run
-    from resnet_core.store import RunStore
+    from resnet_core.advice.planning import plan_training
+    from resnet_core.runs.recovery import startup
+    from resnet_core.runs.runner import create_run
+    from resnet_core.runs.store import RunStore
     from resnet_core.workspace import Workspace
 
     workspace = Workspace.default()
@@ -67,7 +67,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     Returns 0, or 1 when the run failed. Ctrl-C stores the run as interrupted (exit 130), so
     `resume` can continue it from its last saved epoch. Shared by train, resume and rerun.
     """
-    from resnet_core.runner import execute_run, run_summary
+    from resnet_core.runs.runner import execute_run, run_summary
 
     bar = ConsoleProgress()
     try:

@@ -1,0 +1,97 @@
+"""From a dataset name to tensors ready to train on: scan, saved split, decoded pixels."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.imagecache import load_decoded
+from resnet_core.data.registry import dataset_report, resolve_dataset
+from resnet_core.data.splits import get_split, subset_train
+from resnet_core.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+class DataError(ValueError):
+    """The dataset cannot be trained on as it is; the message says why and what to do."""
+
+
+@dataclass
+class TrainingData:
+    """All decoded images of a dataset plus which rows form each split."""
+
+    name: str
+    root: Path
+    classes: list[str]
+    paths: list[str]  # row → path relative to root
+    pixels: torch.Tensor  # N×3×S×S uint8
+    labels: torch.Tensor  # N, class index per row
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+    test_idx: torch.Tensor
+    num_images: int  # usable images in the dataset (all splits)
+    image_size: int
+    warnings: list[str]
+    prep_time_s: float
+
+
+def check_classes(name: str, report) -> None:
+    """DataError unless the scan found at least 2 classes with images (checked before any run exists)."""
+    if len(report.classes) < 2:
+        found = (f"only one class with images ('{report.classes[0]}')" if report.classes
+                 else "no class folders with images")
+        raise DataError(f"dataset '{name}' has {found}; training needs at least 2. Put each class's "
+                        "images in its own subfolder (for example cats/ and dogs/); `scan` shows "
+                        "which files were skipped and why.")
+
+
+def check_split(name: str, split) -> None:
+    """DataError unless the saved split has training and validation images."""
+    if not split.train:
+        raise DataError(f"dataset '{name}' has no training images after the split. Add images.")
+    if not split.val:
+        raise DataError(f"dataset '{name}' is too small for a validation split: give each class "
+                        "at least 3 images.")
+
+
+def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress | None = None) -> TrainingData:
+    """Scan (cached), load the dataset's saved split, and decode its images once (cached)."""
+    started = time.perf_counter()
+    info = resolve_dataset(config.dataset, workspace)
+    report = dataset_report(info, progress=(lambda d, t: progress("scanning", d, t)) if progress else None)
+    check_classes(info.name, report)
+    split = get_split(info, report)
+    warnings = list(split.warnings)
+    train = split.train
+    if config.max_train_images is not None and config.max_train_images < len(train):
+        train = subset_train(split, config.max_train_images, seed=0)
+        warnings.append(f"Training on a stratified subset of {len(train)} of the "
+                        f"{len(split.train)} training images.")
+    check_split(info.name, split)
+    if not train:
+        raise DataError(f"dataset '{info.name}' has no training images after the split. Add images.")
+
+    paths = [e.path for e in report.images]
+    decoded = load_decoded(info.root, paths, report.fingerprint, config.image_size, workspace.cache_dir,
+                           progress=(lambda d, t: progress("decoding", d, t)) if progress else None)
+    row = {p: i for i, p in enumerate(paths)}
+    labels = torch.tensor([e.label for e in report.images], dtype=torch.long)
+
+    def rows(entries) -> torch.Tensor:
+        usable = [row[e.path] for e in entries if e.path in row and e.path not in decoded.failed]
+        return torch.tensor(usable, dtype=torch.long)
+
+    for path, reason in list(decoded.failed.items())[:5]:
+        warnings.append(f"Left out {path}: {reason}.")
+    if len(decoded.failed) > 5:
+        warnings.append(f"Left out {len(decoded.failed) - 5} more unreadable images.")
+    return TrainingData(
+        name=info.name, root=Path(info.root), classes=list(report.classes), paths=paths,
+        pixels=decoded.pixels, labels=labels, train_idx=rows(train), val_idx=rows(split.val),
+        test_idx=rows(split.test), num_images=report.num_images - len(decoded.failed),
+        image_size=config.image_size, warnings=warnings, prep_time_s=time.perf_counter() - started)

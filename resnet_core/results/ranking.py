@@ -1,0 +1,163 @@
+"""Ranking finished runs and the cost-performance view (accuracy against training time).
+
+Runs compete only with runs on the same dataset and the same number of training images, as in the
+cost-performance study: a ranking across dataset sizes would mostly measure the size.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from resnet_core.runs.store import RunRecord
+
+# The study's columns, in the study's order, then what the dashboard adds.
+STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
+# Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
+TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
+
+
+def is_ranked(run: RunRecord) -> bool:
+    """Has a final test accuracy: completed, or cancelled after a final evaluation."""
+    return run.status in ("completed", "cancelled") and run.test_acc is not None and math.isfinite(run.test_acc)
+
+
+def _group_key(row: dict[str, Any]) -> tuple[str, int]:
+    return row["dataset"], row["num_images"] if row["num_images"] is not None else -1
+
+
+def _missing_last(value: float | None) -> float:
+    return math.inf if value is None or not math.isfinite(value) else value
+
+
+def _order_key(row: dict[str, Any]) -> tuple:
+    # Higher test accuracy, then lower validation loss, then shorter training, then the older run.
+    return (-row["Test Acc"], _missing_last(row["Val Loss"]), _missing_last(row["Training Time"]),
+            row["run_id"])
+
+
+def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
+    """Rows of the ranked runs: grouped by (dataset, training images), best first in each group.
+
+    Groups come in order of dataset name, then size (smallest first, as the study lists them).
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        if not is_ranked(run):
+            continue
+        row = {
+            "run_id": run.id,
+            "dataset": run.dataset,
+            "num_images": run.num_train,
+            "Model": run.description,
+            "Val Loss": run.val_loss,
+            "Val Acc": run.val_acc,
+            "Test Acc": run.test_acc,
+            "Training Time": run.train_time_s,
+            "Epoch Ended": run.epoch_ended,
+            "Rank": 0,
+            "Pareto": False,
+            "status": run.status,
+            "created_at": run.created_at,
+        }
+        groups[_group_key(row)].append(row)
+    out: list[dict[str, Any]] = []
+    for key in sorted(groups):
+        group = sorted(groups[key], key=_order_key)
+        for rank, row in enumerate(group, start=1):
+            row["Rank"] = rank
+        out.extend(group)
+    front = pareto_front(out)
+    for row in out:
+        row["Pareto"] = row["run_id"] in front
+    return out
+
+
+def pareto_front(rows: Iterable[dict[str, Any]]) -> set[int]:
+    """Run ids no other run of their group beats: at least as accurate and as fast, one strictly.
+
+    A run without a training time counts as the slowest.
+    """
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[_group_key(row)].append(row)
+    front: set[int] = set()
+    for group in groups.values():
+        for row in group:
+            acc, time = row["Test Acc"], _missing_last(row["Training Time"])
+            dominated = any(
+                other["Test Acc"] >= acc and _missing_last(other["Training Time"]) <= time
+                and (other["Test Acc"] > acc or _missing_last(other["Training Time"]) < time)
+                for other in group if other is not row)
+            if not dominated:
+                front.add(row["run_id"])
+    return front
+
+
+def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
+    """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run)."""
+    rows = ranked_rows(runs)
+    records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
+                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
+    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+
+
+def finite_or_none(value: Any) -> float | None:
+    """value as a float, or None when it is missing, not a number, NaN or infinite."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def format_duration(seconds: float | None) -> str:
+    """100 → '1m 40s'; 3725 → '1h 2m 5s'; 4.25 → '4.2s'; None → '—'."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def format_study_table(rows: Iterable[dict[str, Any]], num_images: int) -> str:
+    """The rows with `num_images` training images as a Markdown table in the study's layout.
+
+    Rows keep the order they are given in (ranked_rows gives best first).
+    """
+    lines = [f"Model({num_images} images) | " + " | ".join(STUDY_COLUMNS[1:]) + " |",
+             "---|" * len(STUDY_COLUMNS)]
+    for row in rows:
+        if row["num_images"] != num_images:
+            continue
+        cells = [row["Model"], _study_number(row["Val Loss"]), _study_number(row["Val Acc"]),
+                 _study_number(row["Test Acc"]), _study_seconds(row["Training Time"]),
+                 _study_int(row["Epoch Ended"]), _study_int(row["Rank"])]
+        lines.append(" | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _study_number(value: float | None) -> str:
+    """Four decimals without trailing zeros, as the study writes them: 0.8180 → '0.818'."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = f"{value:.4f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _study_seconds(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{round(value)}s"
+
+
+def _study_int(value: int | None) -> str:
+    return "—" if value is None else str(int(value))

@@ -1,0 +1,328 @@
+"""Background training: a queue per device, a worker thread per queue, immutable progress snapshots.
+
+Many readers (every browser tab of the dashboard) call `snapshot()` while one worker thread trains;
+the worker replaces the job's snapshot under a lock with a new frozen object, so a reader never sees
+half an update. Nothing here knows about Streamlit.
+
+By default one run at a time per device (two trainings on one GPU mostly fight over its memory and
+finish no sooner); later submissions wait in order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from resnet_core.config import TrainConfig
+from resnet_core.hardware import detect_hardware
+from resnet_core.runs.recovery import resume_problem
+from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.training.callbacks import Callback, FitState
+
+ACTIVE = ("queued", "preparing", "running")
+# How often (seconds) batch-level progress is published; epoch ends are always published.
+PUBLISH_INTERVAL_S = 0.25
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    run_id: int
+    status: str  # queued | preparing | running | completed | cancelled | failed
+    description: str
+    dataset: str
+    device: str
+    epochs: int
+    queue_position: int | None = None  # 1 = next to start
+    phase: str = "waiting"
+    epoch: int = 0
+    batch: int = 0
+    num_batches: int = 0
+    progress: float = 0.0  # 0..1 of the planned epochs
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    lr: float | None = None
+    images_per_s: float | None = None
+    batch_size: int | None = None
+    history: tuple[dict[str, Any], ...] = ()
+    best_epoch: int = 0
+    message: str | None = None  # stop reason or error
+    notes: tuple[str, ...] = ()
+    final: dict[str, Any] | None = None
+    prep: tuple[str, int, int] | None = None  # (stage, done, total) while preparing data
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, progress=fn, resume=bool) -> status
+
+
+@dataclass
+class _Job:
+    run_id: int
+    config: TrainConfig
+    device_key: str
+    resume: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+    snapshot: JobSnapshot | None = None
+
+
+class JobManager:
+    """Runs trainings in background threads, in submission order per device."""
+
+    def __init__(self, workspace, store, runner: Runner | None = None, parallel_per_device: int = 1,
+                 keep_finished: int = 50):
+        self.workspace = workspace
+        self.store = store
+        self._runner = runner
+        self._parallel = max(1, parallel_per_device)
+        self._keep_finished = keep_finished
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._jobs: dict[int, _Job] = {}
+        self._queues: dict[str, deque[int]] = {}
+        self._running: dict[str, set[int]] = {}
+        self._finished_order: deque[int] = deque()
+        self._closed = False
+        # Held from creating a run's row to queueing it, so run ids follow queue order even when
+        # several browser sessions submit at once.
+        self._submit_lock = threading.Lock()
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def submit(self, config: TrainConfig) -> int:
+        """Queue a new run; returns its id at once (the run is stored as 'queued')."""
+        with self._submit_lock:
+            if self._closed:  # checked first: a refused submit must not leave a queued row behind
+                raise RuntimeError("the job manager is shut down")
+            run_id = create_run(config, self.workspace, self.store)
+            self._enqueue(run_id, config, resume=False)
+        return run_id
+
+    def resume(self, run_id: int) -> int:
+        """Queue an interrupted run to continue from its last saved epoch (same config, same split)."""
+        record = self.store.get_run(run_id)
+        if record is None:
+            raise ValueError(f"run {run_id} does not exist")
+        if record.status in ACTIVE and self.snapshot(run_id) is not None:
+            raise ValueError(f"run {run_id} is already {record.status}")
+        problem = resume_problem(record, self.workspace)  # no saved epoch, dataset changed, ...
+        if problem:
+            raise ValueError(problem)
+        self.store.requeue_run(run_id)
+        self._enqueue(run_id, record.config, resume=True)
+        return run_id
+
+    def _enqueue(self, run_id: int, config: TrainConfig, resume: bool) -> None:
+        key = device_key(config.device)
+        job = _Job(run_id, config, key, resume)
+        job.snapshot = JobSnapshot(run_id=run_id, status="queued", description=config.describe(),
+                                   dataset=config.dataset, device=key, epochs=config.epochs)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job manager is shut down")
+            self._jobs[run_id] = job
+            self._queues.setdefault(key, deque()).append(run_id)
+            self._running.setdefault(key, set())
+            self._refresh_positions(key)
+            self._start_workers(key)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def snapshot(self, run_id: int) -> JobSnapshot | None:
+        with self._lock:
+            job = self._jobs.get(run_id)
+            return job.snapshot if job else None
+
+    def snapshots(self, active_only: bool = False) -> list[JobSnapshot]:
+        """Jobs this process knows, oldest first."""
+        with self._lock:
+            snaps = [j.snapshot for j in self._jobs.values() if j.snapshot]
+        return [s for s in snaps if s.is_active] if active_only else snaps
+
+    def active_run_ids(self) -> set[int]:
+        return {s.run_id for s in self.snapshots(active_only=True)}
+
+    def wait(self, run_id: int, timeout: float | None = None) -> JobSnapshot | None:
+        """Block until the run leaves the queue and finishes (or timeout); returns its last snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                snap = self.snapshot(run_id)
+                if snap is None or not snap.is_active:
+                    return snap
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return snap
+                self._changed.wait(remaining if remaining is not None else 1.0)
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    def cancel(self, run_id: int) -> bool:
+        """Cancel a queued run (removed from the queue) or a running one (stops between batches)."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or not job.snapshot or not job.snapshot.is_active:
+                return False
+            job.cancel.set()
+            queue = self._queues.get(job.device_key, deque())
+            if run_id in queue:
+                queue.remove(run_id)
+                self._refresh_positions(job.device_key)
+                self._publish(job, status="cancelled", phase="done", queue_position=None,
+                              message="cancelled before it started")
+                self.store.finish_run(run_id, "cancelled", error=None)
+                self.store.add_note(run_id, "Cancelled while queued; it never started.")
+                self._retire(run_id)
+            return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel everything and wait for the workers (used at exit and by tests)."""
+        with self._lock:
+            self._closed = True
+            ids = list(self._jobs)
+        for run_id in ids:
+            self.cancel(run_id)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while any(self._running.values()) and time.monotonic() < deadline:
+                self._changed.wait(0.1)
+
+    # -- the worker -------------------------------------------------------------------------
+
+    def _start_workers(self, key: str) -> None:
+        queue, running = self._queues[key], self._running[key]
+        while queue and len(running) < self._parallel:
+            run_id = queue.popleft()
+            running.add(run_id)
+            self._refresh_positions(key)
+            thread = threading.Thread(target=self._work, args=(run_id,), daemon=True,
+                                      name=f"train-run-{run_id}")
+            thread.start()
+
+    def _work(self, run_id: int) -> None:
+        job = self._jobs[run_id]
+        publisher = _SnapshotPublisher(self, job)
+        self._publish(job, status="preparing", phase="preparing", queue_position=None)
+        try:
+            status = self._run(job, publisher)
+        except Exception as e:  # the runner stores failures itself; this is the last safety net
+            status = "failed"
+            self._publish(job, message=f"{type(e).__name__}: {e}")
+        record = self.store.get_run(run_id)
+        final = None
+        if record is not None:
+            final = {k: getattr(record, k, None) for k in
+                     ("val_loss", "val_acc", "test_acc", "train_time_s", "epoch_ended", "best_epoch",
+                      "stopped_early", "peak_memory_mb")}
+        self._publish(job, status=status, phase="done", eta_s=0.0, final=final,
+                      message=(record.error if record and record.error else job.snapshot.message),
+                      notes=tuple(record.notes) if record else job.snapshot.notes,
+                      progress=1.0 if status == "completed" else job.snapshot.progress)
+        with self._lock:
+            self._running[job.device_key].discard(run_id)
+            self._retire(run_id)
+            if not self._closed:
+                self._start_workers(job.device_key)
+            self._changed.notify_all()
+
+    def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
+        runner = self._runner
+        if runner is None:
+            def runner(run_id, config, **kw):
+                return execute_run(run_id, config, self.workspace, self.store, **kw)
+        return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
+                      progress=publisher.on_prepare, resume=job.resume)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _publish(self, job: _Job, **changes: Any) -> None:
+        with self._lock:
+            job.snapshot = dataclasses.replace(job.snapshot, **changes)
+            self._changed.notify_all()
+
+    def _refresh_positions(self, key: str) -> None:
+        for pos, run_id in enumerate(self._queues.get(key, ()), start=1):
+            job = self._jobs[run_id]
+            if job.snapshot and job.snapshot.queue_position != pos:
+                job.snapshot = dataclasses.replace(job.snapshot, queue_position=pos)
+
+    def _retire(self, run_id: int) -> None:
+        """Remember finished jobs for a while (so late readers see how they ended), then forget them."""
+        self._finished_order.append(run_id)
+        while len(self._finished_order) > self._keep_finished:
+            old = self._finished_order.popleft()
+            job = self._jobs.get(old)
+            if job and job.snapshot and not job.snapshot.is_active:
+                del self._jobs[old]
+
+
+class _SnapshotPublisher(Callback):
+    """The training loop's view, turned into snapshots: every epoch, and batches at most 4× a second."""
+
+    def __init__(self, manager: JobManager, job: _Job):
+        self.manager, self.job = manager, job
+        self._last = 0.0
+        self._train_started: float | None = None
+        self._epochs_before = 0  # epochs finished by an earlier process (a resumed run)
+
+    def on_prepare(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last >= PUBLISH_INTERVAL_S:
+            self._last = now
+            self.manager._publish(self.job, phase=stage, prep=(stage, done, total))
+
+    def before_fit(self, state: FitState) -> None:
+        self._train_started = time.monotonic()
+        self._epochs_before = state.history[-1]["epoch"] if state.history else 0
+        self.manager._publish(self.job, status="running", phase="training", prep=None,
+                              history=tuple(state.history), notes=tuple(state.notes),
+                              batch_size=state.batch_size)
+
+    def after_batch(self, state: FitState) -> None:
+        now = time.monotonic()
+        if now - self._last >= PUBLISH_INTERVAL_S:
+            self._last = now
+            self._send(state)
+
+    def after_epoch(self, state: FitState) -> None:
+        self._last = time.monotonic()
+        self._send(state)
+
+    def after_fit(self, state: FitState) -> None:
+        self._send(state)
+
+    def _send(self, state: FitState) -> None:
+        cfg = state.config
+        done_epochs = state.epoch - 1 + (state.batch / state.num_batches if state.num_batches else 0)
+        if state.history and state.history[-1]["epoch"] == state.epoch:
+            done_epochs = state.epoch
+        progress = min(1.0, done_epochs / cfg.epochs)
+        # The pace comes from the epochs trained in this process only: a resumed run's earlier
+        # epochs took no time here and would make the estimate far too short.
+        elapsed = time.monotonic() - (self._train_started or time.monotonic())
+        done_here = done_epochs - self._epochs_before
+        eta = elapsed * (cfg.epochs - done_epochs) / done_here if done_here > 0 else None
+        last = state.history[-1] if state.history else {}
+        self.manager._publish(
+            self.job, phase=state.phase, epoch=state.epoch, batch=state.batch,
+            num_batches=state.num_batches, progress=progress, elapsed_s=state.elapsed(), eta_s=eta,
+            lr=state.lr, images_per_s=last.get("images_per_s"), batch_size=state.batch_size,
+            history=tuple(dict(h) for h in state.history), best_epoch=state.best_epoch,
+            notes=tuple(state.notes), message=state.stop_reason)
+
+
+def device_key(requested: str) -> str:
+    """Which queue a run waits in: the concrete device it will use."""
+    if requested in ("cpu", "mps"):
+        return requested
+
+    hw = detect_hardware()
+    if requested == "cuda" or (requested == "auto" and hw.device == "cuda"):
+        return "cuda:0"
+    return hw.device if requested == "auto" else requested

@@ -1,0 +1,168 @@
+"""A study's results: one ranked table per size, the reference study's layout, and a written conclusion."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from resnet_core.results.ranking import format_duration, format_study_table, ranked_rows
+from resnet_core.study.plan import StudyPlan, load_study
+from resnet_core.study.run import completed_run, matching_runs
+
+# ----- results -----------------------------------------------------------------------------------
+
+ROW_KEYS = ("config", "val_loss", "val_acc", "test_acc", "train_time_s", "epoch_ended", "rank")
+
+
+def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
+    """One table per size: {"num_images": N, "rows": [...]} with a row per configuration in the
+    study's order; finished rows are ranked like the study (test acc, then val loss, then time).
+
+    Each row: config, val_loss, val_acc, test_acc, train_time_s, epoch_ended, rank (None while not
+    completed), plus status, run_id, model, fine_tune, augmentation and pareto.
+    """
+    if isinstance(plan, str):
+        plan = load_study(plan, store.workspace)
+    runs = matching_runs(plan, store)
+    tables = []
+    for size in plan.sizes:
+        entries = plan.entries_for(size)
+        shown = {}
+        for e in entries:
+            records = runs.get(e.key, [])
+            shown[e.key] = completed_run(records) or (records[0] if records else None)
+        ranked = {row["run_id"]: row for row in ranked_rows(
+            r for r in shown.values() if r is not None and r.status == "completed")}
+        rows = []
+        for e in entries:
+            record = shown[e.key]
+            ranked_row = ranked.get(record.id) if record is not None else None
+            rows.append({
+                "config": e.description, "model": e.config.model, "fine_tune": e.config.fine_tune,
+                "augmentation": e.config.augmentation,
+                "val_loss": record.val_loss if ranked_row else None,
+                "val_acc": record.val_acc if ranked_row else None,
+                "test_acc": record.test_acc if ranked_row else None,
+                "train_time_s": record.train_time_s if ranked_row else None,
+                "epoch_ended": record.epoch_ended if ranked_row else None,
+                "rank": ranked_row["Rank"] if ranked_row else None,
+                "pareto": bool(ranked_row["Pareto"]) if ranked_row else False,
+                "status": record.status if record is not None else "pending",
+                "run_id": record.id if record is not None else None,
+            })
+        tables.append({"num_images": size, "rows": rows})
+    return tables
+
+
+def format_tables(tables: list[dict[str, Any]]) -> str:
+    """The tables in the reference study's Markdown layout (compare.format_study_table)."""
+    blocks = []
+    for table in tables:
+        n = table["num_images"]
+        rows = [{"num_images": n, "Model": r["config"] if r["rank"] is not None
+                 else f"{r['config']} ({r['status']})", "Val Loss": r["val_loss"],
+                 "Val Acc": r["val_acc"], "Test Acc": r["test_acc"], "Training Time": r["train_time_s"],
+                 "Epoch Ended": r["epoch_ended"], "Rank": r["rank"]} for r in table["rows"]]
+        blocks.append(format_study_table(rows, n))
+    return "\n".join(blocks)
+
+
+# Within this many points of the best test accuracy a configuration counts as "as good".
+MATCH_POINTS = 1.0
+
+
+def study_conclusion(tables: list[dict[str, Any]], wizard_pick: str | Mapping[int, str] | None = None) -> list[str]:
+    """A short written conclusion from the numbers: the best configuration per size, the best value
+    (test accuracy per minute of training among configurations within MATCH_POINTS of the best, so
+    a fast run that learned nothing is no bargain), where the wizard's pick ranked, and whether more
+    data still helps (the learning curve of the best test accuracy)."""
+    out: list[str] = []
+    best_by_size: list[tuple[int, dict[str, Any]]] = []
+    for table in tables:
+        n = table["num_images"]
+        ranked = sorted((r for r in table["rows"] if r.get("rank") is not None), key=lambda r: r["rank"])
+        if not ranked:
+            out.append(f"{n:,} images: no configuration has finished yet.")
+            continue
+        best = ranked[0]
+        best_by_size.append((n, best))
+        sentence = (f"{n:,} images: best was {best['config']} with {_pct(best['test_acc'])} test "
+                    f"accuracy in {_duration(best['train_time_s'])}")
+        value = _best_value(ranked)
+        if value is not None and value is not best:
+            sentence += (f"; best value was {value['config']}, {_pct(value['test_acc'])} in "
+                         f"{_duration(value['train_time_s'])} ({_per_minute(value)} points per minute "
+                         f"against {_per_minute(best)})")
+        elif value is best:
+            sentence += "; it was also the best value (accuracy per minute of training)"
+        unfinished = len(table["rows"]) - len(ranked)
+        if unfinished:
+            sentence += f" ({len(ranked)} of {len(table['rows'])} configurations finished)"
+        out.append(sentence + ".")
+        pick = wizard_pick.get(n) if isinstance(wizard_pick, Mapping) else wizard_pick
+        if pick:
+            out.append(_wizard_sentence(n, pick, ranked))
+    if len(tables) < 2:
+        out.append("Run the study at two or more sizes to see whether more data still helps.")
+    out.extend(_learning_curve(best_by_size))
+    return out
+
+
+def _best_value(ranked: list[dict[str, Any]]) -> dict[str, Any] | None:
+    top = ranked[0]["test_acc"]
+    close = [r for r in ranked if (top - r["test_acc"]) * 100 <= MATCH_POINTS
+             and r.get("train_time_s") and r["train_time_s"] > 0]
+    if not close:
+        return None
+    return max(close, key=lambda r: (r["test_acc"] / r["train_time_s"], -r["rank"]))
+
+
+def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]]) -> str:
+    best = ranked[0]
+    row = next((r for r in ranked if r["config"] == pick), None)
+    if row is None:
+        return f"{n:,} images: the wizard's pick, {pick}, was not measured in this study."
+    if row is best:
+        return f"{n:,} images: the wizard's pick, {pick}, was the winner."
+    gap = (best["test_acc"] - row["test_acc"]) * 100
+    if gap < 0.05:  # same accuracy: ranked lower on validation loss or time
+        return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}, "
+                f"with the same test accuracy as {best['config']} (which won on validation loss or time).")
+    return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}; "
+            f"{best['config']} was {gap:.1f} points better.")
+
+
+def _learning_curve(best_by_size: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    if len(best_by_size) < 2:
+        return []
+    (n0, b0), (n1, b1) = best_by_size[-2], best_by_size[-1]
+    gain = (b1["test_acc"] - b0["test_acc"]) * 100
+    curve = ", ".join(f"{_pct(b['test_acc'])} at {n:,}" for n, b in best_by_size)
+    if gain > MATCH_POINTS:
+        verdict = (f"More data still helps: going from {n0:,} to {n1:,} training images added "
+                   f"{gain:.1f} points, so collecting more images is likely to pay off.")
+    elif gain >= -MATCH_POINTS:
+        verdict = (f"The learning curve has flattened: {n0:,} to {n1:,} training images changed the best "
+                   f"test accuracy by {gain:+.1f} points, so more images of the same kind will add "
+                   "little; a larger model, pretrained weights or cleaner labels may help more.")
+    else:
+        verdict = (f"More data did not help here: the best test accuracy fell by {-gain:.1f} points from "
+                   f"{n0:,} to {n1:,} training images (same test images), which points to training "
+                   "settings (epochs, learning rate) rather than data.")
+    return [f"Best test accuracy by size: {curve}.", verdict]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _per_minute(row: Mapping[str, Any]) -> str:
+    return f"{row['test_acc'] * 100 / (row['train_time_s'] / 60):.1f}"
+
+
+def _duration(seconds: float | None) -> str:
+    return format_duration(seconds)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -1,0 +1,605 @@
+"""Training: `fit(config, data, callbacks)` and the plain functions it is made of.
+
+Shape of a run: build the model (ImageNet, random or user weights) → per epoch `train_one_epoch`,
+then `evaluate` on the validation split every `eval_every` epochs → keep the weights with the lowest
+validation loss → restore them and score the test split once (`test_report`).
+
+Speed: images arrive as one decoded uint8 tensor (imagecache), so a batch is an index into memory,
+augmented on the training device (augment). With a frozen backbone and no augmentation the
+backbone's pooled features are computed once and only the head trains on them; with a frozen
+backbone and augmentation the backbone runs without gradients. On CUDA: channels_last, bf16
+autocast (fp16 with a grad scaler where bf16 is missing) and cudnn benchmark. On a CPU with native
+bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are written at most once per
+~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
+
+Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
+epochs, computed from progress rather than held in a scheduler object, so resuming and batch-size
+changes (after running out of memory) stay exact.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import math
+import os
+import resource
+import time
+from contextlib import nullcontext, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.augment import augment_batch
+from resnet_core.data.prepare import TrainingData
+from resnet_core.fsutil import atomic_write_bytes
+from resnet_core.hardware import resolve_device
+from resnet_core.training.callbacks import (
+    Callback,
+    CallbackList,
+    CancelTraining,
+    EarlyStopping,
+    FitState,
+    StopTraining,
+    TrainingDiverged,
+)
+from resnet_core.training.checkpoints import save_checkpoint_state
+from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
+from resnet_core.training.weights import resolve_weights
+
+MIN_LR_FRACTION = 0.01
+# Checkpoints are written once at least this many times their last write's duration has passed, so
+# writing them stays under ~5% of training time (see _Checkpoints).
+CHECKPOINT_INTERVAL_PER_WRITE_COST = 20
+
+
+@dataclass
+class FitResult:
+    status: str  # completed | cancelled
+    stop_reason: str | None
+    classes: list[str]
+    history: list[dict[str, Any]]
+    best_epoch: int
+    epoch_ended: int
+    stopped_early: bool
+    val_loss: float | None
+    val_acc: float | None
+    test_loss: float | None
+    test_acc: float | None
+    train_time_s: float
+    peak_memory_mb: float | None
+    batch_size: int
+    notes: list[str] = field(default_factory=list)
+    test_report: dict[str, Any] | None = None
+
+    def final_dict(self) -> dict[str, Any]:
+        """The run's final row, as the store takes it."""
+        return {
+            "val_loss": self.val_loss, "val_acc": self.val_acc, "test_acc": self.test_acc,
+            "train_time_s": self.train_time_s, "epoch_ended": self.epoch_ended,
+            "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+            "peak_memory_mb": self.peak_memory_mb,
+            "final_metrics": {"test_loss": self.test_loss, "stop_reason": self.stop_reason,
+                              "batch_size": self.batch_size, **(self.test_report or {})},
+        }
+
+
+@dataclass
+class Speed:
+    """Device-dependent switches, decided once per run (see `speed_settings`)."""
+
+    device: torch.device
+    channels_last: bool
+    autocast_dtype: torch.dtype | None
+    eval_batch_size: int
+
+
+def speed_settings(device: torch.device, batch_size: int) -> Speed:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return Speed(device, True, dtype, min(1024, max(256, batch_size * 2)))
+    # CPU: bf16 autocast with channels_last only where the CPU computes bf16 in hardware; there it measured
+    # 1.5-2.2x faster training steps and 1.9-2.3x faster evaluation for ResNet-18/50 (docs/performance.md).
+    # In float32, channels_last was mixed (evaluation up to 7% slower), so it is not used; evaluation
+    # batches above 64 were slower.
+    bf16 = cpu_bf16_enabled()
+    return Speed(device, bf16, torch.bfloat16 if bf16 else None, CPU_EVAL_BATCH)
+
+
+CPU_EVAL_BATCH = 64
+# Set to 0 to keep CPU training in float32 even where the CPU has native bf16.
+CPU_BF16_ENV = "RESNET_PILOT_CPU_BF16"
+
+
+def cpu_bf16_enabled() -> bool:
+    """bf16 autocast on CPU: on by default where the CPU has AVX512-BF16 or AMX, unless turned off."""
+    if os.environ.get(CPU_BF16_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return cpu_has_native_bf16()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX), read from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop
+
+
+def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | None = None,
+        checkpoint_dir: str | Path | None = None, resume: bool = False,
+        device: torch.device | None = None) -> FitResult:
+    """Train per `config` on prepared data. Raises TrainingDiverged on NaN loss; other errors propagate.
+
+    With `checkpoint_dir`, the best weights go to best.pt and the full training state to last.pt
+    (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
+    """
+    device = device or resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    weights_mode, weight_notes = resolve_weights(config.weights, config.model, config.weights_path)
+    model = build_model(config.model, len(data.classes), weights=weights_mode,
+                        weights_path=config.weights_path)
+    if not config.fine_tune:
+        freeze_backbone(model)
+    speed = speed_settings(device, config.batch_size)
+    model.to(device)
+    if speed.channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda") if speed.autocast_dtype == torch.float16 else None
+
+    state = FitState(config=config, classes=list(data.classes), num_train=len(data.train_idx),
+                     num_val=len(data.val_idx), num_test=len(data.test_idx), device=str(device),
+                     batch_size=min(config.batch_size, max(1, len(data.train_idx))), model=model)
+    state.notes.extend(data.warnings)
+    state.notes.extend(weight_notes)
+    if weights_mode == "none" and not config.fine_tune:
+        state.notes.append("The backbone is frozen and randomly initialised, so only the head can learn: "
+                           "expect low accuracy. Use ImageNet weights or fine-tuning.")
+    cbs = CallbackList([*(callbacks or []), EarlyStopping(config.patience)])
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    checkpoints = _Checkpoints(ckpt_dir, data, config) if ckpt_dir else None
+    start_epoch = 1
+    best_state: dict[str, torch.Tensor] | None = None
+    elapsed_before = 0.0
+    if resume:
+        if not ckpt_dir or not (ckpt_dir / "last.pt").exists():
+            raise FileNotFoundError("nothing to resume from: the run has no saved epoch (last.pt)")
+        start_epoch, best_state, elapsed_before = _load_training_state(
+            ckpt_dir / "last.pt", model, optimizer, state)
+        state.notes.append(f"Resumed after epoch {start_epoch - 1}.")
+        if checkpoints and best_state is not None:
+            checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
+    state.fit_started = time.perf_counter() - elapsed_before
+
+    frozen_features = (not config.fine_tune and config.augmentation == "none")
+    feats = None
+    status, stop_reason = "completed", None
+    cbs.before_fit(state)
+    try:
+        if frozen_features:
+            state.phase = "preparing"
+            feats = _precompute_features(model, data, speed)
+            state.notes.append("Frozen backbone without augmentation: backbone features computed once, "
+                               "only the head trains.")
+        for epoch in range(start_epoch, config.epochs + 1):
+            state.epoch, state.batch = epoch, 0
+            state.epoch_started = time.perf_counter()
+            if checkpoints:
+                checkpoints.weights_changing()
+            cbs.before_epoch(state)
+            state.phase = "training"
+            train_metrics = _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state,
+                                                        speed, cbs)
+            train_time = time.perf_counter() - state.epoch_started
+            row: dict[str, Any] = {"epoch": epoch, **train_metrics, "lr": state.lr,
+                                   "images_per_s": train_metrics.pop("images") / max(train_time, 1e-9)}
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                state.phase = "evaluating"
+                val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+                               features=feats["val"] if feats else None)
+                row.update(val_loss=val["loss"], val_acc=val["acc"])
+                if val["loss"] < state.best_val_loss:
+                    state.best_val_loss, state.best_epoch = val["loss"], epoch
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                    if checkpoints:
+                        checkpoints.new_best(epoch)
+            row["epoch_time_s"] = time.perf_counter() - state.epoch_started
+            state.history.append(row)
+            if checkpoints:
+                checkpoints.epoch_done(model, optimizer, state, best_state, last=epoch == config.epochs)
+            cbs.after_epoch(state)
+    except StopTraining as e:
+        stop_reason = str(e)
+    except CancelTraining as e:
+        status, stop_reason = "cancelled", str(e)
+    except BaseException:
+        if checkpoints:  # keep what was learned, then let the error (or Ctrl-C) through
+            with suppress(Exception):
+                checkpoints.flush(model, optimizer, state, best_state)
+        raise
+    state.stop_reason = stop_reason
+    if checkpoints:
+        checkpoints.flush(model, optimizer, state, best_state)
+
+    train_time_s = state.elapsed()
+    result = _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
+    state.phase = "done"
+    cbs.after_fit(state)
+    return result
+
+
+def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
+    epoch_ended = state.history[-1]["epoch"] if state.history else 0
+    test_report = test_loss = test_acc = val_loss = val_acc = None
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        state.phase = "testing"
+        test = evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
+                        features=feats["test"] if feats else None, keep_predictions=True)
+        test_loss, test_acc = test["loss"], test["acc"]
+        test_report = test_report_from(test, data)
+        best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
+        val_loss, val_acc = best_row["val_loss"], best_row["val_acc"]
+    return FitResult(
+        status=status, stop_reason=stop_reason, classes=list(data.classes), history=list(state.history),
+        best_epoch=state.best_epoch, epoch_ended=epoch_ended,
+        stopped_early=status == "completed" and stop_reason is not None,
+        val_loss=val_loss, val_acc=val_acc, test_loss=test_loss, test_acc=test_acc,
+        train_time_s=train_time_s, peak_memory_mb=peak_memory_mb(speed.device),
+        batch_size=state.batch_size, notes=list(state.notes), test_report=test_report)
+
+
+def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, speed, cbs) -> dict[str, float]:
+    """Run one epoch; on out-of-memory halve the batch size and run the epoch again (the cards' advice)."""
+    while True:
+        try:
+            return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs,
+                                   features=feats["train"] if feats else None)
+        except (CancelTraining, StopTraining, TrainingDiverged):
+            raise
+        except RuntimeError as e:
+            if not is_out_of_memory(e) or state.batch_size <= 1:
+                raise
+            old = state.batch_size
+            state.batch_size = max(1, old // 2)
+            optimizer.zero_grad(set_to_none=True)
+            if speed.device.type == "cuda":
+                torch.cuda.empty_cache()
+            speed.eval_batch_size = max(state.batch_size, speed.eval_batch_size // 2)
+            state.notes.append(f"Out of memory at batch size {old} in epoch {state.epoch}; "
+                               f"continuing with batch size {state.batch_size} (the model cards' advice).")
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    if isinstance(e, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(e).lower()
+    return "out of memory" in text or "can't allocate memory" in text
+
+
+def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, data: TrainingData,
+                    state: FitState, speed: Speed, cbs: Callback,
+                    features: torch.Tensor | None = None) -> dict[str, float]:
+    """One pass over the training split in a fresh random order. Returns loss, acc and images seen."""
+    cfg = state.config
+    set_train_mode(model, cfg.fine_tune)
+    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + state.epoch)
+    order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
+    labels_all = data.labels[order]
+    bs = state.batch_size
+    batches = list(range(0, len(order), bs))
+    # A last batch of one image breaks BatchNorm in training mode; fold it into the one before.
+    if len(batches) > 1 and len(order) - batches[-1] == 1:
+        batches.pop()
+    state.num_batches = len(batches)
+    total_loss = torch.zeros((), dtype=torch.float64)
+    correct = torch.zeros((), dtype=torch.long)
+    seen = 0
+    for i, start in enumerate(batches):
+        end = batches[i + 1] if i + 1 < len(batches) else len(order)
+        idx = order[start:end]
+        y = labels_all[start:end].to(speed.device, non_blocking=True)
+        state.lr = _cosine_lr(cfg, state.epoch - 1 + i / len(batches))
+        for group in optimizer.param_groups:
+            group["lr"] = state.lr
+        if features is not None:
+            logits = model.head(features[idx.to(features.device)])
+        else:
+            x = _batch_input(data.pixels, idx, speed, cfg.augmentation, gen)
+            with _autocast(speed):
+                if cfg.fine_tune:
+                    logits = model(x)
+                else:
+                    with torch.no_grad():
+                        f = model.features(x)
+                    logits = model.head(f.float())
+        loss = F.cross_entropy(logits.float(), y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss.item()} in epoch {state.epoch}, batch {i + 1}: training diverged. "
+                f"Try a lower learning rate (now {cfg.learning_rate:g}).")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        n = len(idx)
+        total_loss += loss.detach().double().cpu() * n
+        correct += (logits.detach().argmax(1) == y).sum().cpu()
+        seen += n
+        state.batch = i + 1
+        state.images_seen_epoch = seen
+        cbs.after_batch(state)
+    return {"train_loss": (total_loss / max(seen, 1)).item(),
+            "train_acc": (correct.double() / max(seen, 1)).item(), "images": seen}
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: torch.Tensor,
+             speed: Speed, features: torch.Tensor | None = None,
+             keep_predictions: bool = False) -> dict[str, Any]:
+    """Mean loss and accuracy over the given rows (inference mode, larger batches)."""
+    model.eval()
+    n = len(idx)
+    total_loss, correct = 0.0, 0
+    preds, probs = [], []
+    for start in range(0, n, speed.eval_batch_size):
+        y = labels[start:start + speed.eval_batch_size].to(speed.device)
+        if features is not None:
+            logits = model.head(features[start:start + speed.eval_batch_size].to(speed.device))
+        else:
+            x = _batch_input(pixels, idx[start:start + speed.eval_batch_size], speed, "none", None)
+            with _autocast(speed):
+                logits = model(x)
+        logits = logits.float()
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        p = logits.softmax(1)
+        pred = p.argmax(1)
+        correct += (pred == y).sum().item()
+        if keep_predictions:
+            preds.append(pred.cpu())
+            probs.append(p.cpu())
+    out: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1), "n": n}
+    if keep_predictions:
+        out["pred"] = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+        out["probs"] = torch.cat(probs) if probs else torch.empty(0, 0)
+        out["true"] = labels.cpu()
+    return out
+
+
+def test_report_from(test: dict[str, Any], data: TrainingData) -> dict[str, Any]:
+    """Per-class precision/recall/F1, the confusion matrix and the misclassified test images."""
+    k = len(data.classes)
+    true, pred, probs = test["true"], test["pred"], test["probs"]
+    confusion = torch.zeros(k, k, dtype=torch.long)
+    if len(true):
+        confusion.index_put_((true, pred), torch.ones_like(true), accumulate=True)
+    per_class = []
+    for c, name in enumerate(data.classes):
+        tp = confusion[c, c].item()
+        predicted = confusion[:, c].sum().item()
+        actual = confusion[c, :].sum().item()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append({"class": name, "precision": precision, "recall": recall, "f1": f1,
+                          "support": actual})
+    misclassified = [
+        {"path": data.paths[int(data.test_idx[i])], "true": data.classes[int(true[i])],
+         "predicted": data.classes[int(pred[i])], "probability": float(probs[i, pred[i]])}
+        for i in range(len(true)) if int(true[i]) != int(pred[i])
+    ]
+    return {"classes": list(data.classes), "confusion": confusion.tolist(), "per_class": per_class,
+            "misclassified": misclassified, "test_images": len(true)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _cosine_lr(cfg: TrainConfig, progress_epochs: float) -> float:
+    t = min(1.0, max(0.0, progress_epochs / cfg.epochs))
+    floor = cfg.learning_rate * MIN_LR_FRACTION
+    return floor + (cfg.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _autocast(speed: Speed):
+    if speed.autocast_dtype is None:
+        return nullcontext()
+    return torch.autocast(speed.device.type, dtype=speed.autocast_dtype)
+
+
+def _batch_input(pixels: torch.Tensor, idx: torch.Tensor, speed: Speed, augmentation: str,
+                 gen: torch.Generator | None) -> torch.Tensor:
+    """Gather uint8 rows, move them to the device, make floats in [0, 1] and augment there."""
+    x = pixels[idx]
+    if speed.device.type == "cuda":
+        x = x.pin_memory().to(speed.device, non_blocking=True)
+    else:
+        x = x.to(speed.device)
+    x = x.float().div_(255.0)
+    if augmentation != "none":
+        x = augment_batch(x, augmentation, gen)
+    if speed.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+@torch.inference_mode()
+def _precompute_features(model, data: TrainingData, speed: Speed) -> dict[str, torch.Tensor]:
+    """Pooled backbone features for every image of each split, computed once (frozen backbone only).
+
+    The train features are stored by dataset row (so a shuffled batch of rows indexes them directly).
+    """
+    model.eval()
+    out: dict[str, torch.Tensor] = {}
+    for name, idx in (("train", data.train_idx), ("val", data.val_idx), ("test", data.test_idx)):
+        chunks = []
+        for start in range(0, len(idx), speed.eval_batch_size):
+            x = _batch_input(data.pixels, idx[start:start + speed.eval_batch_size], speed, "none", None)
+            with _autocast(speed):
+                chunks.append(model.features(x).float())
+        f = torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim, device=speed.device)
+        if name == "train":
+            # Index by dataset row: train rows may be any subset of the decoded images.
+            full = torch.zeros(len(data.pixels), f.shape[1], device=f.device, dtype=f.dtype)
+            full[idx.to(f.device)] = f
+            f = full
+        out[name] = f
+    return out
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:  # the process's peak resident memory (Linux reports KiB, macOS bytes)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if os.uname().sysname == "Darwin" else peak / 1024
+    except (AttributeError, OSError):
+        return None
+
+
+class _Checkpoints:
+    """Writes best.pt and last.pt without letting the writing dominate short epochs.
+
+    A ResNet-18 checkpoint is ~45 MB and the resume state with AdamW's moments ~180 MB: serialising and
+    syncing them takes a few tenths of a second, more than a whole epoch of a frozen backbone's head.
+    So after an epoch they are written only when at least CHECKPOINT_INTERVAL_PER_WRITE_COST times the
+    previous write's duration has passed since it (the first epoch always writes), and always at the
+    last epoch and whenever training stops (early stop, cancel, an error, Ctrl-C). A hard kill loses at
+    most that interval. The resume state is only written at an epoch boundary, when weights and
+    optimiser agree; it goes first, and holds the best weights too, so a failure between the two files
+    never leaves a resume state older than best.pt. After a failed write nothing more is attempted.
+    """
+
+    def __init__(self, ckpt_dir: Path, data: TrainingData, config: TrainConfig):
+        self.dir, self.data, self.config = ckpt_dir, data, config
+        self.last_write_end: float | None = None
+        self.last_write_cost = 0.0
+        self.best_epoch: int | None = None  # a best state not yet on disk
+        self.boundary = False  # the model is exactly as it was at the end of the last epoch
+        self.failed = False
+
+    def new_best(self, epoch: int) -> None:
+        self.best_epoch = epoch
+
+    def weights_changing(self) -> None:
+        self.boundary = False
+
+    def epoch_done(self, model, optimizer, state: FitState, best_state, last: bool = False) -> None:
+        self.boundary = True
+        now = time.perf_counter()
+        due = (self.last_write_end is None
+               or now - self.last_write_end >= CHECKPOINT_INTERVAL_PER_WRITE_COST * self.last_write_cost)
+        if due or last:
+            self.flush(model, optimizer, state, best_state)
+
+    def flush(self, model, optimizer, state: FitState, best_state) -> None:
+        """Write whatever is not on disk yet and may be written now."""
+        if self.failed:
+            return
+        started = time.perf_counter()
+        wrote = False
+        try:
+            if self.boundary and state.history:
+                _save_training_state(self.dir / "last.pt", model, optimizer, state, best_state)
+                self.boundary, wrote = False, True
+            if self.best_epoch is not None and best_state is not None:
+                _save_best(self.dir, best_state, self.data, self.best_epoch, self.config)
+                self.best_epoch, wrote = None, True
+        except BaseException:
+            self.failed = True
+            raise
+        if wrote:
+            self.last_write_end = time.perf_counter()
+            self.last_write_cost = self.last_write_end - started
+
+
+def _save_best(ckpt_dir: Path, best_state, data: TrainingData, epoch: int, config: TrainConfig) -> None:
+    save_checkpoint_state(ckpt_dir / "best.pt", best_state, config.model, list(data.classes),
+                          config.image_size, epoch, config.to_dict())
+
+
+def _save_training_state(path: Path, model, optimizer, state: FitState, best_state) -> None:
+    """Everything needed to continue after a crash: weights, optimiser, history, best so far.
+
+    A frozen backbone never changes, so it is left out (a ResNet-18 state shrinks from ~90 MB to a few
+    KB); resuming rebuilds it from the run's starting weights and checks it against a checksum.
+    """
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    best = best_state
+    frozen = bool(getattr(model, "backbone_frozen", False))
+    if frozen:
+        weights = _without_backbone(weights)
+        best = _without_backbone(best_state) if best_state is not None else None
+    buf = io.BytesIO()
+    torch.save({
+        "model": weights,
+        "optimizer": optimizer.state_dict(),
+        "epoch": state.epoch,
+        "history": state.history,
+        "best_val_loss": state.best_val_loss,
+        "best_epoch": state.best_epoch,
+        "best_model": best,
+        "frozen_backbone_checksum": _backbone_checksum(model) if frozen else None,
+        "batch_size": state.batch_size,
+        "elapsed_s": state.elapsed(),
+        "notes": state.notes,
+    }, buf)
+    atomic_write_bytes(path, buf.getbuffer())  # a view, not a second copy of a state of up to ~1 GB
+
+
+def _load_training_state(path: Path, model, optimizer, state: FitState):
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    best = saved["best_model"]
+    checksum = saved.get("frozen_backbone_checksum")
+    if checksum is not None:  # saved without its frozen backbone: the freshly built one must be the same
+        if not math.isclose(_backbone_checksum(model), checksum, rel_tol=1e-9, abs_tol=1e-9):
+            raise ValueError("cannot resume: the starting weights of this run's frozen backbone changed since "
+                             "it began (a different weights file?); start a new run instead")
+        missing, unexpected = model.load_state_dict(saved["model"], strict=False)
+        if unexpected or any(not k.startswith("backbone.") for k in missing):
+            raise ValueError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
+        if best is not None:
+            full = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best = {**full, **best}
+    else:
+        model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    state.history = list(saved["history"])
+    state.best_val_loss = saved["best_val_loss"]
+    state.best_epoch = saved["best_epoch"]
+    state.batch_size = saved["batch_size"]
+    state.notes = [n for n in saved.get("notes", []) if n not in state.notes] + state.notes
+    return saved["epoch"] + 1, best, float(saved.get("elapsed_s", 0.0))
+
+
+def _without_backbone(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in weights.items() if not k.startswith("backbone.")}
+
+
+def _backbone_checksum(model) -> float:
+    """A cheap fingerprint of the backbone's weights and BatchNorm statistics."""
+    with torch.no_grad():
+        return float(sum(t.detach().double().sum().item() * (i % 7 + 1)
+                         for i, t in enumerate(model.backbone.state_dict().values()) if t.is_floating_point()))

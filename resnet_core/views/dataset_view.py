@@ -1,0 +1,54 @@
+"""What the Data page shows about a scanned dataset: sample images per class as small thumbnails,
+images per class, and the skipped files grouped by reason."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from resnet_core.data.imageio import to_rgb
+from resnet_core.data.scan import ScanReport
+
+THUMBNAIL_PX = 96
+
+
+def class_samples(report: ScanReport, per_class: int = 6, seed: int = 0) -> dict[str, list[Path]]:
+    """A few images of every class, picked at random (seeded, so a page shows the same ones)."""
+    by_label: dict[int, list[str]] = {}
+    for entry in report.images:
+        by_label.setdefault(entry.label, []).append(entry.path)
+    out = {}
+    for label, name in enumerate(report.classes):
+        paths = by_label.get(label, [])
+        picked = random.Random(f"{seed}:{name}").sample(paths, min(per_class, len(paths)))
+        out[name] = [report.root / p for p in sorted(picked)]
+    return out
+
+
+def thumbnail(path: str | Path, size: int = THUMBNAIL_PX) -> Image.Image:
+    """The image shrunk to fit size×size, upright RGB; a grey square when it cannot be read
+    (a file may change after the scan)."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (size, size))  # JPEG decodes at 1/2 to 1/8 scale: photos load fast
+            im = to_rgb(ImageOps.exif_transpose(im) or im)
+            return ImageOps.contain(im, (size, size), Image.BILINEAR)
+    except Exception:  # noqa: BLE001 - image plugins raise all sorts on broken files
+        return Image.new("RGB", (size, size), (200, 200, 200))
+
+
+def counts_rows(report: ScanReport) -> list[dict[str, object]]:
+    """One row per class: name, images and share of the dataset, largest class first."""
+    total = max(report.num_images, 1)
+    rows = [{"class": name, "images": n, "share": n / total} for name, n in report.counts.items()]
+    return sorted(rows, key=lambda r: (-r["images"], r["class"]))
+
+
+def skipped_summary(report: ScanReport, examples: int = 3) -> list[dict[str, object]]:
+    """One row per skip reason: the reason, how many files, and a few example paths."""
+    rows = []
+    for reason, paths in report.skipped_by_reason().items():
+        shown = ", ".join(paths[:examples]) + (f" … (+{len(paths) - examples})" if len(paths) > examples else "")
+        rows.append({"reason": reason, "files": len(paths), "examples": shown})
+    return sorted(rows, key=lambda r: (-r["files"], r["reason"]))

@@ -1,0 +1,206 @@
+"""One view of a run for the Train page, whether it is live in this process or only in the store.
+
+A run training here has a JobSnapshot (batch-level progress); a run finished earlier, or trained by
+another process, exists only in the store (epoch-level history, final scores). `RunView` holds what
+the page shows from either, and the functions below turn it into the sentences the page prints.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from resnet_core.results.ranking import finite_or_none, format_duration
+from resnet_core.runs.jobs import ACTIVE, JobSnapshot
+from resnet_core.runs.store import ACTIVE_STATUSES, RunRecord
+from resnet_core.workspace import Workspace
+
+# What the scores of a finished run are called on the page, in the order shown.
+FINAL_KEYS = ("test_acc", "val_acc", "val_loss", "train_time_s", "epoch_ended", "best_epoch")
+RESUME_FILE = "last.pt"  # the engine's resume state, written after every epoch
+
+_PREP_WORDS = {"scanning": "Checking the images", "decoding": "Decoding the images"}
+_PHASE_WORDS = {"evaluating": "checking on the validation images",
+                "testing": "scoring on the test images"}
+
+
+@dataclass(frozen=True)
+class RunView:
+    run_id: int
+    status: str  # queued | preparing | running | completed | cancelled | failed | interrupted
+    description: str
+    dataset: str
+    epochs: int  # planned
+    source: str  # "job": live in this process; "store": from the run database
+    phase: str = "waiting"
+    epoch: int = 0
+    batch: int = 0
+    num_batches: int = 0
+    progress: float = 0.0
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    lr: float | None = None
+    images_per_s: float | None = None
+    queue_position: int | None = None
+    device: str = ""
+    prep: tuple[str, int, int] | None = None
+    history: tuple[dict[str, Any], ...] = ()
+    best_epoch: int = 0
+    stopped_early: bool = False
+    final: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch early stopping ended the run at, else None."""
+        return (self.final.get("epoch_ended") or self.epoch or None) if self.stopped_early else None
+
+
+def view_from_snapshot(snap: JobSnapshot) -> RunView:
+    final = dict(snap.final or {})
+    return RunView(
+        run_id=snap.run_id, status=snap.status, description=snap.description, dataset=snap.dataset,
+        epochs=snap.epochs, source="job", phase=snap.phase, epoch=snap.epoch, batch=snap.batch,
+        num_batches=snap.num_batches, progress=snap.progress, elapsed_s=snap.elapsed_s, eta_s=snap.eta_s,
+        lr=snap.lr, images_per_s=snap.images_per_s, queue_position=snap.queue_position, device=snap.device,
+        prep=snap.prep, history=tuple(snap.history), best_epoch=final.get("best_epoch") or snap.best_epoch,
+        stopped_early=bool(final.get("stopped_early")), final=final, message=snap.message,
+        notes=tuple(snap.notes))
+
+
+def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> RunView:
+    """A run known only to the store (finished earlier, or running in another process)."""
+    config = record.config
+    planned = config.epochs if config else (record.epoch_ended or len(epochs) or 1)
+    last = epochs[-1] if epochs else {}
+    done = int(last.get("epoch") or 0)
+    final = {k: getattr(record, k, None) for k in FINAL_KEYS} if record.status not in ACTIVE_STATUSES else {}
+    return RunView(
+        run_id=record.id, status=record.status, description=record.description, dataset=record.dataset,
+        epochs=planned, source="store", phase="training" if record.status == "running" else record.status,
+        epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=finite_or_none(last.get("lr")),
+        images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
+        history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
+        stopped_early=bool(record.stopped_early), final=final, message=record.error,
+        notes=tuple(record.notes))
+
+
+def load_view(jobs, store, run_id: int) -> RunView | None:
+    """The live snapshot when this process runs it, else the store's record; None if neither knows it."""
+    snap = jobs.snapshot(run_id)
+    if snap is not None:
+        return view_from_snapshot(snap)
+    record = store.get_run(run_id)
+    if record is None:
+        return None
+    return view_from_record(record, store.epochs(run_id))
+
+
+def run_to_follow(last_run: int | None, active: Sequence[JobSnapshot]) -> int | None:
+    """Which run the Train page shows: the user's own while it is active, else the newest active job
+    (so a second tab shows the same training), else the user's last run, finished."""
+    active_ids = [s.run_id for s in active]
+    if last_run is not None and last_run in active_ids:
+        return last_run
+    if active_ids:
+        return max(active_ids)
+    return last_run
+
+
+# ----- words -------------------------------------------------------------------------------
+
+def ordinal(n: int) -> str:
+    """1 → '1st', 2 → '2nd', 11 → '11th', 22 → '22nd'."""
+    if 10 <= n % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def eta_words(seconds: float | None) -> str:
+    """95 → 'about 1 min 35 s left'; None → 'estimating the time left'."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "estimating the time left"
+    total = int(round(seconds))
+    if total < 60:
+        return f"about {max(total, 1)} s left"
+    if total < 3600:
+        minutes, secs = divmod(total, 60)
+        return f"about {minutes} min {secs} s left" if secs else f"about {minutes} min left"
+    hours, rest = divmod(total, 3600)
+    minutes = rest // 60
+    return f"about {hours} h {minutes} min left" if minutes else f"about {hours} h left"
+
+
+def progress_text(view: RunView) -> str:
+    """'Epoch 3/10 · batch 12/40 · about 1 min 20 s left' (batches only when known)."""
+    parts = [f"Epoch {max(view.epoch, 1) if view.is_active else view.epoch}/{view.epochs}"]
+    if view.num_batches:
+        parts.append(f"batch {view.batch}/{view.num_batches}")
+    if view.phase in _PHASE_WORDS:
+        parts.append(_PHASE_WORDS[view.phase])
+    if view.source == "job":
+        parts.append(eta_words(view.eta_s))
+    else:
+        parts.append("running in another process")
+    return " · ".join(parts)
+
+
+def prep_text(prep: tuple[str, int, int] | None) -> tuple[str, float]:
+    """The preparing phase as ('Decoding the images · 40/500', 0.08)."""
+    if not prep:
+        return "Getting the data ready", 0.0
+    stage, done, total = prep
+    words = _PREP_WORDS.get(stage, stage.capitalize())
+    if total <= 0:
+        return words, 0.0
+    return f"{words} · {done:,}/{total:,}", min(1.0, max(0.0, done / total))
+
+
+def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
+    """'waiting: 2nd in the queue behind run 7' — the run just ahead of it on the same device."""
+    position = view.queue_position
+    if not position:
+        return "waiting to start"
+    same_device = [s for s in snapshots if s.device == view.device and s.run_id != view.run_id]
+    if position > 1:
+        ahead = [s for s in same_device if s.queue_position == position - 1]
+    else:
+        ahead = [s for s in same_device if s.status in ("preparing", "running")]
+    behind = f" behind run {ahead[0].run_id}" if ahead else ""
+    return f"waiting: {ordinal(position)} in the queue{behind}"
+
+
+def final_numbers(view: RunView) -> dict[str, Any]:
+    """The final scores in FINAL_KEYS order, missing ones as None."""
+    return {k: view.final.get(k) for k in FINAL_KEYS}
+
+
+def format_percent(value: float | None) -> str:
+    v = finite_or_none(value)
+    return "—" if v is None else f"{v:.1%}"
+
+
+def format_loss(value: float | None) -> str:
+    v = finite_or_none(value)
+    return "—" if v is None else f"{v:.4f}"
+
+
+def format_seconds(value: float | None) -> str:
+    return format_duration(finite_or_none(value))
+
+
+def resumable(workspace: Workspace, run_id: int) -> bool:
+    """Has the run saved an epoch it could continue from?"""
+    return (workspace.run_dir(run_id) / RESUME_FILE).is_file()

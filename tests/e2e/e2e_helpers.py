@@ -1,0 +1,193 @@
+"""Helpers for the browser end-to-end test: the real Streamlit server, Debian's Chromium, and the few
+ways of reading a Streamlit page that survive its reruns."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-output" / "e2e"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_START_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class StreamlitServer:
+    """`streamlit run app.py` in its own process group, with a private workspace and no network."""
+    home: Path
+    torch_home: Path
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "RESNET_PILOT_HOME": str(self.home), "TORCH_HOME": str(self.torch_home),
+               "RESNET_PILOT_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                   "--browser.gatherUsageStats", "false"]
+        with open(self.log_path, "wb") as log:
+            # A new session makes the server a process-group leader, so stop() reaches its children too.
+            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        self.wait_healthy()
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the Streamlit server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"the Streamlit server was not healthy after {SERVER_START_S} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def log(self, tail_chars: int = 20_000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-tail_chars:]
+        except OSError as e:
+            return f"(no server log: {e})"
+
+
+def require_browser():
+    """sync_playwright, or a failure (not a skip) that says what to install: CI must run this test."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        pytest.fail("Playwright is missing: pip install -r requirements-dev.txt", pytrace=False)
+    if not CHROMIUM.is_file():  # pragma: no cover - depends on the machine
+        pytest.fail(f"{CHROMIUM} is missing: install chromium: apt-get install -y chromium", pytrace=False)
+    return sync_playwright
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+class Shots:
+    """Full-page screenshots numbered in the order the user sees the pages: 01-home.png, 02-data.png…"""
+
+    def __init__(self, folder: Path = SCREENSHOTS):
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in [*self.folder.glob("*.png"), *self.folder.glob("*.log")]:
+            old.unlink()
+        self.count = 0
+
+    def take(self, page, name: str, idle: bool = True) -> Path:
+        """idle=False catches a moment (a live chart) instead of waiting for the script run to end."""
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        if idle:
+            wait_until_idle(page)
+        full_page_screenshot(page, path)
+        return path
+
+
+@contextlib.contextmanager
+def report_failure(server: StreamlitServer, page_getter) -> Iterator[None]:
+    """On failure: a screenshot of the browser and the server log in the test's output."""
+    try:
+        yield
+    except BaseException:
+        page = page_getter()
+        if page is not None:
+            with contextlib.suppress(Exception):
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SCREENSHOTS / "99-failure.png"), full_page=True)
+        log = server.log()
+        with contextlib.suppress(OSError):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            (SCREENSHOTS / "server.log").write_text(log)
+        print(f"----- Streamlit server log (also in {SCREENSHOTS / 'server.log'}) -----\n{log}")
+        raise
+
+
+def full_page_screenshot(page, path: Path, max_height: int = 8000) -> None:
+    """Streamlit scrolls inside stMain, not the document, so Playwright's full_page sees one screen:
+    grow the window to the content's height for the shot, then put it back."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0")
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(height, max_height)})
+        page.wait_for_timeout(500)  # charts re-layout to the new size
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+
+
+# ----- reading a Streamlit page -------------------------------------------------------------------
+
+def wait_until_idle(page, timeout_s: float = 60) -> None:
+    """Wait until the script run has finished (stApp's data-test-script-state says so)."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+                && app.getAttribute('data-test-connection-state') === 'CONNECTED';
+        }""",
+        timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)  # let the last delta paint
+
+
+def keyed(page, key: str):
+    """The element container of the widget with this key (Streamlit adds the class st-key-<key>),
+    leaving out a stale copy that a rerun has not yet replaced."""
+    return page.locator(f".st-key-{key}:not([data-stale='true'])")
+
+
+def set_number(page, key: str, value: int | float) -> None:
+    """Type into a number input as a person does: select, type, Enter (which commits the value)."""
+    field = keyed(page, key).locator("input")
+    field.click()
+    field.press("ControlOrMeta+a")
+    field.press_sequentially(str(value))
+    field.press("Enter")
+    wait_until_idle(page)
+
+
+def chart_points(page, key: str) -> int:
+    """How many data markers a Plotly chart draws (0 while it is not on the page). A chart marked
+    stale by a running rerun still shows its points, so it counts too."""
+    return page.locator(f".st-key-{key}").first.locator(".scatterlayer .point").count()

@@ -1,0 +1,203 @@
+"""The Compare page: empty state, the study's ranked table with CSV, one run in detail, deleting runs."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from page_helpers import APP, TIMEOUT, texts
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
+from resnet_core.results.ranking import STUDY_COLUMNS
+from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.runs.store import RunStore
+from resnet_core.workspace import Workspace
+from ui.shared import DATASET, services
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """Trained once per file: two finished runs on a tiny dataset (fine-tuned vs frozen backbone)
+    and one failed run, in a workspace each test gets a copy of."""
+    base = tmp_path_factory.mktemp("compare")
+    make_image_folder(base / "tiny", num_classes=3, per_class=12, size=32)
+    ws = Workspace.at(base / "workspace")
+    register_folder(base / "tiny", ws, name="tiny")
+    store = RunStore(ws)
+    ids = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RESNET_PILOT_OFFLINE", "1")
+        mp.setenv("TORCH_HOME", str(base / "torch_home"))
+        for fine_tune in (True, False):
+            config = TrainConfig(dataset="tiny", weights="none", fine_tune=fine_tune, augmentation="none",
+                                 epochs=1, batch_size=8, learning_rate=1e-3, image_size=32)
+            run_id = create_run(config, ws, store)
+            assert execute_run(run_id, config, ws, store) == "completed"
+            ids.append(run_id)
+    failed = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(failed, "failed", error="weights file broken.pt is damaged")
+    store.close()
+    return ws.root, ids, failed
+
+
+@pytest.fixture
+def trained(env, template):
+    root, ids, failed = template
+    shutil.copytree(root, env.root, dirs_exist_ok=True)
+    return ids, failed
+
+
+def open_compare(dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if dataset:
+        at.session_state[DATASET] = dataset
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_runs_it_points_to_train_and_data(env):
+    at = open_compare()
+    assert "No runs yet" in texts(at.info)
+    assert at.button(key="compare_go_data")
+    at.button(key="compare_go_train").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Train"]
+
+
+def test_ranked_table_csv_scatter_and_one_run_in_detail(trained):
+    (first, second), failed = trained
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    for column in STUDY_COLUMNS:
+        assert column in table.columns
+    store = services().store
+    accs = {r.id: r.test_acc for r in store.list_runs(statuses=["completed"])}
+    assert sorted(table["run_id"]) == sorted(accs)
+    assert list(table["Rank"]) == [1, 2]
+    # Accuracies in percentage points, shown with one decimal for every run (not 100% beside 83.33%).
+    assert table.iloc[0]["Test Acc"] == pytest.approx(100 * max(accs.values()))
+    formats = {name: config.get("type_config", {}).get("format")
+               for name, config in json.loads(at.dataframe[0].proto.columns).items()}
+    assert formats["Test Acc"] == formats["Val Acc"] == "%.1f%%"
+    assert "Status" not in table.columns  # only shown when a run was not completed
+    assert set(table["Model"]) == {"ResNet18 + fine-tuning", "ResNet18"}
+    assert at.get("download_button")[0].proto.label == "Download CSV"
+    # The cost-performance chart draws both runs.
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    runs_trace = next(t for c in charts for t in c["data"] if t.get("meta") == "runs")
+    assert sorted(p[0] for p in runs_trace["customdata"]) == sorted(accs)
+    # The failed run is listed apart with its message.
+    unranked = at.dataframe[1].value
+    assert list(unranked["Run"]) == [failed] and "damaged" in unranked.iloc[0]["What happened"]
+    # Rank 1 is selected first; its confusion matrix and per-class scores are shown.
+    assert at.selectbox(key="compare_run").value == table.iloc[0]["run_id"]
+    per_class = at.dataframe[2].value
+    assert list(per_class["Class"]) == ["class_0", "class_1", "class_2"]
+    heatmaps = [t for c in charts for t in c["data"] if t["type"] == "heatmap"]
+    assert heatmaps and heatmaps[0]["x"] == ["class_0", "class_1", "class_2"]
+    assert at.selectbox(key=f"compare_pair_{table.iloc[0]['run_id']}").value == "all"
+    # Choosing the other run shows its report instead.
+    other = table.iloc[1]["run_id"]
+    at.selectbox(key="compare_run").set_value(other).run()
+    assert not at.exception
+    assert f"#{other}" in at.selectbox(key="compare_run").format_func(other)
+
+
+def test_download_a_run_as_a_zip(trained):
+    (first, _), _ = trained
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(first).run()
+    at.button(key="compare_export").click().run()
+    assert not at.exception and not at.error
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download .zip" in labels
+
+
+def test_delete_asks_first_then_removes_the_run(trained):
+    (first, second), failed = trained
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(failed).run()
+    at.button(key="compare_delete").click().run()
+    assert "cannot be undone" in texts(at.warning)
+    at.button(key="compare_delete_cancel").click().run()
+    assert services().store.get_run(failed) is not None
+    at.button(key="compare_delete").click().run()
+    at.button(key="compare_delete_confirm").click().run()
+    assert not at.exception
+    assert services().store.get_run(failed) is None
+    assert not services().workspace.run_dir(failed).exists()
+    assert failed not in at.selectbox(key="compare_run").options
+
+
+def test_delete_is_refused_while_a_run_is_active(trained):
+    store = services().store
+    running = store.create_run(TrainConfig(dataset="tiny"), "unused", 36, 24, 6, 6)
+    store.mark_running(running)
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(running).run()
+    at.button(key="compare_delete").click().run()
+    at.button(key="compare_delete_confirm").click().run()
+    assert not at.exception
+    assert "cancel it first" in texts(at.error)
+    assert store.get_run(running) is not None
+
+
+def test_choosing_a_confusion_pair_shows_only_its_images(trained):
+    store = services().store
+    (first, _), _ = trained
+    root = Path(store.get_run(first).dataset_root)
+    classes = ["class_0", "class_1", "class_2"]
+    wrong = [("class_1", "class_0", "class_1/class_1_0000.png"), ("class_1", "class_0", "class_1/class_1_0001.png"),
+             ("class_2", "class_1", "class_2/class_2_0000.png")]
+    report = {"classes": classes, "confusion": [[4, 0, 0], [2, 2, 0], [0, 1, 3]],
+              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 4} for c in classes],
+              "misclassified": [{"path": p, "true": t, "predicted": pr, "probability": 0.6} for t, pr, p in wrong],
+              "test_images": 12}
+    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_acc": 0.75, "val_loss": 0.6,
+                                           "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1,
+                                           "final_metrics": report})
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(run_id).run()
+    pair = at.selectbox(key=f"compare_pair_{run_id}")
+    assert pair.options == ["all (3)", "true class_1 → predicted class_0 (2)",
+                            "true class_2 → predicted class_1 (1)"]
+    assert len(at.image) == 3
+    pair.set_value("class_1\u2192class_0").run()
+    assert not at.exception
+    captions = [c for image in at.image for c in image.captions]
+    assert captions == ["class_1 → class_0 (60%)"] * 2
+
+
+def test_runs_on_different_training_set_sizes_get_a_table_each(trained):
+    store = services().store
+    small = store.create_run(TrainConfig(dataset="tiny", max_train_images=12), "unused", 36, 12, 6, 6)
+    store.finish_run(small, "completed", {"test_acc": 0.5, "val_acc": 0.5, "val_loss": 1.0,
+                                          "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1})
+    at = open_compare("tiny")
+    headings = [m.value for m in at.markdown if "training images" in m.value]
+    assert headings == ["**12 training images**", "**24 training images**"]
+    small_table, large_table = at.dataframe[0].value, at.dataframe[1].value
+    assert list(small_table["run_id"]) == [small] and list(small_table["Rank"]) == [1]
+    assert len(large_table) == 2 and list(large_table["Rank"]) == [1, 2]
+
+
+def test_a_cancelled_run_that_ranks_says_so(trained):
+    store = services().store
+    cancelled = store.create_run(TrainConfig(dataset="tiny"), "unused", 36, 24, 6, 6)
+    store.finish_run(cancelled, "cancelled", {"test_acc": 1.0, "val_acc": 1.0, "val_loss": 0.1,
+                                              "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1})
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    assert table.iloc[0]["run_id"] == cancelled and table.iloc[0]["Rank"] == 1
+    assert list(table.columns[:3]) == ["run_id", "Status", "Model"]  # beside the run, study columns intact
+    assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
+    best = next(m for m in at.metric if m.label == "Best test accuracy")
+    assert "cancelled" in best.help

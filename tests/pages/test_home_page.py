@@ -1,0 +1,104 @@
+"""Home page: the path with the current step, quick stats, hardware and ImageNet weights status."""
+from __future__ import annotations
+
+import pytest
+import torch
+from page_helpers import APP
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
+from resnet_core.hardware import detect_hardware
+from resnet_core.runs.store import RunStore
+from resnet_core.training.checkpoints import CHECKPOINT_NAME
+from resnet_core.training.weights import imagenet_weights_path
+from ui.shared import DATASET, PLAN
+
+
+@pytest.fixture
+def app(env):
+    return AppTest.from_file(APP, default_timeout=30)
+
+
+def text_of(at) -> str:
+    return "\n".join(e.value for kind in (at.markdown, at.caption, at.info) for e in kind)
+
+
+def step_line(at, title: str) -> str:
+    return next(m.value for m in at.markdown if f"· {title}**" in m.value)
+
+
+def test_empty_workspace(app, workspace, offline_torch_home):
+    app.run()
+    assert not app.exception and not app.error
+    assert "You are here" in step_line(app, "Data")
+    assert "You are here" not in step_line(app, "Wizard")
+    text = text_of(app)
+    assert str(workspace.root) in text
+    assert detect_hardware().describe() in text
+    assert "ResNet18** ImageNet weights not found" in text
+    # How to add them: the exact file and folder, and what happens without them.
+    expected = imagenet_weights_path("resnet18")
+    assert expected.name in text and str(expected.parent) in text
+    assert "random initialisation" in text and "Train page" in text
+    assert [(m.label, m.value) for m in app.metric] == [("Datasets", "0"), ("Runs", "0"),
+                                                        ("Best test accuracy", "—")]
+    assert app.button(key="home_sample")
+
+
+def test_cached_weights_show_as_available(app, offline_torch_home):
+    path = imagenet_weights_path("resnet18")
+    assert str(offline_torch_home) in str(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    app.run()
+    text = text_of(app)
+    assert "ResNet18** ImageNet weights available" in text
+    assert "ResNet50** ImageNet weights not found" in text
+    assert "resnet18-" not in next(i.value for i in app.info)  # only the missing files are listed
+
+
+def test_stepper_and_stats_follow_the_state(app, workspace, tmp_path):
+    info = register_folder(make_image_folder(tmp_path / "pets", per_class=4), workspace)
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset=info.name), str(info.root), 12, 8, 2, 2)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_loss": 0.5})
+    app.session_state[DATASET] = info.name
+    app.session_state[PLAN] = {"dataset": info.name}
+    app.run()
+    assert not app.exception
+    assert "Done" in step_line(app, "Data") and "Done" in step_line(app, "Train")
+    assert "You are here" in step_line(app, "Compare")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics == {"Datasets": "1", "Runs": "1", "Best test accuracy": "75.0%"}
+
+
+def test_continue_goes_to_the_current_step(app):
+    app.run()
+    app.button(key="home_continue").click().run()
+    assert not app.exception
+    assert [t.value for t in app.title] == ["Data"]
+
+
+def test_sample_button_imports_and_opens_data(app, workspace):
+    app.run()
+    app.button(key="home_sample").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state[DATASET] == "fashion-mnist-sample"
+    assert [t.value for t in app.title] == ["Data"]
+
+
+def test_a_new_session_with_runs_shows_a_consistent_path(app, workspace, tmp_path):
+    # A fresh browser session: nothing selected, no plan; the workspace has a dataset and a run that
+    # kept its model. Data counts as done and Predict is usable, not 'Later'.
+    info = register_folder(make_image_folder(tmp_path / "pets", per_class=4), workspace)
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset=info.name), str(info.root), 12, 8, 2, 2)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_loss": 0.5})
+    (workspace.run_dir(run_id) / CHECKPOINT_NAME).write_bytes(b"kept model")
+    app.run()
+    assert not app.exception
+    assert "Done" in step_line(app, "Data") and "Done" in step_line(app, "Train")
+    assert "You are here" in step_line(app, "Compare")
+    assert "Ready" in step_line(app, "Predict") and "Later" not in step_line(app, "Predict")

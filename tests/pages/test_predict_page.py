@@ -1,0 +1,125 @@
+"""The Predict page: empty state, the default run, an uploaded image's probabilities and Grad-CAM, bad files.
+
+AppTest (Streamlit 1.67) drives st.file_uploader directly (`upload(name, bytes, mime)`), so the page is
+tested exactly as a user reaches it; no test-only inputs.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from page_helpers import APP, TIMEOUT, texts
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
+from resnet_core.training.checkpoints import save_checkpoint
+from resnet_core.training.models import build_model
+from ui.shared import DATASET, PREDICT_RUN, services
+
+CLASSES = ["class_0", "class_1", "class_2"]
+
+
+@pytest.fixture
+def env(env, tmp_path):
+    """Offline, with datasets 'tiny' and 'other' registered (pages forget unknown datasets)."""
+    workspace = env
+    for name in ("tiny", "other"):
+        register_folder(make_image_folder(tmp_path / name, num_classes=3, per_class=4, size=32), workspace,
+                        name=name)
+    return workspace
+
+
+def finished_run(workspace, test_acc: float, dataset: str = "tiny") -> int:
+    """A completed run with a saved model (untrained weights: predicting needs no accuracy)."""
+    store = services().store
+    config = TrainConfig(dataset=dataset, weights="none", image_size=32, epochs=1)
+    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 0.5,
+                                           "train_time_s": 3.0, "epoch_ended": 1, "best_epoch": 1})
+    torch_model = build_model("resnet18", len(CLASSES))
+    save_checkpoint(workspace.run_dir(run_id) / "best.pt", torch_model, CLASSES, 32, epoch=1, config=config)
+    return run_id
+
+
+@pytest.fixture
+def image_bytes(tmp_path) -> bytes:
+    folder = make_image_folder(tmp_path / "imgs", num_classes=1, per_class=1, size=48)
+    buffer = io.BytesIO()
+    Image.open(next(folder.rglob("*.png"))).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def open_predict(dataset: str | None = None, predict_run: int | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if dataset:
+        at.session_state[DATASET] = dataset
+    if predict_run:
+        at.session_state[PREDICT_RUN] = predict_run
+    at.run()
+    at.switch_page("pages/predict.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_a_trained_run_it_points_to_train(env):
+    at = open_predict()
+    assert "No trained model yet" in texts(at.info)
+    assert not at.file_uploader
+    at.button(key="predict_go_train").click().run()
+    assert not at.exception and [t.value for t in at.title] == ["Train"]
+
+
+def test_rank_one_of_the_selected_dataset_is_chosen_first(env):
+    best = finished_run(env, 0.9)
+    finished_run(env, 0.6)  # newer but worse
+    finished_run(env, 0.99, dataset="other")
+    at = open_predict(dataset="tiny")
+    assert at.selectbox(key="predict_run").value == best
+
+
+def test_a_run_chosen_elsewhere_is_preselected(env):
+    chosen = finished_run(env, 0.5)
+    finished_run(env, 0.9)
+    at = open_predict(dataset="tiny", predict_run=chosen)
+    assert at.selectbox(key="predict_run").value == chosen
+
+
+def test_an_uploaded_image_gets_probabilities_and_a_gradcam(env, image_bytes):
+    finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    assert not at.image
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception and not at.error
+    (prediction,) = [m for m in at.metric if m.label == "Prediction"]
+    assert prediction.value in CLASSES
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (bars,) = spec["data"]
+    assert bars["y"] == sorted(bars["y"], key=lambda c: -bars["x"][bars["y"].index(c)])  # best first
+    assert set(bars["y"]) == set(CLASSES)
+    assert sum(bars["x"]) == pytest.approx(1.0, abs=1e-4)  # every class shown: probabilities sum to 1
+    assert bars["y"][0] == prediction.value
+    captions = [c for image in at.image for c in image.captions]
+    assert any("What the model sees" in c for c in captions)
+    assert any("Where it looked" in c for c in captions)
+
+
+def test_an_unreadable_file_gets_a_clear_error(env):
+    finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("broken.png", b"this is not a picture", "image/png").run()
+    assert not at.exception
+    assert "isn't an image we can read" in texts(at.error)
+    assert not at.image
+
+
+def test_the_camera_is_only_asked_for_when_switched_on(env):
+    finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    assert not at.camera_input
+    at.toggle(key="predict_camera_on").set_value(True).run()
+    assert at.camera_input(key="predict_camera")

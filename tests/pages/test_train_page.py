@@ -1,0 +1,206 @@
+"""The Train page: empty state, pre-fill from the Wizard, limits, a run to the end, cancel, interrupted runs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from page_helpers import APP, TIMEOUT, texts
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.config import TrainConfig
+from ui.shared import LAST_RUN, PLAN, services
+
+
+def open_train() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def set_tiny_settings(at: AppTest, epochs: int = 2) -> None:
+    """Small and fast: no ImageNet weights (none offline anyway), 32 px, batch 8."""
+    at.selectbox(key="train_weights").set_value("none").run()
+    at.number_input(key="train_image_size").set_value(32)
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.number_input(key="train_batch_size").set_value(8)
+    at.number_input(key="train_learning_rate").set_value(1e-3)
+    at.selectbox(key="train_augmentation").set_value("none")
+    at.run()
+
+
+def test_without_a_dataset_it_points_to_the_data_page(env):
+    at = open_train()
+    assert "no dataset yet" in texts(at.info)
+    assert not [b for b in at.button if b.key == "train_start"]
+    at.button(key="train_go_data").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Data"]
+
+
+def test_without_a_plan_the_wizard_defaults_fill_the_form(tiny):
+    at = open_train()
+    assert at.selectbox(key="train_dataset").value == "tiny"
+    assert "wizard's defaults" in texts(at.caption)
+    assert at.selectbox(key="train_model").value == "resnet18"  # no GPU here
+    assert at.number_input(key="train_epochs").value >= 1
+
+
+def test_a_plan_from_the_wizard_fills_every_field(tiny):
+    plan = TrainConfig(dataset="tiny", model="resnet50", weights="none", fine_tune=False, augmentation="light",
+                       epochs=12, batch_size=16, learning_rate=2e-4, patience=2, eval_every=2, image_size=64,
+                       seed=7, device="cpu").to_dict()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PLAN] = plan
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert "Settings from the Wizard" in texts(at.caption)
+    assert at.selectbox(key="train_model").value == "resnet50"
+    assert at.selectbox(key="train_weights").value == "none"
+    assert at.radio(key="train_fine_tune").value is False
+    assert at.selectbox(key="train_augmentation").value == "light"
+    assert at.selectbox(key="train_device").value == "cpu"
+    for key, value in (("epochs", 12), ("batch_size", 16), ("patience", 2), ("eval_every", 2),
+                       ("image_size", 64), ("seed", 7)):
+        assert at.number_input(key=f"train_{key}").value == value, key
+    assert at.number_input(key="train_learning_rate").value == pytest.approx(2e-4)
+    assert not at.info  # nothing had to be changed
+
+
+def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
+    # The ResNet-101 card allows batch sizes up to 32 and, with ImageNet weights, 20 epochs.
+    plan = TrainConfig(dataset="tiny", model="resnet101", weights="imagenet", epochs=90, batch_size=128,
+                       learning_rate=1e-4).to_dict()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PLAN] = plan
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.number_input(key="train_epochs").value == 20
+    assert at.number_input(key="train_batch_size").value == 32
+    messages = texts(at.info)
+    assert "Epochs 90 is outside" in messages and "Batch size 128 is outside" in messages
+    # Switching to ResNet-18 widens the range again; the values stay as they are.
+    at.selectbox(key="train_model").set_value("resnet18").run()
+    assert at.number_input(key="train_batch_size").value == 32 and not at.info
+
+
+def test_a_weights_file_is_required_before_starting(tiny):
+    at = open_train()
+    at.selectbox(key="train_weights").set_value("file").run()
+    assert at.file_uploader(key="train_weights_file")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "no file is uploaded" in texts(at.error)
+    assert services().store.list_runs() == []
+
+
+def test_a_corrupt_weights_file_is_refused_on_upload_and_never_starts(tiny):
+    import random
+
+    at = open_train()
+    at.selectbox(key="train_weights").set_value("file").run()
+    at.file_uploader(key="train_weights_file").set_value(
+        ("bogus.pt", random.Random(3).randbytes(2048), "application/octet-stream")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "bogus.pt is not a readable PyTorch weights file" in errors
+    assert "code or objects" not in errors
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert "Not started" in texts(at.error)
+    assert services().store.list_runs() == []  # refused before a run was created
+
+
+def test_a_fitting_weights_file_is_described_and_rechecked_for_another_depth(tiny, tmp_path):
+    import torch
+    import torchvision
+
+    path = tmp_path / "r18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    at = open_train()
+    at.selectbox(key="train_model").set_value("resnet18").run()
+    at.selectbox(key="train_weights").set_value("file").run()
+    at.file_uploader(key="train_weights_file").set_value(("r18.pt", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.error
+    assert "r18.pt: ResNet18 weights" in texts(at.caption)
+    at.selectbox(key="train_model").set_value("resnet50").run()
+    assert "holds ResNet18 weights" in texts(at.error) and "ResNet50 was chosen" in texts(at.error)
+    at.button(key="train_start").click().run()
+    assert "Not started" in texts(at.error) and services().store.list_runs() == []
+
+
+def test_start_a_run_and_see_it_finish(tiny):
+    at = open_train()
+    set_tiny_settings(at, epochs=2)
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    run_id = at.session_state[LAST_RUN]
+    assert at.get("progress"), "a progress bar while the run is queued or training"
+    snap = services().jobs.wait(run_id, timeout=240)
+    assert snap is not None and snap.status == "completed", snap
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"].endswith("%") and metrics["Epoch ended"] == "2"
+    assert "Finished" in texts(at.success)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {t.get("meta") for t in spec["data"]}
+    assert {"train_loss", "val_loss", "train_acc", "val_acc", "best"} <= names
+    assert [b for b in at.button if b.key == "train_go_compare"]
+    # The finished run stays on top; the form for another run is folded below it.
+    assert texts(at.subheader).startswith(f"Run #{run_id}")
+    another = next(e for e in at.expander if e.label == "Start another run")
+    assert another.button(key="train_start")
+    record = services().store.get_run(run_id)
+    assert record.config.image_size == 32 and record.config.weights == "none" and record.config.epochs == 2
+
+
+def test_cancel_a_running_run(tiny):
+    at = open_train()
+    set_tiny_settings(at, epochs=100)
+    at.button(key="train_start").click().run()
+    run_id = at.session_state[LAST_RUN]
+    at.button(key="train_cancel").click().run()
+    assert not at.exception
+    snap = services().jobs.wait(run_id, timeout=120)
+    assert snap.status == "cancelled"
+    at.run()
+    assert "Cancelled" in texts(at.warning)
+    assert services().store.get_run(run_id).status == "cancelled"
+
+
+def test_a_second_session_follows_the_active_run(tiny):
+    first = open_train()
+    set_tiny_settings(first, epochs=100)
+    first.button(key="train_start").click().run()
+    run_id = first.session_state[LAST_RUN]
+    second = open_train()  # a new browser tab: no LAST_RUN of its own
+    assert second.session_state[LAST_RUN] == run_id
+    assert f"Run #{run_id}" in texts(second.subheader)
+    services().jobs.cancel(run_id)
+    services().jobs.wait(run_id, timeout=120)
+
+
+def test_interrupted_runs_offer_resume_and_rerun(tiny):
+    store = services().store
+    config = TrainConfig(dataset="tiny", weights="none", epochs=1, batch_size=8, image_size=32,
+                         augmentation="none")
+    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    store.finish_run(run_id, "interrupted")
+    at = open_train()
+    assert "Interrupted runs" in texts(at.subheader)
+    resume = at.button(key=f"train_resume_{run_id}")
+    assert resume.disabled  # nothing saved to resume from
+    (services().workspace.run_dir(run_id) / "last.pt").write_bytes(b"saved epoch")
+    at.run()
+    assert not at.button(key=f"train_resume_{run_id}").disabled
+    at.button(key=f"train_rerun_{run_id}").click().run()
+    assert not at.exception
+    new_id = at.session_state[LAST_RUN]
+    assert new_id != run_id and store.get_run(new_id).config.to_dict() == config.to_dict()
+    services().jobs.wait(new_id, timeout=120)

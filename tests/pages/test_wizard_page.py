@@ -1,0 +1,226 @@
+"""Wizard page: inputs (typed or from the selected dataset), the recommendation card, the measured
+time estimate and handing the plan to the Train page."""
+from __future__ import annotations
+
+import pytest
+from page_helpers import APP, metrics
+from streamlit.testing.v1 import AppTest
+
+from resnet_core.advice import estimate
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
+from ui.shared import DATASET, PLAN
+
+
+@pytest.fixture
+def app(env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    return at.switch_page("pages/wizard.py")
+
+
+def plan_for(at, images: int, classes: int, gpu_gb: float | None, priority: str = "balanced",
+             smallest: int | None = None) -> AppTest:
+    at.run()
+    at.number_input(key="wizard_images").set_value(images)
+    at.number_input(key="wizard_classes").set_value(classes)
+    at.number_input(key="wizard_smallest").set_value(smallest if smallest is not None else images // classes)
+    at.radio(key="wizard_priority").set_value(priority)
+    at.radio(key="wizard_device").set_value("CPU" if gpu_gb is None else "GPU").run()
+    if gpu_gb is not None:
+        at.number_input(key="wizard_gpu_mem").set_value(gpu_gb).run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_empty_state_still_plans_from_typed_numbers(app):
+    app.run()
+    assert not app.exception and not app.error
+    assert any("No dataset yet" in m.value for m in app.markdown)
+    assert app.button(key="wizard_to_data") and app.button(key="wizard_use_sample")
+    assert "Model" in metrics(app)  # a plan for the typed defaults
+    assert app.button(key="wizard_train").disabled
+
+
+@pytest.mark.parametrize("images, classes, gpu, priority, model, batch", [
+    (3000, 10, 8.0, "balanced", "ResNet50", 8),
+    (300, 10, None, "balanced", "ResNet18", None),
+    (30000, 10, 24.0, "accuracy", "ResNet101", None),
+])
+def test_recommendations_for_dataset_and_gpu(app, images, classes, gpu, priority, model, batch):
+    plan_for(app, images, classes, gpu, priority)
+    shown = metrics(app)
+    assert shown["Model"] == model
+    if batch is not None:
+        assert int(shown["Batch size"]) == batch
+    if gpu is None:
+        assert int(shown["Batch size"]) <= 8
+    why = " ".join(m.value for m in app.markdown)
+    assert "**Model** —" in why and "**Learning rate** —" in why  # every setting has its reason
+
+
+def test_resnet101_is_not_chosen_on_cpu(app):
+    plan_for(app, 8000, 10, None, "accuracy")
+    assert metrics(app)["Model"] != "ResNet101"
+    alternatives = " ".join(m.value for m in app.markdown)
+    assert "**ResNet101** — No GPU" in alternatives
+
+
+def test_tiny_dataset_warns(app):
+    plan_for(app, 30, 3, None, smallest=5)
+    (box,) = app.warning  # the findings share one box, a bullet each
+    assert "30 images is below" in box.value and "smallest class has 5 images" in box.value
+    assert box.value.startswith("- ") and "\n- " in box.value
+
+
+def test_other_hardware_says_the_estimate_is_for_this_machine(app):
+    plan_for(app, 3000, 10, 80.0)
+    assert any("this estimate is for this machine" in i.value for i in app.info)
+
+
+def test_measure_shows_the_estimate(app, monkeypatch):
+    calls, cache = [], {}
+
+    def fake_probe(model, batch_size, image_size, fine_tune, device, steps=3):
+        calls.append((model, batch_size, image_size))
+        cache[(model, batch_size, image_size)] = 50.0
+        return 50.0
+
+    def fake_cached(model, batch_size, image_size, fine_tune, device, steps=3):
+        return cache.get((model, batch_size, image_size))
+
+    monkeypatch.setattr(estimate, "probe_throughput", fake_probe)
+    monkeypatch.setattr(estimate, "cached_throughput", fake_cached)
+    plan_for(app, 1000, 10, None)
+    assert "Estimated training time" not in metrics(app)  # 224 px on a CPU: only when asked
+    app.button(key="wizard_measure").click().run()
+    assert not app.exception and not app.error
+    assert calls == [("resnet18", 8, 224)]
+    assert "Estimated training time" in metrics(app)
+    assert any("measured: 50 images/s" in c.value for c in app.caption)
+    assert "wizard_measure" not in [b.key for b in app.button]  # the button gave way to the result
+    app.run()  # the measurement is kept, not repeated
+    assert len(calls) == 1 and "Estimated training time" in metrics(app)
+
+
+def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path):
+    info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
+                           workspace)
+    app.session_state[DATASET] = info.name
+    app.run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="wizard_images").value == 33
+    assert app.number_input(key="wizard_classes").value == 3
+    assert app.number_input(key="wizard_smallest").value == 9
+    assert any("From the scan of 'pets'" in c.value for c in app.caption)
+    model = metrics(app)["Model"]
+    app.button(key="wizard_train").click().run()
+    assert not app.exception
+    plan = app.session_state[PLAN]
+    assert plan["dataset"] == "pets" and plan["model"] == model.lower()
+    assert plan["weights"] == "auto" and "model" in plan["recommended"]
+    assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
+
+
+def test_a_new_session_is_offered_the_existing_datasets(app, workspace, tmp_path):
+    # Nothing selected in this session (a new browser tab), but the workspace has two datasets.
+    register_folder(make_image_folder(tmp_path / "birds", num_classes=2, per_class=5), workspace)
+    register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]), workspace)
+    app.run()
+    assert not app.exception and not app.error
+    assert not any("No dataset" in m.value for m in app.markdown)
+    box = app.selectbox(key="wizard_dataset")
+    assert box.options == ["birds", "pets"]
+    assert box.value == "pets"  # the newest one, as none was used yet
+    assert app.session_state[DATASET] == "pets"
+    assert app.number_input(key="wizard_images").value == 33
+    assert not app.button(key="wizard_train").disabled
+    # Choosing the other one refills the numbers from its scan and selects it everywhere.
+    app.selectbox(key="wizard_dataset").set_value("birds").run()
+    assert app.number_input(key="wizard_images").value == 10
+    assert app.session_state[DATASET] == "birds"
+
+
+def test_use_sample_selects_it(app, workspace):
+    app.run()
+    app.button(key="wizard_use_sample").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state[DATASET] == "fashion-mnist-sample"
+    assert app.number_input(key="wizard_images").value == 300
+    assert not app.button(key="wizard_train").disabled
+
+
+def test_answers_survive_a_visit_to_another_page(app):
+    plan_for(app, 3000, 10, 24.0, "accuracy")
+    app.switch_page("pages/data.py").run()
+    app.switch_page("pages/wizard.py").run()
+    assert not app.exception
+    assert app.number_input(key="wizard_images").value == 3000
+    assert app.radio(key="wizard_device").value == "GPU"
+    assert app.number_input(key="wizard_gpu_mem").value == 24.0
+    assert app.radio(key="wizard_priority").value == "accuracy"
+
+
+# ----- the wizard that learns: measured runs beside the cards ------------------------------------
+
+def add_measured_run(dataset: str, model: str, fine_tune: bool, augmentation: str, test_acc: float,
+                     seconds: float, num_train: int = 23) -> int:
+    """A finished run as the store keeps it, without training (the panel reads only the store)."""
+    from resnet_core.config import TrainConfig
+    from ui.shared import services
+
+    store = services().store
+    config = TrainConfig(dataset=dataset, model=model, fine_tune=fine_tune, augmentation=augmentation,
+                         weights="none", max_train_images=num_train)
+    run_id = store.create_run(config, "unused", 33, num_train, 5, 5)
+    store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 1 - test_acc,
+                                           "train_time_s": seconds, "epoch_ended": 3})
+    return run_id
+
+
+def the_pick(at) -> tuple[str, bool, str]:
+    """The card's pick as the page shows it: (model, fine_tune, augmentation)."""
+    shown = metrics(at)
+    return shown["Model"].lower(), shown["Fine-tuning"] == "All layers", shown["Augmentation"].lower()
+
+
+@pytest.fixture
+def pets(app, workspace, tmp_path):
+    info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
+                           workspace)
+    app.session_state[DATASET] = info.name
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_without_measured_runs_the_wizard_points_to_the_study(pets):
+    assert "No finished runs on this dataset yet" in " ".join(c.value for c in pets.caption)
+    assert not [d for d in pets.dataframe if "Configuration" in d.value.columns]
+
+
+def test_measured_runs_that_beat_the_pick_are_shown_as_a_disagreement(pets):
+    model, fine_tune, augmentation = the_pick(pets)
+    pick = add_measured_run("pets", model, fine_tune, augmentation, 0.60, 30.0)
+    winner = add_measured_run("pets", "resnet50", False, "none", 0.90, 12.0)
+    add_measured_run("other", "resnet50", False, "none", 0.99, 1.0)  # another dataset: not counted
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "Measured on your data" in text
+    assert "Measurement disagrees with the cards" in text
+    assert "ranked 2nd of 2; ResNet50 was 30.0 points better" in text
+    (table,) = [d.value for d in pets.dataframe if "Configuration" in d.value.columns]
+    assert list(table["Run"]) == [winner, pick]  # best first
+    assert list(table["Wizard's pick"]) == [False, True]
+    assert list(table["Test Acc"]) == pytest.approx([90.0, 60.0])  # percentage points, one decimal shown
+
+
+def test_measured_runs_that_confirm_the_pick_say_so(pets):
+    model, fine_tune, augmentation = the_pick(pets)
+    add_measured_run("pets", model, fine_tune, augmentation, 0.85, 30.0)
+    add_measured_run("pets", model, not fine_tune, "none", 0.50, 10.0)
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "Measurement agrees with the cards" in text
+    assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text

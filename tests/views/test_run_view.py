@@ -1,0 +1,139 @@
+"""The Train page's view of a run: from a live snapshot or the store, and the sentences it prints."""
+from __future__ import annotations
+
+import pytest
+
+from resnet_core.config import TrainConfig
+from resnet_core.runs.jobs import JobSnapshot
+from resnet_core.runs.store import RunRecord, RunStore
+from resnet_core.views.run_view import (
+    eta_words,
+    load_view,
+    ordinal,
+    prep_text,
+    progress_text,
+    queue_text,
+    resumable,
+    run_to_follow,
+    view_from_record,
+    view_from_snapshot,
+)
+
+
+def snap(run_id, status="running", **kw):
+    base = dict(run_id=run_id, status=status, description="ResNet18 + fine-tuning", dataset="d",
+                device="cpu", epochs=10)
+    return JobSnapshot(**{**base, **kw})
+
+
+@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"),
+                                     (12, "12th"), (13, "13th"), (21, "21st"), (22, "22nd"), (101, "101st")])
+def test_ordinal(n, text):
+    assert ordinal(n) == text
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (None, "estimating the time left"), (float("nan"), "estimating the time left"),
+    (0.2, "about 1 s left"), (42, "about 42 s left"), (80, "about 1 min 20 s left"),
+    (120, "about 2 min left"), (3725, "about 1 h 2 min left"), (7200, "about 2 h left"),
+])
+def test_eta_words(seconds, text):
+    assert eta_words(seconds) == text
+
+
+def test_progress_text_names_epoch_batch_and_time_left():
+    view = view_from_snapshot(snap(1, epoch=3, batch=12, num_batches=40, eta_s=80.0, phase="training"))
+    assert progress_text(view) == "Epoch 3/10 · batch 12/40 · about 1 min 20 s left"
+
+
+def test_progress_text_says_when_it_is_evaluating():
+    view = view_from_snapshot(snap(1, epoch=3, batch=40, num_batches=40, eta_s=5.0, phase="evaluating"))
+    assert "checking on the validation images" in progress_text(view)
+
+
+def test_prep_text_gives_words_and_fraction():
+    assert prep_text(("decoding", 40, 500)) == ("Decoding the images · 40/500", 0.08)
+    assert prep_text(("scanning", 0, 0))[1] == 0.0
+    assert prep_text(None) == ("Getting the data ready", 0.0)
+
+
+def test_queue_text_names_the_place_and_the_run_ahead():
+    running = snap(7, "running")
+    first = snap(8, "queued", queue_position=1)
+    second = snap(9, "queued", queue_position=2)
+    other_device = snap(5, "running", device="cuda:0")
+    everyone = [other_device, running, first, second]
+    assert queue_text(view_from_snapshot(second), everyone) == "waiting: 2nd in the queue behind run 8"
+    assert queue_text(view_from_snapshot(first), everyone) == "waiting: 1st in the queue behind run 7"
+
+
+def test_run_to_follow_prefers_own_active_run_then_newest_active_then_own_finished():
+    active = [snap(4), snap(6, "queued", queue_position=1)]
+    assert run_to_follow(4, active) == 4
+    assert run_to_follow(None, active) == 6  # a second tab shows the newest training
+    assert run_to_follow(2, active) == 6  # own run finished, another is training: show that one
+    assert run_to_follow(2, []) == 2
+    assert run_to_follow(None, []) is None
+
+
+def test_view_from_a_finished_snapshot_carries_final_scores_and_the_early_stop():
+    final = {"val_loss": 0.3, "val_acc": 0.9, "test_acc": 0.88, "train_time_s": 12.0, "epoch_ended": 6,
+             "best_epoch": 4, "stopped_early": True}
+    view = view_from_snapshot(snap(3, "completed", final=final, best_epoch=4, epoch=6,
+                                   message="validation loss did not improve", notes=("a note",)))
+    assert not view.is_active
+    assert view.best_epoch == 4 and view.stopped_early and view.stopped_epoch == 6
+    assert view.final["test_acc"] == 0.88 and view.notes == ("a note",)
+
+
+def test_view_from_a_store_record(workspace):
+    store = RunStore(workspace)
+    cfg = TrainConfig(dataset="d", epochs=5)
+    run_id = store.create_run(cfg, "/nowhere", 10, 7, 1, 2)
+    store.mark_running(run_id)
+    store.add_epoch(run_id, {"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "lr": 1e-3, "images_per_s": 50.0})
+    running = view_from_record(store.get_run(run_id), store.epochs(run_id))
+    assert running.is_active and running.source == "store" and running.epochs == 5
+    assert running.epoch == 1 and running.progress == pytest.approx(0.2) and running.lr == 1e-3
+    assert "another process" in progress_text(running)
+    store.finish_run(run_id, "completed", {"test_acc": 0.7, "val_acc": 0.8, "val_loss": 0.5,
+                                           "epoch_ended": 1, "best_epoch": 1, "stopped_early": False})
+    done = view_from_record(store.get_run(run_id), store.epochs(run_id))
+    assert not done.is_active and done.final["test_acc"] == 0.7 and done.best_epoch == 1
+    assert done.stopped_epoch is None
+
+
+class _NoJobs:
+    def snapshot(self, run_id):
+        return None
+
+
+class _OneJob:
+    def __init__(self, s):
+        self.s = s
+
+    def snapshot(self, run_id):
+        return self.s if run_id == self.s.run_id else None
+
+
+def test_load_view_uses_the_live_job_first_then_the_store(workspace):
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset="d"), "/nowhere", 10, 7, 1, 2)
+    live = load_view(_OneJob(snap(run_id, epoch=2)), store, run_id)
+    assert live.source == "job" and live.epoch == 2
+    stored = load_view(_NoJobs(), store, run_id)
+    assert stored.source == "store" and stored.status == "queued"
+    assert load_view(_NoJobs(), store, run_id + 100) is None
+
+
+def test_resumable_needs_a_saved_epoch(workspace):
+    assert not resumable(workspace, 5)
+    workspace.run_dir(5).mkdir(parents=True)
+    (workspace.run_dir(5) / "last.pt").write_bytes(b"x")
+    assert resumable(workspace, 5)
+
+
+def test_view_from_record_without_a_readable_config():
+    record = RunRecord(id=1, dataset="d", model="resnet18", status="failed", config=None, error="boom")
+    view = view_from_record(record, [])
+    assert view.failed and view.message == "boom" and view.epochs >= 1
