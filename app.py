@@ -35,7 +35,11 @@ def build_navigation() -> dict[str, list]:
     return sections
 
 
-st.set_page_config(page_title="ResNet Pilot", page_icon=":material/neurology:", layout="wide")
+# The icon ships with the app: a Material icon name would make the browser fetch it from a font server.
+st.set_page_config(page_title="ResNet Pilot", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
+# The config hides Streamlit's file-based page list (see .streamlit/config.toml); the app's own
+# navigation is shown from here on.
+st.set_option("client.showSidebarNavigation", True)
 page = st.navigation(build_navigation())
 dataset_line = st.sidebar.empty()
 

@@ -125,6 +125,11 @@ def through_the_app() -> None:
     the file under pages/ by itself, with its own plain page list and none of app.py's navigation,
     sidebar or start-up. Every page calls this first: in that case it runs app.py, which picks the
     same page through st.navigation and runs it properly, and stops the bare run.
+
+    Why it stays: Streamlit treats pages/ beside the entry script as a multipage folder and, until
+    st.navigation has been called once in the server process, serves /train by running
+    pages/train.py alone; no configuration option turns that off, and renaming the folder would
+    break the product's layout (and old bookmarks answer "page not found").
     """
     if st.session_state.get(_ENTERED):
         return
