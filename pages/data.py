@@ -271,7 +271,7 @@ if current:
             with st.expander(f"Skipped files ({len(report.skipped):,})", icon=":material/block:"):
                 st.dataframe(pd.DataFrame(dataset_view.skipped_summary(report)), hide_index=True,
                              key="data_skipped_table")
-                every = pd.DataFrame([{"file": s.path, "reason": s.reason} for s in report.skipped])
+                every = pd.DataFrame([{"file": s.path, "reason": s.reason, "size": s.detail} for s in report.skipped])
                 st.download_button("Download the full list (CSV)", every.to_csv(index=False),
                                    f"{current}-skipped.csv", "text/csv", key="data_skipped_csv",
                                    icon=":material/download:")

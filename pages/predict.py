@@ -64,7 +64,7 @@ def show_prediction(record, name: str, data: bytes) -> None:
             heat, _ = predictor.gradcam(data)
             preview = predictor.preview(data)
     except ImageLoadError as e:
-        st.error(f"This file isn't an image we can read: {e}. Try a JPEG or PNG file.", icon=":material/broken_image:")
+        st.error(f"Cannot use {name}: {e}.", icon=":material/broken_image:")
         return
     except (CheckpointError, ValueError, RuntimeError) as e:
         st.error(f"Could not predict with run {record.id}: {e}")

@@ -6,20 +6,27 @@ float in [0, 1]; the ImageNet mean/std normalisation lives inside the model.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pillow_heif
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+# Phones save photos as HEIC; this teaches Pillow to open them like any other format.
+pillow_heif.register_heif_opener()
+
 # Extensions we try to read as images. Anything else in a class folder is skipped as "not an image".
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".heic", ".heif"}
 )
 # Decoding more pixels than this could exhaust memory (a "decompression bomb"): 8,000 × 8,000 at most.
 MAX_IMAGE_PIXELS = 64_000_000
+# One sentence for a damaged file, wherever it is read (scan, training, prediction).
+DAMAGED = "unreadable or truncated image: the file is cut short or damaged; open and save it again"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -27,6 +34,22 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 class ImageLoadError(ValueError):
     """The file cannot be used as an image; the message says why in plain words."""
+
+
+def too_large_message(width: int | None = None, height: int | None = None, pixels: int | None = None) -> str:
+    """The one message for an image over MAX_IMAGE_PIXELS, with its size when known."""
+    limit = f"{MAX_IMAGE_PIXELS // 1_000_000} million"
+    if width and height:
+        return f"too large to decode safely: {width:,} × {height:,} pixels, more than {limit}; downscale it"
+    if pixels:
+        return f"too large to decode safely: {pixels:,} pixels, more than {limit}; downscale it"
+    return f"too large to decode safely: more than {limit} pixels; downscale it"
+
+
+def pixels_in(bomb_error: Exception) -> int | None:
+    """Pillow refuses the largest images before saying their size; its message holds the pixel count."""
+    match = re.search(r"\((\d+) pixels\)", str(bomb_error))
+    return int(match.group(1)) if match else None
 
 
 def preprocess_spec(image_size: int) -> dict:
@@ -58,12 +81,12 @@ def open_rgb(path: str | Path | BinaryIO, min_size: int | None = None) -> Image.
     path = path if hasattr(path, "read") else Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own limit (below) is lower than Pillow's warning level, and says the size.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 w, h = im.size
                 if w * h > MAX_IMAGE_PIXELS:
-                    raise ImageLoadError(
-                        f"too large to decode safely ({w}×{h} pixels; the limit is {MAX_IMAGE_PIXELS:,})")
+                    raise ImageLoadError(too_large_message(w, h))
                 if getattr(im, "n_frames", 1) > 1:
                     im.seek(0)
                 if min_size and im.format == "JPEG":
@@ -74,16 +97,18 @@ def open_rgb(path: str | Path | BinaryIO, min_size: int | None = None) -> Image.
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageLoadError(f"too large to decode safely ({e})") from e
+        raise ImageLoadError(too_large_message(pixels=pixels_in(e))) from e
     except FileNotFoundError as e:
         raise ImageLoadError("file not found") from e
     except PermissionError as e:
         raise ImageLoadError("cannot read the file (permission denied)") from e
     except UnidentifiedImageError as e:
         # Pillow's own message names the file object (e.g. a BytesIO repr), which means nothing to a person.
-        raise ImageLoadError("unreadable or truncated image (not a picture format we can open)") from e
+        raise ImageLoadError("unreadable or truncated image, or not a picture format we can open "
+                             "(use JPEG, PNG, WebP, BMP, TIFF, GIF or HEIC)") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageLoadError(f"unreadable or truncated image ({e})") from e
+        # Pillow's own words ("Truncated File Read", "broken data stream") mean little to a person.
+        raise ImageLoadError(DAMAGED) from e
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

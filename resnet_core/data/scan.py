@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from resnet_core.config import MODEL_LABELS
-from resnet_core.data.imageio import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS
+from resnet_core.data.imageio import DAMAGED, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, pixels_in, too_large_message
 
 Progress = Callable[[int, int], None]
 
@@ -33,8 +33,8 @@ IMBALANCE_RATIO = 3.0
 NOT_IMAGE = "not an image (this file type is not a supported picture format)"
 NOT_IMAGE_CONTENT = "not an image (the content is not a picture, whatever its name says)"
 EMPTY_FILE = "empty file (0 bytes)"
-UNREADABLE = "unreadable or truncated image"
-TOO_LARGE = f"too large to decode safely (more than {MAX_IMAGE_PIXELS:,} pixels)"
+UNREADABLE = DAMAGED
+TOO_LARGE = too_large_message()
 OUTSIDE_LINK = "link to a place outside the dataset folder"
 BROKEN_LINK = "broken link (its target does not exist)"
 LINK_LOOP = "link back to a folder it is inside (a loop)"
@@ -68,7 +68,8 @@ class ImageEntry:
 @dataclass(frozen=True)
 class Skipped:
     path: str  # relative POSIX path; folders end with '/'
-    reason: str
+    reason: str  # one of the constant sentences above, so files group by reason
+    detail: str = ""  # what is particular to this file (a too-large image's size)
 
 
 @dataclass
@@ -102,7 +103,8 @@ class ScanReport:
             "counts": dict(self.counts),
             "num_images": self.num_images,
             "smallest_class_count": self.smallest_class_count,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "skipped": [{"path": s.path, "reason": s.reason, **({"detail": s.detail} if s.detail else {})}
+                        for s in self.skipped],
             "warnings": list(self.warnings),
             "fingerprint": self.fingerprint,
         }
@@ -117,7 +119,7 @@ class ScanReport:
             classes=list(d["classes"]),
             counts={k: int(v) for k, v in d["counts"].items()},
             images=[ImageEntry(e["path"], int(e["label"])) for e in d.get("images", [])],
-            skipped=[Skipped(s["path"], s["reason"]) for s in d["skipped"]],
+            skipped=[Skipped(s["path"], s["reason"], s.get("detail", "")) for s in d["skipped"]],
             warnings=list(d["warnings"]),
             fingerprint=d["fingerprint"],
         )
@@ -290,6 +292,20 @@ def _check_header(f, head: bytes, tail: bytes) -> str | None:
     return None
 
 
+def _size_of(path: str) -> str:
+    """A too-large image's size, read from its header, for the skip list."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return f"{im.width:,} × {im.height:,} pixels"
+    except Image.DecompressionBombError as e:  # Pillow refuses the very largest before saying their size
+        pixels = pixels_in(e)
+        return f"{pixels:,} pixels" if pixels else ""
+    except Exception:  # noqa: BLE001 - the reason alone still stands
+        return ""
+
+
 def scan(root: str | os.PathLike, progress: Progress | None = None) -> ScanReport:
     """Scan a class-per-subfolder image folder: what is used, what is skipped and why, warnings.
 
@@ -310,7 +326,7 @@ def check_listing(listing: _Listing, progress: Progress | None) -> ScanReport:
         if reason is None:
             used.append(c)
         else:
-            skipped.append(Skipped(c.rel, reason))
+            skipped.append(Skipped(c.rel, reason, _size_of(c.path) if reason == TOO_LARGE else ""))
         if progress and (i % _PROGRESS_EVERY == 0 or i == total):
             progress(i, total)
 

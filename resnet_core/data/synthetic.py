@@ -5,6 +5,8 @@ brightness jitter, so a ResNet learns it within a few epochs yet it is not trivi
 """
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +47,12 @@ def make_image_folder(root: str | Path, num_classes: int = 3, per_class: int | l
         for i in range(n):
             make_image(label, size, rng).save(folder / f"{name}_{i:04d}{ext}")
     return root
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares width × height but holds no pixels: opening it reads only the header, so
+    the handling of huge images can be checked without the memory they would take."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")

@@ -48,7 +48,10 @@ def counts_rows(report: ScanReport) -> list[dict[str, object]]:
 def skipped_summary(report: ScanReport, examples: int = 3) -> list[dict[str, object]]:
     """One row per skip reason: the reason, how many files, and a few example paths."""
     rows = []
-    for reason, paths in report.skipped_by_reason().items():
+    grouped: dict[str, list[str]] = {}
+    for s in report.skipped:
+        grouped.setdefault(s.reason, []).append(f"{s.path} ({s.detail})" if s.detail else s.path)
+    for reason, paths in grouped.items():
         shown = ", ".join(paths[:examples]) + (f" … (+{len(paths) - examples})" if len(paths) > examples else "")
         rows.append({"reason": reason, "files": len(paths), "examples": shown})
     return sorted(rows, key=lambda r: (-r["files"], r["reason"]))

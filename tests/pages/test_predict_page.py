@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
-from resnet_core.data.synthetic import make_image_folder
+from resnet_core.data.synthetic import make_image_folder, png_header_only
 from resnet_core.training.checkpoints import save_checkpoint
 from resnet_core.training.models import build_model
 from ui.shared import DATASET, PREDICT_RUN, services
@@ -113,8 +113,18 @@ def test_an_unreadable_file_gets_a_clear_error(env):
     at = open_predict(dataset="tiny")
     at.file_uploader(key="predict_upload").upload("broken.png", b"this is not a picture", "image/png").run()
     assert not at.exception
-    assert "isn't an image we can read" in texts(at.error)
+    assert "Cannot use broken.png: unreadable or truncated image, or not a picture format" in texts(at.error)
     assert not at.image
+
+
+def test_a_huge_image_gets_the_scans_plain_message(env):
+    finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("poster.png", png_header_only(14_000, 12_000), "image/png").run()
+    assert not at.exception
+    error = texts(at.error)
+    assert "too large to decode safely: 14,000 × 12,000 pixels, more than 64 million; downscale it" in error
+    assert "decompression bomb" not in error and "Try a JPEG or PNG" not in error
 
 
 def test_the_camera_is_only_asked_for_when_switched_on(env):
