@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
-from resnet_core.results.predict import cached_predictor, overlay
+from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay
 from resnet_core.training.checkpoints import CheckpointError
 from resnet_core.views.charts import top_k_bars
 from resnet_core.views.run_details import default_run, predictable_runs, run_label
@@ -82,7 +82,7 @@ def show_prediction(record, name: str, data: bytes) -> None:
                 width="stretch")
         b.image(overlay(preview, heat).resize((display, display)), caption=f"Where it looked for '{best['class']}'",
                 width="stretch")
-        st.caption("Grad-CAM: red areas raised the score of the predicted class most; blue ones hardly at all.")
+        st.caption(gradcam_caption(heat, best["probability"], len(predictor.classes), best["class"]))
 
 
 st.title("Predict")

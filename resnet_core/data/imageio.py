@@ -52,10 +52,19 @@ def pixels_in(bomb_error: Exception) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# Transparent pixels are composited onto this colour (what an image viewer shows).
+ALPHA_BACKGROUND = (255, 255, 255)
+
+
 def preprocess_spec(image_size: int) -> dict:
-    """What a caller must do to an image before handing it to an exported model."""
+    """What a caller must do to an image before handing it to an exported model, every step in order."""
     return {
+        "steps": ["orientation", "color", "resize_shorter_side_to", "center_crop", "input"],
+        "orientation": "EXIF orientation applied first (the image turned upright); animations: first frame",
         "color": "RGB",
+        "color_conversion": ("palette, greyscale and CMYK converted to RGB; 16-bit greys scaled into 0-255; "
+                             "transparency composited onto alpha_background"),
+        "alpha_background": list(ALPHA_BACKGROUND),
         "resize_shorter_side_to": image_size,
         "center_crop": [image_size, image_size],
         "interpolation": "bilinear, antialiased",
@@ -131,7 +140,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode in ("LA", "La", "PA"):
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "RGBa"):
-        background = Image.new("RGB", im.size, (255, 255, 255))
+        background = Image.new("RGB", im.size, ALPHA_BACKGROUND)
         background.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
         return background
     if im.mode == "1":

@@ -1,4 +1,5 @@
-"""A trained run as one download: the exported model with labels.json and preprocess.json, zipped.
+"""A trained run as one download: the exported model with labels.json, preprocess.json and a short
+predict.py that applies them, zipped.
 
 The export is written to a scratch folder inside the workspace (never next to the run's own files),
 zipped in memory and the scratch folder removed, so repeated downloads leave nothing behind.
@@ -8,11 +9,14 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
+from pathlib import Path
 
 from resnet_core.results.export import FORMATS, export_model
 from resnet_core.workspace import Workspace
 
 SIDECARS = ("labels.json", "preprocess.json")
+# Runs the bundle's model on images outside ResNet Pilot, applying preprocess.json (see its docstring).
+PREDICT_SCRIPT = Path(__file__).with_name("bundle_predict.py")
 
 
 def bundle_name(run_id: int, model: str, fmt: str) -> str:
@@ -36,6 +40,7 @@ def export_bundle(workspace: Workspace, run_id: int, fmt: str) -> bytes:
             zf.write(model_file, model_file.name, compress_type=zipfile.ZIP_STORED)
             for name in SIDECARS:
                 zf.write(scratch / name, name, compress_type=zipfile.ZIP_DEFLATED)
+            zf.write(PREDICT_SCRIPT, "predict.py", compress_type=zipfile.ZIP_DEFLATED)
         return buffer.getvalue()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

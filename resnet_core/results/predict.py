@@ -176,6 +176,24 @@ def _forward_with_activation(model: Classifier, x: torch.Tensor, layer: str) -> 
     return activation, logits
 
 
+# A map whose values hardly vary points nowhere; a prediction barely above chance explains little.
+FLAT_CAM_SPREAD = 0.08
+WEAK_MARGIN_OVER_CHANCE = 1.5
+
+
+def gradcam_caption(heat: np.ndarray, probability: float, num_classes: int, class_name: str) -> str:
+    """What a person may read into the Grad-CAM map: nothing when it is flat or the prediction weak."""
+    values = np.nan_to_num(np.asarray(heat, dtype=np.float32))
+    if values.size == 0 or float(values.std()) < FLAT_CAM_SPREAD:
+        return (f"Grad-CAM: the model found no region that stands out for '{class_name}': the map is flat, "
+                "so it shows nothing about where the model looked.")
+    chance = 1.0 / max(num_classes, 1)
+    if probability < min(0.5, WEAK_MARGIN_OVER_CHANCE * chance):
+        return (f"Grad-CAM: the prediction is weak ({probability:.0%}, chance is {chance:.0%}), so read the map "
+                f"with care; red areas raised the score of '{class_name}' most, blue ones hardly at all.")
+    return f"Grad-CAM: red areas raised the score of '{class_name}' most; blue ones hardly at all."
+
+
 def jet(values: np.ndarray) -> np.ndarray:
     """A jet-like colour map: values in [0, 1] (H×W) → uint8 RGB (H×W×3), blue = low, red = high."""
     v = np.clip(values, 0.0, 1.0)[..., None]

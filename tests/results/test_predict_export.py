@@ -249,3 +249,53 @@ def test_cli_export_json(run, tmp_path, capsys):
     assert info["classes"] == CLASSES and read_json(info["preprocess"]) == preprocess_spec(32)
     assert main(["export", "--run", "12", "--format", "onnx", "--out", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_the_bundles_predict_script_gives_the_dashboards_probabilities(run, workspace, tmp_path, fmt):
+    """Unzipped anywhere, predict.py applies preprocess.json (transparency onto white included) and
+    agrees with the dashboard's prediction on a transparent PNG, a palette GIF and a large JPEG."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    from resnet_core.results.bundle import export_bundle
+
+    rng = np.random.default_rng(3)
+    rgba = np.concatenate([rng.integers(0, 255, (50, 70, 3)), rng.choice([0, 255], (50, 70, 1))], axis=2)
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    Image.fromarray(rgba.astype(np.uint8), "RGBA").save(samples / "clipart.png")
+    Image.fromarray(rgba[..., :3].astype(np.uint8)).convert("P").save(samples / "palette.gif")
+    Image.fromarray(rng.integers(0, 255, (300, 200, 3)).astype(np.uint8)).save(samples / "photo.jpg")
+    paths = sorted(samples.iterdir())
+
+    out = tmp_path / "unzipped"
+    with zipfile.ZipFile(io.BytesIO(export_bundle(workspace, RUN_ID, fmt))) as zf:
+        zf.extractall(out)
+    spec = read_json(out / "preprocess.json")
+    assert spec["alpha_background"] == [255, 255, 255] and "transparency" in spec["color_conversion"]
+    assert spec["steps"][0] == "orientation"
+    done = subprocess.run([sys.executable, str(out / "predict.py"), *map(str, paths), "--top", "3", "--json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    outside = json.loads(done.stdout)
+    predictor = load_predictor(run[0])
+    for path, result in zip(paths, outside, strict=True):
+        inside = predictor.predict(path, top_k=3)
+        assert [t["class"] for t in result["top"]] == [t["class"] for t in inside]
+        assert [t["probability"] for t in result["top"]] == pytest.approx([t["probability"] for t in inside],
+                                                                          abs=1e-4)
+
+
+def test_gradcam_caption_says_when_the_map_means_nothing():
+    from resnet_core.results.predict import gradcam_caption
+
+    flat = np.zeros((32, 32), dtype=np.float32)  # every activation rectified away: an all-blue map
+    assert "no region that stands out" in gradcam_caption(flat, 0.9, 3, "cat")
+    assert "red areas" not in gradcam_caption(flat, 0.9, 3, "cat")
+    peak = np.zeros((32, 32), dtype=np.float32)
+    peak[8:16, 8:16] = 1.0
+    assert "weak (36%, chance is 33%)" in gradcam_caption(peak, 0.36, 3, "cat")
+    assert gradcam_caption(peak, 0.9, 3, "cat").startswith("Grad-CAM: red areas raised the score of 'cat'")

@@ -131,7 +131,7 @@ def test_export_bundle_zips_the_model_with_labels_and_preprocessing(workspace):
     fake_trained_run(workspace, 1)
     data = export_bundle(workspace, 1, "torchscript")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert sorted(zf.namelist()) == ["labels.json", "model.pt", "preprocess.json"]
+        assert sorted(zf.namelist()) == ["labels.json", "model.pt", "predict.py", "preprocess.json"]
         assert json.loads(zf.read("labels.json")) == CLASSES
         assert json.loads(zf.read("preprocess.json"))["center_crop"] == [32, 32]
     assert list(workspace.tmp_dir.iterdir()) == []  # the scratch folder is gone
