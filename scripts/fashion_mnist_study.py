@@ -162,7 +162,7 @@ def _sweep_namespace(sweep_args: list[str]) -> argparse.Namespace:
     """The sweep command's own reading of the options, so the plan here is the one it ran."""
     from resnet_core.cli import build_parser
 
-    return build_parser().parse_args(["sweep", "unused", *sweep_args])
+    return build_parser(["sweep"]).parse_args(["sweep", "unused", *sweep_args])
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Each command lives in its own module here with `register(subparsers)` (which set
 `run(args) -> int`. Errors a user can fix become a one-line message and exit status 2, never a
 traceback.
 
-May import: every core package. A command module imports what its command needs inside `run()`,
-not at its top, because building the parser imports every command module: torch and the training
-code load only for the commands that use them.
+Only the module of the command being run is imported (the others appear in `--help` by their
+one-line summary from COMMANDS), so `--help` answers at once and `scan`, `import`, `recommend` and
+`runs` never load torch. A command module that needs torch may import it at its top.
+
+May import: every core package.
 """
 from __future__ import annotations
 
@@ -15,38 +17,60 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from resnet_core.config import ConfigError
 
-# Commands in the order `--help` lists them; each name is a module of this package.
-COMMANDS = ("scan", "import_", "recommend", "train", "resume", "rerun", "runs", "predict", "export",
-            "bench", "sweep")
+
+class Command(NamedTuple):
+    module: str  # the module of this package that defines it
+    summary: str  # its line in `--help`
+
+
+# Commands in the order `--help` lists them.
+COMMANDS = {
+    "scan": Command("scan", "check an image folder or dataset: classes, counts, skipped files, warnings"),
+    "import": Command("import_", "copy a folder or a .zip of class subfolders into the workspace"),
+    "recommend": Command("recommend", "which ResNet and settings the model cards advise, with reasons"),
+    "train": Command("train", "train a ResNet on an image folder or imported dataset"),
+    "resume": Command("resume", "continue an interrupted, cancelled or failed run from its last saved epoch"),
+    "rerun": Command("rerun", "train a new run with the same settings as an earlier one"),
+    "runs": Command("runs", "list training runs, their scores and ranks"),
+    "predict": Command("predict", "classify images with a trained run"),
+    "export": Command("export", "export a trained run to TorchScript or ONNX"),
+    "bench": Command("bench", "time the plain PyTorch loop against this project's engine on the same data"),
+    "sweep": Command("sweep", "the cost-performance study on your data: every configuration, ranked"),
+}
 
 
 class UserError(Exception):
     """A problem with the user's input; main() prints it as 'error: ...' and exits 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full options of the command named in argv (if any) and every other
+    command by its summary alone."""
     parser = argparse.ArgumentParser(
         prog="python -m resnet_core",
         description="ResNet Pilot: pick, train, compare and use ResNet image classifiers.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"{__name__}.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    wanted = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    for name, command in COMMANDS.items():
+        if name == wanted:
+            importlib.import_module(f"{__name__}.{command.module}").register(sub)
+        else:
+            sub.add_parser(name, help=command.summary, description=command.summary)
     return parser
 
 
+def summary(name: str) -> str:
+    """A command's `--help` line, for its module's own parser."""
+    return COMMANDS[name].summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -5,13 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import AUGMENTATIONS, DEVICES
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "bench", help="time the plain PyTorch loop against this project's engine on the same data",
+        "bench", help=summary("bench"),
         description="Train the same model on the same split twice — the plain ImageFolder + DataLoader "
                     "loop a user would write, and this project's engine (cold and warm decoded-image "
                     "cache) — each in a fresh process, and compare speed, accuracy and memory.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.cli.predict import run_folder
 from resnet_core.fsutil import read_json
 from resnet_core.results.export import FORMATS, export_model
@@ -12,7 +12,7 @@ from resnet_core.training.checkpoints import CheckpointError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help="export a trained run to TorchScript or ONNX",
+        "export", help=summary("export"),
         description="Write a run's best model as TorchScript or ONNX. It takes float32 N×3×S×S RGB in "
                     "[0, 1] and returns logits; labels.json and preprocess.json are written beside it.")
     p.add_argument("--run", required=True, metavar="ID", help="the run's id (see `runs`)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.cli.scan import format_report, stderr_progress
 from resnet_core.data.importing import import_dataset
 from resnet_core.data.registry import dataset_report
@@ -15,7 +15,7 @@ from resnet_core.workspace import Workspace
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "import", help="copy a folder or a .zip of class subfolders into the workspace",
+        "import", help=summary("import"),
         description="Import a folder whose subfolders are the classes, or a .zip of one, as a "
                     "named dataset of the workspace. The source is only read.")
     p.add_argument("source", metavar="SOURCE", help="a folder of class subfolders, or a .zip")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.data.imageio import ImageLoadError
 from resnet_core.results.predict import Predictor, load_predictor
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError
@@ -17,7 +17,7 @@ _RUNS_HINT = "`python -m resnet_core runs` lists runs"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "predict", help="classify images with a trained run",
+        "predict", help=summary("predict"),
         description="Classify images with the best model of a finished run. Each image is prepared "
                     "exactly as in training. An image that cannot be read gets an error entry; the "
                     "others are still classified (exit status 1 if any failed).")

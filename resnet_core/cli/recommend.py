@@ -12,7 +12,7 @@ from resnet_core.advice.recommend import (
     format_number,
     recommend,
 )
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import MODEL_LABELS, MODELS, PRIORITIES, TASK_KINDS
 
 _WIDTH = 100
@@ -20,7 +20,7 @@ _WIDTH = 100
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "recommend", help="which ResNet and settings the model cards advise, with reasons",
+        "recommend", help=summary("recommend"),
         description="Recommend a ResNet depth and its training settings from the dataset size, the GPU "
                     "memory and your priority, following the ResNet-18/50/101 model cards. Give a folder "
                     "(--data) or the counts (--images, --classes); give --gpu-mem or --cpu, or leave both "

@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.cli import UserError
+from resnet_core.cli import UserError, summary
 from resnet_core.cli.resume import get_record, open_workspace
 from resnet_core.cli.train import train_in_foreground
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "rerun", help="train a new run with the same settings as an earlier one",
+        "rerun", help=summary("rerun"),
         description="Start a new run with the settings of run ID, on the same dataset and its saved "
                     "split, in this process. The earlier run is kept as it is.")
     p.add_argument("run_id", metavar="ID", help="the run to repeat (see `runs`)")

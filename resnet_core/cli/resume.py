@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.cli import UserError
+from resnet_core.cli import UserError, summary
 from resnet_core.cli.train import train_in_foreground
 
 RUNS_HINT = "`python -m resnet_core runs` lists the runs"
@@ -16,7 +16,7 @@ RUNS_HINT = "`python -m resnet_core runs` lists the runs"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "resume", help="continue an interrupted, cancelled or failed run from its last saved epoch",
+        "resume", help=summary("resume"),
         description="Continue a stopped run where it left off: same settings, same train/validation/"
                     "test split, its earlier epochs kept. A run that never saved an epoch cannot be "
                     "resumed; `rerun ID` trains it again as a new run.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.results.ranking import format_duration, ranked_rows
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
@@ -12,7 +12,7 @@ from resnet_core.workspace import Workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("runs", help="list training runs, their scores and ranks",
+    p = subparsers.add_parser("runs", help=summary("runs"),
                               description="List the stored training runs, newest first. Runs with a "
                                           "test accuracy are ranked among runs on the same dataset "
                                           "with the same number of training images.")

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.data.registry import dataset_report, get_dataset
 from resnet_core.data.scan import DatasetError, ScanReport, scan
 from resnet_core.workspace import Workspace
@@ -16,7 +16,7 @@ _PROGRESS_FROM = 2000  # files; smaller folders scan too fast to need a progress
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "scan", help="check an image folder or dataset: classes, counts, skipped files, warnings",
+        "scan", help=summary("scan"),
         description="Scan a folder whose subfolders are the classes (scanned in place, nothing is "
                     "written), or a dataset of the workspace by name.")
     p.add_argument("dir", metavar="DIR", help="a folder of class subfolders, or a dataset name")

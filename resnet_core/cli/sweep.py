@@ -14,13 +14,13 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from resnet_core.cli import UserError, print_json
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
 from resnet_core.training.callbacks import Callback, FitState
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="the cost-performance study on your data: every configuration, ranked",
+    p = sub.add_parser("sweep", help=summary("sweep"),
                        description="Train ResNet depth × fine-tuning/frozen backbone × augmentation at "
                                    "several training-set sizes (nested stratified subsets, one shared "
                                    "test split) and rank them per size. Settings you leave out come "

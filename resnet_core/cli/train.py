@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.cli import print_json
+from resnet_core.cli import print_json, summary
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
 from resnet_core.training.callbacks import Callback, FitState
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a ResNet on an image folder or imported dataset",
+    p = sub.add_parser("train", help=summary("train"),
                        description="Train one run. Options you leave out come from the recommendation "
                                    "engine (the model cards), and the JSON says which.")
     p.add_argument("data", metavar="DIR", help="image folder (class subfolders) or imported dataset name")

@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pillow_heif
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 # Phones save photos as HEIC; this teaches Pillow to open them like any other format.
 pillow_heif.register_heif_opener()
@@ -161,6 +163,10 @@ def resize_center_crop(im: Image.Image, size: int) -> Image.Image:
 
 def pil_to_uint8(im: Image.Image) -> torch.Tensor:
     """RGB PIL image → uint8 tensor 3×H×W."""
+    # torch loads here, not at the top: scanning and importing a folder (the CLI's scan and import,
+    # the Data page's checks) read images without it and start in a fraction of the time.
+    import torch
+
     arr = np.asarray(im, dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_core.data.imagecache import forget_dataset
 from resnet_core.data.registry import dataset_report, delete_dataset, get_dataset
 from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import (
@@ -160,6 +159,10 @@ def delete_dataset_checked(name: str, workspace: Workspace, store) -> None:
         raise DatasetInUseError(
             f"Dataset {info.name!r} is used by run{'s' if len(active) > 1 else ''} {listed}: "
             "cancel them or wait until they finish, then delete it.")
+
+    # Imported here: the decoded-image cache brings torch, which the other start-up chores (and the
+    # CLI's `runs`) do without.
+    from resnet_core.data.imagecache import forget_dataset
 
     forget_dataset(info.root, workspace.cache_dir)  # while its root still resolves as it did
     delete_dataset(info.name, workspace)
