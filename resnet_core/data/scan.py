@@ -382,7 +382,8 @@ def dataset_warnings(counts: dict[str, int], empty_classes: list[str] = ()) -> l
                 f"'{smallest}' only {counts[smallest]:,} ({ratio:.1f}× fewer). The model may favour "
                 "the large classes; add images to the small ones and watch per-class accuracy.")
     lo, hi = MIN_IMAGES_PER_CLASS
-    small = sorted((n, name) for name, n in counts.items() if n < hi)
+    # The cards give a range; only a class below its lower end is below the minimum.
+    small = sorted((n, name) for name, n in counts.items() if n < lo)
     if small:
         listed = ", ".join(f"'{name}' ({n})" for n, name in small[:8])
         if len(small) > 8:

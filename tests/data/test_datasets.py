@@ -230,8 +230,15 @@ def test_warnings_for_imbalance_small_classes_and_model_minimums(tmp_path):
                              names=["big", "tiny", "small"])
     text = " ".join(scan(root).warnings)
     assert "imbalanced" in text and "'big'" in text and "'tiny'" in text and "8.0×" in text
-    assert "'tiny' (5)" in text and "'small' (12)" in text and "'big' (" not in text
+    assert "'tiny' (5)" in text and "'big' (" not in text
+    assert "'small'" not in text.split("minimum of 10–20")[-1]  # 12 is inside the cards' 10–20
     assert "ResNet18 (100)" in text and "ResNet50 (500)" in text and "ResNet101 (2,000)" in text
+
+
+def test_classes_inside_the_cards_10_to_20_range_are_not_called_below_it():
+    # A user's classes of 14 and 15 images were flagged as below "a minimum of 10–20 images".
+    assert not any("per class" in w for w in dataset_warnings({"cats": 14, "dogs": 15, "owls": 10}))
+    assert any("'owls' (9)" in w for w in dataset_warnings({"cats": 14, "owls": 9}))
 
 
 def test_balanced_large_enough_classes_get_no_class_warnings(tmp_path):
