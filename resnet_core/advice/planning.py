@@ -12,6 +12,7 @@ from resnet_core.advice.recommend import patience_for, recommend
 from resnet_core.config import MODELS, TrainConfig
 from resnet_core.data.prepare import check_classes
 from resnet_core.data.registry import dataset_report, resolve_dataset
+from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 from resnet_core.hardware import detect_hardware
 from resnet_core.training.weights import can_download, imagenet_weights_available
 from resnet_core.workspace import Workspace
@@ -72,7 +73,9 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
     settings.update(weights=mode, weights_path=path, recommended=tuple(recommended))
     if "epochs" in overrides and "patience" not in overrides:
         # The wizard's patience was for its own epoch count; keep it at the study's share.
-        settings["patience"] = patience_for(overrides["epochs"], priority)
+        # Runs on a subset still validate on the whole dataset's validation split.
+        val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
+        settings["patience"] = patience_for(overrides["epochs"], priority, val_images)
     if mode == "auto" and rec.weights == "none" and "fine_tune" not in overrides:
         settings["fine_tune"] = True  # a frozen random backbone learns nothing
     config = TrainConfig(dataset=info.name, seed=seed, device=device, max_train_images=max_train_images,

@@ -33,6 +33,7 @@ from resnet_core.advice.model_cards import (
     meets_memory,
 )
 from resnet_core.config import AUGMENTATIONS, LIMITS, MODELS, PRIORITIES, TASK_KINDS
+from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 
 WEIGHT_CHOICES = ("auto", "imagenet", "none")
 DEFAULT_IMAGE_SIZE = 224  # every card: "Input: 224x224 RGB"
@@ -272,7 +273,8 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
             f"there is internet access) or train with weights 'file' and a .pth file — or choose weights "
             f"'none' for a plan that trains from scratch.")
 
-    patience, why["patience"] = _patience(epochs, x.priority)
+    # The validation split the default fractions give this many images (what early stopping watches).
+    patience, why["patience"] = _patience(epochs, x.priority, split_sizes(num_images, DEFAULT_FRACTIONS)[1])
     why["eval_every"] = (f"Evaluate every epoch: the {c.title} card's Eval Steps tip says "
                          f"\"{c.eval_steps_text}\".")
     why["image_size"] = _image_size_reason(c, image_size)
@@ -401,22 +403,32 @@ def _augmentation_reason(c: ModelCard, band: SizeBand) -> str:
             f"\"{band.augmentation_text}\"; the {STUDY} notes {STUDY_AUGMENTATION_TEXT}.")
 
 
-def patience_for(epochs: int, priority: str = "balanced") -> int:
-    """Early-stopping patience for a given number of epochs (the study's 10–20%, at least 1)."""
-    return _patience(epochs, priority)[0]
+# Fewest evaluations early stopping waits: one bad evaluation on a small, noisy validation split
+# must not end a run. Fewer than SMALL_VAL_IMAGES validation images is "small".
+MIN_PATIENCE, MIN_PATIENCE_SMALL_VAL, SMALL_VAL_IMAGES = 2, 3, 100
 
 
-def _patience(epochs: int, priority: str) -> tuple[int, str]:
+def patience_for(epochs: int, priority: str = "balanced", val_images: int | None = None) -> int:
+    """Early-stopping patience for a given number of epochs (the study's 10–20%, with a floor)."""
+    return _patience(epochs, priority, val_images)[0]
+
+
+def _patience(epochs: int, priority: str, val_images: int | None = None) -> tuple[int, str]:
     share = PATIENCE_SHARE[priority]
     value = math.floor(epochs * share + 0.5)
     lo, hi = math.ceil(epochs * STUDY_PATIENCE[0]), math.floor(epochs * STUDY_PATIENCE[1])
     if lo <= hi:
         value = min(max(value, lo), hi)
-    text = (f"Patience {max(1, value)}: the {STUDY} says \"{STUDY_PATIENCE_TEXT}\"; {priority} priority "
+    text = (f"Patience {value}: the {STUDY} says \"{STUDY_PATIENCE_TEXT}\"; {priority} priority "
             f"takes {share:.0%} of {epochs} epochs")
-    if value < 1:
-        text += ", but never less than 1"
-    value = max(1, value)
+    small_val = val_images is not None and val_images < SMALL_VAL_IMAGES
+    floor = MIN_PATIENCE_SMALL_VAL if small_val else MIN_PATIENCE
+    if value < floor:
+        why = (f"the validation split has only {val_images} images, so one evaluation is noisy"
+               if small_val else "one unlucky evaluation must not end the run")
+        text = text.replace(f"Patience {value}:", f"Patience {floor}:", 1)
+        text += f", raised to {floor} evaluations because {why}"
+        value = floor
     text += f". Early stopping watches validation loss, as the study advises: {STUDY_VAL_LOSS_TEXT}."
     return value, text
 
