@@ -182,11 +182,6 @@ def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
     return f"waiting: {ordinal(position)} in the queue{behind}"
 
 
-def final_numbers(view: RunView) -> dict[str, Any]:
-    """The final scores in FINAL_KEYS order, missing ones as None."""
-    return {k: view.final.get(k) for k in FINAL_KEYS}
-
-
 def format_percent(value: float | None) -> str:
     v = finite_or_none(value)
     return "—" if v is None else f"{v:.1%}"
