@@ -13,7 +13,7 @@ bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are writte
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
-epochs, computed from progress rather than held in a scheduler object, so resuming and batch-size
+epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
 """
 from __future__ import annotations
@@ -316,7 +316,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         end = batches[i + 1] if i + 1 < len(batches) else len(order)
         idx = order[start:end]
         y = labels_all[start:end].to(speed.device, non_blocking=True)
-        state.lr = _cosine_lr(cfg, state.epoch - 1 + i / len(batches))
+        state.lr = _scheduled_lr(cfg, state.epoch - 1 + i / len(batches))
         for group in optimizer.param_groups:
             group["lr"] = state.lr
         if features is not None:
@@ -417,7 +417,9 @@ def test_report_from(test: dict[str, Any], data: TrainingData) -> dict[str, Any]
 # Helpers
 
 
-def _cosine_lr(cfg: TrainConfig, progress_epochs: float) -> float:
+def _scheduled_lr(cfg: TrainConfig, progress_epochs: float) -> float:
+    if cfg.schedule == "constant":
+        return cfg.learning_rate
     t = min(1.0, max(0.0, progress_epochs / cfg.epochs))
     floor = cfg.learning_rate * MIN_LR_FRACTION
     return floor + (cfg.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * t))
