@@ -12,6 +12,7 @@ from typing import Any
 
 from resnet_core.config import MODEL_LABELS, describe_config
 from resnet_core.runs.store import RunRecord
+from resnet_core.status import RunStatus
 
 # Within this many points of test accuracy two configurations count as a match.
 MATCH_POINTS = 1.0
@@ -98,7 +99,7 @@ def measured_ranking(dataset: str, runs: Any, recommendation: Any = None) -> Mea
 
 
 def _scored(r: RunRecord) -> bool:
-    return (r.status == "completed" and r.config is not None and r.test_acc is not None
+    return (r.status == RunStatus.COMPLETED and r.config is not None and r.test_acc is not None
             and math.isfinite(r.test_acc))
 
 

@@ -20,11 +20,6 @@ STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "E
 TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
 
 
-def is_ranked(run: RunRecord) -> bool:
-    """Has a final test accuracy: completed, or cancelled after a final evaluation."""
-    return run.status in ("completed", "cancelled") and run.test_acc is not None and math.isfinite(run.test_acc)
-
-
 def _group_key(row: dict[str, Any]) -> tuple[str, int]:
     return row["dataset"], row["num_images"] if row["num_images"] is not None else -1
 
@@ -46,7 +41,7 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        if not is_ranked(run):
+        if not run.is_ranked:
             continue
         row = {
             "run_id": run.id,

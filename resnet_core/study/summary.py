@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resnet_core.results.ranking import format_duration, format_study_table, ranked_rows
+from resnet_core.status import PENDING, RunStatus
 from resnet_core.study.plan import StudyPlan, load_study
 from resnet_core.study.run import completed_run, matching_runs
 
@@ -31,7 +32,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
             records = runs.get(e.key, [])
             shown[e.key] = completed_run(records) or (records[0] if records else None)
         ranked = {row["run_id"]: row for row in ranked_rows(
-            r for r in shown.values() if r is not None and r.status == "completed")}
+            r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)}
         rows = []
         for e in entries:
             record = shown[e.key]
@@ -46,7 +47,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "epoch_ended": record.epoch_ended if ranked_row else None,
                 "rank": ranked_row["Rank"] if ranked_row else None,
                 "pareto": bool(ranked_row["Pareto"]) if ranked_row else False,
-                "status": record.status if record is not None else "pending",
+                "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
             })
         tables.append({"num_images": size, "rows": rows})

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_core.results.ranking import finite_or_none, format_duration
-from resnet_core.runs.jobs import ACTIVE, JobSnapshot
-from resnet_core.runs.store import ACTIVE_STATUSES, RunRecord
+from resnet_core.runs.jobs import JobSnapshot
+from resnet_core.runs.store import RunRecord
+from resnet_core.status import ACTIVE, UNDER_WAY, RunStatus
 from resnet_core.workspace import Workspace
 
 # What the scores of a finished run are called on the page, in the order shown.
@@ -28,7 +29,7 @@ _PHASE_WORDS = {"evaluating": "checking on the validation images",
 @dataclass(frozen=True)
 class RunView:
     run_id: int
-    status: str  # queued | preparing | running | completed | cancelled | failed | interrupted
+    status: str  # a RunStatus
     description: str
     dataset: str
     epochs: int  # planned
@@ -58,7 +59,7 @@ class RunView:
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == RunStatus.FAILED
 
     @property
     def stopped_epoch(self) -> int | None:
@@ -84,10 +85,10 @@ def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> Run
     planned = config.epochs if config else (record.epoch_ended or len(epochs) or 1)
     last = epochs[-1] if epochs else {}
     done = int(last.get("epoch") or 0)
-    final = {k: getattr(record, k, None) for k in FINAL_KEYS} if record.status not in ACTIVE_STATUSES else {}
+    final = {k: getattr(record, k, None) for k in FINAL_KEYS} if record.status not in ACTIVE else {}
     return RunView(
         run_id=record.id, status=record.status, description=record.description, dataset=record.dataset,
-        epochs=planned, source="store", phase="training" if record.status == "running" else record.status,
+        epochs=planned, source="store", phase="training" if record.status == RunStatus.RUNNING else record.status,
         epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=finite_or_none(last.get("lr")),
         images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
         history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
@@ -177,7 +178,7 @@ def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
     if position > 1:
         ahead = [s for s in same_device if s.queue_position == position - 1]
     else:
-        ahead = [s for s in same_device if s.status in ("preparing", "running")]
+        ahead = [s for s in same_device if s.status in UNDER_WAY]
     behind = f" behind run {ahead[0].run_id}" if ahead else ""
     return f"waiting: {ordinal(position)} in the queue{behind}"
 
