@@ -5,10 +5,11 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json
-from resnet_core.results.ranking import format_duration, ranked_rows
+from resnet_core.results.ranking import ranked_rows
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
 from resnet_core.status import NOT_COMPLETED, RunStatus
+from resnet_core.text import format_duration
 from resnet_core.workspace import Workspace
 
 

@@ -100,31 +100,6 @@ def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
 
 
-def finite_or_none(value: Any) -> float | None:
-    """value as a float, or None when it is missing, not a number, NaN or infinite."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def format_duration(seconds: float | None) -> str:
-    """100 → '1m 40s'; 3725 → '1h 2m 5s'; 4.25 → '4.2s'; None → '—'."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
-
-
 def format_study_table(rows: Iterable[dict[str, Any]], num_images: int) -> str:
     """The rows with `num_images` training images as a Markdown table in the study's layout.
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from resnet_core.advice.estimate import EVAL_SPEEDUP, estimate_training_time, format_seconds, probe_throughput
+from resnet_core.advice.estimate import EVAL_SPEEDUP, estimate_training_time, probe_throughput
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import resolve_device
 from resnet_core.runs.runner import create_run, execute_run
@@ -23,6 +23,7 @@ from resnet_core.study.plan import (
     config_key,
     save_study,
 )
+from resnet_core.text import format_rough_duration
 from resnet_core.training.callbacks import Callback
 from resnet_core.workspace import Workspace
 
@@ -164,7 +165,7 @@ class StudyEstimate:
     remaining: int
 
     def describe(self) -> str:
-        return (f"at most {format_seconds(self.seconds)} for {self.remaining} configuration(s) on this "
+        return (f"at most {format_rough_duration(self.seconds)} for {self.remaining} configuration(s) on this "
                 "machine; early stopping usually ends runs sooner")
 
 

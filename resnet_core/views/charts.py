@@ -14,8 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet_core.results.ranking import finite_or_none, format_duration
 from resnet_core.status import RunStatus
+from resnet_core.text import finite_or_none, format_duration
 
 TRAIN_COLOUR = "#4C78A8"
 VAL_COLOUR = "#F58518"

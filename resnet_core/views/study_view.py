@@ -16,7 +16,7 @@ from resnet_core.config import MODEL_LABELS
 from resnet_core.status import ACTIVE, PENDING, STOPPED, UNDER_WAY, RunStatus
 from resnet_core.study.plan import StudyPlan
 from resnet_core.study.run import matching_runs
-from resnet_core.views.run_view import eta_words, ordinal
+from resnet_core.text import format_time_left, ordinal
 
 # Shares of the training split the page offers as sizes; the first, second and last are preselected,
 # as in the reference study (a small, a middle and the full training set).
@@ -160,7 +160,7 @@ class Cell:
         elif self.status == RunStatus.PREPARING:
             words = "preparing data"
         elif self.status == RunStatus.QUEUED:
-            words = f"queued ({_ordinal(self.queue_position)})" if self.queue_position else "queued"
+            words = f"queued ({ordinal(self.queue_position)})" if self.queue_position else "queued"
         elif self.status == PENDING:
             words = PENDING_WORDS
         else:
@@ -243,7 +243,7 @@ class StudyProgress:
             if count:
                 parts.append(f"{count} {words}")
         if self.is_active:
-            parts.append(_eta_words(self.eta_s))
+            parts.append(format_time_left(self.eta_s))
         return " · ".join(parts)
 
 
@@ -326,11 +326,3 @@ def _fraction(value: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return min(1.0, max(0.0, v)) if math.isfinite(v) else 0.0
-
-
-def _eta_words(seconds: float | None) -> str:
-    return eta_words(seconds)
-
-
-def _ordinal(n: int | None) -> str:
-    return ordinal(int(n or 0))
