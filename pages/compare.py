@@ -10,7 +10,7 @@ from resnet_core.data.imageio import ImageLoadError, open_rgb
 from resnet_core.data.registry import list_datasets
 from resnet_core.results.bundle import bundle_name, export_bundle
 from resnet_core.results.ranking import STUDY_COLUMNS, comparison_table, ranked_rows
-from resnet_core.runs.store import ACTIVE_STATUSES
+from resnet_core.status import ACTIVE
 from resnet_core.views.charts import (
     confusion_heatmap,
     cost_performance,
@@ -110,7 +110,7 @@ def run_section(records, dataset: str) -> None:
     svc = services()
     if record.error:
         st.error(f"This run failed: {record.error}")
-    elif record.status in ACTIVE_STATUSES:
+    elif record.status in ACTIVE:
         st.info(f"This run is {record.status}; its scores appear when it finishes.", icon=":material/hourglass_top:")
     tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file"])
     with tabs[0]:
@@ -280,7 +280,7 @@ dataset = dataset_select(dataset_names, "compare_dataset", start_among=with_runs
                          format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
 records = [r for r in all_runs if r.dataset == dataset]
 table = comparison_table(records)
-active = [r for r in records if r.status in ACTIVE_STATUSES]
+active = [r for r in records if r.status in ACTIVE]
 if active:
     st.info(f"{len(active)} run{'s are' if len(active) > 1 else ' is'} still training or waiting; "
             "they appear here when they finish.", icon=":material/hourglass_top:")

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from resnet_core.advice.estimate import eta_seconds, format_seconds
+from resnet_core.advice.estimate import eta_seconds
 from resnet_core.data import importing
 from resnet_core.data.registry import (
     DatasetInfo,
@@ -23,6 +23,7 @@ from resnet_core.data.sample import (
     SAMPLE_NAME,
 )
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
+from resnet_core.text import format_rough_duration
 from resnet_core.views import dataset_view
 from ui.shared import (
     PAGES,
@@ -58,7 +59,7 @@ def progress_bar(action: str):
 
     def update(done: int, total: int) -> None:
         left = eta_seconds(done, total, time.perf_counter() - started)
-        eta = f" — about {format_seconds(left)} left" if left is not None and left >= 60 else ""
+        eta = f" — about {format_rough_duration(left)} left" if left is not None and left >= 60 else ""
         slot.progress(min(1.0, done / total) if total else 0.0,
                       text=f"{action}: {done:,} of {total:,} files{eta}")
 

@@ -5,10 +5,10 @@ import streamlit as st
 
 from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
 from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay
+from resnet_core.text import format_percent
 from resnet_core.training.checkpoints import CheckpointError
 from resnet_core.views.charts import top_k_bars
 from resnet_core.views.run_details import default_run, predictable_runs, run_label
-from resnet_core.views.run_view import format_percent
 from ui.shared import (
     PAGES,
     PREDICT_RUN,

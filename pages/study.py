@@ -25,6 +25,7 @@ from resnet_core.hardware import resolve_device
 from resnet_core.study.plan import StudyPlan, list_studies, plan_study
 from resnet_core.study.run import cancel_study, estimate_study_time, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
+from resnet_core.text import format_rough_duration
 from resnet_core.views.charts import cost_performance, learning_curves
 from resnet_core.views.study_view import (
     Cell,
@@ -291,7 +292,7 @@ def estimate_metric(plan: StudyPlan, cells: list[Cell]) -> str | None:
         return None
     if clicked:
         st.rerun()  # redraw without the button that asked for it
-    words = estimate.format_seconds(est.seconds)
+    words = format_rough_duration(est.seconds)
     st.metric("Estimated time (upper bound)", "< 1 min" if est.seconds < 60 else words,
               help="Every run counted to its last epoch at the speed measured here.")
     notes = [f"Estimated time: at most {words} for the {est.remaining} configuration(s) still to run, at the "

@@ -22,6 +22,7 @@ from resnet_core.config import (
 from resnet_core.data import augment
 from resnet_core.data.registry import list_datasets
 from resnet_core.hardware import detect_hardware
+from resnet_core.text import format_duration, format_loss, format_percent
 from resnet_core.training.weights_upload import (
     WEIGHTS_EXTENSIONS,
     check_weights_file,
@@ -30,9 +31,6 @@ from resnet_core.training.weights_upload import (
 from resnet_core.views.charts import training_curves
 from resnet_core.views.run_view import (
     RunView,
-    format_loss,
-    format_percent,
-    format_seconds,
     load_view,
     prep_text,
     progress_text,
@@ -370,7 +368,7 @@ def draw_progress(view: RunView) -> None:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Learning rate", f"{view.lr:.2e}" if view.lr else "—")
         m2.metric("Images / s", f"{view.images_per_s:,.0f}" if view.images_per_s else "—")
-        m3.metric("Elapsed", format_seconds(view.elapsed_s) if view.source == "job" else "—")
+        m3.metric("Elapsed", format_duration(view.elapsed_s) if view.source == "job" else "—")
         last_val = next((h for h in reversed(view.history) if h.get("val_acc") is not None), None)
         m4.metric("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")
     if view.source == "job":
@@ -401,7 +399,7 @@ def draw_outcome(view: RunView) -> None:
         cols[0].metric("Test accuracy", format_percent(f.get("test_acc")))
         cols[1].metric("Val accuracy", format_percent(f.get("val_acc")))
         cols[2].metric("Val loss", format_loss(f.get("val_loss")))
-        cols[3].metric("Training time", format_seconds(f.get("train_time_s")))
+        cols[3].metric("Training time", format_duration(f.get("train_time_s")))
         cols[4].metric("Epoch ended", f.get("epoch_ended") or "—")
         cols[5].metric("Best epoch", f.get("best_epoch") or "—")
     row = st.container(horizontal=True)

@@ -12,7 +12,7 @@ from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABE
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
 from resnet_core.hardware import detect_hardware, resolve_device
-from resnet_core.results.ranking import format_duration
+from resnet_core.text import format_duration, format_rough_duration
 from resnet_core.views.journey import likely_dataset
 from resnet_core.views.wizard import (
     WizardInputs,
@@ -232,7 +232,7 @@ with friendly_errors("estimate the training time"):
             st.rerun()  # redraw without the button that asked for it
     if rate is not None:
         est = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test)
-        st.metric("Estimated training time", estimate.format_seconds(est.seconds),
+        st.metric("Estimated training time", format_rough_duration(est.seconds),
                   help=f"{rec.epochs} epochs over {num_train:,} training images, {est.evaluations} evaluations "
                        f"of {num_val:,} validation images (at about 3× the training speed) and one test "
                        f"pass of {num_test:,}.")

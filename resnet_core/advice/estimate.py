@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from resnet_core.config import MODELS
 from resnet_core.data.splits import DEFAULT_FRACTIONS
+from resnet_core.text import format_rough_duration
 from resnet_core.training.engine import speed_settings
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
 
@@ -48,7 +49,7 @@ class Estimate:
 
     def describe(self) -> str:
         """'about 4 min on this machine (measured: 180 images/s)'."""
-        return (f"about {format_seconds(self.seconds)} on this machine "
+        return (f"about {format_rough_duration(self.seconds)} on this machine "
                 f"(measured: {format_rate(self.train_images_per_s)} images/s)")
 
 
@@ -184,20 +185,6 @@ def split_counts(num_images: int) -> tuple[int, int, int]:
 def format_rate(images_per_s: float) -> str:
     """'180', '1,250', or '2.4' for slow machines, where a rounded '2' would hide a lot."""
     return f"{images_per_s:,.0f}" if images_per_s >= 10 else f"{images_per_s:.1f}"
-
-
-def format_seconds(seconds: float) -> str:
-    """'under a minute', '4 min', '1 h 20 min', '2 days 3 h' — as a person would say it."""
-    if seconds < 60:
-        return "under a minute"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h" if hours else f"{days} days"
 
 
 def eta_seconds(done: int, total: int, elapsed_s: float) -> float | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from resnet_core.config import MODEL_LABELS, describe_config
 from resnet_core.runs.store import RunRecord
+from resnet_core.status import RunStatus
+from resnet_core.text import ordinal
 
 # Within this many points of test accuracy two configurations count as a match.
 MATCH_POINTS = 1.0
@@ -50,7 +52,7 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
         gap = _points(best.test_acc - pick.test_acc)
         better = (f"{best.description} was {gap:.1f} points better" if gap >= 0.05 else
                   f"{best.description} had the same test accuracy and won on validation loss or time")
-        out.append(f"{where} the wizard's pick, {pick.description}, ranked {_ordinal(rank)} of "
+        out.append(f"{where} the wizard's pick, {pick.description}, ranked {ordinal(rank)} of "
                    f"{len(ranked)}; {better}{_time_clause(best, pick)}.")
     else:
         out.append(f"{where} the best was {best.description} with {_pct(best.test_acc)} test accuracy.")
@@ -98,7 +100,7 @@ def measured_ranking(dataset: str, runs: Any, recommendation: Any = None) -> Mea
 
 
 def _scored(r: RunRecord) -> bool:
-    return (r.status == "completed" and r.config is not None and r.test_acc is not None
+    return (r.status == RunStatus.COMPLETED and r.config is not None and r.test_acc is not None
             and math.isfinite(r.test_acc))
 
 
@@ -236,8 +238,3 @@ def _share_words(share: float) -> str:
         if abs(share - value) <= 0.03:
             return words
     return f"{share:.0%}"
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"

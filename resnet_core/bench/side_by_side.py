@@ -33,6 +33,7 @@ from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import get_split
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.hardware import resolve_device
+from resnet_core.status import RunStatus
 from resnet_core.workspace import Workspace
 
 MODES = ("frozen", "finetune")
@@ -356,7 +357,7 @@ def _compare_one(options: BenchOptions, device: str, prepared: Prepared, workspa
                    "path": "dashboard" if variant == "dashboard" else "cli", **summarize(result)}
             report.runs.append(row)
             by_variant.setdefault(variant, []).append(row)
-            if side == "ours" and result.get("run_dir") and result.get("status") == "completed":
+            if side == "ours" and result.get("run_dir") and result.get("status") == RunStatus.COMPLETED:
                 last_ours = result
             log("  " + _one_line(row))
     comparison = compare(by_variant)

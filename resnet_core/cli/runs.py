@@ -5,9 +5,11 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
-from resnet_core.results.ranking import format_duration, ranked_rows
+from resnet_core.results.ranking import ranked_rows
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
+from resnet_core.status import NOT_COMPLETED, RunStatus
+from resnet_core.text import format_duration
 from resnet_core.workspace import Workspace
 
 
@@ -79,7 +81,7 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
 
 def status_text(record: RunRecord) -> str:
     """The status as the table shows it: an interrupted run says whether it had started at all."""
-    if record.status == "interrupted" and record.started_at is None:
+    if record.status == RunStatus.INTERRUPTED and record.started_at is None:
         return "interrupted (never started)"
     return record.status
 
@@ -111,7 +113,7 @@ def format_table(items: list[dict[str, Any]]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     text = "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
                               "* no faster run is as accurate (cost-performance front).")
-    if any(item["status"] in ("interrupted", "cancelled", "failed") for item in items):
+    if any(item["status"] in NOT_COMPLETED for item in items):
         text += ("\nA stopped run continues from its last saved epoch with `python -m resnet_core resume ID`; "
                  "`rerun ID` trains one again as a new run.")
     return text

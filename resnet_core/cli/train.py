@@ -6,6 +6,7 @@ import sys
 
 from resnet_core.cli import print_json, summary
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import Callback, FitState
 
 
@@ -75,7 +76,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
                              progress=bar.on_prepare, resume=resume)
     except KeyboardInterrupt:
         bar.close()
-        store.finish_run(run_id, "interrupted")
+        store.finish_run(run_id, RunStatus.INTERRUPTED)
         store.add_note(run_id, "Stopped with Ctrl-C.")
         print(f"interrupted; `python -m resnet_core resume {run_id}` continues from the last saved "
               "epoch", file=sys.stderr)
@@ -90,7 +91,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
         print_json(summary)
     else:
         _print_human(summary)
-    if status == "failed":
+    if status == RunStatus.FAILED:
         print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
         return 1
     return 0

@@ -52,10 +52,6 @@ class DecodedImages:
     memory_mapped: bool
     failed: dict[str, str]
 
-    def rows(self, paths: Sequence[str]) -> torch.Tensor:
-        index = {p: i for i, p in enumerate(self.paths)}
-        return torch.tensor([index[p] for p in paths], dtype=torch.long)
-
     @property
     def nbytes(self) -> int:
         return self.pixels.numel()

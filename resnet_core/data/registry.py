@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,11 +218,5 @@ def dataset_report(info: DatasetInfo, progress: Progress | None = None) -> ScanR
     except OSError:
         pass  # a read-only metadata folder only costs a rescan next time
     return report
-
-
-def iter_image_paths(report: ScanReport) -> Iterator[tuple[Path, int]]:
-    """Absolute path and label of every used image."""
-    for e in report.images:
-        yield report.root / e.path, e.label
 
 

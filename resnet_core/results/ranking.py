@@ -20,11 +20,6 @@ STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "E
 TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
 
 
-def is_ranked(run: RunRecord) -> bool:
-    """Has a final test accuracy: completed, or cancelled after a final evaluation."""
-    return run.status in ("completed", "cancelled") and run.test_acc is not None and math.isfinite(run.test_acc)
-
-
 def _group_key(row: dict[str, Any]) -> tuple[str, int]:
     return row["dataset"], row["num_images"] if row["num_images"] is not None else -1
 
@@ -46,7 +41,7 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     """
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
-        if not is_ranked(run):
+        if not run.is_ranked:
             continue
         row = {
             "run_id": run.id,
@@ -103,31 +98,6 @@ def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
     records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
                 "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
-
-
-def finite_or_none(value: Any) -> float | None:
-    """value as a float, or None when it is missing, not a number, NaN or infinite."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def format_duration(seconds: float | None) -> str:
-    """100 → '1m 40s'; 3725 → '1h 2m 5s'; 4.25 → '4.2s'; None → '—'."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
 
 
 def format_study_table(rows: Iterable[dict[str, Any]], num_images: int) -> str:

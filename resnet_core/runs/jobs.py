@@ -21,9 +21,9 @@ from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
 
-ACTIVE = ("queued", "preparing", "running")
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
 
@@ -121,7 +121,7 @@ class JobManager:
     def _enqueue(self, run_id: int, config: TrainConfig, resume: bool) -> None:
         key = device_key(config.device)
         job = _Job(run_id, config, key, resume)
-        job.snapshot = JobSnapshot(run_id=run_id, status="queued", description=config.describe(),
+        job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
                                    dataset=config.dataset, device=key, epochs=config.epochs)
         with self._lock:
             if self._closed:
@@ -174,9 +174,9 @@ class JobManager:
             if run_id in queue:
                 queue.remove(run_id)
                 self._refresh_positions(job.device_key)
-                self._publish(job, status="cancelled", phase="done", queue_position=None,
+                self._publish(job, status=RunStatus.CANCELLED, phase="done", queue_position=None,
                               message="cancelled before it started")
-                self.store.finish_run(run_id, "cancelled", error=None)
+                self.store.finish_run(run_id, RunStatus.CANCELLED, error=None)
                 self.store.add_note(run_id, "Cancelled while queued; it never started.")
                 self._retire(run_id)
             return True
@@ -208,11 +208,11 @@ class JobManager:
     def _work(self, run_id: int) -> None:
         job = self._jobs[run_id]
         publisher = _SnapshotPublisher(self, job)
-        self._publish(job, status="preparing", phase="preparing", queue_position=None)
+        self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
         try:
             status = self._run(job, publisher)
         except Exception as e:  # the runner stores failures itself; this is the last safety net
-            status = "failed"
+            status = RunStatus.FAILED
             self._publish(job, message=f"{type(e).__name__}: {e}")
         record = self.store.get_run(run_id)
         final = None
@@ -223,7 +223,7 @@ class JobManager:
         self._publish(job, status=status, phase="done", eta_s=0.0, final=final,
                       message=(record.error if record and record.error else job.snapshot.message),
                       notes=tuple(record.notes) if record else job.snapshot.notes,
-                      progress=1.0 if status == "completed" else job.snapshot.progress)
+                      progress=1.0 if status == RunStatus.COMPLETED else job.snapshot.progress)
         with self._lock:
             self._running[job.device_key].discard(run_id)
             self._retire(run_id)
@@ -280,7 +280,7 @@ class _SnapshotPublisher(Callback):
     def before_fit(self, state: FitState) -> None:
         self._train_started = time.monotonic()
         self._epochs_before = state.history[-1]["epoch"] if state.history else 0
-        self.manager._publish(self.job, status="running", phase="training", prep=None,
+        self.manager._publish(self.job, status=RunStatus.RUNNING, phase="training", prep=None,
                               history=tuple(state.history), notes=tuple(state.notes),
                               batch_size=state.batch_size)
 

@@ -30,6 +30,7 @@ from resnet_core.fsutil import (
     remove_path,
     remove_stale_temp_files,
 )
+from resnet_core.status import STORED_ACTIVE, RunStatus
 from resnet_core.workspace import Workspace
 
 _SCRATCH_OWNER = re.compile(r"^[A-Za-z_]+-pid(\d+)-")
@@ -119,10 +120,10 @@ def resume_problem(record, workspace: Workspace, rerun: str = "re-run it") -> st
     words.
     """
     run_id = record.id
-    if record.status in ("queued", "running"):
+    if record.status in STORED_ACTIVE:
         return (f"run {run_id} is {record.status} in another process (pid {record.owner_pid}); "
                 "wait for it to finish or cancel it there")
-    if record.status == "completed":
+    if record.status == RunStatus.COMPLETED:
         return f"run {run_id} has completed, so there is nothing to resume; {rerun} to train it again"
     if record.config is None:
         return f"run {run_id}'s settings cannot be read by this version of ResNet Pilot; start a new run"

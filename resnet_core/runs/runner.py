@@ -17,6 +17,7 @@ from resnet_core.data.prepare import DataError, check_classes, check_split, prep
 from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import get_split
 from resnet_core.fsutil import atomic_write_json, read_json
+from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
     Callback,
     CancelOnEvent,
@@ -104,10 +105,10 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
-    if result.status == "cancelled" and result.test_acc is None:
+    if result.status == RunStatus.CANCELLED and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")
     store.finish_run(run_id, result.status, final)
-    if result.status == "completed":
+    if result.status == RunStatus.COMPLETED:
         # Only a stopped run can be resumed; last.pt holds the weights twice plus the optimiser
         # state (about 4× best.pt), which a finished run would carry around for nothing.
         (run_dir / "last.pt").unlink(missing_ok=True)
@@ -123,8 +124,8 @@ def _check_same_classes(run_dir, classes: list[str]) -> None:
 
 
 def _fail(store, run_id: int, message: str) -> str:
-    store.finish_run(run_id, "failed", error=message)
-    return "failed"
+    store.finish_run(run_id, RunStatus.FAILED, error=message)
+    return RunStatus.FAILED
 
 
 def run_summary(store, run_id: int) -> dict:

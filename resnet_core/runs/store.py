@@ -8,6 +8,7 @@ on the busy timeout instead of failing with "database is locked".
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -22,11 +23,8 @@ from typing import Any
 
 from resnet_core.config import ConfigError, TrainConfig
 from resnet_core.fsutil import atomic_write_json, owner_alive, process_token
+from resnet_core.status import FINISHED, RANKED, STORED, STORED_ACTIVE, RunStatus
 from resnet_core.workspace import Workspace
-
-STATUSES = ("queued", "running", "completed", "cancelled", "failed", "interrupted")
-ACTIVE_STATUSES = ("queued", "running")
-FINAL_STATUSES = ("completed", "cancelled", "failed", "interrupted")
 
 EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s", "images_per_s")
 FINAL_FIELDS = ("val_loss", "val_acc", "test_acc", "train_time_s", "epoch_ended", "best_epoch",
@@ -140,13 +138,13 @@ class RunRecord:
         return self.id
 
     @property
-    def is_finished(self) -> bool:
-        """Has final scores: completed, or cancelled after a final evaluation."""
-        return self.status == "completed" or (self.status == "cancelled" and self.test_acc is not None)
+    def is_ranked(self) -> bool:
+        """Has a final test accuracy: completed, or cancelled after a final evaluation."""
+        return self.status in RANKED and self.test_acc is not None and math.isfinite(self.test_acc)
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return self.status in STORED_ACTIVE
 
 
 def utc_now() -> str:
@@ -244,7 +242,7 @@ class RunStore:
     # ----- writing -----------------------------------------------------------------------------
 
     def create_run(self, config: TrainConfig, dataset_root: str, num_images: int, num_train: int,
-                   num_val: int, num_test: int, status: str = "queued") -> int:
+                   num_val: int, num_test: int, status: str = RunStatus.QUEUED) -> int:
         """Register a run and create its folder (with config.json); returns the run id."""
         _check_status(status)
         with self._write() as conn:
@@ -286,7 +284,7 @@ class RunStore:
             if row is None:
                 raise RunNotFoundError(f"no run with id {run_id}; list the runs to see which exist")
             # Queued counts too: two processes resuming the same run at once must not both win.
-            if row["status"] in ACTIVE_STATUSES:
+            if row["status"] in STORED_ACTIVE:
                 raise RunInUseError(f"run {run_id} is {row['status']}; it cannot be queued again")
             conn.execute(
                 """UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL,
@@ -314,8 +312,8 @@ class RunStore:
     def finish_run(self, run_id: int, status: str, final: dict[str, Any] | None = None,
                    error: str | None = None) -> None:
         """Record how the run ended and its final scores (keys of FINAL_FIELDS)."""
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"a run finishes as one of {', '.join(FINAL_STATUSES)}; got {status!r}")
+        if status not in FINISHED:
+            raise ValueError(f"a run finishes as one of {', '.join(FINISHED)}; got {status!r}")
         final = dict(final or {})
         unknown = sorted(set(final) - set(FINAL_FIELDS))
         if unknown:
@@ -345,7 +343,7 @@ class RunStore:
             row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 return False
-            if row["status"] in ACTIVE_STATUSES and not force:
+            if row["status"] in STORED_ACTIVE and not force:
                 raise RunInUseError(
                     f"run {run_id} is {row['status']}; cancel it first, then delete it")
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))  # epochs go with it (cascade)
@@ -370,7 +368,7 @@ class RunStore:
                 continue
             if owner_alive(row["owner_pid"], row["owner_token"]):
                 continue
-            note = NOTE_NEVER_STARTED if row["status"] == "queued" else NOTE_OWNER_GONE
+            note = NOTE_NEVER_STARTED if row["status"] == RunStatus.QUEUED else NOTE_OWNER_GONE
             with self._write() as conn:
                 # Re-check inside the transaction: another process may have finished it meanwhile.
                 # epoch_ended: how far it got, so a list of runs shows it before it is resumed.
@@ -413,7 +411,7 @@ class RunStore:
 
     def runs_using_dataset(self, name: str) -> list[RunRecord]:
         """Queued or running runs of the dataset (a dataset must not be deleted under them)."""
-        return self.list_runs(dataset=name, statuses=ACTIVE_STATUSES)
+        return self.list_runs(dataset=name, statuses=STORED_ACTIVE)
 
     def integrity_check(self) -> str:
         rows = self._conn().execute("PRAGMA integrity_check").fetchall()
@@ -485,5 +483,5 @@ def _json_default(value: Any) -> Any:
 
 
 def _check_status(status: str) -> None:
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+    if status not in STORED:
+        raise ValueError(f"status must be one of {', '.join(STORED)}; got {status!r}")

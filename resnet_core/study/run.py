@@ -11,11 +11,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from resnet_core.advice.estimate import EVAL_SPEEDUP, estimate_training_time, format_seconds, probe_throughput
+from resnet_core.advice.estimate import EVAL_SPEEDUP, estimate_training_time, probe_throughput
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import resolve_device
 from resnet_core.runs.runner import create_run, execute_run
-from resnet_core.runs.store import ACTIVE_STATUSES
+from resnet_core.status import STORED_ACTIVE, RunStatus
 from resnet_core.study.plan import (
     StudyEntry,
     StudyError,
@@ -23,6 +23,7 @@ from resnet_core.study.plan import (
     config_key,
     save_study,
 )
+from resnet_core.text import format_rough_duration
 from resnet_core.training.callbacks import Callback
 from resnet_core.workspace import Workspace
 
@@ -64,7 +65,7 @@ def matching_runs(plan: StudyPlan, store) -> dict[str, list]:
 
 
 def completed_run(records: list | None):
-    return next((r for r in records or () if r.status == "completed"), None)
+    return next((r for r in records or () if r.status == RunStatus.COMPLETED), None)
 
 
 def run_study(plan: StudyPlan, workspace: Workspace, store, jobs=None,
@@ -98,13 +99,13 @@ def run_study(plan: StudyPlan, workspace: Workspace, store, jobs=None,
             run_id = jobs.submit(entry.config)
             result.ran.append(run_id)
             if progress:
-                progress(StudyEvent("start", index, total, entry, run_id, "queued"))
+                progress(StudyEvent("start", index, total, entry, run_id, RunStatus.QUEUED))
             continue
         if cancel_event is not None and cancel_event.is_set():
             result.stopped = True
             break
         status = _run_one(entry, index, total, workspace, store, progress, callbacks, cancel_event, result)
-        if status == "cancelled":
+        if status == RunStatus.CANCELLED:
             result.stopped = True
             break
     return result
@@ -122,11 +123,11 @@ def _run_one(entry: StudyEntry, index: int, total: int, workspace: Workspace, st
     except BaseException:
         # Stopped from outside (an exception from progress, a second Ctrl-C): never leave it 'running'.
         record = store.get_run(run_id)
-        if record is not None and record.status in ACTIVE_STATUSES:
-            store.finish_run(run_id, "interrupted")
+        if record is not None and record.status in STORED_ACTIVE:
+            store.finish_run(run_id, RunStatus.INTERRUPTED)
             store.add_note(run_id, "The study was stopped before this run finished.")
         raise
-    if status == "failed":
+    if status == RunStatus.FAILED:
         result.failed.append(run_id)
     if progress:
         record = store.get_run(run_id)
@@ -164,7 +165,7 @@ class StudyEstimate:
     remaining: int
 
     def describe(self) -> str:
-        return (f"at most {format_seconds(self.seconds)} for {self.remaining} configuration(s) on this "
+        return (f"at most {format_rough_duration(self.seconds)} for {self.remaining} configuration(s) on this "
                 "machine; early stopping usually ends runs sooner")
 
 

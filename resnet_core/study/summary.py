@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from resnet_core.results.ranking import format_duration, format_study_table, ranked_rows
+from resnet_core.results.ranking import format_study_table, ranked_rows
+from resnet_core.status import PENDING, RunStatus
 from resnet_core.study.plan import StudyPlan, load_study
 from resnet_core.study.run import completed_run, matching_runs
+from resnet_core.text import format_duration, ordinal
 
 # ----- results -----------------------------------------------------------------------------------
 
@@ -31,7 +33,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
             records = runs.get(e.key, [])
             shown[e.key] = completed_run(records) or (records[0] if records else None)
         ranked = {row["run_id"]: row for row in ranked_rows(
-            r for r in shown.values() if r is not None and r.status == "completed")}
+            r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)}
         rows = []
         for e in entries:
             record = shown[e.key]
@@ -46,7 +48,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "epoch_ended": record.epoch_ended if ranked_row else None,
                 "rank": ranked_row["Rank"] if ranked_row else None,
                 "pareto": bool(ranked_row["Pareto"]) if ranked_row else False,
-                "status": record.status if record is not None else "pending",
+                "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
             })
         tables.append({"num_images": size, "rows": rows})
@@ -86,11 +88,11 @@ def study_conclusion(tables: list[dict[str, Any]], wizard_pick: str | Mapping[in
         best = ranked[0]
         best_by_size.append((n, best))
         sentence = (f"{n:,} images: best was {best['config']} with {_pct(best['test_acc'])} test "
-                    f"accuracy in {_duration(best['train_time_s'])}")
+                    f"accuracy in {format_duration(best['train_time_s'])}")
         value = _best_value(ranked)
         if value is not None and value is not best:
             sentence += (f"; best value was {value['config']}, {_pct(value['test_acc'])} in "
-                         f"{_duration(value['train_time_s'])} ({_per_minute(value)} points per minute "
+                         f"{format_duration(value['train_time_s'])} ({_per_minute(value)} points per minute "
                          f"against {_per_minute(best)})")
         elif value is best:
             sentence += "; it was also the best value (accuracy per minute of training)"
@@ -125,9 +127,9 @@ def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]]) -> str:
         return f"{n:,} images: the wizard's pick, {pick}, was the winner."
     gap = (best["test_acc"] - row["test_acc"]) * 100
     if gap < 0.05:  # same accuracy: ranked lower on validation loss or time
-        return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}, "
+        return (f"{n:,} images: the wizard's pick, {pick}, ranked {ordinal(row['rank'])} of {len(ranked)}, "
                 f"with the same test accuracy as {best['config']} (which won on validation loss or time).")
-    return (f"{n:,} images: the wizard's pick, {pick}, ranked {_ordinal(row['rank'])} of {len(ranked)}; "
+    return (f"{n:,} images: the wizard's pick, {pick}, ranked {ordinal(row['rank'])} of {len(ranked)}; "
             f"{best['config']} was {gap:.1f} points better.")
 
 
@@ -157,12 +159,3 @@ def _pct(x: float | None) -> str:
 
 def _per_minute(row: Mapping[str, Any]) -> str:
     return f"{row['test_acc'] * 100 / (row['train_time_s'] / 60):.1f}"
-
-
-def _duration(seconds: float | None) -> str:
-    return format_duration(seconds)
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"

@@ -13,7 +13,7 @@ bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are writte
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
-epochs, computed from progress rather than held in a scheduler object, so resuming and batch-size
+epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ from resnet_core.data.augment import augment_batch
 from resnet_core.data.prepare import TrainingData
 from resnet_core.fsutil import atomic_write_bytes
 from resnet_core.hardware import resolve_device
+from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
     Callback,
     CallbackList,
@@ -190,7 +191,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
 
     frozen_features = (not config.fine_tune and config.augmentation == "none")
     feats = None
-    status, stop_reason = "completed", None
+    status, stop_reason = RunStatus.COMPLETED, None
     cbs.before_fit(state)
     try:
         if frozen_features:
@@ -228,7 +229,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     except StopTraining as e:
         stop_reason = str(e)
     except CancelTraining as e:
-        status, stop_reason = "cancelled", str(e)
+        status, stop_reason = RunStatus.CANCELLED, str(e)
     except BaseException:
         if checkpoints:  # keep what was learned, then let the error (or Ctrl-C) through
             with suppress(Exception):
@@ -260,7 +261,7 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
     return FitResult(
         status=status, stop_reason=stop_reason, classes=list(data.classes), history=list(state.history),
         best_epoch=state.best_epoch, epoch_ended=epoch_ended,
-        stopped_early=status == "completed" and stop_reason is not None,
+        stopped_early=status == RunStatus.COMPLETED and stop_reason is not None,
         val_loss=val_loss, val_acc=val_acc, test_loss=test_loss, test_acc=test_acc,
         train_time_s=train_time_s, peak_memory_mb=peak_memory_mb(speed.device),
         batch_size=state.batch_size, notes=list(state.notes), test_report=test_report)
@@ -316,7 +317,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         end = batches[i + 1] if i + 1 < len(batches) else len(order)
         idx = order[start:end]
         y = labels_all[start:end].to(speed.device, non_blocking=True)
-        state.lr = _cosine_lr(cfg, state.epoch - 1 + i / len(batches))
+        state.lr = _scheduled_lr(cfg, state.epoch - 1 + i / len(batches))
         for group in optimizer.param_groups:
             group["lr"] = state.lr
         if features is not None:
@@ -417,7 +418,9 @@ def test_report_from(test: dict[str, Any], data: TrainingData) -> dict[str, Any]
 # Helpers
 
 
-def _cosine_lr(cfg: TrainConfig, progress_epochs: float) -> float:
+def _scheduled_lr(cfg: TrainConfig, progress_epochs: float) -> float:
+    if cfg.schedule == "constant":
+        return cfg.learning_rate
     t = min(1.0, max(0.0, progress_epochs / cfg.epochs))
     floor = cfg.learning_rate * MIN_LR_FRACTION
     return floor + (cfg.learning_rate - floor) * 0.5 * (1 + math.cos(math.pi * t))

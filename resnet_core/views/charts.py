@@ -14,7 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet_core.results.ranking import finite_or_none, format_duration
+from resnet_core.status import RunStatus
+from resnet_core.text import finite_or_none, format_duration
 
 TRAIN_COLOUR = "#4C78A8"
 VAL_COLOUR = "#F58518"
@@ -131,7 +132,7 @@ def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
             mode="markers+text", name=f"Runs{suffix}", meta="runs",
             text=[f"#{r['run_id']}" for r in timed], textposition=positions[size], cliponaxis=False,
             customdata=[[r["run_id"], r["Model"], r["Rank"], format_duration(r["Training Time"]),
-                         "" if r.get("status", "completed") == "completed" else f" ({r['status']})"]
+                         "" if r.get("status", RunStatus.COMPLETED) == RunStatus.COMPLETED else f" ({r['status']})"]
                         for r in timed],
             marker=dict(size=[15 if r.get("Pareto") else 10 for r in timed], color=colour,
                         line=dict(color="white", width=1)),

@@ -38,7 +38,7 @@ class WorkspaceSummary:
 def summarize(num_datasets: int, runs: Iterable[RunRecord], models: int | None = None) -> WorkspaceSummary:
     """models: how many runs kept a model (run_details.predictable_runs); by default the finished runs."""
     runs = list(runs)
-    finished = [r for r in runs if r.is_finished and r.test_acc is not None]
+    finished = [r for r in runs if r.is_ranked]
     best = max(finished, key=lambda r: (r.test_acc, -r.id), default=None)
     label = None
     if best is not None:

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resnet_core.results.ranking import is_ranked, ranked_rows
-from resnet_core.runs.store import ACTIVE_STATUSES, RunRecord
+from resnet_core.results.ranking import ranked_rows
+from resnet_core.runs.store import RunRecord
+from resnet_core.status import ACTIVE, NOT_COMPLETED, RunStatus
 from resnet_core.training.checkpoints import CHECKPOINT_NAME
 from resnet_core.workspace import Workspace
-
-# Runs that stopped without a score: listed apart from the ranking, with why.
-UNRANKED_STATUSES = ("failed", "cancelled", "interrupted")
 
 
 def run_label(record: RunRecord) -> str:
@@ -29,7 +27,7 @@ def run_label(record: RunRecord) -> str:
 
 def has_model(record: RunRecord, workspace: Workspace) -> bool:
     """A trained model was kept (completed, or cancelled after at least one evaluation)."""
-    return (record.status not in ACTIVE_STATUSES
+    return (record.status not in ACTIVE
             and (workspace.run_dir(record.id) / CHECKPOINT_NAME).is_file())
 
 
@@ -53,10 +51,13 @@ def default_run(records: Sequence[RunRecord], dataset: str | None) -> int | None
 
 
 def unranked_runs(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
-    """Finished runs without a test score, as table rows: Run, Model, Status, What happened."""
+    """Finished runs without a test score, as table rows: Run, Model, Status, What happened.
+
+    They ended without completing and kept no test accuracy: listed apart from the ranking, with why.
+    """
     rows = []
     for r in records:
-        if r.status not in UNRANKED_STATUSES or is_ranked(r):
+        if r.status not in NOT_COMPLETED or r.is_ranked:
             continue
         rows.append({"Run": r.id, "Model": r.description or r.model, "Status": r.status,
                      "What happened": outcome_message(r)})
@@ -69,8 +70,9 @@ def outcome_message(record: RunRecord) -> str:
         return record.error
     if record.notes:
         return " ".join(record.notes)
-    return {"cancelled": "cancelled before it was scored", "interrupted": "stopped when its process ended",
-            "failed": "failed without a message"}.get(record.status, record.status)
+    return {RunStatus.CANCELLED: "cancelled before it was scored",
+            RunStatus.INTERRUPTED: "stopped when its process ended",
+            RunStatus.FAILED: "failed without a message"}.get(record.status, record.status)
 
 
 # ----- the test report ---------------------------------------------------------------------------

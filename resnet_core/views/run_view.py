@@ -6,14 +6,14 @@ the page shows from either, and the functions below turn it into the sentences t
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resnet_core.results.ranking import finite_or_none, format_duration
-from resnet_core.runs.jobs import ACTIVE, JobSnapshot
-from resnet_core.runs.store import ACTIVE_STATUSES, RunRecord
+from resnet_core.runs.jobs import JobSnapshot
+from resnet_core.runs.store import RunRecord
+from resnet_core.status import ACTIVE, UNDER_WAY, RunStatus
+from resnet_core.text import finite_or_none, format_time_left, ordinal
 from resnet_core.workspace import Workspace
 
 # What the scores of a finished run are called on the page, in the order shown.
@@ -28,7 +28,7 @@ _PHASE_WORDS = {"evaluating": "checking on the validation images",
 @dataclass(frozen=True)
 class RunView:
     run_id: int
-    status: str  # queued | preparing | running | completed | cancelled | failed | interrupted
+    status: str  # a RunStatus
     description: str
     dataset: str
     epochs: int  # planned
@@ -58,7 +58,7 @@ class RunView:
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == RunStatus.FAILED
 
     @property
     def stopped_epoch(self) -> int | None:
@@ -84,10 +84,10 @@ def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> Run
     planned = config.epochs if config else (record.epoch_ended or len(epochs) or 1)
     last = epochs[-1] if epochs else {}
     done = int(last.get("epoch") or 0)
-    final = {k: getattr(record, k, None) for k in FINAL_KEYS} if record.status not in ACTIVE_STATUSES else {}
+    final = {k: getattr(record, k, None) for k in FINAL_KEYS} if record.status not in ACTIVE else {}
     return RunView(
         run_id=record.id, status=record.status, description=record.description, dataset=record.dataset,
-        epochs=planned, source="store", phase="training" if record.status == "running" else record.status,
+        epochs=planned, source="store", phase="training" if record.status == RunStatus.RUNNING else record.status,
         epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=finite_or_none(last.get("lr")),
         images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
         history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
@@ -119,30 +119,6 @@ def run_to_follow(last_run: int | None, active: Sequence[JobSnapshot]) -> int | 
 
 # ----- words -------------------------------------------------------------------------------
 
-def ordinal(n: int) -> str:
-    """1 → '1st', 2 → '2nd', 11 → '11th', 22 → '22nd'."""
-    if 10 <= n % 100 <= 20:
-        suffix = "th"
-    else:
-        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def eta_words(seconds: float | None) -> str:
-    """95 → 'about 1 min 35 s left'; None → 'estimating the time left'."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "estimating the time left"
-    total = int(round(seconds))
-    if total < 60:
-        return f"about {max(total, 1)} s left"
-    if total < 3600:
-        minutes, secs = divmod(total, 60)
-        return f"about {minutes} min {secs} s left" if secs else f"about {minutes} min left"
-    hours, rest = divmod(total, 3600)
-    minutes = rest // 60
-    return f"about {hours} h {minutes} min left" if minutes else f"about {hours} h left"
-
-
 def progress_text(view: RunView) -> str:
     """'Epoch 3/10 · batch 12/40 · about 1 min 20 s left' (batches only when known)."""
     parts = [f"Epoch {max(view.epoch, 1) if view.is_active else view.epoch}/{view.epochs}"]
@@ -151,7 +127,7 @@ def progress_text(view: RunView) -> str:
     if view.phase in _PHASE_WORDS:
         parts.append(_PHASE_WORDS[view.phase])
     if view.source == "job":
-        parts.append(eta_words(view.eta_s))
+        parts.append(format_time_left(view.eta_s))
     else:
         parts.append("running in another process")
     return " · ".join(parts)
@@ -177,28 +153,9 @@ def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
     if position > 1:
         ahead = [s for s in same_device if s.queue_position == position - 1]
     else:
-        ahead = [s for s in same_device if s.status in ("preparing", "running")]
+        ahead = [s for s in same_device if s.status in UNDER_WAY]
     behind = f" behind run {ahead[0].run_id}" if ahead else ""
     return f"waiting: {ordinal(position)} in the queue{behind}"
-
-
-def final_numbers(view: RunView) -> dict[str, Any]:
-    """The final scores in FINAL_KEYS order, missing ones as None."""
-    return {k: view.final.get(k) for k in FINAL_KEYS}
-
-
-def format_percent(value: float | None) -> str:
-    v = finite_or_none(value)
-    return "—" if v is None else f"{v:.1%}"
-
-
-def format_loss(value: float | None) -> str:
-    v = finite_or_none(value)
-    return "—" if v is None else f"{v:.4f}"
-
-
-def format_seconds(value: float | None) -> str:
-    return format_duration(finite_or_none(value))
 
 
 def resumable(workspace: Workspace, run_id: int) -> bool:

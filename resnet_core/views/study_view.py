@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.config import MODEL_LABELS
+from resnet_core.status import ACTIVE, PENDING, STOPPED, UNDER_WAY, RunStatus
 from resnet_core.study.plan import StudyPlan
 from resnet_core.study.run import matching_runs
-from resnet_core.views.run_view import eta_words, ordinal
+from resnet_core.text import format_time_left, ordinal
 
 # Shares of the training split the page offers as sizes; the first, second and last are preselected,
 # as in the reference study (a small, a middle and the full training set).
@@ -23,10 +24,10 @@ SIZE_SHARES = (0.1, 0.3, 0.5, 1.0)
 DEFAULT_SHARES = (0.1, 0.3, 1.0)
 
 # Status words of a configuration at one size, in the grid.
-PENDING = "not run"
-STATUS_SYMBOLS = {"completed": "✓", "running": "▶", "preparing": "▶", "queued": "…", "failed": "✗",
-                  "cancelled": "■", "interrupted": "■", "pending": "·"}
-ACTIVE = ("queued", "preparing", "running")
+PENDING_WORDS = "not run"
+STATUS_SYMBOLS = {RunStatus.COMPLETED: "✓", RunStatus.RUNNING: "▶", RunStatus.PREPARING: "▶",
+                  RunStatus.QUEUED: "…", RunStatus.FAILED: "✗", RunStatus.CANCELLED: "■",
+                  RunStatus.INTERRUPTED: "■", PENDING: "·"}
 # Before any configuration has finished, the running one's pace sets the time left once it is this far.
 MIN_PACE_PROGRESS = 0.05
 _SIZE_TEXT = re.compile(r"(\d[\d,_ ]*?)\s*(?:training images|images|image)?\s*(?:\(.*\))?")
@@ -152,16 +153,16 @@ class Cell:
     def text(self) -> str:
         """'✓ 85.0%', '▶ epoch 2/5', '… queued (3rd)', '✗ failed', '· not run'."""
         symbol = STATUS_SYMBOLS.get(self.status, "")
-        if self.status == "completed":
+        if self.status == RunStatus.COMPLETED:
             words = "done" if self.test_acc is None else f"{self.test_acc:.1%}"
-        elif self.status == "running":
+        elif self.status == RunStatus.RUNNING:
             words = f"epoch {max(self.epoch, 1)}/{self.epochs}" if self.epochs else "running"
-        elif self.status == "preparing":
+        elif self.status == RunStatus.PREPARING:
             words = "preparing data"
-        elif self.status == "queued":
-            words = f"queued ({_ordinal(self.queue_position)})" if self.queue_position else "queued"
-        elif self.status == "pending":
-            words = PENDING
+        elif self.status == RunStatus.QUEUED:
+            words = f"queued ({ordinal(self.queue_position)})" if self.queue_position else "queued"
+        elif self.status == PENDING:
+            words = PENDING_WORDS
         else:
             words = self.status
         return f"{symbol} {words}".strip()
@@ -175,10 +176,10 @@ def study_cells(plan: StudyPlan, store, snapshots: Iterable[Any] = ()) -> list[C
     cells = []
     for entry in plan.entries:
         records = runs.get(entry.key, [])
-        done = next((r for r in records if r.status == "completed"), None)
+        done = next((r for r in records if r.status == RunStatus.COMPLETED), None)
         record = done or (records[0] if records else None)
         if record is None:
-            cells.append(Cell(entry.num_images, entry.description, "pending", epochs=entry.config.epochs))
+            cells.append(Cell(entry.num_images, entry.description, PENDING, epochs=entry.config.epochs))
             continue
         snap = live.get(record.id) if done is None else None
         if snap is not None and snap.status in ACTIVE:
@@ -188,9 +189,9 @@ def study_cells(plan: StudyPlan, store, snapshots: Iterable[Any] = ()) -> list[C
             continue
         # Active in another process (or not yet seen by this one): no epoch to tell.
         cells.append(Cell(entry.num_images, entry.description, record.status, record.id,
-                          test_acc=record.test_acc if record.status == "completed" else None,
+                          test_acc=record.test_acc if record.status == RunStatus.COMPLETED else None,
                           epochs=0 if record.status in ACTIVE else entry.config.epochs,
-                          progress=1.0 if record.status == "completed" else 0.0,
+                          progress=1.0 if record.status == RunStatus.COMPLETED else 0.0,
                           train_time_s=record.train_time_s))
     return cells
 
@@ -242,7 +243,7 @@ class StudyProgress:
             if count:
                 parts.append(f"{count} {words}")
         if self.is_active:
-            parts.append(_eta_words(self.eta_s))
+            parts.append(format_time_left(self.eta_s))
         return " · ".join(parts)
 
 
@@ -256,19 +257,19 @@ def overall_progress(cells: Sequence[Cell], estimates: Sequence[float] | None = 
     (its time so far over its share done). The running configuration's elapsed time is taken off.
     """
     total = len(cells)
-    completed = [c for c in cells if c.status == "completed"]
-    running = [c for c in cells if c.status in ("running", "preparing")]
-    queued = sum(1 for c in cells if c.status == "queued")
-    failed = sum(1 for c in cells if c.status == "failed")
-    stopped = sum(1 for c in cells if c.status in ("cancelled", "interrupted"))
+    completed = [c for c in cells if c.status == RunStatus.COMPLETED]
+    running = [c for c in cells if c.status in UNDER_WAY]
+    queued = sum(1 for c in cells if c.status == RunStatus.QUEUED)
+    failed = sum(1 for c in cells if c.status == RunStatus.FAILED)
+    stopped = sum(1 for c in cells if c.status in STOPPED)
     fraction = (len(completed) + sum(c.progress for c in running)) / total if total else 0.0
-    open_cells = [i for i, c in enumerate(cells) if c.status != "completed"]
+    open_cells = [i for i, c in enumerate(cells) if c.status != RunStatus.COMPLETED]
     elapsed = sum(c.elapsed_s for c in running)
     eta = None
     if not open_cells:
         eta = 0.0
     else:
-        timed = [(i, c.train_time_s) for i, c in enumerate(cells) if c.status == "completed"
+        timed = [(i, c.train_time_s) for i, c in enumerate(cells) if c.status == RunStatus.COMPLETED
                  and c.train_time_s and c.train_time_s > 0]
         paced = [c.elapsed_s / c.progress for c in running if c.progress >= MIN_PACE_PROGRESS and c.elapsed_s > 0]
         if estimates is not None and len(estimates) == total:
@@ -301,7 +302,7 @@ def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "Val Loss": r.get("val_loss"), "Val Acc": r.get("val_acc"), "Test Acc": r.get("test_acc"),
                 "Training Time": r.get("train_time_s"), "Epoch Ended": r.get("epoch_ended"),
                 "Rank": r.get("rank"), "Best trade-off": bool(r.get("pareto")),
-                "Status": r.get("status", "pending")})
+                "Status": r.get("status", PENDING)})
     return rows
 
 
@@ -325,11 +326,3 @@ def _fraction(value: Any) -> float:
     except (TypeError, ValueError):
         return 0.0
     return min(1.0, max(0.0, v)) if math.isfinite(v) else 0.0
-
-
-def _eta_words(seconds: float | None) -> str:
-    return eta_words(seconds)
-
-
-def _ordinal(n: int | None) -> str:
-    return ordinal(int(n or 0))

@@ -93,12 +93,6 @@ def test_slow_rates_keep_a_decimal():
     assert "measured: 2.4 images/s" in estimate.estimate_training_time(plan(1), 10, 0, 2.4).describe()
 
 
-@pytest.mark.parametrize("seconds, text", [(5, "under a minute"), (90, "2 min"), (3600, "1 h"),
-                                           (4800, "1 h 20 min"), (3 * 86400 + 7200, "3 days 2 h")])
-def test_format_seconds(seconds, text):
-    assert estimate.format_seconds(seconds) == text
-
-
 def test_split_counts_add_up_to_the_images():
     train, val, test = estimate.split_counts(1000)
     assert (train, val, test) == (700, 150, 150)

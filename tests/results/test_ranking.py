@@ -9,7 +9,6 @@ from resnet_core.results.ranking import (
     STUDY_COLUMNS,
     TABLE_COLUMNS,
     comparison_table,
-    format_duration,
     format_study_table,
     pareto_front,
     ranked_rows,
@@ -151,15 +150,6 @@ def test_study_table_text_matches_the_study_layout():
 def test_study_numbers_drop_trailing_zeros_and_show_missing_values():
     row = ranked_rows([record(1, 0.818, val_loss=0.51, time=149.6, val_acc=None, epoch_ended=None)])
     assert format_study_table(row, 833).splitlines()[2] == "ResNet18 | 0.51 | — | 0.818 | 150s | — | 1 |"
-
-
-def test_format_duration():
-    assert format_duration(100) == "1m 40s"
-    assert format_duration(60) == "1m 0s"
-    assert format_duration(45.4) == "45s"
-    assert format_duration(3725) == "1h 2m 5s"
-    assert format_duration(4.25) == "4.2s"
-    assert format_duration(None) == "—"
 
 
 def test_cli_runs_json(workspace, capsys):

@@ -55,7 +55,7 @@ def test_round_trip_decodes_every_field(store, workspace):
     run_id = store.create_run(config, "datasets/flowers", 60, 42, 9, 9)
 
     queued = store.get_run(run_id)
-    assert queued.status == "queued" and queued.is_active and not queued.is_finished
+    assert queued.status == "queued" and queued.is_active and not queued.is_ranked
     assert queued.config == config
     assert queued.description == "ResNet50 + heavy augmentation"
     assert (queued.num_images, queued.num_train, queued.num_val, queued.num_test) == (60, 42, 9, 9)
@@ -74,7 +74,7 @@ def test_round_trip_decodes_every_field(store, workspace):
         "final_metrics": {"class_names": ["a", "b"], "confusion_matrix": [[4, 1], [1, 3]]}})
 
     run = store.get_run(run_id)
-    assert run.status == "completed" and run.is_finished and not run.is_active
+    assert run.status == "completed" and run.is_ranked and not run.is_active
     assert run.started_at is not None and run.finished_at is not None
     assert run.owner_pid == os.getpid()
     assert (run.val_loss, run.val_acc, run.test_acc) == (0.8, 0.75, 0.7778)
@@ -114,12 +114,12 @@ def test_requeue_keeps_epochs_and_takes_ownership(store):
         store.requeue_run(999)
 
 
-def test_cancelled_with_test_acc_is_finished_and_without_is_not(store):
+def test_cancelled_with_test_acc_is_ranked_and_without_is_not(store):
     with_eval, without = new_run(store), new_run(store)
     store.finish_run(with_eval, "cancelled", {"test_acc": 0.5})
     store.finish_run(without, "cancelled")
-    assert store.get_run(with_eval).is_finished
-    assert not store.get_run(without).is_finished
+    assert store.get_run(with_eval).is_ranked
+    assert not store.get_run(without).is_ranked
 
 
 def test_list_runs_newest_first_and_filters(store):

@@ -61,6 +61,13 @@ def test_learnable_dataset_reaches_high_validation_accuracy(workspace, tmp_path)
     assert {c["class"] for c in report["per_class"]} == {"class_0", "class_1", "class_2"}
 
 
+def test_constant_schedule_keeps_the_starting_learning_rate(workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    cfg, data = _data(workspace, folder, epochs=2, schedule="constant", augmentation="none")
+    result = fit(cfg, data)
+    assert [row["lr"] for row in result.history] == [cfg.learning_rate] * 2
+
+
 def test_early_stopping_rule_counts_evaluations_since_best():
     cfg = TrainConfig(dataset="x", patience=2)
     state = FitState(config=cfg, classes=["a", "b"], num_train=1, num_val=1, num_test=1, device="cpu",

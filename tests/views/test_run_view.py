@@ -7,9 +7,7 @@ from resnet_core.config import TrainConfig
 from resnet_core.runs.jobs import JobSnapshot
 from resnet_core.runs.store import RunRecord, RunStore
 from resnet_core.views.run_view import (
-    eta_words,
     load_view,
-    ordinal,
     prep_text,
     progress_text,
     queue_text,
@@ -24,21 +22,6 @@ def snap(run_id, status="running", **kw):
     base = dict(run_id=run_id, status=status, description="ResNet18 + fine-tuning", dataset="d",
                 device="cpu", epochs=10)
     return JobSnapshot(**{**base, **kw})
-
-
-@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"),
-                                     (12, "12th"), (13, "13th"), (21, "21st"), (22, "22nd"), (101, "101st")])
-def test_ordinal(n, text):
-    assert ordinal(n) == text
-
-
-@pytest.mark.parametrize("seconds, text", [
-    (None, "estimating the time left"), (float("nan"), "estimating the time left"),
-    (0.2, "about 1 s left"), (42, "about 42 s left"), (80, "about 1 min 20 s left"),
-    (120, "about 2 min left"), (3725, "about 1 h 2 min left"), (7200, "about 2 h left"),
-])
-def test_eta_words(seconds, text):
-    assert eta_words(seconds) == text
 
 
 def test_progress_text_names_epoch_batch_and_time_left():
