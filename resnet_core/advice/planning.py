@@ -10,8 +10,8 @@ from typing import Any
 
 from resnet_core.advice.recommend import patience_for, recommend
 from resnet_core.config import MODELS, TrainConfig
+from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes
-from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 from resnet_core.hardware import detect_hardware
 from resnet_core.training.weights import can_download, imagenet_weights_available
@@ -23,6 +23,7 @@ class Plan:
     config: TrainConfig
     recommendation: Any  # recommend.Recommendation
     warnings: list[str]
+    dataset: DatasetHandle | None = None  # the dataset as planned, for create_run to reuse
 
 
 def weights_request(weights: str) -> tuple[str, str | None]:
@@ -43,14 +44,17 @@ def weights_availability(weights: str) -> dict[str, bool]:
     return {m: cached[m] or online for m in MODELS}
 
 
-def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | None = None,
+def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: dict[str, Any] | None = None,
                   weights: str = "auto", seed: int = 0, device: str = "auto",
                   max_train_images: int | None = None, priority: str = "balanced",
                   task: str = "simple", gpu_mem_gb: float | None | str = "detect") -> Plan:
-    """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win."""
+    """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win.
+
+    data: a dataset name or folder, or a dataset already opened (a study plans many runs on one).
+    """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    info = resolve_dataset(data, workspace)
-    report = dataset_report(info)
+    dataset = data if isinstance(data, DatasetHandle) else open_dataset(data, workspace)
+    info, report = dataset.info, dataset.report
     check_classes(info.name, report)  # before advice that would only be about a broken dataset
     if gpu_mem_gb == "detect":
         hw = detect_hardware()
@@ -82,7 +86,7 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
                          **settings)
     warnings = list(rec.warnings)
     warnings += _outside_card_limits(config, rec.limits)
-    return Plan(config, rec, warnings)
+    return Plan(config, rec, warnings, dataset)
 
 
 def _outside_card_limits(config: TrainConfig, limits: dict[str, tuple[float, float]]) -> list[str]:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     store = RunStore(workspace)
     startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
-    run_id = create_run(plan.config, workspace, store)
+    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset)
     cfg = plan.config
     print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
           f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +

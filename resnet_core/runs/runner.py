@@ -12,10 +12,9 @@ import traceback
 from collections.abc import Callable
 
 from resnet_core.config import TrainConfig
+from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.imageio import preprocess_spec
 from resnet_core.data.prepare import DataError, check_classes, check_split, prepare_data
-from resnet_core.data.registry import dataset_report, resolve_dataset
-from resnet_core.data.splits import get_split
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
@@ -57,18 +56,19 @@ class StoreRecorder(Callback):
         self._noted = len(state.notes)
 
 
-def create_run(config: TrainConfig, workspace: Workspace, store) -> int:
+def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None) -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
     A dataset that cannot be trained on (fewer than 2 classes, no validation images) is refused
-    here, before a run exists, rather than stored as a failed run.
+    here, before a run exists, rather than stored as a failed run. dataset: config.dataset already
+    opened (by the plan), so it is not read again.
     """
-    info = resolve_dataset(config.dataset, workspace)
+    handle = dataset or open_dataset(config.dataset, workspace)
+    info, report = handle.info, handle.report
     if config.dataset != info.name:
         config = config.replace(dataset=info.name)  # a folder path becomes its registered name
-    report = dataset_report(info)
     check_classes(info.name, report)
-    split = get_split(info, report)
+    split = handle.split
     check_split(info.name, split)
     num_train = len(split.train)
     if config.max_train_images is not None:
@@ -88,6 +88,7 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     store.mark_running(run_id)
     cancel_event = cancel_event or threading.Event()
     try:
+        # The dataset is read afresh: a queued run may start long after create_run saw it.
         data = prepare_data(config, workspace, progress=progress)
         if resume:
             _check_same_classes(run_dir, data.classes)
