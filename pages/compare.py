@@ -9,7 +9,7 @@ import streamlit as st
 from resnet_core.data.imageio import ImageLoadError, open_rgb
 from resnet_core.data.registry import list_datasets
 from resnet_core.results.bundle import bundle_name, export_bundle
-from resnet_core.results.ranking import STUDY_COLUMNS, comparison_table, ranked_rows
+from resnet_core.results.ranking import STUDY_COLUMNS, best_row, comparison_table, ranked_rows
 from resnet_core.status import ACTIVE
 from resnet_core.views.charts import (
     confusion_heatmap,
@@ -291,12 +291,12 @@ if table.empty:
     if st.button("Go to Train", key="compare_go_train", type="primary", icon=":material/model_training:"):
         st.switch_page(PAGES["train"])
 else:
-    best = table.iloc[0]
+    best = best_row(ranked_rows(records))  # over every size, not the first size's winner
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(table))
-    cancelled = " (cancelled by hand; ranked on the best model it kept)" if best["Status"] == "cancelled" else ""
+    cancelled = " (cancelled by hand; ranked on the best model it kept)" if best["status"] == "cancelled" else ""
     m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}",
-              help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
+              help=f"Run #{best['run_id']}: {best['Model']}, {best['num_images']:,} training images{cancelled}")
     m3.metric("On the Pareto front", int(table["Pareto"].sum()),
               help="Runs no other run beats on both accuracy and training time.")
     ranking_section(table, dataset)

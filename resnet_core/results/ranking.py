@@ -71,6 +71,12 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     return out
 
 
+def best_row(rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best ranked run over every group (dataset sizes included), ordered as within a group;
+    None without ranked runs. A group's rank 1 is only the best of its size."""
+    return min(rows, key=_order_key, default=None)
+
+
 def pareto_front(rows: Iterable[dict[str, Any]]) -> set[int]:
     """Run ids no other run of their group beats: at least as accurate and as fast, one strictly.
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_core.advice.planning import plan_training
+from resnet_core.advice.wizard_pick import Advice
 from resnet_core.config import AUGMENTATIONS, MODELS, TrainConfig, describe_config
 from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.registry import now_iso
@@ -84,6 +85,18 @@ class StudyPlan:
     def wizard_pick_names(self) -> dict[int, str]:
         """Per size, the study configuration the wizard would pick (closest one in the grid)."""
         return {size: pick["config"] for size, pick in self.wizard_picks.items()}
+
+    def wizard_advice(self, size: int) -> Advice | None:
+        """What the wizard alone would train at this size (depth, fine-tuning, augmentation)."""
+        pick = self.wizard_picks.get(size)
+        if not pick:
+            return None
+        if "model" in pick:
+            return Advice(pick["model"], bool(pick["fine_tune"]), pick["augmentation"])
+        # Plans saved before the advice was recorded: the grid configuration that stood in for it.
+        entry = next((e for e in self.entries_for(size) if e.description == pick["config"]), None)
+        return None if entry is None else Advice(entry.config.model, entry.config.fine_tune,
+                                                 entry.config.augmentation)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,7 +248,8 @@ def _wizard_pick(dataset: DatasetHandle, workspace: Workspace, overrides: Mappin
     similar = [c for c in candidates if (c.augmentation == "none") == (cfg.augmentation == "none")]
     match = (exact or similar or [None])[0]
     return {"wizard": cfg.describe(), "config": match.describe() if match else cfg.describe(),
-            "in_study": match is not None}
+            "in_study": match is not None, "model": cfg.model, "fine_tune": cfg.fine_tune,
+            "augmentation": cfg.augmentation}
 
 
 def _check_imagenet_weights(models: Sequence[str]) -> None:

@@ -201,3 +201,17 @@ def test_a_cancelled_run_that_ranks_says_so(trained):
     assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
     best = next(m for m in at.metric if m.label == "Best test accuracy")
     assert "cancelled" in best.help
+
+
+def test_best_test_accuracy_is_the_best_over_every_size(tiny):
+    """After a study the first size group is the smallest: its winner is not the dataset's best."""
+    store = services().store
+    finals = {"val_acc": 0.3, "val_loss": 1.0, "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1}
+    small = store.create_run(TrainConfig(dataset="tiny", max_train_images=12), "unused", 36, 12, 6, 6)
+    store.finish_run(small, "completed", {**finals, "test_acc": 0.267})
+    large = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(large, "completed", {**finals, "test_acc": 0.422})
+    at = open_compare("tiny")
+    best = next(m for m in at.metric if m.label == "Best test accuracy")
+    assert best.value == "42.2%"
+    assert f"Run #{large}" in best.help and "ResNet50" in best.help

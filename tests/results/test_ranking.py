@@ -8,6 +8,7 @@ from resnet_core.config import TrainConfig
 from resnet_core.results.ranking import (
     STUDY_COLUMNS,
     TABLE_COLUMNS,
+    best_row,
     comparison_table,
     format_study_table,
     pareto_front,
@@ -193,3 +194,11 @@ def test_cli_runs_on_an_empty_store_says_how_to_start(workspace, capsys):
     assert "python -m resnet_core train" in capsys.readouterr().out
     assert main(["runs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_the_best_row_is_the_best_over_every_size():
+    rows = ranked_rows([record(1, 0.267, num_train=12), record(2, 0.422, num_train=24),
+                        record(3, 0.30, num_train=12)])
+    assert rows[0]["run_id"] == 3  # the smallest size's winner comes first in the table
+    assert best_row(rows)["run_id"] == 2
+    assert best_row([]) is None
