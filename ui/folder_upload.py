@@ -20,7 +20,8 @@ _ASSETS = Path(__file__).resolve().parents[1] / "assets" / "folder_upload"
 _component = components.declare_component("folder_upload", path=str(_ASSETS))
 
 
-def _upload_key(key: str) -> str:
+def upload_state_key(key: str) -> str:
+    """Where the session keeps the FolderUpload of the uploader with this key."""
     return f"{key}__upload"
 
 
@@ -29,12 +30,12 @@ def _error_key(key: str) -> str:
 
 
 def current_upload(key: str) -> FolderUpload | None:
-    return st.session_state.get(_upload_key(key))
+    return st.session_state.get(upload_state_key(key))
 
 
 def forget_upload(key: str) -> None:
     """Drop the upload (after its import, or to start over); files not imported are deleted."""
-    upload = st.session_state.pop(_upload_key(key), None)
+    upload = st.session_state.pop(upload_state_key(key), None)
     if upload is not None:
         upload.discard()
 
@@ -53,7 +54,7 @@ def _on_value(key: str, workspace: Workspace) -> None:
             manifest = parse_manifest(value)
             if upload is None or upload.upload_id != manifest.upload_id:
                 forget_upload(key)  # a new folder was chosen: the old one's files go
-                st.session_state[_upload_key(key)] = FolderUpload(manifest, workspace)
+                st.session_state[upload_state_key(key)] = FolderUpload(manifest, workspace)
         elif isinstance(value, dict) and value.get("kind") == "done":
             if upload is not None and value.get("upload") == upload.upload_id:
                 failed = value.get("failed")
