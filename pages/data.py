@@ -13,6 +13,7 @@ from resnet_core.advice.estimate import eta_seconds
 from resnet_core.data import importing
 from resnet_core.data.registry import (
     DatasetInfo,
+    dataset_origin,
     dataset_report,
     get_dataset,
     list_datasets,
@@ -201,7 +202,8 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     with up_dir:
         upload_folder_tab()
     with up_zip:
-        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB.")
+        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB (a larger file is refused before it "
+                   "is sent).")
         archive = st.file_uploader("Zip file", type=["zip"], key="data_upload_zip")
         name = st.text_input("Dataset name", key="data_zip_name",
                              placeholder=Path(archive.name).stem if archive else "taken from the file name")
@@ -219,7 +221,13 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                     bar.empty()
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-                finish_import(info, f"Imported '{archive.name}' as '{info.name}'.")
+                images = dataset_report(info).num_images  # the scan the report below shows (cached)
+                files = dataset_origin(info).get("files_in_archive", images)
+                others = files - images
+                skipped = (f" ({others:,} other file{' is' if others == 1 else 's are'} listed under Skipped "
+                           "files)") if others > 0 else ""
+                finish_import(info, f"Imported '{archive.name}' as '{info.name}': {images:,} images from "
+                                    f"{files:,} files in the archive{skipped}.")
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "
                    "copied: the dataset refers to it.")

@@ -170,6 +170,7 @@ def test_upload_a_zip_with_a_chosen_name(app, workspace, tmp_path):
     with zipfile.ZipFile(buffer, "w") as archive:
         for p in source.rglob("*.png"):
             archive.write(p, f"cars/{p.relative_to(source).as_posix()}")
+        archive.writestr("cars/class_0/notes.txt", "not an image")
     app.run()
     app.file_uploader(key="data_upload_zip").set_value(("cars.zip", buffer.getvalue(), "application/zip"))
     app.run()
@@ -178,6 +179,9 @@ def test_upload_a_zip_with_a_chosen_name(app, workspace, tmp_path):
     assert not app.exception and not app.error
     assert app.session_state[DATASET] == "my cars"
     assert metrics(app)["Images"] == "6"
+    assert any(s.value == "Imported 'cars.zip' as 'my cars': 6 images from 7 files in the archive (1 other file "
+               "is listed under Skipped files)." for s in app.success)
+    assert dataset_origin(get_dataset("my cars", workspace))["files_in_archive"] == 7
 
 
 def test_a_bad_zip_is_an_error(app):
