@@ -5,7 +5,9 @@ names the missing files and offers only a knowing import of the rest, never a si
 """
 from __future__ import annotations
 
+import os
 import re
+import zipfile
 
 import pytest
 from e2e_helpers import StreamlitServer, keyed, report_failure, wait_until_idle
@@ -130,3 +132,33 @@ def test_files_lost_on_the_way_are_named_and_never_imported_silently(server, bro
     chosen = {f"shapes/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*.png")}
     assert len(origin["missing_names"]) == min(missing, 100) and set(origin["missing_names"]) <= chosen
     assert dataset_report(info).num_images == 3000 - missing
+
+
+def test_a_zip_over_the_upload_limit_is_refused_before_it_is_sent(browser, tmp_path, monkeypatch):
+    from playwright.sync_api import expect
+    monkeypatch.setenv("STREAMLIT_SERVER_MAX_UPLOAD_SIZE", "1")  # MB, so a 2 MB zip is too large
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("big/noise/noise.bin", os.urandom(2_000_000))
+    (tmp_path / "torch_home").mkdir()
+    server = StreamlitServer(home=tmp_path / "workspace", torch_home=tmp_path / "torch_home",
+                             log_path=tmp_path / "streamlit.log")
+    page = None
+    try:
+        server.start()
+        page = open_data_page(browser, server)
+        uploads: list[str] = []
+        page.on("request", lambda request: uploads.append(request.url) if "upload_file" in request.url else None)
+        with report_failure(server, lambda: page):
+            page.goto(f"{server.url}/data")
+            page.get_by_role("tab", name="Upload a .zip").click()
+            expect(page.get_by_text("A .zip of the dataset folder, up to 1 MB (a larger file is refused before "
+                                    "it is sent).")).to_be_visible()
+            keyed(page, "data_upload_zip").locator("input[type=file]").set_input_files(str(archive))
+            expect(keyed(page, "data_upload_zip").get_by_text(re.compile(r"File must be 1(\.0)? ?MB or smaller"))
+                   ).to_be_visible()
+            wait_until_idle(page)
+            expect(keyed(page, "data_zip_import").get_by_role("button")).to_be_disabled()
+            assert uploads == []  # nothing was sent
+    finally:
+        server.stop()
