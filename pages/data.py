@@ -13,6 +13,7 @@ from resnet_core.advice.estimate import eta_seconds
 from resnet_core.data import importing
 from resnet_core.data.registry import (
     DatasetInfo,
+    dataset_origin,
     dataset_report,
     get_dataset,
     list_datasets,
@@ -25,6 +26,7 @@ from resnet_core.data.sample import (
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
 from resnet_core.text import format_rough_duration
 from resnet_core.views import dataset_view
+from ui.folder_upload import folder_uploader, forget_upload
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -42,6 +44,7 @@ through_the_app()
 
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"
+UPLOAD_KEY = "data_upload_folder"
 THUMBS_PER_CLASS = 6
 MAX_CLASSES_SHOWN = 12
 
@@ -82,10 +85,48 @@ def derived_name(name: str | None, fallback: str) -> str:
     return (name or "").strip() or fallback
 
 
-def upload_top_folder(files) -> str:
-    """The folder name a directory upload came from ('pets' for 'pets/cat/1.jpg')."""
-    parts = PurePosixPath(files[0].name.replace("\\", "/")).parts if files else ()
-    return parts[0] if len(parts) > 1 else "uploaded-images"
+def names_line(names: list[str], shown: int = 5) -> str:
+    more = f", … and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(f"'{n}'" for n in names[:shown]) + more
+
+
+@st.fragment
+def upload_folder_tab() -> None:
+    """The folder upload reruns on its own as batches arrive, not the whole page."""
+    st.caption("Choose the folder that holds one subfolder per class. Every file is counted: the import "
+               "is offered once all of them have arrived.")
+    upload = folder_uploader(UPLOAD_KEY, ws)
+    if upload is None:
+        return
+    mb = upload.chosen_bytes / 1e6
+    st.caption(f"{upload.received_files:,} of {upload.chosen_files:,} files ({mb:,.1f} MB) from the folder "
+               f"'{upload.top_folder()}' have arrived.")
+    if not upload.finished and not upload.complete:
+        return  # the uploader shows the progress; nothing to import yet
+    missing = upload.missing()
+    name = st.text_input("Dataset name", key="data_upload_dir_name", placeholder=upload.top_folder())
+    if not missing:
+        if st.button("Import folder", key="data_upload_dir_import", type="primary"):
+            import_upload(upload, derived_name(name, upload.top_folder()), accept_missing=False)
+        return
+    st.error(f"{len(missing):,} of the {upload.chosen_files:,} chosen files did not arrive: "
+             f"{names_line(missing)}. Choose the folder again to retry, upload it as a .zip, or import "
+             "the files that arrived knowing these are left out.", icon=":material/error:")
+    with st.expander(f"Missing files ({len(missing):,})"):
+        st.dataframe(pd.DataFrame({"file": missing}), hide_index=True, key="data_upload_missing")
+    if st.button(f"Import the {upload.received_files:,} that arrived ({len(missing):,} missing)",
+                 key="data_upload_dir_import_partial", disabled=not upload.received_files):
+        import_upload(upload, derived_name(name, upload.top_folder()), accept_missing=True)
+
+
+def import_upload(upload, name: str, accept_missing: bool) -> None:
+    with friendly_errors("import the uploaded folder"), st.spinner(f"Saving {upload.received_files:,} files…"):
+        info = upload.import_as(name, accept_missing=accept_missing)
+        forget_upload(UPLOAD_KEY)
+        left_out = upload.chosen_files - upload.received_files
+        finish_import(info, f"Imported {upload.received_files:,} files as '{info.name}'"
+                      + (f" ({left_out:,} of the {upload.chosen_files:,} chosen were missing)." if left_out
+                         else f" (all {upload.chosen_files:,} chosen)."))
 
 
 # ----- page ------------------------------------------------------------------------------------
@@ -159,20 +200,10 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     up_dir, up_zip, on_server, builtin = st.tabs(
         ["Upload a folder", "Upload a .zip", "Folder on the server", "Built-in sample"])
     with up_dir:
-        st.caption(f"Choose the folder that holds one subfolder per class (each file up to {limit_mb:,} MB).")
-        files = st.file_uploader("Image folder", accept_multiple_files="directory", key="data_upload_dir")
-        if files:  # the uploader lists files one chip at a time; say what was chosen in one line
-            size_mb = sum(f.size for f in files) / 1e6
-            st.caption(f"{len(files):,} files ({size_mb:,.1f} MB) from the folder '{upload_top_folder(files)}'.")
-        name = st.text_input("Dataset name", key="data_upload_dir_name",
-                             placeholder=upload_top_folder(files) if files else "taken from the folder name")
-        if st.button("Import folder", key="data_upload_dir_import", disabled=not files, type="primary"):
-            with friendly_errors("import the uploaded folder"), st.spinner(f"Saving {len(files):,} files…"):
-                info = importing.import_uploaded_files(
-                    [(f.name, f) for f in files], derived_name(name, upload_top_folder(files)), ws)
-                finish_import(info, f"Imported {len(files):,} files as '{info.name}'.")
+        upload_folder_tab()
     with up_zip:
-        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB.")
+        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB (a larger file is refused before it "
+                   "is sent).")
         archive = st.file_uploader("Zip file", type=["zip"], key="data_upload_zip")
         name = st.text_input("Dataset name", key="data_zip_name",
                              placeholder=Path(archive.name).stem if archive else "taken from the file name")
@@ -190,7 +221,13 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                     bar.empty()
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-                finish_import(info, f"Imported '{archive.name}' as '{info.name}'.")
+                images = dataset_report(info).num_images  # the scan the report below shows (cached)
+                files = dataset_origin(info).get("files_in_archive", images)
+                others = files - images
+                skipped = (f" ({others:,} other file{' is' if others == 1 else 's are'} listed under Skipped "
+                           "files)") if others > 0 else ""
+                finish_import(info, f"Imported '{archive.name}' as '{info.name}': {images:,} images from "
+                                    f"{files:,} files in the archive{skipped}.")
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "
                    "copied: the dataset refers to it.")
