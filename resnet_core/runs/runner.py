@@ -6,8 +6,10 @@ person can act on. It never raises for a training problem.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
 import threading
 import traceback
 from collections.abc import Callable
@@ -119,7 +121,7 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
         cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
         result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume)
     except Exception as e:
-        return _fail(store, run_id, failure_message(e), run_dir)
+        return _fail(store, run_id, failure_message(e, workspace), run_dir)
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
@@ -133,14 +135,25 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     return result.status
 
 
-def failure_message(e: BaseException) -> str:
+def failure_message(e: BaseException, workspace: Workspace) -> str:
     """What a person reads about a failed run: the problem in their words, or plainly a bug."""
     if isinstance(e, USER_PROBLEMS):
         return str(e)
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full_message(workspace)
     if isinstance(e, OSError):  # the machine's files: a path and the system's reason
         return str(e)
     return (f"internal error ({type(e).__name__}: {e}); not caused by your data or settings: "
             "please report it with the run's error.log")
+
+
+def disk_full_message(workspace: Workspace) -> str:
+    try:
+        free = f"{shutil.disk_usage(workspace.root).free / 1e6:,.0f}"
+    except OSError:
+        free = "an unknown number of"
+    return (f"the disk is full: {free} MB free in {workspace.root}; free some space (old runs, "
+            "datasets or the cache), then resume the run")
 
 
 def error_log_path(workspace: Workspace, run_id: int) -> Path | None:
