@@ -22,6 +22,7 @@ from resnet_core.config import (
 from resnet_core.data import augment
 from resnet_core.data.registry import list_datasets
 from resnet_core.hardware import detect_hardware
+from resnet_core.runs.runner import error_log_path
 from resnet_core.text import format_duration, format_loss, format_percent
 from resnet_core.training.weights_upload import (
     WEIGHTS_EXTENSIONS,
@@ -390,6 +391,9 @@ def draw_outcome(view: RunView) -> None:
                    icon=":material/cancel:")
     elif view.status == "failed":
         st.error(f"Training failed: {view.message or 'no message was recorded'}", icon=":material/error:")
+        details = error_log_path(services().workspace, view.run_id)
+        if details:
+            st.caption(f"The full details are in `{details}` and in the server log.")
     elif view.status == "interrupted":
         st.warning("Interrupted: the server stopped while this run was training. Resume or re-run it below.",
                    icon=":material/pause_circle:")

@@ -68,7 +68,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     Returns 0, or 1 when the run failed. Ctrl-C stores the run as interrupted (exit 130), so
     `resume` can continue it from its last saved epoch. Shared by train, resume and rerun.
     """
-    from resnet_core.runs.runner import execute_run, run_summary
+    from resnet_core.runs.runner import error_log_path, execute_run, run_summary
 
     bar = ConsoleProgress()
     try:
@@ -93,6 +93,9 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
         _print_human(summary)
     if status == RunStatus.FAILED:
         print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
+        details = error_log_path(workspace, run_id)
+        if details:
+            print(f"details: {details} (--debug prints them here)", file=sys.stderr)
         return 1
     return 0
 

@@ -10,6 +10,7 @@ finish no sooner); later submissions wait in order.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections import deque
@@ -23,6 +24,8 @@ from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
+
+log = logging.getLogger("resnet_pilot.runs")
 
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
@@ -212,6 +215,7 @@ class JobManager:
         try:
             status = self._run(job, publisher)
         except Exception as e:  # the runner stores failures itself; this is the last safety net
+            log.exception("run %s stopped by an error outside the runner", run_id)
             status = RunStatus.FAILED
             self._publish(job, message=f"{type(e).__name__}: {e}")
         record = self.store.get_run(run_id)

@@ -92,6 +92,22 @@ class StoreError(RuntimeError):
     """The run database cannot be opened or used; the message says what to do."""
 
 
+def is_busy(e: sqlite3.Error) -> bool:
+    """SQLite gave up waiting for another connection (after the busy timeout)."""
+    return "locked" in str(e).lower() or "busy" in str(e).lower()
+
+
+def store_error(path: Path, e: sqlite3.Error) -> StoreError:
+    """The one plain message about a run database that cannot be used, with what to do."""
+    if is_busy(e):
+        return StoreError(
+            f"the run database {path} is busy: another process has held it for over "
+            f"{BUSY_TIMEOUT_MS // 1000} s; try again in a moment (it is not damaged, leave it in place)")
+    return StoreError(
+        f"cannot open the run database {path} ({e}); if it is damaged, move it away and a fresh one "
+        "will be created (run folders stay in place)")
+
+
 class RunNotFoundError(ValueError):
     """No run has this id."""
 
@@ -165,11 +181,12 @@ class RunStore:
         self._token = process_token(os.getpid())
         try:
             self._migrate()
+        except StoreError:
+            self.close()
+            raise
         except sqlite3.DatabaseError as e:
             self.close()
-            raise StoreError(
-                f"cannot prepare the run database {self.path} ({e}); check that the workspace is "
-                "writable, or move a damaged database away and a fresh one will be created") from e
+            raise store_error(self.path, e) from e
 
     # ----- connections -------------------------------------------------------------------------
 
@@ -190,15 +207,17 @@ class RunStore:
             # check_same_thread=False only so close() may close it; each thread uses its own.
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
+        except sqlite3.DatabaseError as e:
+            raise store_error(self.path, e) from e
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no committed run
         except sqlite3.DatabaseError as e:
-            raise StoreError(
-                f"cannot open the run database {self.path} ({e}); if it is damaged, move it away "
-                "and a fresh one will be created (run folders stay in place)") from e
+            conn.close()
+            raise store_error(self.path, e) from e
         return conn
 
     def _drop_dead_threads(self) -> None:
@@ -217,7 +236,10 @@ class RunStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One small write transaction; the write lock is taken up front so it never deadlocks."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise store_error(self.path, e) from e
         try:
             yield conn
         except BaseException:

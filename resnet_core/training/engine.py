@@ -48,7 +48,7 @@ from resnet_core.training.callbacks import (
     StopTraining,
     TrainingDiverged,
 )
-from resnet_core.training.checkpoints import save_checkpoint_state
+from resnet_core.training.checkpoints import CheckpointError, save_checkpoint_state
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
 from resnet_core.training.weights import resolve_weights
 
@@ -578,11 +578,11 @@ def _load_training_state(path: Path, model, optimizer, state: FitState):
     checksum = saved.get("frozen_backbone_checksum")
     if checksum is not None:  # saved without its frozen backbone: the freshly built one must be the same
         if not math.isclose(_backbone_checksum(model), checksum, rel_tol=1e-9, abs_tol=1e-9):
-            raise ValueError("cannot resume: the starting weights of this run's frozen backbone changed since "
+            raise CheckpointError("cannot resume: the starting weights of this run's frozen backbone changed since "
                              "it began (a different weights file?); start a new run instead")
         missing, unexpected = model.load_state_dict(saved["model"], strict=False)
         if unexpected or any(not k.startswith("backbone.") for k in missing):
-            raise ValueError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
+            raise CheckpointError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
         if best is not None:
             full = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             best = {**full, **best}

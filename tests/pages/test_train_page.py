@@ -204,3 +204,23 @@ def test_interrupted_runs_offer_resume_and_rerun(tiny):
     new_id = at.session_state[LAST_RUN]
     assert new_id != run_id and store.get_run(new_id).config.to_dict() == config.to_dict()
     services().jobs.wait(new_id, timeout=120)
+
+
+def test_a_failed_run_shows_its_short_message_and_where_the_details_are(tiny):
+    store = services().store
+    config = TrainConfig(dataset="tiny", weights="none", epochs=1, batch_size=8, image_size=32,
+                         augmentation="none")
+    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    store.finish_run(run_id, "failed", error="internal error (ValueError: shapes differ)")
+    log_file = services().workspace.run_dir(run_id) / "error.log"
+    log_file.write_text("Traceback (most recent call last):\n  File engine.py\nValueError: shapes differ\n")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[LAST_RUN] = run_id
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "Training failed: internal error (ValueError: shapes differ)" in texts(at.error)
+    shown = texts(at.caption)
+    assert str(log_file) in shown and "server log" in shown
+    assert "Traceback" not in texts(at.error) + shown
