@@ -231,11 +231,12 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "
                    "copied: the dataset refers to it.")
-        path = st.text_input("Folder path", key="data_path", placeholder="/data/pets")
-        name = st.text_input("Dataset name", key="data_path_name",
-                             placeholder=Path(path.strip()).name if path.strip() else "taken from the folder name")
-        # Not disabled while empty: a typed path is committed by the same click that submits it.
-        if st.button("Add folder", key="data_path_add", type="primary"):
+        # A form: Enter in "Folder path" submits it, as the Add button does.
+        with st.form("data_path_form", border=False):
+            path = st.text_input("Folder path", key="data_path", placeholder="/data/pets")
+            name = st.text_input("Dataset name", key="data_path_name", placeholder="taken from the folder name")
+            add = st.form_submit_button("Add folder", key="data_path_add", type="primary")
+        if add:
             if not path.strip():
                 st.error("Type the path of a folder whose subfolders are the classes, then add it.")
             else:

@@ -32,12 +32,13 @@ from resnet_core.training.weights_upload import (
 from resnet_core.views.charts import training_curves
 from resnet_core.views.run_view import (
     RunView,
+    cancel_text,
     load_view,
     prep_text,
     progress_text,
     queue_text,
     resumable,
-    run_to_follow,
+    train_focus,
 )
 from ui.forms import remember_form, restore_form
 from ui.shared import (
@@ -66,6 +67,7 @@ _PREFILL = "train_prefill_values"  # those values, to tell which fields the user
 _WEIGHTS_PATH = "train_weights_path"
 _WEIGHTS_CHECK = "train_weights_check"  # (path, model, problem or None, description): read once per pair
 _SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
+_CANCEL_ASKED = "train_cancel_asked"  # the run this session asked to cancel
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 POLL_S = 1.0
 
@@ -298,10 +300,9 @@ def start_run(dataset: str, plan: dict | None) -> None:
 
 def followed_view() -> RunView | None:
     svc = services()
-    run_id = run_to_follow(st.session_state.get(LAST_RUN), svc.jobs.snapshots(active_only=True))
+    run_id = train_focus(st.session_state.get(LAST_RUN), svc.jobs.snapshots(active_only=True)).followed
     if run_id is None:
         return None
-    st.session_state[LAST_RUN] = run_id
     view = load_view(svc.jobs, svc.store, run_id)
     if view is None:  # deleted meanwhile
         st.session_state.pop(LAST_RUN, None)
@@ -373,10 +374,13 @@ def draw_progress(view: RunView) -> None:
         last_val = next((h for h in reversed(view.history) if h.get("val_acc") is not None), None)
         m4.metric("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")
     if view.source == "job":
-        if st.button("Cancel", key="train_cancel", icon=":material/stop:",
-                     help="Stops after the current batch and keeps the best model so far."):
+        asked = st.session_state.get(_CANCEL_ASKED) == view.run_id
+        if not asked and st.button("Cancel", key="train_cancel", icon=":material/stop:",
+                                   help="Stops after the current batch and keeps the best model so far."):
             svc.jobs.cancel(view.run_id)
-            st.toast(f"Cancelling run {view.run_id}…")
+            st.session_state[_CANCEL_ASKED] = asked = view.run_id
+        if asked:
+            st.info(cancel_text(view, cancel_asked=True), icon=":material/hourglass_top:")
     else:
         st.caption("This run is training in another process; cancel it there.")
 
@@ -387,8 +391,7 @@ def draw_outcome(view: RunView) -> None:
                and view.message else f"trained {view.final.get('epoch_ended') or view.epoch} epochs")
         st.success(f"Finished — {how}.", icon=":material/check_circle:")
     elif view.status == "cancelled":
-        st.warning(f"Cancelled{': ' + view.message if view.message else ''}. The best model so far was kept.",
-                   icon=":material/cancel:")
+        st.warning(cancel_text(view, cancel_asked=False), icon=":material/cancel:")
     elif view.status == "failed":
         st.error(f"Training failed: {view.message or 'no message was recorded'}", icon=":material/error:")
         details = error_log_path(services().workspace, view.run_id)
@@ -415,12 +418,15 @@ def draw_outcome(view: RunView) -> None:
             st.switch_page(PAGES["predict"])
 
 
-def other_jobs(followed: int) -> None:
+def other_jobs(followed: int | None) -> None:
+    """Runs in progress that this session does not follow (another tab's, say), each with Show."""
     svc = services()
-    others = [s for s in svc.jobs.snapshots(active_only=True) if s.run_id != followed]
+    others = train_focus(followed, svc.jobs.snapshots(active_only=True)).others
     if not others:
+        if followed is None:  # the list emptied: redraw once without it, which stops the polling
+            st.rerun(scope="app")
         return
-    st.markdown("**Other runs in progress**")
+    st.markdown("**Other runs in progress**" if followed else "**Runs in progress**")
     for snap in others:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         state = (queue_text(load_view(svc.jobs, svc.store, snap.run_id), svc.jobs.snapshots(active_only=True))
@@ -486,6 +492,8 @@ def new_run_section(dataset_names: list[str]) -> None:
 dataset_names = [d.name for d in list_datasets(services().workspace)]
 current = followed_view()
 if current is None:
+    if services().jobs.snapshots(active_only=True):  # another session's runs: listed, not followed
+        st.fragment(other_jobs, run_every=POLL_S)(None)
     new_run_section(dataset_names)
     finished = len(services().store.list_runs(statuses=["completed", "cancelled"])) if dataset_names else 0
     if finished:

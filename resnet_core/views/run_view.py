@@ -106,15 +106,19 @@ def load_view(jobs, store, run_id: int) -> RunView | None:
     return view_from_record(record, store.epochs(run_id))
 
 
-def run_to_follow(last_run: int | None, active: Sequence[JobSnapshot]) -> int | None:
-    """Which run the Train page shows: the user's own while it is active, else the newest active job
-    (so a second tab shows the same training), else the user's last run, finished."""
-    active_ids = [s.run_id for s in active]
-    if last_run is not None and last_run in active_ids:
-        return last_run
-    if active_ids:
-        return max(active_ids)
-    return last_run
+@dataclass(frozen=True)
+class Focus:
+    """What a Train page session shows: the run it follows, and the other runs in progress (listed,
+    each with a Show button)."""
+    followed: int | None
+    others: tuple[JobSnapshot, ...]
+
+
+def train_focus(own_run: int | None, active: Sequence[JobSnapshot]) -> Focus:
+    """A session follows the run it started or chose (Show), in whatever state it is now: training,
+    cancelled or finished. It never switches by itself to a run another session started, not even
+    when its own run ends: those appear only among the others, oldest first."""
+    return Focus(own_run, tuple(s for s in active if s.run_id != own_run))
 
 
 # ----- words -------------------------------------------------------------------------------
@@ -131,6 +135,21 @@ def progress_text(view: RunView) -> str:
     else:
         parts.append("running in another process")
     return " · ".join(parts)
+
+
+def cancel_text(view: RunView, cancel_asked: bool) -> str | None:
+    """Confirms a Cancel: 'Cancelling run #3: …' until it stops, then how it ended; None otherwise."""
+    if view.is_active:
+        return (f"Cancelling run #{view.run_id}: it stops after the current batch and keeps the best "
+                "model so far.") if cancel_asked else None
+    if view.status != RunStatus.CANCELLED:
+        return None
+    epoch = view.final.get("epoch_ended") or view.epoch
+    if not epoch:
+        return f"Run #{view.run_id} was cancelled before it started."
+    best = view.final.get("best_epoch") or view.best_epoch
+    kept = f"The best model so far (epoch {best}) was kept." if best else "No evaluation had finished yet."
+    return f"Run #{view.run_id} was cancelled during epoch {epoch} of {view.epochs}. {kept}"
 
 
 def prep_text(prep: tuple[str, int, int] | None) -> tuple[str, float]:

@@ -107,6 +107,16 @@ def test_missing_path_is_an_error_not_a_crash(app, tmp_path):
     assert selected(app) is None
 
 
+def test_folder_path_and_add_are_one_form_so_enter_adds_the_folder(app, folder):
+    # In a form, Enter in a text box submits the form; outside one it only reruns the page, and the
+    # user saw nothing happen (the browser test presses Enter for real).
+    app.run()
+    path, button = app.text_input(key="data_path"), app.button(key="data_path_add")
+    assert path.form_id and path.form_id == button.form_id == app.text_input(key="data_path_name").form_id
+    add_by_path(app, str(folder))
+    assert not app.exception and selected(app) == "flowers"
+
+
 def test_sample_button_imports_the_sample(app, workspace):
     app.run()
     app.button(key="data_sample").click().run()

@@ -8,6 +8,8 @@ from page_helpers import APP, TIMEOUT, texts
 from streamlit.testing.v1 import AppTest
 
 from resnet_core.config import TrainConfig
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
 from ui.shared import LAST_RUN, PLAN, services
 
 
@@ -170,20 +172,48 @@ def test_cancel_a_running_run(tiny):
     snap = services().jobs.wait(run_id, timeout=120)
     assert snap.status == "cancelled"
     at.run()
-    assert "Cancelled" in texts(at.warning)
+    assert f"Run #{run_id} was cancelled" in texts(at.warning)
     assert services().store.get_run(run_id).status == "cancelled"
 
 
-def test_a_second_session_follows_the_active_run(tiny):
+def test_a_second_session_lists_the_active_run_without_taking_it_over(tiny):
     first = open_train()
     set_tiny_settings(first, epochs=100)
     first.button(key="train_start").click().run()
     run_id = first.session_state[LAST_RUN]
-    second = open_train()  # a new browser tab: no LAST_RUN of its own
+    second = open_train()  # a new browser tab: no run of its own
+    assert LAST_RUN not in second.session_state
+    assert f"Run #{run_id}" not in texts(second.subheader)
+    assert second.button(key="train_start"), "the form for its own run"
+    second.button(key=f"train_follow_{run_id}").click().run()  # chosen by hand: now followed
     assert second.session_state[LAST_RUN] == run_id
-    assert f"Run #{run_id}" in texts(second.subheader)
+    assert texts(second.subheader).startswith(f"Run #{run_id}")
     services().jobs.cancel(run_id)
     services().jobs.wait(run_id, timeout=120)
+
+
+def test_after_cancel_the_page_stays_on_its_run_and_lists_another_sessions_run(tiny, env, tmp_path):
+    make_image_folder(tmp_path / "other", num_classes=2, per_class=12, size=32)
+    register_folder(tmp_path / "other", env, name="other")
+    mine = open_train()
+    set_tiny_settings(mine, epochs=100)
+    mine.button(key="train_start").click().run()
+    my_run = mine.session_state[LAST_RUN]
+    # Another tab queues a run on another dataset behind it.
+    theirs = services().jobs.submit(TrainConfig(dataset="other", weights="none", epochs=100, batch_size=8,
+                                                image_size=32, augmentation="none", device="cpu"))
+    mine.button(key="train_cancel").click().run()
+    assert not mine.exception
+    assert f"Cancelling run #{my_run}" in texts(mine.info) + texts(mine.warning)
+    assert services().jobs.wait(my_run, timeout=120).status == "cancelled"
+    mine.run()
+    assert not mine.exception
+    assert mine.session_state[LAST_RUN] == my_run
+    assert texts(mine.subheader).startswith(f"Run #{my_run}")
+    assert f"Run #{my_run} was cancelled" in texts(mine.warning)
+    assert mine.button(key=f"train_follow_{theirs}"), "the other tab's run only in the list"
+    services().jobs.cancel(theirs)
+    services().jobs.wait(theirs, timeout=120)
 
 
 def test_interrupted_runs_offer_resume_and_rerun(tiny):

@@ -7,12 +7,14 @@ from resnet_core.config import TrainConfig
 from resnet_core.runs.jobs import JobSnapshot
 from resnet_core.runs.store import RunRecord, RunStore
 from resnet_core.views.run_view import (
+    Focus,
+    cancel_text,
     load_view,
     prep_text,
     progress_text,
     queue_text,
     resumable,
-    run_to_follow,
+    train_focus,
     view_from_record,
     view_from_snapshot,
 )
@@ -50,15 +52,32 @@ def test_queue_text_names_the_place_and_the_run_ahead():
     assert queue_text(view_from_snapshot(first), everyone) == "waiting: 1st in the queue behind run 7"
 
 
-def test_run_to_follow_prefers_own_active_run_then_newest_active_then_own_finished():
+def test_a_session_follows_only_the_run_it_started_or_chose():
+    # Another session's runs, active or queued, never take over this session's page by themselves.
     active = [snap(4), snap(6, "queued", queue_position=1)]
-    assert run_to_follow(4, active) == 4
-    assert run_to_follow(None, active) == 6  # a second tab shows the newest training
-    assert run_to_follow(2, active) == 6  # own run finished, another is training: show that one
-    assert run_to_follow(2, []) == 2
-    assert run_to_follow(None, []) is None
+
+    def focus(own):
+        f = train_focus(own, active)
+        return f.followed, [s.run_id for s in f.others]
+
+    assert focus(4) == (4, [6])
+    assert focus(None) == (None, [4, 6])  # a new tab: nothing followed; the runs are listed
+    assert focus(2) == (2, [4, 6])  # own run cancelled or finished: it stays, with its outcome
+    assert train_focus(2, []) == Focus(2, ())
+    assert train_focus(None, []) == Focus(None, ())
 
 
+def test_cancel_text_confirms_the_request_then_the_outcome():
+    asked = view_from_snapshot(snap(3, epoch=2, phase="training"))
+    assert cancel_text(asked, cancel_asked=True) == (
+        "Cancelling run #3: it stops after the current batch and keeps the best model so far.")
+    assert cancel_text(asked, cancel_asked=False) is None
+    done = view_from_snapshot(snap(3, "cancelled", epoch=2, final={"epoch_ended": 2, "best_epoch": 1},
+                                   message="cancelled by the user during epoch 2"))
+    assert cancel_text(done, cancel_asked=True) == (
+        "Run #3 was cancelled during epoch 2 of 10. The best model so far (epoch 1) was kept.")
+    queued = view_from_snapshot(snap(3, "cancelled", message="cancelled before it started"))
+    assert cancel_text(queued, cancel_asked=False) == "Run #3 was cancelled before it started."
 def test_view_from_a_finished_snapshot_carries_final_scores_and_the_early_stop():
     final = {"val_loss": 0.3, "val_acc": 0.9, "test_acc": 0.88, "train_time_s": 12.0, "epoch_ended": 6,
              "best_epoch": 4, "stopped_early": True}
