@@ -17,6 +17,7 @@ from resnet_core.data.prepare import DataError, check_classes, check_split, prep
 from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import get_split
 from resnet_core.fsutil import atomic_write_json, read_json
+from resnet_core.runs.predictions import save_predictions
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
     Callback,
@@ -105,6 +106,8 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
+    if result.predictions is not None:
+        save_predictions(run_dir, result.predictions)
     if result.status == RunStatus.CANCELLED and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")
     store.finish_run(run_id, result.status, final)
