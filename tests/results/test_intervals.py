@@ -1,14 +1,18 @@
 """Bootstrap intervals, McNemar's test and the tie marks of the ranked table."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import torch
 
+from resnet_core.cli import main
+from resnet_core.config import TrainConfig
 from resnet_core.results.intervals import mcnemar_p, score_intervals, within_noise
 from resnet_core.results.ranking import TRUST_COLUMNS, comparison_table
 from resnet_core.runs.predictions import load_predictions, save_predictions
-from resnet_core.runs.store import RunRecord
+from resnet_core.runs.store import RunRecord, RunStore
 from resnet_core.training.engine import Predictions
 
 TEST_IMAGES = 200
@@ -102,3 +106,25 @@ def test_a_clear_winner_is_not_tied_and_runs_without_predictions_get_no_mark(wor
     table = comparison_table(runs, workspace).set_index("run_id")
     assert table.loc[1, "Tied For First"] == False  # noqa: E712 (a bool, not None)
     assert table.loc[3, "Tied For First"] is None and pd.isna(table.loc[3, "Test Acc Low"])
+
+
+def test_cli_runs_json_adds_intervals_and_the_tie_mark(workspace, capsys):
+    store = RunStore(workspace)
+    try:
+        ids = [store.create_run(TrainConfig(dataset="flowers"), "x", 260, 40, 20, TEST_IMAGES) for _ in range(3)]
+        for run_id, right in zip(ids, (170, 169, 140)):
+            store.finish_run(run_id, "completed", {"test_acc": right / TEST_IMAGES, "train_time_s": 10.0})
+            run_with_predictions(workspace, run_id, right)
+    finally:
+        store.close()
+    assert main(["runs", "--json"]) == 0
+    by_id = {item["run_id"]: item for item in json.loads(capsys.readouterr().out)}
+    leader, close, behind = (by_id[i] for i in ids)
+    assert leader["rank"] == 1 and leader["tied_for_first"] and close["tied_for_first"]
+    assert behind["tied_for_first"] is False and behind["p_vs_rank_1"] < 0.001
+    low, high = leader["test_acc_ci"]
+    assert low < leader["test_acc"] == 0.85 < high
+    assert leader["balanced_acc_ci"][0] <= leader["balanced_acc"] <= leader["balanced_acc_ci"][1]
+    assert leader["macro_f1_ci"][0] <= leader["macro_f1"] <= leader["macro_f1_ci"][1]
+    assert main(["runs"]) == 0
+    assert "1 =" in capsys.readouterr().out
