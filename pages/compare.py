@@ -10,6 +10,7 @@ from resnet_core.data.imageio import ImageLoadError, open_rgb
 from resnet_core.data.registry import list_datasets
 from resnet_core.results.bundle import bundle_name, export_bundle
 from resnet_core.results.ranking import STUDY_COLUMNS, best_row, comparison_table, ranked_rows
+from resnet_core.results.trust import TIE_HELP
 from resnet_core.status import ACTIVE
 from resnet_core.views.charts import (
     confusion_heatmap,
@@ -27,6 +28,7 @@ from resnet_core.views.run_details import (
     score_report,
     unranked_runs,
 )
+from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, interval_lines, with_trust_text
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -56,6 +58,9 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
+    TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
+    CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
+                                           "over the test images."),
 }
 ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
 
@@ -66,9 +71,10 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     sizes = sorted(table["Images"].dropna().unique())
     # A run cancelled by hand can rank too: say so beside its number when there is one.
     status = ["Status"] if (table["Status"] != "completed").any() else []
-    columns = ["run_id", *status, *STUDY_COLUMNS, "Pareto"]
+    shown = with_trust_text(table)
+    columns = ["run_id", *status, *STUDY_COLUMNS, TIE_COLUMN, CI_COLUMN, "Pareto"]
     for size in sizes if len(sizes) > 1 else [None]:
-        part = table if size is None else table[table["Images"] == size]
+        part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:
             st.markdown(f"**{int(size):,} training images**")
         st.dataframe(as_percent_points(part[columns], ACCURACY_COLUMNS), hide_index=True,
@@ -124,6 +130,10 @@ def run_section(records, dataset: str) -> None:
             st.info("This run finished no epoch, so there are no curves.")
         if record.notes:
             st.markdown("\n".join(f"- {n}" for n in record.notes))
+        lines = interval_lines(svc.workspace, run_id)
+        if lines:
+            st.markdown("\n".join(f"- {line}" for line in lines[:-1]))
+            st.caption(lines[-1])
     report = score_report(record)
     with tabs[1]:
         if report is None:
@@ -279,7 +289,7 @@ with_runs = [d for d in dataset_names if any(r.dataset == d for r in all_runs)]
 dataset = dataset_select(dataset_names, "compare_dataset", start_among=with_runs,
                          format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
 records = [r for r in all_runs if r.dataset == dataset]
-table = comparison_table(records)
+table = comparison_table(records, svc.workspace)
 active = [r for r in records if r.status in ACTIVE]
 if active:
     st.info(f"{len(active)} run{'s are' if len(active) > 1 else ' is'} still training or waiting; "

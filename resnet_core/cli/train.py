@@ -68,6 +68,8 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     Returns 0, or 1 when the run failed. Ctrl-C stores the run as interrupted (exit 130), so
     `resume` can continue it from its last saved epoch. Shared by train, resume and rerun.
     """
+    from resnet_core.results.ranking import ranked_rows
+    from resnet_core.results.trust import trust_by_run, trust_json
     from resnet_core.runs.runner import error_log_path, execute_run, run_summary
 
     bar = ConsoleProgress()
@@ -87,6 +89,8 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     summary["recommended"] = list(config.recommended)
     summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
     summary.update(extra or {})
+    summary.update(trust_json(trust_by_run(ranked_rows(store.list_runs(dataset=summary["dataset"])),
+                                           workspace).get(run_id)))
     if as_json:
         print_json(summary)
     else:

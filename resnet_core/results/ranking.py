@@ -12,12 +12,16 @@ from typing import Any
 
 import pandas as pd
 
+from resnet_core.results.trust import TRUST_COLUMNS, trust_by_run, trust_columns
 from resnet_core.runs.store import RunRecord
+from resnet_core.workspace import Workspace
 
 # The study's columns, in the study's order, then what the dashboard adds.
 STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
 # Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
 TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
+# With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py).
+TRUST_TABLE_COLUMNS = TABLE_COLUMNS + TRUST_COLUMNS
 
 
 def _group_key(row: dict[str, Any]) -> tuple[str, int]:
@@ -98,12 +102,20 @@ def pareto_front(rows: Iterable[dict[str, Any]]) -> set[int]:
     return front
 
 
-def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
-    """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run)."""
+def comparison_table(runs: Iterable[RunRecord], workspace: Workspace | None = None) -> pd.DataFrame:
+    """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run).
+
+    With the runs' workspace, also TRUST_COLUMNS: intervals and tie marks from their stored predictions.
+    """
     rows = ranked_rows(runs)
     records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
                 "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
-    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+    if workspace is None:
+        return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+    trust = trust_by_run(rows, workspace)
+    for record in records:
+        record.update(trust_columns(trust.get(record["run_id"])))
+    return pd.DataFrame(records, columns=list(TRUST_TABLE_COLUMNS))
 
 
 def format_study_table(rows: Iterable[dict[str, Any]], num_images: int) -> str:

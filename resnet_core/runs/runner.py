@@ -23,6 +23,7 @@ from resnet_core.data.prepare import DataError, check_classes, check_split, prep
 from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import DeviceUnavailableError, resolve_device
+from resnet_core.runs.predictions import save_predictions
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
     Callback,
@@ -126,6 +127,8 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
+    if result.predictions is not None:
+        save_predictions(run_dir, result.predictions)
     if result.status == RunStatus.CANCELLED and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")
     store.finish_run(run_id, result.status, final)

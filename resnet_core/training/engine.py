@@ -76,6 +76,8 @@ class FitResult:
     batch_size: int
     notes: list[str] = field(default_factory=list)
     test_report: dict[str, Any] | None = None
+    # Per-image outputs of the best model (see `Predictions`); None when it was never evaluated.
+    predictions: Predictions | None = None
 
     def final_dict(self) -> dict[str, Any]:
         """The run's final row, as the store takes it."""
@@ -87,6 +89,21 @@ class FitResult:
             "final_metrics": {"test_loss": self.test_loss, "stop_reason": self.stop_reason,
                               "batch_size": self.batch_size, **(self.test_report or {})},
         }
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The best model's logits on every test and validation image, in split order.
+
+    Kept so scores can be given with intervals, runs compared image by image, and a temperature
+    fitted on the validation logits, all without loading the model again.
+    """
+
+    test_paths: list[str]  # relative to the dataset: identifies the same image across runs
+    test_true: torch.Tensor
+    test_logits: torch.Tensor
+    val_true: torch.Tensor
+    val_logits: torch.Tensor
 
 
 @dataclass
@@ -248,7 +265,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
 
 def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
     epoch_ended = state.history[-1]["epoch"] if state.history else 0
-    test_report = test_loss = test_acc = val_loss = val_acc = None
+    test_report = test_loss = test_acc = val_loss = val_acc = predictions = None
     if best_state is not None:
         model.load_state_dict(best_state)
         state.phase = "testing"
@@ -256,6 +273,11 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
                         features=feats["test"] if feats else None, keep_predictions=True)
         test_loss, test_acc = test["loss"], test["acc"]
         test_report = test_report_from(test, data)
+        val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+                       features=feats["val"] if feats else None, keep_predictions=True)
+        predictions = Predictions(
+            test_paths=[data.paths[int(i)] for i in data.test_idx], test_true=test["true"],
+            test_logits=test["logits"], val_true=val["true"], val_logits=val["logits"])
         best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
         val_loss, val_acc = best_row["val_loss"], best_row["val_acc"]
     return FitResult(
@@ -264,7 +286,8 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
         stopped_early=status == RunStatus.COMPLETED and stop_reason is not None,
         val_loss=val_loss, val_acc=val_acc, test_loss=test_loss, test_acc=test_acc,
         train_time_s=train_time_s, peak_memory_mb=peak_memory_mb(speed.device),
-        batch_size=state.batch_size, notes=list(state.notes), test_report=test_report)
+        batch_size=state.batch_size, notes=list(state.notes), test_report=test_report,
+        predictions=predictions)
 
 
 def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, speed, cbs) -> dict[str, float]:
@@ -363,7 +386,7 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
     model.eval()
     n = len(idx)
     total_loss, correct = 0.0, 0
-    preds, probs = [], []
+    preds, probs, all_logits = [], [], []
     for start in range(0, n, speed.eval_batch_size):
         y = labels[start:start + speed.eval_batch_size].to(speed.device)
         if features is not None:
@@ -380,10 +403,12 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
         if keep_predictions:
             preds.append(pred.cpu())
             probs.append(p.cpu())
+            all_logits.append(logits.cpu())
     out: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1), "n": n}
     if keep_predictions:
         out["pred"] = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
         out["probs"] = torch.cat(probs) if probs else torch.empty(0, 0)
+        out["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0, 0)
         out["true"] = labels.cpu()
     return out
 
