@@ -56,6 +56,8 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
+    "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
+                                                 "among the run's training images: its test accuracy is optimistic."),
 }
 ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
 
@@ -66,7 +68,13 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     sizes = sorted(table["Images"].dropna().unique())
     # A run cancelled by hand can rank too: say so beside its number when there is one.
     status = ["Status"] if (table["Status"] != "completed").any() else []
-    columns = ["run_id", *status, *STUDY_COLUMNS, "Pareto"]
+    # Runs whose split let copies of test images into training: marked, and said why.
+    leaky = ["Split Leaks"] if (table["Split Leaks"].fillna(0) > 0).any() else []
+    if leaky:
+        st.warning("Some runs were tested on images with a copy in their training images (Split leaks): "
+                   "their test accuracy is optimistic. Make a new split on the Data page and train again.",
+                   icon=":material/warning:")
+    columns = ["run_id", *status, *STUDY_COLUMNS, "Pareto", *leaky]
     for size in sizes if len(sizes) > 1 else [None]:
         part = table if size is None else table[table["Images"] == size]
         if size is not None:

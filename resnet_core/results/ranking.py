@@ -17,7 +17,7 @@ from resnet_core.runs.store import RunRecord
 # The study's columns, in the study's order, then what the dashboard adds.
 STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
 # Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
-TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
+TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status", "Split Leaks")
 
 
 def _group_key(row: dict[str, Any]) -> tuple[str, int]:
@@ -57,6 +57,7 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
             "Pareto": False,
             "status": run.status,
             "created_at": run.created_at,
+            "Split Leaks": split_leaks(run),
         }
         groups[_group_key(row)].append(row)
     out: list[dict[str, Any]] = []
@@ -69,6 +70,12 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
     for row in out:
         row["Pareto"] = row["run_id"] in front
     return out
+
+
+def split_leaks(run: RunRecord) -> int | None:
+    """Test images of the run's split with a copy in its training images; None when not recorded."""
+    leaks = (run.final_metrics or {}).get("split_leaks")
+    return int(leaks.get("test", 0)) if isinstance(leaks, dict) else None
 
 
 def pareto_front(rows: Iterable[dict[str, Any]]) -> set[int]:
@@ -96,7 +103,8 @@ def comparison_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
     """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run)."""
     rows = ranked_rows(runs)
     records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
-                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
+                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"],
+                "Split Leaks": row["Split Leaks"]} for row in rows]
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
 
 

@@ -104,6 +104,7 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
         return _fail(store, run_id, f"unexpected {type(e).__name__}: {e} (details in the run's error.log)")
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
+    final["final_metrics"]["split_leaks"] = data.split_leaks
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
     if result.status == RunStatus.CANCELLED and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")

@@ -201,3 +201,15 @@ def test_a_cancelled_run_that_ranks_says_so(trained):
     assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
     best = next(m for m in at.metric if m.label == "Best test accuracy")
     assert "cancelled" in best.help
+
+
+def test_runs_whose_split_leaked_are_marked(trained):
+    (first, second), _ = trained
+    store = services().store
+    record = store.get_run(first)
+    store.finish_run(first, "completed", {"final_metrics": {**record.final_metrics,
+                                                            "split_leaks": {"val": 0, "test": 2}}})
+    at = open_compare("tiny")
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc[first, "Split Leaks"] == 2 and table.loc[second, "Split Leaks"] == 0
+    assert "their test accuracy is optimistic" in texts(at.warning)
