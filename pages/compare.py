@@ -61,6 +61,8 @@ TABLE_CONFIG = {
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),
+    "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
+                                                 "among the run's training images: its test accuracy is optimistic."),
 }
 ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
 
@@ -72,7 +74,13 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     # A run cancelled by hand can rank too: say so beside its number when there is one.
     status = ["Status"] if (table["Status"] != "completed").any() else []
     shown = with_trust_text(table)
-    columns = ["run_id", *status, *STUDY_COLUMNS, TIE_COLUMN, CI_COLUMN, "Pareto"]
+    # Runs whose split let copies of test images into training: marked, and said why.
+    leaky = ["Split Leaks"] if (table["Split Leaks"].fillna(0) > 0).any() else []
+    if leaky:
+        st.warning("Some runs were tested on images with a copy in their training images (Split leaks): "
+                   "their test accuracy is optimistic. Make a new split on the Data page and train again.",
+                   icon=":material/warning:")
+    columns = ["run_id", *status, *STUDY_COLUMNS, TIE_COLUMN, CI_COLUMN, "Pareto", *leaky]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:

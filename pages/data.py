@@ -129,6 +129,40 @@ def import_upload(upload, name: str, accept_missing: bool) -> None:
                          else f" (all {upload.chosen_files:,} chosen)."))
 
 
+def duplicates_section(info: DatasetInfo, report, name: str) -> None:
+    """Exact and near-duplicate images: their warnings, then the groups in an expander."""
+    if not report.num_images:
+        return
+    check = None
+    with friendly_errors(f"check '{name}' for duplicate images"):
+        update, bar = progress_bar("Checking for duplicates")
+        check = dataset_view.duplicate_check(info, report, progress=update)
+        bar.empty()
+    if check is None:
+        return
+    warnings_box(check.warnings)
+    if check.leaks and st.button("Make a new split", key="data_new_split", icon=":material/call_split:",
+                                 help="The next run splits the images again, each group of duplicates in "
+                                      "one part. Runs made before it were tested on other test images, "
+                                      "so compare new runs with new runs."):
+        with friendly_errors(f"make a new split for '{name}'"):
+            dataset_view.new_split(info)
+            st.session_state[FLASH] = ("The next run makes a new split that keeps each group of "
+                                       "duplicates in one part.")
+            st.rerun()
+    if not check.rows:
+        return
+    with st.expander(f"Duplicate images ({len(check.rows):,} groups)", icon=":material/content_copy:"):
+        st.caption("Exact copies (the same file) and near-copies (the same picture resized or saved "
+                   "again). " + ("The split keeps each group in one part; a split made before the copies "
+                             "were found may not: reset it to make a new one." if check.split_saved
+                             else "The split made for the first run keeps each group in one part."))
+        rows = pd.DataFrame(check.rows)
+        st.dataframe(rows, hide_index=True, key="data_duplicates_table")
+        st.download_button("Download the groups (CSV)", rows.to_csv(index=False), f"{name}-duplicates.csv",
+                           "text/csv", key="data_duplicates_csv", icon=":material/download:")
+
+
 # ----- page ------------------------------------------------------------------------------------
 
 st.title("Data")
@@ -275,6 +309,7 @@ if current:
         m4.metric("Skipped files", len(report.skipped), border=True,
                   help="Files that are not usable images; see below for why")
         warnings_box(report.warnings)
+        duplicates_section(info, report, current)
 
         if report.counts:
             counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,6 +39,8 @@ class TrainingData:
     image_size: int
     warnings: list[str]
     prep_time_s: float
+    # Validation and test images with a copy in training ({'val': n, 'test': n}); the run keeps it.
+    split_leaks: dict[str, int] = field(default_factory=dict)
 
 
 def check_classes(name: str, report) -> None:
@@ -100,4 +102,5 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
         name=info.name, root=Path(info.root), classes=list(report.classes), paths=paths,
         pixels=decoded.pixels, labels=labels, train_idx=rows(train), val_idx=rows(split.val),
         test_idx=rows(split.test), num_images=report.num_images - len(decoded.failed),
-        image_size=config.image_size, warnings=warnings, prep_time_s=time.perf_counter() - started)
+        image_size=config.image_size, warnings=warnings, prep_time_s=time.perf_counter() - started,
+        split_leaks=split.leak_counts())

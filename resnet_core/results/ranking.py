@@ -19,7 +19,7 @@ from resnet_core.workspace import Workspace
 # The study's columns, in the study's order, then what the dashboard adds.
 STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
 # Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
-TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status")
+TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status", "Split Leaks")
 # With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py).
 TRUST_TABLE_COLUMNS = TABLE_COLUMNS + TRUST_COLUMNS
 
@@ -61,6 +61,7 @@ def ranked_rows(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
             "Pareto": False,
             "status": run.status,
             "created_at": run.created_at,
+            "Split Leaks": split_leaks(run),
         }
         groups[_group_key(row)].append(row)
     out: list[dict[str, Any]] = []
@@ -79,6 +80,12 @@ def best_row(rows: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """The best ranked run over every group (dataset sizes included), ordered as within a group;
     None without ranked runs. A group's rank 1 is only the best of its size."""
     return min(rows, key=_order_key, default=None)
+
+
+def split_leaks(run: RunRecord) -> int | None:
+    """Test images of the run's split with a copy in its training images; None when not recorded."""
+    leaks = (run.final_metrics or {}).get("split_leaks")
+    return int(leaks.get("test", 0)) if isinstance(leaks, dict) else None
 
 
 def pareto_front(rows: Iterable[dict[str, Any]]) -> set[int]:
@@ -109,7 +116,8 @@ def comparison_table(runs: Iterable[RunRecord], workspace: Workspace | None = No
     """
     rows = ranked_rows(runs)
     records = [{**{c: row[c] for c in STUDY_COLUMNS + ("Pareto", "run_id")},
-                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"]} for row in rows]
+                "Dataset": row["dataset"], "Images": row["num_images"], "Status": row["status"],
+                "Split Leaks": row["Split Leaks"]} for row in rows]
     if workspace is None:
         return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
     trust = trust_by_run(rows, workspace)

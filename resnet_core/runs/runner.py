@@ -126,6 +126,7 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
         return _fail(store, run_id, failure_message(e, workspace), run_dir)
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
+    final["final_metrics"]["split_leaks"] = data.split_leaks
     atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
     if result.predictions is not None:
         save_predictions(run_dir, result.predictions)

@@ -1,14 +1,18 @@
 """What the Data page shows about a scanned dataset: sample images per class as small thumbnails,
-images per class, and the skipped files grouped by reason."""
+images per class, the skipped files grouped by reason, and its duplicate images."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from resnet_core.data.duplicates import DuplicateReport, Progress, dataset_duplicates, leak_warnings
 from resnet_core.data.imageio import to_rgb
+from resnet_core.data.registry import DatasetInfo
 from resnet_core.data.scan import ScanReport
+from resnet_core.data.splits import reset_split, saved_assignments
 
 THUMBNAIL_PX = 96
 
@@ -55,3 +59,41 @@ def skipped_summary(report: ScanReport, examples: int = 3) -> list[dict[str, obj
         shown = ", ".join(paths[:examples]) + (f" … (+{len(paths) - examples})" if len(paths) > examples else "")
         rows.append({"reason": reason, "files": len(paths), "examples": shown})
     return sorted(rows, key=lambda r: (-r["files"], r["reason"]))
+
+
+@dataclass
+class DuplicateCheck:
+    """The duplicate groups of a dataset as the Data page lists them, and what they mean."""
+
+    report: DuplicateReport
+    rows: list[dict[str, object]]  # one a group: kind, copy, images, classes, split, files
+    warnings: list[str]  # the split's leaks first, then wrong labels and repeats
+    split_saved: bool
+    leaks: int  # validation and test images with a copy in training
+
+
+
+def duplicate_check(info: DatasetInfo, report: ScanReport, progress: Progress | None = None) -> DuplicateCheck:
+    """Find the dataset's duplicates (cached) and place them in its saved split, if it has one."""
+    found = dataset_duplicates(info, report, progress=progress)
+    parts = saved_assignments(info)
+    rows = []
+    for g in found.groups:
+        in_split = sorted({parts[p] for p in g.paths if p in parts})
+        rows.append({
+            "kind": "across classes" if g.cross_class else "within a class",
+            "copy": "exact" if g.exact else "near",
+            "images": len(g.paths),
+            "classes": ", ".join(sorted({found.classes[lab] for lab in g.labels})),
+            "split": " + ".join(in_split) if in_split else "—",
+            "files": ", ".join(g.paths),
+        })
+    leaks = found.leaks(parts)
+    warnings = leak_warnings(leaks) + found.warnings()
+    return DuplicateCheck(report=found, rows=rows, warnings=warnings, split_saved=bool(parts),
+                          leaks=sum(len(v) for v in leaks.values()))
+
+
+def new_split(info: DatasetInfo) -> None:
+    """Forget the saved split; the next run makes one that keeps each duplicate group together."""
+    reset_split(info)

@@ -244,3 +244,15 @@ def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(traine
     write_predictions(env, other, 140)  # fifteen points behind: a real difference
     at = open_compare("tiny")
     assert list(at.dataframe[0].value["Tie"]) == ["", ""]
+
+
+def test_runs_whose_split_leaked_are_marked(trained):
+    (first, second), _ = trained
+    store = services().store
+    record = store.get_run(first)
+    store.finish_run(first, "completed", {"final_metrics": {**record.final_metrics,
+                                                            "split_leaks": {"val": 0, "test": 2}}})
+    at = open_compare("tiny")
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc[first, "Split Leaks"] == 2 and table.loc[second, "Split Leaks"] == 0
+    assert "their test accuracy is optimistic" in texts(at.warning)

@@ -231,3 +231,36 @@ def test_delete_is_refused_while_a_run_uses_the_dataset(app, workspace, folder):
     assert not app.exception
     assert any("used by run 1 (queued)" in e.value and "Train page" in e.value for e in app.error)
     assert [d.name for d in list_datasets(workspace)] == ["flowers"]
+
+
+def test_duplicates_are_listed_and_a_leaky_split_can_be_made_again(app, workspace, tmp_path):
+    import json
+
+    import numpy as np
+
+    from resnet_core.data.splits import get_split, saved_assignments, split_path
+    from resnet_core.data.synthetic import make_picture
+
+    root = tmp_path / "pics"
+    rng = np.random.default_rng(5)
+    for cls in ("cats", "dogs"):
+        (root / cls).mkdir(parents=True)
+        for i in range(8):
+            make_picture(96, rng).save(root / cls / f"{i}.png")
+    (root / "dogs" / "copy.png").write_bytes((root / "cats" / "0.png").read_bytes())
+    info = register_folder(root, workspace)
+    get_split(info)
+    saved = json.loads(split_path(info).read_text(encoding="utf-8"))  # as a split made before the check
+    saved["assignments"].update({"cats/0.png": "train", "dogs/copy.png": "test"})
+    split_path(info).write_text(json.dumps(saved), encoding="utf-8")
+
+    app.session_state[DATASET] = info.name
+    app.run()
+    text = " ".join(w.value for w in app.warning)
+    assert "1 test images have a near-duplicate in training: test accuracy is optimistic" in text
+    assert "at least one label in each group is wrong" in text
+    table = table_with(app, "kind")
+    assert list(table["kind"]) == ["across classes"] and list(table["split"]) == ["test + train"]
+    app.button(key="data_new_split").click().run()
+    assert saved_assignments(info) == {}
+    assert not any("near-duplicate in training" in w.value for w in app.warning)
