@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_core.advice.planning import plan_training, weights_availability
-from resnet_core.advice.recommend import card_limits, patience_for
+from resnet_core.advice.limits import clamp_to_limits
+from resnet_core.advice.planning import plan_training
+from resnet_core.advice.recommend import patience_for
 from resnet_core.config import (
     AUGMENTATIONS,
     DEVICES,
-    LIMITS,
     MODEL_LABELS,
     MODELS,
     WEIGHT_LABELS,
@@ -40,6 +40,13 @@ from resnet_core.views.run_view import (
     resumable,
     train_focus,
 )
+from resnet_core.views.train_form import (
+    FORM_FIELDS,
+    config_from_form,
+    form_limits,
+    form_values,
+    weights_file_problem,
+)
 from ui.forms import remember_form, restore_form
 from ui.shared import (
     LAST_RUN,
@@ -55,15 +62,13 @@ from ui.shared import (
 
 through_the_app()
 
-# Form fields (TrainConfig names) and their widget keys.
-FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
-          "patience", "eval_every", "image_size", "seed", "device")
-KEYS = {name: f"train_{name}" for name in FIELDS}
+# The form's widget keys, by TrainConfig field.
+KEYS = {name: f"train_{name}" for name in FORM_FIELDS}
 DATASET_KEY = "train_dataset"
 WEIGHTS_FILE_KEY = "train_weights_file"
 _SAVED = "train_form_saved"  # the form's values, kept while its widgets are off screen
-_APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form
-_PREFILL = "train_prefill_values"  # those values, to tell which fields the user changed
+_APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form (their key)
+_PREFILL = "train_prefill_values"  # that TrainConfig, to tell which fields the user changed
 _WEIGHTS_PATH = "train_weights_path"
 _WEIGHTS_CHECK = "train_weights_check"  # (path, model, problem or None, description): read once per pair
 _SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
@@ -71,19 +76,15 @@ _CANCEL_ASKED = "train_cancel_asked"  # the run this session asked to cancel
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 POLL_S = 1.0
 
-FIELD_LABELS = {"epochs": "Epochs", "batch_size": "Batch size", "learning_rate": "Learning rate",
-                "patience": "Patience", "eval_every": "Evaluate every", "image_size": "Image size"}
-
 
 # ----- keeping the form -----------------------------------------------------------------------
 
-def apply_values(values: dict, source: tuple) -> None:
+def apply_values(config: TrainConfig, source: tuple) -> None:
     """Fill the form from a plan or the defaults (only when the source changed)."""
-    for name in FIELDS:
-        if name in values and values[name] is not None:
-            st.session_state[KEYS[name]] = values[name]
-    st.session_state[_WEIGHTS_PATH] = values.get("weights_path")
-    st.session_state[_PREFILL] = dict(values)
+    for name, value in form_values(config).items():
+        st.session_state[KEYS[name]] = value
+    st.session_state[_WEIGHTS_PATH] = config.weights_path
+    st.session_state[_PREFILL] = config
     st.session_state[_APPLIED] = source
     st.session_state[_PATIENCE_FOLLOWS] = True
 
@@ -98,48 +99,23 @@ def on_patience_change() -> None:
     st.session_state[_PATIENCE_FOLLOWS] = False
 
 
-def wizard_defaults(dataset: str) -> dict | None:
+def wizard_defaults(dataset: str) -> TrainConfig | None:
     """The wizard's plan for this dataset with nothing chosen by the user."""
     with st.spinner("Reading the dataset to suggest settings…"):
         with friendly_errors(f"suggest settings for {dataset}"):
-            return plan_training(dataset, services().workspace).config.to_dict()
+            return plan_training(dataset, services().workspace).config
     return None
-
-
-# ----- limits -----------------------------------------------------------------------------------
-
-def form_limits(model: str, weights: str) -> dict[str, tuple[float, float]]:
-    """The card's ranges (wider without ImageNet weights), config.LIMITS for the other numbers."""
-    random_init = weights == "none" or (weights == "auto" and not weights_availability("auto").get(model, False))
-    return {**LIMITS, **card_limits(model, random_init=random_init)}
-
-
-def clamp_to_limits(limits: dict[str, tuple[float, float]], model: str) -> list[str]:
-    """Bring out-of-range values into range before their widgets exist; say what changed."""
-    messages = []
-    for name in ("epochs", "batch_size", "learning_rate", "patience", "eval_every", "image_size"):
-        key, (lo, hi) = KEYS[name], limits[name]
-        value = st.session_state.get(key)
-        if value is None:
-            continue
-        if value < lo or value > hi:
-            new = min(max(value, lo), hi)
-            source = "the ResNet model card's" if name in ("epochs", "batch_size", "learning_rate") else "the"
-            messages.append(f"{FIELD_LABELS[name]} {value:g} is outside {source} range for "
-                            f"{MODEL_LABELS[model]} ({lo:g}–{hi:g}); set to {new:g}.")
-            st.session_state[key] = new if name == "learning_rate" else int(new)
-    return messages
 
 
 # ----- the settings -------------------------------------------------------------------------------
 
 def settings_section(datasets: list[str]) -> None:
     restore_form(_SAVED)
-    plan = st.session_state.get(PLAN)
-    if plan and st.session_state.get(_APPLIED) != ("plan", repr(plan)):
-        if plan.get("dataset") in datasets:
-            st.session_state[DATASET_KEY] = plan["dataset"]
-        apply_values(plan, ("plan", repr(plan)))
+    plan: TrainConfig | None = st.session_state.get(PLAN)
+    if plan and st.session_state.get(_APPLIED) != ("plan", plan.key()):
+        if plan.dataset in datasets:
+            st.session_state[DATASET_KEY] = plan.dataset
+        apply_values(plan, ("plan", plan.key()))
 
     with st.container(border=True):
         top = st.columns([2, 3], vertical_alignment="bottom")
@@ -151,7 +127,7 @@ def settings_section(datasets: list[str]) -> None:
                 apply_values(defaults, ("defaults", dataset))
         with top[1]:
             if plan:
-                where = "" if plan.get("dataset") == dataset else f" (planned for {plan.get('dataset')})"
+                where = "" if plan.dataset == dataset else f" (planned for {plan.dataset})"
                 st.caption(f"Settings from the Wizard{where} — change anything you like.")
             else:
                 st.caption("Settings from the wizard's defaults — open the Wizard to tailor them.")
@@ -172,7 +148,10 @@ def settings_section(datasets: list[str]) -> None:
             weights_file_input(model)
 
         limits = form_limits(model, weights)
-        for message in clamp_to_limits(limits, model):
+        changed, messages = clamp_to_limits({n: st.session_state.get(KEYS[n]) for n in limits}, limits, model)
+        for name, value in changed.items():  # before the widgets exist, so they show it
+            st.session_state[KEYS[name]] = value
+        for message in messages:
             st.info(message, icon=":material/tune:")
 
         c1, c2, c3 = st.columns(3)
@@ -213,13 +192,13 @@ def settings_section(datasets: list[str]) -> None:
                      format_func=lambda d: f"auto ({hardware})" if d == "auto" else d,
                      help="Where to train; 'auto' picks the GPU when there is one.")
 
-        if plan and plan.get("max_train_images"):
-            st.caption(f"Trains on a stratified subset of {plan['max_train_images']:,} training images "
+        if plan and plan.max_train_images:
+            st.caption(f"Trains on a stratified subset of {plan.max_train_images:,} training images "
                        "(set in the Wizard).")
         start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:")
     remember_form(_SAVED, [DATASET_KEY, *KEYS.values()])
     if start:
-        start_run(dataset, plan)
+        start_run(dataset)
 
 
 def weights_file_input(model: str) -> None:
@@ -259,37 +238,18 @@ def weights_file_check(path: str, model: str) -> tuple[str | None, str | None]:
     return cached[2], cached[3]
 
 
-def form_values(dataset: str, plan: dict | None) -> dict:
-    values = {name: st.session_state[KEYS[name]] for name in FIELDS}
-    for name in ("epochs", "batch_size", "patience", "eval_every", "image_size", "seed"):
-        values[name] = int(values[name])
-    values["learning_rate"] = float(values["learning_rate"])
-    values["dataset"] = dataset
-    values["weights_path"] = st.session_state.get(_WEIGHTS_PATH) if values["weights"] == "file" else None
-    prefill = st.session_state.get(_PREFILL) or {}
-    # A field stays 'recommended' only while the user left it as the wizard set it.
-    values["recommended"] = tuple(f for f in prefill.get("recommended", ()) if values.get(f) == prefill.get(f))
-    if plan and plan.get("max_train_images"):
-        values["max_train_images"] = int(plan["max_train_images"])
-    return values
-
-
-def start_run(dataset: str, plan: dict | None) -> None:
-    values = form_values(dataset, plan)
-    if values["weights"] == "file" and not values["weights_path"]:
-        st.error("Starting weights is set to 'a weights file', but no file is uploaded: upload a .pt or "
-                 "a .pth file, or choose another starting-weights option.")
+def start_run(dataset: str) -> None:
+    values = {name: st.session_state[key] for name, key in KEYS.items()}
+    path = st.session_state.get(_WEIGHTS_PATH)
+    file_problem = weights_file_check(path, values["model"])[0] if values["weights"] == "file" and path else None
+    problem = weights_file_problem(values["weights"], path, file_problem)
+    if problem:  # a file's own fault is already shown under it
+        st.error(problem, icon=":material/block:")
         return
-    if values["weights"] == "file":
-        problem, _ = weights_file_check(values["weights_path"], values["model"])
-        if problem:  # the reason is already shown under the file
-            name = values["weights_path"].rsplit("/", 1)[-1]
-            st.error(f"Not started: {name} cannot be used as starting weights (see the message under the "
-                     "file). Upload another file or choose other starting weights.", icon=":material/block:")
-            return
     run_id = None
     with friendly_errors("start the training"):
-        run_id = services().jobs.submit(TrainConfig(**values))
+        config = config_from_form(values, dataset, st.session_state.get(_PREFILL), path)
+        run_id = services().jobs.submit(config)
     if run_id is not None:
         st.session_state[LAST_RUN] = run_id
         st.session_state.pop(_SEEN_ACTIVE, None)

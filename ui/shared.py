@@ -36,7 +36,7 @@ PAGES = {
 
 # st.session_state keys shared between pages.
 DATASET = "selected_dataset"  # name of the dataset the user works on
-PLAN = "train_prefill"  # dict of TrainConfig fields from the wizard, read by Train
+PLAN = "train_prefill"  # the TrainConfig the wizard hands to the Train page
 LAST_RUN = "last_run_id"  # the run the Train page follows
 PREDICT_RUN = "predict_run_id"
 

@@ -3,9 +3,8 @@ the recommendation for them, and the settings it hands to the Train page."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from resnet_core.advice.planning import weights_availability
+from resnet_core.advice.planning import config_from_advice, weights_availability
 from resnet_core.advice.recommend import Recommendation, recommend
 from resnet_core.config import TrainConfig
 from resnet_core.data.scan import ScanReport
@@ -56,11 +55,7 @@ def recommend_for(inputs: WizardInputs) -> Recommendation:
         smallest_class=inputs.smallest_class or None)
 
 
-def train_prefill(rec: Recommendation, weights: str, dataset: str) -> dict[str, Any]:
-    """The TrainConfig fields for the Train page (st.session_state[PLAN]): the recommendation's
-    settings, the weights as the user chose them ('auto' still resolves when training starts) and
-    the dataset. Validated by building the TrainConfig, so the Train page gets no surprises."""
-    settings = rec.train_settings()
-    settings["weights"] = weights
-    settings["recommended"] = tuple(k for k in settings["recommended"] if k != "weights")
-    return TrainConfig(dataset=dataset, **settings).to_dict()
+def train_prefill(rec: Recommendation, weights: str, dataset: str) -> TrainConfig:
+    """The settings the Train page starts from (st.session_state[PLAN]): the recommendation's, with
+    the weights as the user chose them ('auto' still resolves when training starts) and the dataset."""
+    return config_from_advice(rec, dataset, weights=weights)

@@ -116,8 +116,8 @@ def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace,
     app.button(key="wizard_train").click().run()
     assert not app.exception
     plan = app.session_state[PLAN]
-    assert plan["dataset"] == "pets" and plan["model"] == model.lower()
-    assert plan["weights"] == "auto" and "model" in plan["recommended"]
+    assert plan.dataset == "pets" and plan.model == model.lower()
+    assert plan.weights == "auto" and "model" in plan.recommended
     assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
 
 

@@ -60,8 +60,8 @@ def test_bad_inputs_raise_a_recommendation_error():
 
 def test_train_prefill_is_a_valid_config_with_the_users_weights():
     rec = recommend_for(WizardInputs(3000, 10, 300, 8.0))
-    settings = train_prefill(rec, "auto", "pets")
-    config = TrainConfig.from_dict(settings)
+    config = train_prefill(rec, "auto", "pets")
+    assert isinstance(config, TrainConfig)
     assert config.dataset == "pets" and config.weights == "auto"
     assert (config.model, config.batch_size, config.epochs) == (rec.model, rec.batch_size, rec.epochs)
     assert "weights" not in config.recommended and "model" in config.recommended
