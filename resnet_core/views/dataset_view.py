@@ -3,7 +3,8 @@ images per class, and the skipped files grouped by reason."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 
 from PIL import Image, ImageOps
 
@@ -55,3 +56,24 @@ def skipped_summary(report: ScanReport, examples: int = 3) -> list[dict[str, obj
         shown = ", ".join(paths[:examples]) + (f" … (+{len(paths) - examples})" if len(paths) > examples else "")
         rows.append({"reason": reason, "files": len(paths), "examples": shown})
     return sorted(rows, key=lambda r: (-r["files"], r["reason"]))
+
+
+def upload_folder_name(file_names: Sequence[str]) -> str:
+    """The folder a directory upload came from ('pets' for 'pets/cat/1.jpg'), to name its dataset."""
+    parts = PurePosixPath(file_names[0].replace("\\", "/")).parts if file_names else ()
+    return parts[0] if len(parts) > 1 else "uploaded-images"
+
+
+def dataset_name(typed: str | None, fallback: str) -> str:
+    """The name the user typed, else the one taken from the folder or file."""
+    return (typed or "").strip() or fallback
+
+
+def smallest_class(report: ScanReport) -> str | None:
+    """The class with the fewest images (the first by name on a tie), or None without classes."""
+    return min(report.counts, key=lambda c: (report.counts[c], c)) if report.counts else None
+
+
+def skipped_rows(report: ScanReport) -> list[dict[str, str]]:
+    """Every skipped file with its reason and size detail, for the full list's CSV."""
+    return [{"file": s.path, "reason": s.reason, "size": s.detail} for s in report.skipped]
