@@ -2,21 +2,17 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from resnet_core.advice.estimate import eta_seconds
 from resnet_core.data import importing
 from resnet_core.data.registry import (
     DatasetInfo,
     dataset_origin,
     dataset_report,
     get_dataset,
-    list_datasets,
     register_folder,
 )
 from resnet_core.data.sample import (
@@ -24,20 +20,18 @@ from resnet_core.data.sample import (
     SAMPLE_NAME,
 )
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
-from resnet_core.text import format_rough_duration
 from resnet_core.views import dataset_view
+from ui.dataset_report import report_section
 from ui.folder_upload import folder_uploader, forget_upload
+from ui.progress import progress_bar
 from ui.shared import (
-    PAGES,
-    PERCENT_FORMAT,
-    as_percent_points,
     friendly_errors,
-    import_sample,
+    sample_button,
     select_dataset,
     selected_dataset,
     services,
     through_the_app,
-    warnings_box,
+    workspace_datasets,
 )
 
 through_the_app()
@@ -45,8 +39,6 @@ through_the_app()
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"
 UPLOAD_KEY = "data_upload_folder"
-THUMBS_PER_CLASS = 6
-MAX_CLASSES_SHOWN = 12
 
 svc = services()
 ws = svc.workspace
@@ -54,40 +46,10 @@ ws = svc.workspace
 
 # ----- helpers: progress with ETA, thumbnails, actions ------------------------------------------
 
-def progress_bar(action: str):
-    """A progress bar with done/total and the time left, drawn on the first report only (a cached
-    scan reports nothing and shows nothing); returns (callback, placeholder to clear)."""
-    slot = st.empty()
-    started = time.perf_counter()
-
-    def update(done: int, total: int) -> None:
-        left = eta_seconds(done, total, time.perf_counter() - started)
-        eta = f" — about {format_rough_duration(left)} left" if left is not None and left >= 60 else ""
-        slot.progress(min(1.0, done / total) if total else 0.0,
-                      text=f"{action}: {done:,} of {total:,} files{eta}")
-
-    return update, slot
-
-
-@st.cache_data(max_entries=4000, show_spinner=False)
-def thumbnail(path: str, mtime_ns: int):
-    """Small, cached: reopening photos on every rerun would make the page sluggish."""
-    return dataset_view.thumbnail(path)
-
-
 def finish_import(info: DatasetInfo, message: str) -> None:
     select_dataset(info.name)
     st.session_state[FLASH] = message
     st.rerun()
-
-
-def derived_name(name: str | None, fallback: str) -> str:
-    return (name or "").strip() or fallback
-
-
-def names_line(names: list[str], shown: int = 5) -> str:
-    more = f", … and {len(names) - shown:,} more" if len(names) > shown else ""
-    return ", ".join(f"'{n}'" for n in names[:shown]) + more
 
 
 @st.fragment
@@ -107,16 +69,16 @@ def upload_folder_tab() -> None:
     name = st.text_input("Dataset name", key="data_upload_dir_name", placeholder=upload.top_folder())
     if not missing:
         if st.button("Import folder", key="data_upload_dir_import", type="primary"):
-            import_upload(upload, derived_name(name, upload.top_folder()), accept_missing=False)
+            import_upload(upload, dataset_view.dataset_name(name, upload.top_folder()), accept_missing=False)
         return
     st.error(f"{len(missing):,} of the {upload.chosen_files:,} chosen files did not arrive: "
-             f"{names_line(missing)}. Choose the folder again to retry, upload it as a .zip, or import "
+             f"{dataset_view.names_line(missing)}. Choose the folder again to retry, upload it as a .zip, or import "
              "the files that arrived knowing these are left out.", icon=":material/error:")
     with st.expander(f"Missing files ({len(missing):,})"):
         st.dataframe(pd.DataFrame({"file": missing}), hide_index=True, key="data_upload_missing")
     if st.button(f"Import the {upload.received_files:,} that arrived ({len(missing):,} missing)",
                  key="data_upload_dir_import_partial", disabled=not upload.received_files):
-        import_upload(upload, derived_name(name, upload.top_folder()), accept_missing=True)
+        import_upload(upload, dataset_view.dataset_name(name, upload.top_folder()), accept_missing=True)
 
 
 def import_upload(upload, name: str, accept_missing: bool) -> None:
@@ -129,40 +91,6 @@ def import_upload(upload, name: str, accept_missing: bool) -> None:
                          else f" (all {upload.chosen_files:,} chosen)."))
 
 
-def duplicates_section(info: DatasetInfo, report, name: str) -> None:
-    """Exact and near-duplicate images: their warnings, then the groups in an expander."""
-    if not report.num_images:
-        return
-    check = None
-    with friendly_errors(f"check '{name}' for duplicate images"):
-        update, bar = progress_bar("Checking for duplicates")
-        check = dataset_view.duplicate_check(info, report, progress=update)
-        bar.empty()
-    if check is None:
-        return
-    warnings_box(check.warnings)
-    if check.leaks and st.button("Make a new split", key="data_new_split", icon=":material/call_split:",
-                                 help="The next run splits the images again, each group of duplicates in "
-                                      "one part. Runs made before it were tested on other test images, "
-                                      "so compare new runs with new runs."):
-        with friendly_errors(f"make a new split for '{name}'"):
-            dataset_view.new_split(info)
-            st.session_state[FLASH] = ("The next run makes a new split that keeps each group of "
-                                       "duplicates in one part.")
-            st.rerun()
-    if not check.rows:
-        return
-    with st.expander(f"Duplicate images ({len(check.rows):,} groups)", icon=":material/content_copy:"):
-        st.caption("Exact copies (the same file) and near-copies (the same picture resized or saved "
-                   "again). " + ("The split keeps each group in one part; a split made before the copies "
-                             "were found may not: reset it to make a new one." if check.split_saved
-                             else "The split made for the first run keeps each group in one part."))
-        rows = pd.DataFrame(check.rows)
-        st.dataframe(rows, hide_index=True, key="data_duplicates_table")
-        st.download_button("Download the groups (CSV)", rows.to_csv(index=False), f"{name}-duplicates.csv",
-                           "text/csv", key="data_duplicates_csv", icon=":material/download:")
-
-
 # ----- page ------------------------------------------------------------------------------------
 
 st.title("Data")
@@ -172,9 +100,7 @@ st.caption("Bring in a folder of labelled images — one subfolder per class —
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 
-all_datasets: list[DatasetInfo] = []
-with friendly_errors("list the datasets"):
-    all_datasets = list_datasets(ws)
+all_datasets = workspace_datasets()
 names = [d.name for d in all_datasets]
 if selected_dataset() and selected_dataset() not in names:
     select_dataset(None)  # deleted, perhaps in another browser tab
@@ -222,11 +148,9 @@ else:
     with st.container(border=True):
         st.markdown("**No datasets yet.** Add your own below, or start with the built-in sample in one click.")
         st.caption(SAMPLE_DESCRIPTION)
-        if st.button("Use the sample dataset", key="data_sample_quick", type="primary",
-                     icon=":material/checkroom:"):
-            imported = import_sample()
-            if imported:
-                finish_import(imported[0], f"Imported the sample as '{imported[0].name}'.")
+        imported = sample_button("data_sample_quick", type="primary")
+        if imported:
+            finish_import(imported[0], f"Imported the sample as '{imported[0].name}'.")
 
 # Four ways in.
 limit_mb = st.get_option("server.maxUploadSize")
@@ -250,7 +174,7 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                         archive.name.replace("\\", "/")).name) or "upload.zip")
                     zip_path.write_bytes(archive.getvalue())
                     update, bar = progress_bar("Extracting")
-                    info = importing.import_dataset(zip_path, derived_name(name, Path(archive.name).stem),
+                    info = importing.import_dataset(zip_path, dataset_view.dataset_name(name, Path(archive.name).stem),
                                                     ws, progress=update)
                     bar.empty()
                 finally:
@@ -279,12 +203,11 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                     finish_import(info, f"Added the folder as '{info.name}'.")
     with builtin:
         st.caption(SAMPLE_DESCRIPTION)
-        if st.button("Use the sample", key="data_sample", type="primary", icon=":material/checkroom:"):
-            imported = import_sample()
-            if imported:
-                info, created = imported
-                finish_import(info, f"Imported the sample as '{info.name}'." if created
-                              else f"Selected the sample '{SAMPLE_NAME}' (already imported).")
+        imported = sample_button("data_sample", label="Use the sample", type="primary")
+        if imported:
+            info, created = imported
+            finish_import(info, f"Imported the sample as '{info.name}'." if created
+                          else f"Selected the sample '{SAMPLE_NAME}' (already imported).")
 
 # The scan report of the selected dataset.
 current = selected_dataset()
@@ -296,62 +219,6 @@ if current:
         report = dataset_report(info, progress=update)
         bar.empty()
     if report is not None:
-        st.divider()
-        st.subheader(current)
-        st.caption(f"Images copied into the workspace: `{info.root}`" if info.imported
-                   else f"Folder on the server: `{info.root}`")
-        smallest = min(report.counts, key=lambda c: (report.counts[c], c)) if report.counts else None
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Images", f"{report.num_images:,}", border=True)
-        m2.metric("Classes", len(report.classes), border=True)
-        m3.metric("Smallest class", report.smallest_class_count, border=True,
-                  help=f"'{smallest}'" if smallest else None)
-        m4.metric("Skipped files", len(report.skipped), border=True,
-                  help="Files that are not usable images; see below for why")
-        warnings_box(report.warnings)
-        duplicates_section(info, report, current)
-
-        if report.counts:
-            counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below
-            chart, table = st.columns([3, 2])
-            fig = px.bar(counts, x="class", y="images", text="images",
-                         color_discrete_sequence=[st.get_option("theme.primaryColor") or "#2563eb"])
-            fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
-                              xaxis_title=None, yaxis_title="images")
-            chart.plotly_chart(fig, key="data_counts_chart")
-            table.dataframe(as_percent_points(counts, ("share",)), hide_index=True, key="data_counts_table",
-                            height=300 if len(counts) > 8 else "auto",
-                            column_config={"share": st.column_config.ProgressColumn(
-                                "share", format=PERCENT_FORMAT, min_value=0.0, max_value=100.0)})
-            table.download_button("Download CSV", counts.to_csv(index=False), f"{current}-classes.csv",
-                                  "text/csv", key="data_counts_csv", icon=":material/download:")
-
-            with st.expander("Sample images", expanded=True, icon=":material/photo_library:"):
-                by_size = list(counts["class"])  # the chart's and the table's order
-                shown = by_size
-                if len(by_size) > MAX_CLASSES_SHOWN:
-                    shown = st.multiselect("Classes to show", by_size,
-                                           default=by_size[:MAX_CLASSES_SHOWN], key="data_thumb_classes")
-                    shown = [c for c in by_size if c in shown]
-                samples = dataset_view.class_samples(report, THUMBS_PER_CLASS)
-                # Two classes a row, read left to right in the chart's order.
-                for first in range(0, len(shown), 2):
-                    for column, cls in zip(st.columns(2), shown[first:first + 2]):
-                        column.markdown(f"**{cls}** · {report.counts[cls]:,} images")
-                        column.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0)
-                                      for p in samples[cls]], width=64)
-
-        if report.skipped:
-            with st.expander(f"Skipped files ({len(report.skipped):,})", icon=":material/block:"):
-                st.dataframe(pd.DataFrame(dataset_view.skipped_summary(report)), hide_index=True,
-                             key="data_skipped_table")
-                every = pd.DataFrame([{"file": s.path, "reason": s.reason, "size": s.detail} for s in report.skipped])
-                st.download_button("Download the full list (CSV)", every.to_csv(index=False),
-                                   f"{current}-skipped.csv", "text/csv", key="data_skipped_csv",
-                                   icon=":material/download:")
-
-        if st.button("Next: get a recommendation", key="data_next", type="primary",
-                     icon=":material/arrow_forward:", disabled=not report.num_images):
-            st.switch_page(PAGES["wizard"])
+        report_section(current, info, report, flash_key=FLASH)
 elif all_datasets:
     st.info("Choose a dataset above to see its report.", icon=":material/arrow_upward:")

@@ -16,8 +16,8 @@ from ui.shared import (
     PAGES,
     PLAN,
     friendly_errors,
-    import_sample,
     page_exists,
+    sample_button,
     select_dataset,
     selected_dataset,
     services,
@@ -70,8 +70,8 @@ with friendly_errors("read the workspace"):
                                            type="primary", icon=":material/arrow_forward:"):
         st.switch_page(PAGES[current.key])
     if not all_datasets:
-        if actions.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION) \
-                and import_sample():
+        if sample_button("home_sample", where=actions, label="Try the built-in sample dataset",
+                         help=SAMPLE_DESCRIPTION):
             st.switch_page(PAGES["data"])
 
     st.subheader("At a glance")

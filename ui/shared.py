@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from resnet_core.data.registry import DatasetInfo
+from resnet_core.data.registry import DatasetInfo, list_datasets
 from resnet_core.data.sample import ensure_sample_dataset
 from resnet_core.runs.jobs import JobManager
 from resnet_core.runs.recovery import startup
@@ -174,3 +174,29 @@ def import_sample() -> tuple[DatasetInfo, bool] | None:
         select_dataset(info.name)
         return info, created
     return None
+
+
+def sample_button(key: str, *, where=None, label: str = "Use the sample dataset",
+                  **button_options) -> tuple[DatasetInfo, bool] | None:
+    """The button that imports the built-in sample (or selects it, imported earlier): what
+    import_sample returns once clicked and done, else None."""
+    if (where or st).button(label, key=key, icon=":material/checkroom:", **button_options):
+        return import_sample()
+    return None
+
+
+def workspace_datasets() -> list[DatasetInfo]:
+    """The workspace's datasets; none when they cannot be listed (the message is shown)."""
+    with friendly_errors("list the datasets"):
+        return list_datasets(services().workspace)
+    return []
+
+
+def no_dataset_yet(key_prefix: str, text: str) -> None:
+    """A page's empty state: what it needs, a way to the Data page and the built-in sample."""
+    st.info(text, icon=":material/folder_open:")
+    row = st.container(horizontal=True)
+    if row.button("Go to Data", key=f"{key_prefix}_go_data", type="primary", icon=":material/folder_open:"):
+        st.switch_page(PAGES["data"])
+    if sample_button(f"{key_prefix}_use_sample", where=row):
+        st.rerun()

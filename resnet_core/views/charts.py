@@ -315,3 +315,12 @@ def top_k_bars(predictions: Sequence[dict[str, Any]]) -> go.Figure:
     fig.update_layout(height=max(160, 60 + 40 * len(names)), showlegend=False,
                       **{**_LAYOUT, "margin": dict(l=10, r=10, t=10, b=10)})
     return fig
+
+
+def class_counts_bars(rows: Sequence[dict[str, Any]], colour: str) -> go.Figure:
+    """Images per class as bars, in the rows' order (dataset_view.counts_rows: largest class first)."""
+    fig = go.Figure(go.Bar(x=[r["class"] for r in rows], y=[r["images"] for r in rows],
+                           text=[r["images"] for r in rows], marker_color=colour))
+    fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title=None, yaxis_title="images")
+    return fig

@@ -104,6 +104,35 @@ def confusion_pairs(report: ScoreReport) -> list[tuple[str, str, int]]:
     return sorted(pairs, key=lambda x: (-x[2], x[0], x[1]))
 
 
+# A confusion pair as a select box option: "true→predicted", or every misclassified image.
+ALL_PAIRS = "all"
+ARROW = "\u2192"
+
+
+def pair_choices(report: ScoreReport) -> dict[str, str]:
+    """Option → label of the misclassified-images box: every image, then each confused pair, most first."""
+    choices = {ALL_PAIRS: f"all ({len(report.misclassified)})"}
+    for true, predicted, count in confusion_pairs(report):
+        choices[f"{true}{ARROW}{predicted}"] = f"true {true} → predicted {predicted} ({count})"
+    return choices
+
+
+def split_pair(option: str | None) -> tuple[str | None, str | None]:
+    """(true, predicted) of a pair option; (None, None) for every image or no option."""
+    if not option or ARROW not in option:
+        return None, None
+    true, predicted = option.split(ARROW, 1)
+    return true, predicted
+
+
+def empty_cell_note(option: str | None) -> str | None:
+    """Why a clicked confusion cell has no images to show, or None when it is not a cell."""
+    true, predicted = split_pair(option)
+    if true is None:
+        return None
+    return "That cell is a correct prediction." if true == predicted else "No test images in that cell."
+
+
 def misclassified_images(record: RunRecord, report: ScoreReport, true: str | None = None,
                          predicted: str | None = None) -> list[dict[str, Any]]:
     """The misclassified test images (optionally of one confusion cell), with `file`: their absolute

@@ -122,6 +122,19 @@ def parse_size(value: Any) -> int:
     return n
 
 
+def read_sizes(values: Iterable[Any]) -> tuple[list[int], list[str]]:
+    """Sizes picked or typed (typed ones arrive as text): (the readable ones, sorted and without
+    repeats; a message for each that is not)."""
+    kept: list[int] = []
+    bad: list[str] = []
+    for value in values:
+        try:
+            kept.append(parse_size(value))
+        except ValueError as e:
+            bad.append(str(e))
+    return sorted(set(kept)), bad
+
+
 def parse_sizes(values: Iterable[Any]) -> list[int]:
     """Every picked or typed size as a whole number, distinct and sorted. Raises ValueError."""
     return sorted({parse_size(v) for v in values})
