@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from resnet_core.advice.recommend import patience_for, recommend
+from resnet_core.advice.recommend import patience_for, recommend, training_images
 from resnet_core.config import MODELS, TrainConfig
 from resnet_core.data.prepare import check_classes
 from resnet_core.data.registry import dataset_report, resolve_dataset
@@ -56,12 +56,13 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
         hw = detect_hardware()
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None
     mode, path = weights_request(weights)
-    num_images = report.num_images
-    if max_train_images:
-        # The wizard's dataset-size bands count the images a run trains on.
-        num_images = min(num_images, round(max_train_images / 0.7))
+    # The bands count the images the run trains on (recommend.training_images); runs on a subset
+    # still validate on the whole dataset's validation split.
+    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     rec = recommend(
-        num_images=max(num_images, 1), num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
+        num_images=max(training_images(report.num_images, max_train_images), 1),
+        dataset_images=report.num_images, val_images=val_images,
+        num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
         priority=priority, task=task,
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
@@ -73,8 +74,6 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
     settings.update(weights=mode, weights_path=path, recommended=tuple(recommended))
     if "epochs" in overrides and "patience" not in overrides:
         # The wizard's patience was for its own epoch count; keep it at the study's share.
-        # Runs on a subset still validate on the whole dataset's validation split.
-        val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
         settings["patience"] = patience_for(overrides["epochs"], priority, val_images)
     if mode == "auto" and rec.weights == "none" and "fine_tune" not in overrides:
         settings["fine_tune"] = True  # a frozen random backbone learns nothing
