@@ -47,11 +47,11 @@ st.markdown(
 with friendly_errors("read the workspace"):
     all_datasets = list_datasets(ws)
     runs = svc.store.list_runs()
-    summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)))
     dataset = selected_dataset()
     if dataset and dataset not in {d.name for d in all_datasets}:
         select_dataset(None)  # deleted in another session
         dataset = None
+    summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)), dataset=dataset)
     steps = journey.journey(dataset, len(all_datasets), bool(st.session_state.get(PLAN)), summary)
 
     # The path as a stepper: one card per step, the current one marked and offered as the next click.
@@ -77,12 +77,12 @@ with friendly_errors("read the workspace"):
     st.subheader("At a glance")
     a, b, c = st.columns(3)
     a.metric("Datasets", summary.datasets, border=True)
-    b.metric("Runs", summary.runs, border=True,
-             help=f"{summary.finished_runs} finished, {summary.active_runs} training or queued")
-    best = "—" if summary.best_test_acc is None else f"{summary.best_test_acc:.1%}"
-    c.metric("Best test accuracy", best, border=True,
-             help=f"Run #{summary.best_run_id}: {summary.best_run_label}" if summary.best_run_id
-             else "No finished run yet")
+    b.metric("Runs", summary.runs, border=True, help=summary.runs_breakdown())
+    best = summary.best
+    c.metric("Best test accuracy", "—" if best is None else f"{best.test_acc:.1%}", border=True,
+             help=None if best is None else "The selected dataset's best run when it has one, else the best "
+                                            "over all datasets; a small test split makes the figure rough.")
+    c.caption(best.detail() if best else "No run with a test accuracy yet")
 
 st.subheader("This machine")
 with friendly_errors("detect the hardware"):

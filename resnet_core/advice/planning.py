@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.advice.limits import outside_card_limits
-from resnet_core.advice.recommend import Recommendation, patience_for, recommend
+from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
 from resnet_core.config import MODELS, TrainConfig
 from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes
@@ -69,12 +69,13 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
         hw = detect_hardware()
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None
     mode, path = weights_request(weights)
-    num_images = report.num_images
-    if max_train_images:
-        # The wizard's dataset-size bands count the images a run trains on.
-        num_images = min(num_images, round(max_train_images / 0.7))
+    # The bands count the images the run trains on (recommend.training_images); runs on a subset
+    # still validate on the whole dataset's validation split.
+    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     rec = recommend(
-        num_images=max(num_images, 1), num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
+        num_images=max(training_images(report.num_images, max_train_images), 1),
+        dataset_images=report.num_images, val_images=val_images,
+        num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
         priority=priority, task=task,
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),

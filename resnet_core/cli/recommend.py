@@ -11,6 +11,7 @@ from resnet_core.advice.recommend import (
     RecommendationError,
     format_number,
     recommend,
+    training_images,
 )
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import MODEL_LABELS, MODELS, PRIORITIES, TASK_KINDS
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
-        rec = recommend(num_images, num_classes, gpu_mem_gb, priority=args.priority, task=args.task,
+        rec = recommend(training_images(num_images), num_classes, gpu_mem_gb, dataset_images=num_images,
+                        priority=args.priority, task=args.task,
                         weights=args.weights, weights_available=available, image_size=args.image_size,
                         smallest_class=smallest_class, model=args.model)
     except RecommendationError as e:
@@ -131,7 +133,8 @@ def format_recommendation(rec: Recommendation, hardware: str | None = None) -> s
     gpu = "CPU" if rec.gpu_mem_gb is None else f"{rec.gpu_mem_gb:g} GB GPU"
     classes = f"{rec.num_classes} class{'es' if rec.num_classes != 1 else ''}"
     lines = [f"Recommendation: {MODEL_LABELS[rec.model]}",
-             f"For {rec.num_images:,} images in {classes} on {gpu}, "
+             f"For {rec.dataset_images or rec.num_images:,} images ({rec.num_images:,} for training) in "
+             f"{classes} on {gpu}, "
              f"{rec.priority} priority, {rec.task} task."]
     if hardware:
         lines.append(f"Hardware: {hardware}")

@@ -299,7 +299,7 @@ def _distinct(notes: list[str]) -> list[str]:
     """Drop warnings that repeat an earlier one for another size ('N images ...' with N changed)."""
     seen, out = set(), []
     for note in notes:
-        shape = re.sub(r"\b\d[\d,]*(?= images)", "#", note)
+        shape = re.sub(r"\b\d[\d,]*(?= (training )?images?\b)", "#", note)
         if shape not in seen:
             seen.add(shape)
             out.append(note)

@@ -8,7 +8,7 @@ from typing import Any
 from resnet_core.advice import estimate
 from resnet_core.advice.measured import MeasuredRanking
 from resnet_core.advice.planning import config_from_advice, weights_availability
-from resnet_core.advice.recommend import Recommendation, recommend
+from resnet_core.advice.recommend import Recommendation, recommend, training_images
 from resnet_core.config import TrainConfig
 from resnet_core.data.scan import ScanReport
 from resnet_core.hardware import Hardware
@@ -51,9 +51,11 @@ def plans_other_hardware(inputs: WizardInputs, hw: Hardware) -> bool:
 
 def recommend_for(inputs: WizardInputs) -> Recommendation:
     """The model cards' advice for these inputs; weights 'auto' counts on ImageNet weights only
-    where they are on disk (or can be downloaded). Raises RecommendationError for bad inputs."""
+    where they are on disk (or can be downloaded). The bands count the training split of the
+    dataset's images, as planning a run does. Raises RecommendationError for bad inputs."""
     return recommend(
-        num_images=inputs.num_images, num_classes=inputs.num_classes, gpu_mem_gb=inputs.gpu_mem_gb,
+        num_images=training_images(inputs.num_images), dataset_images=inputs.num_images,
+        num_classes=inputs.num_classes, gpu_mem_gb=inputs.gpu_mem_gb,
         priority=inputs.priority, task=inputs.task, weights=inputs.weights,
         weights_available=weights_availability(inputs.weights),
         smallest_class=inputs.smallest_class or None)

@@ -181,10 +181,10 @@ def test_cpu_batch_size_quotes_the_resnet18_card():
 
 
 def test_batch_never_exceeds_the_training_split():
-    r = rec(5, gpu=None)
-    assert r.batch_size == 3  # 70% of 5 images; the tiny band would use 4
+    r = rec(3, gpu=None)  # num_images counts training images
+    assert r.batch_size == 3  # the tiny band would use 4
     assert "training split" in r.why["batch_size"]
-    assert rec(2, gpu=None).batch_size == 1
+    assert rec(1, gpu=None).batch_size == 1
 
 
 def test_large_images_shrink_the_memory_rows():
@@ -446,7 +446,8 @@ def test_cli_json_from_counts(capsys, workspace, no_weights):
     d = json.loads(out)
     assert REQUIRED_KEYS <= set(d)
     assert (d["model"], d["batch_size"], d["weights"], d["learning_rate"]) == ("resnet50", 8, "none", 1e-3)
-    assert (d["num_images"], d["num_classes"], d["gpu_mem_gb"]) == (3000, 10, 8.0)
+    # The bands count the training split (70%); the dataset's own size is kept beside it.
+    assert (d["dataset_images"], d["num_images"], d["num_classes"], d["gpu_mem_gb"]) == (3000, 2100, 10, 8.0)
 
 
 def test_cli_uses_weights_when_they_are_cached(capsys, workspace, no_weights, monkeypatch):
@@ -472,7 +473,8 @@ def test_cli_scans_a_folder(capsys, workspace, image_folder, no_weights):
     code, out, _ = run_cli(capsys, "--data", str(image_folder), "--cpu", "--json")
     d = json.loads(out)
     assert code == 0
-    assert (d["num_images"], d["num_classes"], d["gpu_mem_gb"], d["model"]) == (60, 3, None, "resnet18")
+    assert (d["dataset_images"], d["num_images"], d["num_classes"], d["gpu_mem_gb"], d["model"]) == (
+        60, 42, 3, None, "resnet18")
     assert any("Minimum: 100 images" in w for w in d["warnings"])
 
 

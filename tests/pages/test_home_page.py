@@ -74,6 +74,25 @@ def test_stepper_and_stats_follow_the_state(app, workspace, tmp_path):
     assert metrics == {"Datasets": "1", "Runs": "1", "Best test accuracy": "75.0%"}
 
 
+def test_best_accuracy_names_dataset_and_test_images_and_cancelled_is_not_finished(app, workspace, tmp_path):
+    store = RunStore(workspace)
+    shapes = register_folder(make_image_folder(tmp_path / "shapes", per_class=4), workspace)
+    clipart = register_folder(make_image_folder(tmp_path / "clipart", per_class=4), workspace)
+    tiny_test = store.create_run(TrainConfig(dataset=shapes.name), str(shapes.root), 12, 3, 2, 7)
+    store.finish_run(tiny_test, "completed", {"test_acc": 0.714, "val_loss": 0.5})
+    cancelled = store.create_run(TrainConfig(dataset=clipart.name), str(clipart.root), 297, 207, 45, 45)
+    store.finish_run(cancelled, "cancelled", {"test_acc": 0.422, "val_loss": 0.9})
+    app.session_state[DATASET] = clipart.name
+    app.run()
+    assert not app.exception
+    runs = next(m for m in app.metric if m.label == "Runs")
+    assert runs.help == "1 finished · 1 cancelled"
+    best = next(m for m in app.metric if m.label == "Best test accuracy")
+    assert best.value == "42.2%"  # the selected dataset's best, not another dataset's 7-image split
+    assert f"Run #{cancelled} · ResNet18 + fine-tuning + augmentation · dataset 'clipart', 45 test images" \
+        in text_of(app)
+
+
 def test_continue_goes_to_the_current_step(app):
     app.run()
     app.button(key="home_continue").click().run()

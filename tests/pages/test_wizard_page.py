@@ -68,7 +68,7 @@ def test_resnet101_is_not_chosen_on_cpu(app):
 def test_tiny_dataset_warns(app):
     plan_for(app, 30, 3, None, smallest=5)
     (box,) = app.warning  # the findings share one box, a bullet each
-    assert "30 images is below" in box.value and "smallest class has 5 images" in box.value
+    assert "22 training images is below" in box.value and "smallest class has 5 images" in box.value
     assert box.value.startswith("- ") and "\n- " in box.value
 
 
