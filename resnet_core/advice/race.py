@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from resnet_core.advice.model_cards import STUDY, STUDY_FINE_TUNE_TEXT, card
+from resnet_core.advice.planning import config_from_advice
 from resnet_core.advice.recommend import Recommendation, format_number
 from resnet_core.config import AUGMENTATIONS, MODEL_LABELS, TrainConfig
 from resnet_core.data.prepare import TrainingData
@@ -129,7 +130,7 @@ def _score(scores: dict[str, Trial], name: str, key: str) -> float | None:
 def race_candidates(rec: Recommendation, dataset: str, weights_available: bool | Mapping[str, bool] = True,
                     device: str = "auto", seed: int = 0) -> list[Candidate]:
     """The recommendation plus the alternatives the cards leave open, at most MAX_CANDIDATES."""
-    base = TrainConfig(dataset=dataset, device=device, seed=seed, **rec.train_settings())
+    base = config_from_advice(rec, dataset, weights=rec.weights, device=device, seed=seed)
     c = card(rec.model)
     band = c.band_for(rec.num_images)
     out = [Candidate(_name(base), {}, "the wizard's recommendation", base)]
