@@ -116,6 +116,7 @@ class FolderUpload:
         self.staging = self.workspace.scratch_dir("upload")
         (self.staging / "incoming").mkdir()
         self._chosen = {name: size for name, size in self.manifest.files}
+        self._made_dirs: set[Path] = set()
 
     @property
     def upload_id(self) -> str:
@@ -162,7 +163,7 @@ class FolderUpload:
             if name in self.received or self._chosen.get(name) != len(data):
                 continue
             try:
-                save_uploaded_file(self.staging / "incoming", name, data, self.workspace)
+                save_uploaded_file(self.staging / "incoming", name, data, self.workspace, self._made_dirs)
             except OSError as e:
                 raise DatasetError(f"Saving the uploaded file {name!r} failed: {e.strerror or e}. "
                                    "Check the disk space, then choose the folder again.") from e
