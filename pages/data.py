@@ -102,7 +102,10 @@ def upload_folder_tab() -> None:
     st.caption(f"{upload.received_files:,} of {upload.chosen_files:,} files ({mb:,.1f} MB) from the folder "
                f"'{upload.top_folder()}' have arrived.")
     if not upload.finished and not upload.complete:
-        return  # the uploader shows the progress; nothing to import yet
+        # The uploader shows the progress; nothing to import yet.
+        st.caption("The import is offered once every file has arrived. If sending stopped (the page was "
+                   "left or reloaded), choose the folder again.")
+        return
     missing = upload.missing()
     name = st.text_input("Dataset name", key="data_upload_dir_name", placeholder=upload.top_folder())
     if not missing:
