@@ -23,6 +23,7 @@ from resnet_core.data.sample import (
     SAMPLE_DESCRIPTION,
     SAMPLE_NAME,
 )
+from resnet_core.data.upload import MAX_FILE_BYTES
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
 from resnet_core.text import format_rough_duration
 from resnet_core.views import dataset_view
@@ -90,6 +91,13 @@ def names_line(names: list[str], shown: int = 5) -> str:
     return ", ".join(f"'{n}'" for n in names[:shown]) + more
 
 
+def too_large_line(names: list[str]) -> str:
+    if not names:
+        return ""
+    return (f"{len(names):,} of them {'is' if len(names) == 1 else 'are'} over {MAX_FILE_BYTES // 1024**2} MB, "
+            "more than the folder uploader sends in one piece: a .zip takes them. ")
+
+
 @st.fragment
 def upload_folder_tab() -> None:
     """The folder upload reruns on its own as batches arrive, not the whole page."""
@@ -114,8 +122,9 @@ def upload_folder_tab() -> None:
             import_upload(upload, derived_name(name, upload.top_folder()), accept_missing=False)
         return
     st.error(f"{len(missing):,} of the {upload.chosen_files:,} chosen files did not arrive: "
-             f"{names_line(missing)}. Choose the folder again to retry, upload it as a .zip, or import "
-             "the files that arrived knowing these are left out.", icon=":material/error:")
+             f"{names_line(missing)}. {too_large_line(upload.too_large())}Choose the folder again to retry, "
+             "upload it as a .zip, or import the files that arrived knowing these are left out.",
+             icon=":material/error:")
     with st.expander(f"Missing files ({len(missing):,})"):
         st.dataframe(pd.DataFrame({"file": missing}), hide_index=True, key="data_upload_missing")
     if st.button(f"Import the {upload.received_files:,} that arrived ({len(missing):,} missing)",
