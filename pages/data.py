@@ -56,7 +56,8 @@ def finish_import(info: DatasetInfo, message: str) -> None:
 def upload_folder_tab() -> None:
     """The folder upload reruns on its own as batches arrive, not the whole page."""
     st.caption("Choose the folder that holds one subfolder per class. Every file is counted: the import "
-               "is offered once all of them have arrived.")
+               "is offered once all of them have arrived. 20,000 small images take under a minute; for much "
+               "larger folders a folder on the server is quickest (nothing is copied).")
     upload = folder_uploader(UPLOAD_KEY, ws)
     if upload is None:
         return
@@ -64,7 +65,10 @@ def upload_folder_tab() -> None:
     st.caption(f"{upload.received_files:,} of {upload.chosen_files:,} files ({mb:,.1f} MB) from the folder "
                f"'{upload.top_folder()}' have arrived.")
     if not upload.finished and not upload.complete:
-        return  # the uploader shows the progress; nothing to import yet
+        # The uploader shows the progress; nothing to import yet.
+        st.caption("The import is offered once every file has arrived. If sending stopped (the page was "
+                   "left or reloaded), choose the folder again.")
+        return
     missing = upload.missing()
     name = st.text_input("Dataset name", key="data_upload_dir_name", placeholder=upload.top_folder())
     if not missing:
@@ -72,8 +76,9 @@ def upload_folder_tab() -> None:
             import_upload(upload, dataset_view.dataset_name(name, upload.top_folder()), accept_missing=False)
         return
     st.error(f"{len(missing):,} of the {upload.chosen_files:,} chosen files did not arrive: "
-             f"{dataset_view.names_line(missing)}. Choose the folder again to retry, upload it as a .zip, or import "
-             "the files that arrived knowing these are left out.", icon=":material/error:")
+             f"{dataset_view.names_line(missing)}. {dataset_view.too_large_line(upload.too_large())}Choose "
+             "the folder again to retry, upload it as a .zip, or import the files that arrived knowing these "
+             "are left out.", icon=":material/error:")
     with st.expander(f"Missing files ({len(missing):,})"):
         st.dataframe(pd.DataFrame({"file": missing}), hide_index=True, key="data_upload_missing")
     if st.button(f"Import the {upload.received_files:,} that arrived ({len(missing):,} missing)",

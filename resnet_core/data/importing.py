@@ -124,18 +124,26 @@ def import_uploaded_files(files: Iterable[tuple[str, UploadData]], name: str,
         return install_upload(staging, name, workspace)
 
 
-def save_uploaded_file(files_dir: Path, rel: str, data: UploadData, workspace: Workspace) -> Path | None:
+def save_uploaded_file(files_dir: Path, rel: str, data: UploadData, workspace: Workspace,
+                       made_dirs: set[Path] | None = None) -> Path | None:
     """Write one uploaded file under files_dir at its sanitised relative name; None when the name
-    has nothing usable or a file already holds one of its folders' names (the first one is kept)."""
+    has nothing usable or a file already holds one of its folders' names (the first one is kept).
+    `made_dirs` remembers the folders already made and checked, so a batch of thousands of files in
+    a few folders does not pay for that on every file."""
     parts = sanitize_relative_path(rel)
     if not parts:
         return None
     target = _unique(_target(files_dir, parts))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        return None
-    assert workspace.contains(target), target  # never write outside the workspace
+    if made_dirs is None or target.parent not in made_dirs:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return None
+        # Never write outside the workspace. Checking the folder is enough: the target is new (_unique),
+        # and only plain files and folders are ever created inside it.
+        assert workspace.contains(target.parent), target
+        if made_dirs is not None:
+            made_dirs.add(target.parent)
     with open(target, "wb") as f:
         if isinstance(data, (bytes, bytearray, memoryview)):
             f.write(data)

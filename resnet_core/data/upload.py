@@ -22,6 +22,9 @@ from resnet_core.workspace import Workspace
 
 BATCH_MAGIC = b"RPB1"  # a batch frame: magic, uint32 LE header length, JSON header, the files' bytes
 _HEADER_LEN = struct.Struct("<I")
+# The browser side sends no single file larger than this (Streamlit takes at most 25 MB per message
+# from a browser); keep it equal to MAX_FILE_BYTES in assets/folder_upload/index.html.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NAMES_RECORDED = 100  # missing names kept in the dataset's metadata (the count is always kept)
 
 
@@ -116,6 +119,7 @@ class FolderUpload:
         self.staging = self.workspace.scratch_dir("upload")
         (self.staging / "incoming").mkdir()
         self._chosen = {name: size for name, size in self.manifest.files}
+        self._made_dirs: set[Path] = set()
 
     @property
     def upload_id(self) -> str:
@@ -145,6 +149,10 @@ class FolderUpload:
         """The chosen files that have not arrived, in the order they were chosen."""
         return [name for name, _ in self.manifest.files if name not in self.received]
 
+    def too_large(self) -> list[str]:
+        """The missing files that the folder uploader cannot send at all (over MAX_FILE_BYTES)."""
+        return [name for name, size in self.manifest.files if size > MAX_FILE_BYTES and name not in self.received]
+
     def top_folder(self) -> str:
         """The folder the user chose ('pets' for 'pets/cat/1.jpg')."""
         first = self.manifest.files[0][0].replace("\\", "/").split("/") if self.manifest.files else []
@@ -162,7 +170,7 @@ class FolderUpload:
             if name in self.received or self._chosen.get(name) != len(data):
                 continue
             try:
-                save_uploaded_file(self.staging / "incoming", name, data, self.workspace)
+                save_uploaded_file(self.staging / "incoming", name, data, self.workspace, self._made_dirs)
             except OSError as e:
                 raise DatasetError(f"Saving the uploaded file {name!r} failed: {e.strerror or e}. "
                                    "Check the disk space, then choose the folder again.") from e

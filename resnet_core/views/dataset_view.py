@@ -14,6 +14,7 @@ from resnet_core.data.imageio import to_rgb
 from resnet_core.data.registry import DatasetInfo
 from resnet_core.data.scan import ScanReport
 from resnet_core.data.splits import reset_split, saved_assignments
+from resnet_core.data.upload import MAX_FILE_BYTES
 
 THUMBNAIL_PX = 96
 
@@ -125,3 +126,11 @@ def names_line(names: list[str], shown: int = 5) -> str:
     """"'a.png', 'b.png', … and 3 more": a few names in a line, the rest counted."""
     more = f", … and {len(names) - shown:,} more" if len(names) > shown else ""
     return ", ".join(f"'{n}'" for n in names[:shown]) + more
+
+
+def too_large_line(names: list[str]) -> str:
+    """Why some files cannot come through the folder uploader, or '' when none is too large."""
+    if not names:
+        return ""
+    return (f"{len(names):,} of them {'is' if len(names) == 1 else 'are'} over {MAX_FILE_BYTES // 1024**2} MB, "
+            "more than the folder uploader sends in one piece: a .zip takes them. ")

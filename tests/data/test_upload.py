@@ -11,6 +11,7 @@ from PIL import Image
 from resnet_core.data.registry import dataset_origin, dataset_report, list_datasets
 from resnet_core.data.scan import DatasetError
 from resnet_core.data.upload import (
+    MAX_FILE_BYTES,
     FolderUpload,
     UploadError,
     encode_batch,
@@ -129,3 +130,12 @@ def test_an_upload_of_nothing_usable_is_refused(workspace):
     upload.receive(parse_batch(encode_batch("u1", 0, files)))
     with pytest.raises(DatasetError, match="empty"):
         upload.import_as("nothing")
+
+
+def test_files_too_large_for_the_folder_uploader_are_told_apart(workspace):
+    manifest = parse_manifest({"kind": "manifest", "upload": "u1",
+                               "files": [["p/a/small.png", 10], ["p/a/huge.tif", MAX_FILE_BYTES + 1]]})
+    upload = FolderUpload(manifest, workspace)
+    upload.receive(parse_batch(encode_batch("u1", 0, [("p/a/small.png", b"0123456789")])))
+    upload.finish(failed=["p/a/huge.tif"])
+    assert upload.missing() == upload.too_large() == ["p/a/huge.tif"]
