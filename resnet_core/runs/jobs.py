@@ -211,14 +211,30 @@ class JobManager:
     def _work(self, run_id: int) -> None:
         job = self._jobs[run_id]
         publisher = _SnapshotPublisher(self, job)
-        self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+        status = RunStatus.FAILED
         try:
-            status = self._run(job, publisher)
-        except Exception as e:  # the runner stores failures itself; this is the last safety net
-            log.exception("run %s stopped by an error outside the runner", run_id)
-            status = RunStatus.FAILED
-            self._publish(job, message=f"{type(e).__name__}: {e}")
-        record = self.store.get_run(run_id)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+            try:
+                status = self._run(job, publisher)
+            except Exception as e:  # the runner stores failures itself; this is the last safety net
+                log.exception("run %s stopped by an error outside the runner", run_id)
+                self._publish(job, message=f"{type(e).__name__}: {e}")
+            self._publish_outcome(job, status)
+        finally:
+            # Whatever failed above (the store locked by another process, say), the device is freed
+            # and the next queued run starts; a wedged device would hold every later run forever.
+            with self._lock:
+                if job.snapshot is not None and job.snapshot.is_active:
+                    job.snapshot = dataclasses.replace(job.snapshot, status=status, phase="done", eta_s=0.0)
+                self._running[job.device_key].discard(run_id)
+                self._retire(run_id)
+                if not self._closed:
+                    self._start_workers(job.device_key)
+                self._changed.notify_all()
+
+    def _publish_outcome(self, job: _Job, status: str) -> None:
+        """The last snapshot: the outcome with the stored figures, notes and message."""
+        record = self.store.get_run(job.run_id)
         final = None
         if record is not None:
             final = {k: getattr(record, k, None) for k in
@@ -228,12 +244,6 @@ class JobManager:
                       message=(record.error if record and record.error else job.snapshot.message),
                       notes=tuple(record.notes) if record else job.snapshot.notes,
                       progress=1.0 if status == RunStatus.COMPLETED else job.snapshot.progress)
-        with self._lock:
-            self._running[job.device_key].discard(run_id)
-            self._retire(run_id)
-            if not self._closed:
-                self._start_workers(job.device_key)
-            self._changed.notify_all()
 
     def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
         runner = self._runner

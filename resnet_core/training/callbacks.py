@@ -1,7 +1,8 @@
 """Named hooks into the training loop, and the small callbacks built on them.
 
 The loop calls, in order: before_fit, then per epoch before_epoch, after_batch (after every
-optimiser step), after_epoch; and after_fit at the very end, whatever happened. A callback stops
+optimiser step), after_epoch; and after_fit at the very end, whatever happened (completed, cancelled,
+stopped by an error or Ctrl-C), with `FitState.outcome` and `FitState.error` saying which. A callback stops
 training by raising StopTraining (early stopping) or CancelTraining (the user asked); the loop
 catches either once, keeps what it learned, and finishes properly.
 """
@@ -53,6 +54,10 @@ class FitState:
     phase: str = "preparing"  # preparing | training | evaluating | testing | done
     notes: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    # Set just before after_fit: completed | cancelled | failed | interrupted (Ctrl-C), and for the
+    # last two the error that ended training ("RuntimeError: ...").
+    outcome: str | None = None
+    error: str | None = None
     model: Any = None  # the network being trained, for callbacks that inspect it
 
     @property

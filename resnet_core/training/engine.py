@@ -206,10 +206,35 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
 
+    cbs.before_fit(state)
+    result: FitResult | None = None
+    try:
+        result = _train(model, optimizer, scaler, data, state, speed, cbs, checkpoints, start_epoch,
+                        best_state)
+    except BaseException as e:
+        state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
+        state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise
+    finally:
+        # after_fit runs whatever happened; a callback failing here never hides the error that
+        # ended training.
+        state.phase = "done"
+        if result is not None:
+            state.outcome = result.status
+            cbs.after_fit(state)
+        else:
+            with suppress(Exception):
+                cbs.after_fit(state)
+    return result
+
+
+def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed: Speed, cbs: Callback,
+           checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
+    """The epochs, then the test pass with the best weights; stops early or on cancel, keeping what it learned."""
+    config = state.config
     frozen_features = (not config.fine_tune and config.augmentation == "none")
     feats = None
     status, stop_reason = RunStatus.COMPLETED, None
-    cbs.before_fit(state)
     try:
         if frozen_features:
             state.phase = "preparing"
@@ -257,10 +282,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
-    result = _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
-    state.phase = "done"
-    cbs.after_fit(state)
-    return result
+    return _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
 
 
 def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
