@@ -84,6 +84,17 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, epoch)
     );
     """,
+    # 2: one row per device a run trains on, so processes sharing a workspace take turns on it.
+    """
+    CREATE TABLE device_leases (
+        device TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        owner_host TEXT,
+        owner_token TEXT,
+        since TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -161,6 +172,19 @@ class RunRecord:
     @property
     def is_active(self) -> bool:
         return self.status in STORED_ACTIVE
+
+
+@dataclass(frozen=True)
+class DeviceLease:
+    """Who trains on a device now: a run, and the process running it."""
+
+    device: str
+    run_id: int
+    owner_pid: int
+    owner_host: str | None
+    owner_token: str | None
+    since: str
+    this_process: bool
 
 
 def utc_now() -> str:
@@ -402,6 +426,51 @@ class RunStore:
                     self._append_note(conn, row["id"], note)
                     recovered.append(int(row["id"]))
         return recovered
+
+    # ----- device leases: one run per device across every process of the workspace -------------
+
+    def claim_device(self, device: str, run_id: int) -> DeviceLease | None:
+        """Take the device for run_id; returns None when taken, else the lease that holds it.
+
+        A lease whose process is gone (on this host), or whose run no longer trains, is stale and
+        taken over: the lease is freed when its owner dies, however it died.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM device_leases WHERE device = ?", (device,)).fetchone()
+            if row is not None and row["run_id"] != run_id and self._lease_live(conn, row):
+                return self._lease(row)
+            conn.execute(
+                """INSERT INTO device_leases (device, run_id, owner_pid, owner_host, owner_token, since)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (device) DO UPDATE SET run_id = excluded.run_id,
+                       owner_pid = excluded.owner_pid, owner_host = excluded.owner_host,
+                       owner_token = excluded.owner_token, since = excluded.since""",
+                (device, run_id, os.getpid(), self._host, self._token, utc_now()))
+        return None
+
+    def device_lease(self, device: str) -> DeviceLease | None:
+        """The live lease on the device, or None when it is free."""
+        conn = self._conn()
+        row = conn.execute("SELECT * FROM device_leases WHERE device = ?", (device,)).fetchone()
+        return self._lease(row) if row is not None and self._lease_live(conn, row) else None
+
+    def release_device(self, device: str, run_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM device_leases WHERE device = ? AND run_id = ? AND owner_pid = ?",
+                         (device, run_id, os.getpid()))
+
+    def _lease_live(self, conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
+        run = conn.execute("SELECT status FROM runs WHERE id = ?", (row["run_id"],)).fetchone()
+        if run is None or run["status"] not in STORED_ACTIVE:
+            return False  # its run ended without releasing it
+        if row["owner_host"] not in (None, self._host):
+            return True  # another machine's process: we cannot see it, so we trust the lease
+        return owner_alive(row["owner_pid"], row["owner_token"])
+
+    def _lease(self, row: sqlite3.Row) -> DeviceLease:
+        mine = row["owner_pid"] == os.getpid() and row["owner_host"] in (None, self._host)
+        return DeviceLease(row["device"], int(row["run_id"]), int(row["owner_pid"]), row["owner_host"],
+                           row["owner_token"], row["since"], mine)
 
     # ----- reading -----------------------------------------------------------------------------
 
