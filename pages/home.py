@@ -18,9 +18,10 @@ from ui.shared import (
     friendly_errors,
     import_sample,
     page_exists,
+    repair_database,
     select_dataset,
     selected_dataset,
-    services,
+    services_or_problem,
     through_the_app,
 )
 
@@ -34,10 +35,23 @@ STEP_ICONS = {"data": ":material/folder_open:", "wizard": ":material/auto_fix_hi
               "train": ":material/model_training:", "compare": ":material/leaderboard:",
               "predict": ":material/image_search:"}
 
-svc = services()
-ws = svc.workspace
+REPAIRED = "home_repair_report"  # what the repair recovered, shown after the rerun that follows it
 
 st.title("ResNet Pilot")
+if REPAIRED in st.session_state:
+    st.success(st.session_state.pop(REPAIRED).replace("\n", "  \n"), icon=":material/build:")
+svc, database_problem = services_or_problem()
+if svc is None:
+    st.error(database_problem, icon=":material/database:")
+    st.caption("Repair moves the damaged file aside (it is kept, renamed with the time) and puts every run "
+               "back from its folder: settings, per-epoch metrics, final scores, status and notes.")
+    if st.button("Repair the run database", key="home_repair", type="primary", icon=":material/build:"):
+        with friendly_errors("repair the run database"), st.spinner("Rebuilding the run list…"):
+            st.session_state[REPAIRED] = repair_database().describe()
+            st.rerun()
+    st.stop()
+ws = svc.workspace
+
 st.markdown(
     "Turn a folder of labelled images into a working image classifier. "
     "ResNet Pilot checks your images, recommends ResNet-18, -50 or -101 with settings that fit your data "

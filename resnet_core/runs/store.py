@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ from resnet_core.workspace import Workspace
 EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s", "images_per_s")
 FINAL_FIELDS = ("val_loss", "val_acc", "test_acc", "train_time_s", "epoch_ended", "best_epoch",
                 "stopped_early", "peak_memory_mb", "final_metrics")
+
+RUN_FILE = "run.json"  # the run's row and epochs, mirrored into its folder
 
 NOTE_OWNER_GONE = "the process running it stopped"
 NOTE_NEVER_STARTED = "queued, never started"
@@ -115,8 +117,9 @@ def store_error(path: Path, e: sqlite3.Error) -> StoreError:
             f"the run database {path} is busy: another process has held it for over "
             f"{BUSY_TIMEOUT_MS // 1000} s; try again in a moment (it is not damaged, leave it in place)")
     return StoreError(
-        f"cannot open the run database {path} ({e}); if it is damaged, move it away and a fresh one "
-        "will be created (run folders stay in place)")
+        f"cannot open the run database {path} ({e}); run `python -m resnet_core repair` (or Repair "
+        "on the Home page): it sets the damaged file aside and rebuilds the run list from the run "
+        "folders")
 
 
 class RunNotFoundError(ValueError):
@@ -311,6 +314,7 @@ class RunStore:
             with self._write() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             raise
+        self._mirror(run_id)
         return run_id
 
     def mark_running(self, run_id: int) -> None:
@@ -322,6 +326,7 @@ class RunStore:
                        finished_at = NULL, error = NULL, owner_pid = ?, owner_host = ?, owner_token = ?
                    WHERE id = ?""",
                 (utc_now(), os.getpid(), self._host, self._token, run_id))
+        self._mirror(run_id)
 
     def requeue_run(self, run_id: int) -> None:
         """Queue a stopped run again (to resume it) in this process; its epochs and notes stay."""
@@ -336,6 +341,7 @@ class RunStore:
                 """UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL,
                        owner_pid = ?, owner_host = ?, owner_token = ? WHERE id = ?""",
                 (os.getpid(), self._host, self._token, run_id))
+        self._mirror(run_id)
 
     def add_epoch(self, run_id: int, metrics: dict[str, Any]) -> None:
         """Store one epoch's metrics (keys: "epoch" plus EPOCH_COLUMNS); rewriting an epoch replaces it."""
@@ -350,10 +356,12 @@ class RunStore:
                 f"""INSERT INTO epochs (run_id, epoch, {columns}) VALUES (?, ?, {", ".join("?" * len(EPOCH_COLUMNS))})
                     ON CONFLICT (run_id, epoch) DO UPDATE SET {updates}""",
                 (run_id, int(metrics["epoch"]), *values))
+        self._mirror(run_id)
 
     def add_note(self, run_id: int, note: str) -> None:
         with self._write() as conn:
             self._append_note(conn, run_id, note)
+        self._mirror(run_id)
 
     def finish_run(self, run_id: int, status: str, final: dict[str, Any] | None = None,
                    error: str | None = None) -> None:
@@ -379,6 +387,7 @@ class RunStore:
         with self._write() as conn:
             self._require(conn, run_id)
             conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))
+        self._mirror(run_id)
 
     def delete_run(self, run_id: int, force: bool = False) -> bool:
         """Remove the run, its epochs and its folder. Refused while queued or running unless force.
@@ -425,7 +434,33 @@ class RunStore:
                 if cur.rowcount:
                     self._append_note(conn, row["id"], note)
                     recovered.append(int(row["id"]))
+            self._mirror(int(row["id"]))
         return recovered
+
+    # ----- the copy in the run folder ----------------------------------------------------------
+
+    def _mirror(self, run_id: int) -> None:
+        """Keep the run's row and epochs in its folder too (run.json), so `repair` can rebuild the
+        registry from the folders when the database is lost. Best effort: the database is the truth."""
+        folder = self.workspace.run_dir(run_id)
+        row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None or not folder.is_dir():
+            return
+        with suppress(OSError):
+            atomic_write_json(folder / RUN_FILE, {"run": dict(row), "epochs": self.epochs(run_id)})
+
+    def restore_run(self, row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
+        """Put back a run read from its folder (see runs/repair.py), with its own id."""
+        columns = [c for c in row if c in _RUN_COLUMNS]
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         [row[c] for c in columns])
+            for metrics in epochs:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO epochs (run_id, epoch, {', '.join(EPOCH_COLUMNS)}) "
+                    f"VALUES (?, ?, {', '.join('?' * len(EPOCH_COLUMNS))})",
+                    (row["id"], int(metrics["epoch"]), *[_number(metrics.get(c)) for c in EPOCH_COLUMNS]))
+        self._mirror(int(row["id"]))
 
     # ----- device leases: one run per device across every process of the workspace -------------
 
@@ -529,6 +564,7 @@ class RunStore:
 # ----- decoding --------------------------------------------------------------------------------
 
 _RECORD_FIELDS = {f.name for f in fields(RunRecord)}
+_RUN_COLUMNS = _RECORD_FIELDS | {"config"}
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -102,3 +102,21 @@ def test_a_new_session_with_runs_shows_a_consistent_path(app, workspace, tmp_pat
     assert "Done" in step_line(app, "Data") and "Done" in step_line(app, "Train")
     assert "You are here" in step_line(app, "Compare")
     assert "Ready" in step_line(app, "Predict") and "Later" not in step_line(app, "Predict")
+
+
+def test_a_damaged_run_database_is_repaired_from_the_home_page(app, workspace):
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset="pets", weights="none", epochs=1), "/data/pets", 10, 6, 2, 2)
+    store.finish_run(run_id, "completed", {"test_acc": 0.75, "val_acc": 0.8, "val_loss": 0.5})
+    store.close()
+    workspace.db_path.write_bytes(b"not a database" * 300)
+    app.run()
+    assert not app.exception
+    message = " ".join(e.value for e in app.error)
+    assert "cannot open the run database" in message and "unexpected" not in message
+    app.button(key="home_repair").click().run()
+    assert not app.exception and not app.error
+    report = " ".join(e.value for e in app.success)
+    assert "set aside" in report and "Recovered 1 run" in report
+    assert {m.label: m.value for m in app.metric}["Runs"] == "1"
+    assert list(workspace.root.glob("runs.sqlite.damaged-*"))
