@@ -9,7 +9,7 @@ from resnet_core.config import MODEL_LABELS
 from resnet_core.data.registry import list_datasets
 from resnet_core.data.sample import SAMPLE_DESCRIPTION
 from resnet_core.hardware import detect_hardware
-from resnet_core.training.weights import weights_status
+from resnet_core.training.weights import can_download, download_imagenet_weights, weights_status
 from resnet_core.views import journey
 from resnet_core.views.run_details import predictable_runs
 from ui.shared import (
@@ -108,23 +108,37 @@ with friendly_errors("detect the hardware"):
 
 with friendly_errors("check the ImageNet weights"):
     status = weights_status()
+    # Asked once per process and never longer than a few seconds (RESNET_PILOT_OFFLINE=1: never).
+    online = not all(info["available"] for info in status.values()) and can_download()
     cols = st.columns(len(status))
     for column, (arch, info) in zip(cols, status.items()):
         label = MODEL_LABELS[arch]
         if info["available"]:
             column.markdown(f":green[:material/check_circle:] **{label}** ImageNet weights available")
-        else:
-            column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+            continue
+        column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+        if online and column.button("Download ImageNet weights", key=f"home_download_{arch}",
+                                    icon=":material/download:", help=f"torchvision's file, into `{info['path']}`"):
+            bar = column.progress(0.0, text=f"Downloading {label}…")
+
+            def show(done: int, total: int, bar=bar, label=label) -> None:
+                mb = f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB" if total else f"{done / 1e6:,.0f} MB"
+                bar.progress(min(1.0, done / total) if total else 0.0, text=f"Downloading {label}: {mb}")
+
+            with friendly_errors(f"download the {label} weights"):
+                download_imagenet_weights(arch, progress=show)
+                st.rerun()
     missing = [(arch, Path(info["path"])) for arch, info in status.items() if not info["available"]]
     if missing:
         files = ", ".join(f"`{path.name}` ({MODEL_LABELS[arch]})" for arch, path in missing)
         folder = missing[0][1].parent
+        how = ("Download them above (torchvision's files, stored in its cache)" if online else
+               f"The download server does not answer from here: copy {files} into `{folder}` "
+               "(torchvision's files, downloaded once where there is internet access)")
         st.info(
             f"Without ImageNet weights, training starts from random initialisation and the run shows a "
             f"warning; the wizard adapts its plan (higher learning rate, more epochs). "
-            f"To add them, copy {files} into `{folder}` "
-            f"(torchvision's files, downloaded once where there is internet access), "
-            f"or supply a weights file (.pt/.pth) on the Train page.",
+            f"{how}, or supply a weights file (.pt/.pth) on the Train page.",
             icon=":material/info:")
 
 st.caption(f"Workspace folder: `{ws.root}` — datasets, runs and the run database live here.")
