@@ -67,12 +67,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _refuse_if_taken(lease) -> None:
-    from resnet_core.runs.lease import device_words
+    from resnet_core.runs.lease import taken_message
 
     if lease is not None:
-        raise UserError(f"the {device_words(lease.device)} is taken: run {lease.run_id} is training "
-                        f"{'in this process' if lease.this_process else f'in another process (pid {lease.owner_pid})'}"
-                        "; leave out --no-wait to wait for it")
+        raise UserError(taken_message(lease))
 
 
 def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_json: bool,

@@ -23,8 +23,17 @@ def device_words(device: str) -> str:
 
 def busy_message(lease: DeviceLease) -> str:
     """'waiting for the GPU: run 12 is training in another process (pid 4242)'."""
+    return f"waiting for the {device_words(lease.device)}: {_who(lease)}"
+
+
+def taken_message(lease: DeviceLease) -> str:
+    """Why a run that may not wait is refused."""
+    return f"the {device_words(lease.device)} is taken: {_who(lease)}; leave out --no-wait to wait for it"
+
+
+def _who(lease: DeviceLease) -> str:
     where = "in this process" if lease.this_process else f"in another process (pid {lease.owner_pid})"
-    return f"waiting for the {device_words(lease.device)}: run {lease.run_id} is training {where}"
+    return f"run {lease.run_id} is training {where}"
 
 
 @contextmanager
