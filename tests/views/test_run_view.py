@@ -50,6 +50,13 @@ def test_queue_text_names_the_place_and_the_run_ahead():
     assert queue_text(view_from_snapshot(first), everyone) == "waiting: 1st in the queue behind run 7"
 
 
+def test_queue_text_says_which_run_of_another_process_it_waits_for():
+    message = "waiting for the CPU: run 12 is training in another process (pid 4242)"
+    waiting = snap(13, "queued", phase="waiting", message=message)  # next here, so out of the queue
+    assert queue_text(view_from_snapshot(waiting), [waiting]) == message
+    assert queue_text(view_from_snapshot(snap(14, "queued")), []) == "waiting to start"
+
+
 def test_run_to_follow_prefers_own_active_run_then_newest_active_then_own_finished():
     active = [snap(4), snap(6, "queued", queue_position=1)]
     assert run_to_follow(4, active) == 4
