@@ -19,6 +19,7 @@ from resnet_core.data.sample import (
     SAMPLE_DESCRIPTION,
     SAMPLE_NAME,
 )
+from resnet_core.data.server_roots import check_server_folder, folder_policy
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
 from resnet_core.views import dataset_view
 from ui.dataset_report import report_section
@@ -194,6 +195,10 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "
                    "copied: the dataset refers to it.")
+        # Others may reach a server that does not listen on localhost: it reads only under the data roots.
+        policy = folder_policy(st.get_option("server.address"), ws)
+        if not policy.local:
+            st.caption(policy.describe())
         # A form: Enter in "Folder path" submits it, as the Add button does.
         with st.form("data_path_form", border=False):
             path = st.text_input("Folder path", key="data_path", placeholder="/data/pets")
@@ -204,6 +209,7 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                 st.error("Type the path of a folder whose subfolders are the classes, then add it.")
             else:
                 with friendly_errors("add the folder"):
+                    check_server_folder(path.strip(), policy)
                     info = register_folder(path.strip(), ws, name=name.strip() or None)
                     finish_import(info, f"Added the folder as '{info.name}'.")
     with builtin:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from resnet_core.config import ConfigError
+from resnet_core.runs.store import StoreError
 
 
 class Command(NamedTuple):
@@ -42,6 +43,7 @@ COMMANDS = {
     "export": Command("export", "export a trained run to TorchScript or ONNX"),
     "bench": Command("bench", "time the plain PyTorch loop against this project's engine on the same data"),
     "sweep": Command("sweep", "the cost-performance study on your data: every configuration, ranked"),
+    "repair": Command("repair", "rebuild a damaged run database from the run folders"),
 }
 
 
@@ -111,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as e:  # a bug or an environment problem: say what, keep the traceback out
         _print_traceback_if(args.debug)
-        if isinstance(e, (ConfigError, FileNotFoundError, NotADirectoryError, ValueError)):
+        if isinstance(e, (ConfigError, FileNotFoundError, NotADirectoryError, ValueError, StoreError)):
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(f"error: unexpected {type(e).__name__}: {e}", file=sys.stderr)

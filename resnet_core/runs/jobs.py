@@ -15,11 +15,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
+from resnet_core.runs.lease import hold_device
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.status import ACTIVE, RunStatus
@@ -250,8 +252,29 @@ class JobManager:
         if runner is None:
             def runner(run_id, config, **kw):
                 return execute_run(run_id, config, self.workspace, self.store, **kw)
-        return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                      progress=publisher.on_prepare, resume=job.resume)
+        with self._device(job) as holder:
+            if holder is not None:  # cancelled while another process trained on the device
+                return self._cancelled_while_waiting(job)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
+            return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
+                          progress=publisher.on_prepare, resume=job.resume)
+
+    def _device(self, job: _Job):
+        """The workspace-wide lease on the job's device (one run per device across processes); with
+        parallel_per_device above 1 the device is shared on purpose, so no lease is taken."""
+        if self._parallel > 1:
+            return nullcontext()
+
+        def waiting(message: str) -> None:
+            self._publish(job, status=RunStatus.QUEUED, phase="waiting", message=message)
+
+        return hold_device(self.store, job.device_key, job.run_id, cancel=job.cancel, on_wait=waiting)
+
+    def _cancelled_while_waiting(self, job: _Job) -> str:
+        self.store.finish_run(job.run_id, RunStatus.CANCELLED, error=None)
+        self.store.add_note(job.run_id, "Cancelled while waiting for the device; it never started.")
+        self._publish(job, message="cancelled before it started")
+        return RunStatus.CANCELLED
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -166,8 +166,8 @@ def prep_text(prep: tuple[str, int, int] | None) -> tuple[str, float]:
 def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
     """'waiting: 2nd in the queue behind run 7' — the run just ahead of it on the same device."""
     position = view.queue_position
-    if not position:
-        return "waiting to start"
+    if not position:  # next here; it may wait for a run of another process (the device lease)
+        return view.message or "waiting to start"
     same_device = [s for s in snapshots if s.device == view.device and s.run_id != view.run_id]
     if position > 1:
         ahead = [s for s in same_device if s.queue_position == position - 1]

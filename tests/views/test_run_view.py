@@ -52,6 +52,13 @@ def test_queue_text_names_the_place_and_the_run_ahead():
     assert queue_text(view_from_snapshot(first), everyone) == "waiting: 1st in the queue behind run 7"
 
 
+def test_queue_text_says_which_run_of_another_process_it_waits_for():
+    message = "waiting for the CPU: run 12 is training in another process (pid 4242)"
+    waiting = snap(13, "queued", phase="waiting", message=message)  # next here, so out of the queue
+    assert queue_text(view_from_snapshot(waiting), [waiting]) == message
+    assert queue_text(view_from_snapshot(snap(14, "queued")), []) == "waiting to start"
+
+
 def test_a_session_follows_only_the_run_it_started_or_chose():
     # Another session's runs, active or queued, never take over this session's page by themselves.
     active = [snap(4), snap(6, "queued", queue_position=1)]
@@ -78,6 +85,8 @@ def test_cancel_text_confirms_the_request_then_the_outcome():
         "Run #3 was cancelled during epoch 2 of 10. The best model so far (epoch 1) was kept.")
     queued = view_from_snapshot(snap(3, "cancelled", message="cancelled before it started"))
     assert cancel_text(queued, cancel_asked=False) == "Run #3 was cancelled before it started."
+
+
 def test_view_from_a_finished_snapshot_carries_final_scores_and_the_early_stop():
     final = {"val_loss": 0.3, "val_acc": 0.9, "test_acc": 0.88, "train_time_s": 12.0, "epoch_ended": 6,
              "best_epoch": 4, "stopped_early": True}
