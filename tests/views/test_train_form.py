@@ -8,9 +8,12 @@ from resnet_core.views.train_form import (
     FORM_FIELDS,
     config_from_form,
     form_values,
+    number_fields,
     patience_hint,
+    source_caption,
     subset_note,
     weights_file_problem,
+    weights_file_verdict,
 )
 
 PLAN = TrainConfig(dataset="pets", model="resnet50", epochs=12, batch_size=16, learning_rate=2e-4,
@@ -60,3 +63,29 @@ def test_captions():
     assert patience_hint(5) == "10–20% of 5 epochs: 2"
     assert subset_note(PLAN) == "Trains on a stratified subset of 80 training images (set in the Wizard)."
     assert subset_note(PLAN.replace(max_train_images=None)) is None and subset_note(None) is None
+
+
+def test_number_fields_take_their_range_from_the_limits():
+    from resnet_core.advice.limits import setting_limits
+
+    fields = number_fields(setting_limits("resnet101"), "resnet101")
+    assert list(fields) == ["epochs", "batch_size", "learning_rate", "patience", "eval_every", "image_size", "seed"]
+    epochs, lr, seed = fields["epochs"], fields["learning_rate"], fields["seed"]
+    assert (epochs.label, epochs.min_value, epochs.max_value, epochs.format) == ("Epochs", 1, 20, None)
+    assert epochs.help == "The ResNet101 card's range: 1–20."
+    assert isinstance(lr.min_value, float) and (lr.max_value, lr.step, lr.format) == (1e-4, 1e-5, "%.1e")
+    assert (seed.min_value, seed.max_value) == (0, 2**31 - 1)
+    assert fields["batch_size"].max_value == 32 and fields["image_size"].step == 16
+
+
+def test_source_caption_says_where_the_settings_came_from():
+    assert source_caption(None, "pets").startswith("Settings from the wizard's defaults")
+    assert source_caption(PLAN, "pets") == "Settings from the Wizard — change anything you like."
+    assert source_caption(PLAN, "birds") == "Settings from the Wizard (planned for pets) — change anything you like."
+
+
+def test_a_weights_file_that_is_not_one_gets_a_reason(tmp_path):
+    path = tmp_path / "bogus.pt"
+    path.write_bytes(b"not a checkpoint")
+    problem, description = weights_file_verdict(str(path), "resnet18")
+    assert description is None and "bogus.pt" in problem
