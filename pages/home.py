@@ -12,6 +12,7 @@ from resnet_core.hardware import detect_hardware
 from resnet_core.training.weights import can_download, download_imagenet_weights, weights_status
 from resnet_core.views import journey
 from resnet_core.views.run_details import predictable_runs
+from ui.progress import download_bar
 from ui.shared import (
     PAGES,
     PLAN,
@@ -119,12 +120,7 @@ with friendly_errors("check the ImageNet weights"):
         column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
         if online and column.button("Download ImageNet weights", key=f"home_download_{arch}",
                                     icon=":material/download:", help=f"torchvision's file, into `{info['path']}`"):
-            bar = column.progress(0.0, text=f"Downloading {label}…")
-
-            def show(done: int, total: int, bar=bar, label=label) -> None:
-                mb = f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB" if total else f"{done / 1e6:,.0f} MB"
-                bar.progress(min(1.0, done / total) if total else 0.0, text=f"Downloading {label}: {mb}")
-
+            show = download_bar(column, f"Downloading {label}")
             with friendly_errors(f"download the {label} weights"):
                 download_imagenet_weights(arch, progress=show)
                 st.rerun()

@@ -74,8 +74,9 @@ def wizard_defaults(dataset: str) -> TrainConfig | None:
 def number(where, name: str, fields: dict[str, tf.NumberField], **kwargs):
     """A number widget of the form, as train_form describes it."""
     f = fields[name]
-    return where.number_input(f.label, f.min_value, f.max_value, step=f.step, format=f.format, key=KEYS[name],
-                              help=f.help, **kwargs)
+    with where:
+        return st.number_input(f.label, f.min_value, f.max_value, step=f.step, format=f.format, key=KEYS[name],
+                               help=f.help, **kwargs)
 
 
 def settings_section(datasets: list[str]) -> None:

@@ -22,3 +22,14 @@ def progress_bar(action: str):
                       text=f"{action}: {done:,} of {total:,} files{eta}")
 
     return update, slot
+
+
+def download_bar(where, action: str):
+    """A progress bar in `where` for a download that reports (bytes done, bytes in all; 0 if unknown)."""
+    bar = where.progress(0.0, text=f"{action}…")
+
+    def update(done: int, total: int) -> None:
+        mb = f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB" if total else f"{done / 1e6:,.0f} MB"
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{action}: {mb}")
+
+    return update

@@ -193,7 +193,8 @@ def test_outcome_notice_and_scores_of_a_finished_run():
                                                            "Training time", "Epoch ended", "Best epoch"]
     assert final_metrics(done)[0] == ("Test accuracy", "90.0%") and can_predict_with(done)
     cancelled = view_from_snapshot(snap(1, "cancelled", final={"test_acc": None, "epoch_ended": 1}))
-    assert outcome_notice(cancelled) == ("warning", "Cancelled. The best model so far was kept.")
+    assert outcome_notice(cancelled) == (
+        "warning", "Run #1 was cancelled during epoch 1 of 10. No evaluation had finished yet.")
     assert final_metrics(cancelled) and not can_predict_with(cancelled)
     failed = view_from_snapshot(snap(1, "failed", message="out of memory"))
     assert outcome_notice(failed) == ("error", "Training failed: out of memory")
