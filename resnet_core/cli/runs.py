@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
-from resnet_core.results.ranking import ranked_rows
+from resnet_core.results.ranking import RankedRun, ranked_rows
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
 from resnet_core.status import NOT_COMPLETED, RunStatus
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         runs = store.list_runs(dataset=args.dataset)
     finally:
         store.close()
-    ranks = {row["run_id"]: row for row in ranked_rows(runs)}
+    ranks = {row.run_id: row for row in ranked_rows(runs)}
     items = [run_dict(r, ranks.get(r.id)) for r in runs]
     if args.json:
         print_json(items)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]:
+def run_dict(record: RunRecord, ranked: RankedRun | None) -> dict[str, Any]:
     """One run as plain JSON-ready data; rank and pareto are None when it is not ranked."""
     return {
         "run_id": record.id,
@@ -69,8 +69,8 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
         "num_train": record.num_train,
         "num_val": record.num_val,
         "num_test": record.num_test,
-        "rank": ranked["Rank"] if ranked else None,
-        "pareto": ranked["Pareto"] if ranked else None,
+        "rank": ranked.rank if ranked else None,
+        "pareto": ranked.pareto if ranked else None,
         "created_at": record.created_at,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
