@@ -245,7 +245,7 @@ if summary.best is None:
 else:
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(summary.table))
-    m2.metric("Best test accuracy", f"{summary.best['Test Acc']:.1%}", help=summary.best_help())
+    m2.metric("Best test accuracy", f"{summary.best.test_acc:.1%}", help=summary.best_help())
     m3.metric("On the Pareto front", summary.on_front,
               help="Runs no other run beats on both accuracy and training time.")
     ranking_section(summary.table, dataset)

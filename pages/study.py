@@ -4,8 +4,9 @@ per size as in the reference study, with the learning curve, cost against accura
 conclusion.
 
 The plan's inputs live in st.session_state under the widget keys below (kept while other pages are
-shown). Launching queues the runs in the shared job manager and returns at once; a fragment polls
-their progress while any is active and redraws the whole page when a configuration finishes.
+shown). Launching queues the runs in the shared job manager and returns at once; the lower half
+(ui/study_results.py) polls their progress while any is active and redraws the whole page when a
+configuration finishes.
 """
 from __future__ import annotations
 

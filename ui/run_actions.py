@@ -12,6 +12,7 @@ EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 
 
 def model_panel(record) -> None:
+    """The run's model as a download (TorchScript or ONNX bundle), or straight to Predict with it."""
     svc = services()
     if not has_model(record, svc.workspace):
         st.info("This run kept no trained model.")

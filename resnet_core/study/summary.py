@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resnet_core.advice.wizard_pick import overridden_settings, wizard_pick_run
-from resnet_core.results.ranking import format_study_table, ranked_rows
+from resnet_core.results.ranking import RankedRun, format_study_table, ranked_rows
 from resnet_core.status import PENDING, RunStatus
 from resnet_core.study.plan import StudyPlan, load_study
 from resnet_core.study.run import completed_run, matching_runs
@@ -35,10 +35,10 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
         for e in entries:
             records = runs.get(e.key, [])
             shown[e.key] = completed_run(records) or (records[0] if records else None)
-        ranked = {row["run_id"]: row for row in ranked_rows(
+        ranked = {row.run_id: row for row in ranked_rows(
             r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)}
         ranked_runs = sorted((r for r in shown.values() if r is not None and r.id in ranked),
-                             key=lambda r: ranked[r.id]["Rank"])
+                             key=lambda r: ranked[r.id].rank)
         advice = plan.wizard_advice(size)
         pick = wizard_pick_run(ranked_runs, advice) if advice is not None else None
         rows = []
@@ -53,8 +53,8 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "test_acc": record.test_acc if ranked_row else None,
                 "train_time_s": record.train_time_s if ranked_row else None,
                 "epoch_ended": record.epoch_ended if ranked_row else None,
-                "rank": ranked_row["Rank"] if ranked_row else None,
-                "pareto": bool(ranked_row["Pareto"]) if ranked_row else False,
+                "rank": ranked_row.rank if ranked_row else None,
+                "pareto": ranked_row.pareto if ranked_row else False,
                 "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
                 "wizard_pick": record is not None and record is pick,
@@ -69,10 +69,11 @@ def format_tables(tables: list[dict[str, Any]]) -> str:
     blocks = []
     for table in tables:
         n = table["num_images"]
-        rows = [{"num_images": n, "Model": r["config"] if r["rank"] is not None
-                 else f"{r['config']} ({r['status']})", "Val Loss": r["val_loss"],
-                 "Val Acc": r["val_acc"], "Test Acc": r["test_acc"], "Training Time": r["train_time_s"],
-                 "Epoch Ended": r["epoch_ended"], "Rank": r["rank"]} for r in table["rows"]]
+        rows = [RankedRun(run_id=r.get("run_id"), dataset="", num_images=n,
+                          description=r["config"] if r["rank"] is not None else f"{r['config']} ({r['status']})",
+                          val_loss=r["val_loss"], val_acc=r["val_acc"], test_acc=r["test_acc"],
+                          train_time_s=r["train_time_s"], epoch_ended=r["epoch_ended"], rank=r["rank"])
+                for r in table["rows"]]
         blocks.append(format_study_table(rows, n))
     return "\n".join(blocks)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
-from resnet_core.results.ranking import best_row, comparison_table, ranked_rows
+from resnet_core.results.ranking import RankedRun, best_row, comparison_table, ranked_rows
 from resnet_core.runs.store import RunRecord
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.workspace import Workspace
@@ -24,20 +23,20 @@ def compare_datasets(dataset_names: Iterable[str], runs: Sequence[RunRecord]) ->
 @dataclass(frozen=True)
 class CompareSummary:
     table: pd.DataFrame  # ranking.comparison_table: one row a ranked run
-    rows: list[dict[str, Any]]  # ranking.ranked_rows, for the cost-performance chart
-    best: dict[str, Any] | None  # the best ranked run over every size (ranking.best_row)
+    rows: list[RankedRun]  # ranking.ranked_rows, for the cost-performance chart
+    best: RankedRun | None  # the best ranked run over every size (ranking.best_row)
     active: int  # runs still queued or training
 
     @property
     def on_front(self) -> int:
-        return int(self.table["Pareto"].sum()) if not self.table.empty else 0
+        return sum(1 for row in self.rows if row.pareto)
 
     def best_help(self) -> str:
         """Which run the best test accuracy is, of what size, and whether it was cancelled."""
         b = self.best
         cancelled = (" (cancelled by hand; ranked on the best model it kept)"
-                     if b["status"] == RunStatus.CANCELLED else "")
-        return f"Run #{b['run_id']}: {b['Model']}, {b['num_images']:,} training images{cancelled}"
+                     if b.status == RunStatus.CANCELLED else "")
+        return f"Run #{b.run_id}: {b.description}, {b.num_images:,} training images{cancelled}"
 
     def active_text(self) -> str | None:
         if not self.active:

@@ -44,9 +44,9 @@ def default_run(records: Sequence[RunRecord], dataset: str | None) -> int | None
     if not records:
         return None
     if dataset:
-        rows = [r for r in ranked_rows(x for x in records if x.dataset == dataset) if r["Rank"] == 1]
+        rows = [r for r in ranked_rows(x for x in records if x.dataset == dataset) if r.rank == 1]
         if rows:
-            return max(rows, key=lambda r: (r["num_images"] or 0))["run_id"]
+            return max(rows, key=lambda r: r.num_images or 0).run_id
     return max(records, key=lambda r: r.id).id
 
 

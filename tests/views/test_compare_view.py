@@ -20,7 +20,7 @@ def test_every_dataset_is_offered_and_those_with_runs_are_known():
 def test_the_summary_names_the_best_over_every_size_and_counts_what_is_still_running():
     summary = compare_summary([record(1, 0.30), record(2, 0.42, num_train=20), record(3, 0.35),
                                record(4, None, status="running")])
-    assert summary.best["run_id"] == 2 and len(summary.table) == 3
+    assert summary.best.run_id == 2 and len(summary.table) == 3
     assert summary.best_help() == "Run #2: config 2, 20 training images"
     assert summary.active == 1 and summary.active_text().startswith("1 run is still training")
     assert summary.on_front == 3  # at 10 images the faster run 1 and the more accurate run 3 both
