@@ -72,8 +72,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
 
     bar = ConsoleProgress()
     try:
-        status = execute_run(run_id, config, workspace, store, callbacks=[bar],
-                             progress=bar.on_prepare, resume=resume)
+        status = execute_run(run_id, config, workspace, store, callbacks=[bar], resume=resume)
     except KeyboardInterrupt:
         bar.close()
         store.finish_run(run_id, RunStatus.INTERRUPTED)
