@@ -95,8 +95,7 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
                 store.finish_run(run_id, RunStatus.CANCELLED)
                 store.add_note(run_id, "Not started: the device was taken and --no-wait was given.")
                 _refuse_if_taken(taken)
-            status = execute_run(run_id, config, workspace, store, callbacks=[bar],
-                                 progress=bar.on_prepare, resume=resume)
+            status = execute_run(run_id, config, workspace, store, callbacks=[bar], resume=resume)
     except KeyboardInterrupt:
         bar.close()
         store.finish_run(run_id, RunStatus.INTERRUPTED)

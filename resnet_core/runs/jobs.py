@@ -64,7 +64,7 @@ class JobSnapshot:
         return self.status in ACTIVE
 
 
-Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, progress=fn, resume=bool) -> status
+Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, resume=bool) -> status
 
 
 @dataclass
@@ -169,7 +169,8 @@ class JobManager:
     # -- cancelling -------------------------------------------------------------------------
 
     def cancel(self, run_id: int) -> bool:
-        """Cancel a queued run (removed from the queue) or a running one (stops between batches)."""
+        """Cancel a queued run (removed from the queue) or a running one (stops between batches, or
+        within moments while its data is scanned or decoded)."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None or not job.snapshot or not job.snapshot.is_active:
@@ -257,7 +258,7 @@ class JobManager:
                 return self._cancelled_while_waiting(job)
             self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
             return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                          progress=publisher.on_prepare, resume=job.resume)
+                          resume=job.resume)
 
     def _device(self, job: _Job):
         """The workspace-wide lease on the job's device (one run per device across processes); with

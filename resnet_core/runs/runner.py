@@ -12,7 +12,6 @@ import logging
 import shutil
 import threading
 import traceback
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -27,7 +26,9 @@ from resnet_core.runs.predictions import save_predictions
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import (
     Callback,
+    CallbackList,
     CancelOnEvent,
+    CancelTraining,
     FitState,
     TrainingDiverged,
 )
@@ -105,23 +106,31 @@ def check_startable(config: TrainConfig) -> None:
 
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                progress: Callable[[str, int, int], None] | None = None, resume: bool = False) -> str:
-    """Train run `run_id` and store the outcome. Returns the final status."""
+                resume: bool = False) -> str:
+    """Train run `run_id` and store the outcome. Returns the final status.
+
+    The callbacks see the data being prepared (on_prepare) as well as the training; `cancel_event`
+    is honoured in both.
+    """
     run_dir = workspace.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     record = store.get_run(run_id)
     config = record.config if record is not None else config
     store.mark_running(run_id)
     cancel_event = cancel_event or threading.Event()
+    cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
     try:
         # The dataset is read afresh: a queued run may start long after create_run saw it.
-        data = prepare_data(config, workspace, progress=progress)
+        data = prepare_data(config, workspace, progress=CallbackList(cbs).on_prepare)
         if resume:
             _check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
-        cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
         result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume)
+    except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
+        store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
+        store.finish_run(run_id, RunStatus.CANCELLED)
+        return RunStatus.CANCELLED
     except Exception as e:
         return _fail(store, run_id, failure_message(e, workspace), run_dir)
     final = result.final_dict()

@@ -12,6 +12,10 @@ autocast (fp16 with a grad scaler where bf16 is missing) and cudnn benchmark. On
 bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are written at most once per
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
+Same seed, same run: the starting weights come from a generator of the run's own (models.initialise),
+and each epoch's data order and augmentation from another seeded by (seed, epoch); nothing draws from
+torch's global generator, which other threads (another run, the time-estimate probe) may reseed.
+
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
 epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
@@ -167,10 +171,10 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
     """
     device = device or resolve_device(config.device)
-    torch.manual_seed(config.seed)
     weights_mode, weight_notes = resolve_weights(config.weights, config.model, config.weights_path)
+    # The run's own generator, never torch's global one, which any other thread may reseed.
     model = build_model(config.model, len(data.classes), weights=weights_mode,
-                        weights_path=config.weights_path)
+                        weights_path=config.weights_path, generator=torch.Generator().manual_seed(config.seed))
     if not config.fine_tune:
         freeze_backbone(model)
     speed = speed_settings(device, config.batch_size)

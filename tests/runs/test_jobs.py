@@ -154,7 +154,7 @@ def test_parallel_per_device_allows_two_when_asked(workspace, tmp_path):
     release = threading.Event()
     active, peak = [], []
 
-    def runner(run_id, config, callbacks, cancel_event, progress, resume):
+    def runner(run_id, config, callbacks, cancel_event, resume):
         active.append(run_id)
         peak.append(len(active))
         release.wait(10)
