@@ -191,3 +191,27 @@ def test_a_real_race_picks_the_clearly_better_candidate(workspace, tmp_path):
     assert result.winner == "lr 0.03"
     assert scores["lr 0.03"].val_loss < scores["lr 1e-06"].val_loss
     assert "disagrees" in result.verdict("lr 1e-06") and "agrees" in result.verdict("lr 0.03")
+
+
+def test_recommend_race_on_a_folder_prints_every_candidate_with_its_score(workspace, tmp_path, capsys):
+    from resnet_core.cli import main
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=14, size=32)
+    code = main(["recommend", "--data", str(folder), "--cpu", "--weights", "none", "--image-size", "32",
+                 "--race", "--budget", "2", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    race = out["race"]
+    assert race["budget_s"] == 120
+    names = [c["name"] for c in race["candidates"]]
+    assert len(names) >= 3 and race["winner"] in names
+    assert all({"name", "changes", "source", "val_loss", "val_acc", "rung"} <= set(c) for c in race["candidates"])
+    assert any(c["val_loss"] is not None for c in race["candidates"])
+    assert race["verdict"] and race["trials"]
+
+
+def test_recommend_race_needs_the_data(capsys):
+    from resnet_core.cli import main
+
+    assert main(["recommend", "--images", "500", "--classes", "5", "--cpu", "--race"]) != 0
+    assert "--data" in capsys.readouterr().err
