@@ -25,6 +25,7 @@ from resnet_core.views.wizard import (
     train_prefill,
     why_lines,
 )
+from ui.race_panel import race_panel
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -226,6 +227,9 @@ with friendly_errors("estimate the training time"):
     if plans_other_hardware(inputs, hw):
         st.info(f"You planned for {planned_hardware(inputs)}; this estimate is for this machine ({hw.describe()}).",
                 icon=":material/info:")
+
+if report is not None:
+    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
 
 st.divider()
 can_train = report is not None

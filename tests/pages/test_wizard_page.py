@@ -249,3 +249,31 @@ def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick(pets):
     assert "ranked 1st of 4" in text and "Measurement agrees with the cards" in text
     (table,) = [d.value for d in pets.dataframe if "Configuration" in d.value.columns]
     assert list(table.loc[table["Wizard's pick"], "Run"]) == [study_run]
+
+
+def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets, monkeypatch):
+    """The race itself is tested in tests/advice/test_race.py; here, what the page does with it."""
+    import ui.race_panel
+    from resnet_core.advice.check_on_data import RaceCheck
+    from resnet_core.advice.race import RaceResult, Trial, race_candidates
+
+    asked = {}
+
+    def fake_check(dataset, workspace, rec, *, budget_s, progress, **kw):
+        asked.update(dataset=dataset, budget_s=budget_s)
+        candidates = race_candidates(rec, dataset)
+        progress(1, 2, "round 1")
+        winner = candidates[1]
+        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner=winner.name,
+                            trials=[Trial(c.name, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
+        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].name))
+
+    monkeypatch.setattr(ui.race_panel, "check_on_data", fake_check)
+    pets.number_input(key="wizard_race_minutes").set_value(1.0)
+    pets.button(key="wizard_race").click().run()
+    assert not pets.exception and not pets.error
+    assert asked == {"dataset": "pets", "budget_s": 60.0}
+    assert any("disagrees with the cards" in w.value for w in pets.warning)
+    table = next(d.value for d in pets.dataframe if "Candidate" in d.value.columns)
+    assert len(table) >= 3 and table.iloc[0]["Pick"] == "★"
+    assert table["From"].str.len().min() > 0
