@@ -119,3 +119,54 @@ def test_same_seed_same_run_while_another_thread_trains_and_the_estimate_probe_r
     assert beside[0].keys() == alone[0].keys()
     for name, tensor in alone[0].items():
         assert torch.equal(beside[0][name], tensor), name
+
+
+# ---- running out of memory ---------------------------------------------------------------------
+
+def _out_of_memory():
+    return torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_mid_epoch_applies_no_batch_twice(workspace, tmp_path, monkeypatch):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=16, size=32)
+    cfg, data = _data(workspace, folder, epochs=1, batch_size=4, augmentation="light")
+    real_batch_input = engine._batch_input
+    training_batches = []
+    trained_on = []
+
+    def batch_input(pixels, idx, speed, augmentation, gen):
+        if gen is not None:  # a training batch (evaluation passes no generator)
+            training_batches.append(len(idx))
+            if len(training_batches) == 3:
+                raise _out_of_memory()  # the third batch does not fit: two have been applied
+            trained_on.extend(idx.tolist())
+        return real_batch_input(pixels, idx, speed, augmentation, gen)
+
+    monkeypatch.setattr(engine, "_batch_input", batch_input)
+    result = fit(cfg, data)
+    assert result.status == "completed" and result.batch_size == 2
+    assert sorted(trained_on) == sorted(data.train_idx.tolist())  # every training image once, none twice
+    note = next(n for n in result.notes if "Out of memory at batch size 4" in n)
+    assert "batch size 2" in note and "image 9 of" in note
+
+
+@pytest.mark.parametrize("fine_tune", [True, False])  # False: the frozen backbone's features computed once
+def test_out_of_memory_while_evaluating_halves_the_evaluation_batch(workspace, tmp_path, monkeypatch, fine_tune):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=16, size=32)
+    cfg, data = _data(workspace, folder, epochs=2, fine_tune=fine_tune)
+    real_batch_input = engine._batch_input
+    evaluated = []
+
+    def batch_input(pixels, idx, speed, augmentation, gen):
+        if gen is None:  # an evaluation batch
+            if len(idx) > 2:
+                raise _out_of_memory()
+            evaluated.append(len(idx))
+        return real_batch_input(pixels, idx, speed, augmentation, gen)
+
+    monkeypatch.setattr(engine, "_batch_input", batch_input)
+    result = fit(cfg, data)
+    assert result.status == "completed"
+    assert result.val_loss is not None and result.test_acc is not None
+    assert evaluated and max(evaluated) <= 2
+    assert any("Out of memory while evaluating" in n and "batches of 2" in n for n in result.notes), result.notes
