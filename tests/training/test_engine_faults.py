@@ -170,3 +170,30 @@ def test_out_of_memory_while_evaluating_halves_the_evaluation_batch(workspace, t
     assert result.val_loss is not None and result.test_acc is not None
     assert evaluated and max(evaluated) <= 2
     assert any("Out of memory while evaluating" in n and "batches of 2" in n for n in result.notes), result.notes
+
+
+# ---- the reported test score is best.pt's ------------------------------------------------------
+
+def test_a_run_that_stopped_past_its_best_epoch_reports_the_test_score_of_best_pt(workspace, tmp_path, monkeypatch):
+    import random
+    import shutil
+
+    from resnet_core.training.checkpoints import load_checkpoint
+
+    monkeypatch.setenv("RESNET_PILOT_CPU_BF16", "0")  # float32 throughout, so both passes compute alike
+    # Random labels: the network memorises the training images and validation loss climbs.
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=24, size=32)
+    files = sorted(folder.rglob("*.png"))
+    random.Random(0).shuffle(files)
+    for i, f in enumerate(files):
+        shutil.move(f, folder / f"class_{i % 2}" / f"r_{f.name}")
+    cfg, data = _data(workspace, folder, epochs=25, patience=2, learning_rate=3e-3)
+    result = fit(cfg, data, checkpoint_dir=tmp_path / "run")
+    assert result.best_epoch < result.epoch_ended
+
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta["epoch"] == result.best_epoch
+    speed = engine.speed_settings(torch.device("cpu"), cfg.batch_size)
+    test = engine.evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed)
+    assert result.test_loss == pytest.approx(test["loss"], rel=1e-6, abs=1e-7)
+    assert result.test_acc == test["acc"]
