@@ -57,7 +57,13 @@ from resnet_core.training.callbacks import (
 )
 from resnet_core.training.checkpoints import save_checkpoint_state
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
-from resnet_core.training.weights import resolve_weights
+from resnet_core.training.weights import (
+    WeightsError,
+    forget_network,
+    imagenet_weights_available,
+    model_label,
+    resolve_weights,
+)
 
 MIN_LR_FRACTION = 0.01
 # Checkpoints are written once at least this many times their last write's duration has passed, so
@@ -157,10 +163,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
     """
     device = device or resolve_device(config.device)
-    weights_mode, weight_notes = resolve_weights(config.weights, config.model, config.weights_path)
-    # The run's own generator, never torch's global one, which any other thread may reseed.
-    model = build_model(config.model, len(data.classes), weights=weights_mode,
-                        weights_path=config.weights_path, generator=torch.Generator().manual_seed(config.seed))
+    model, weights_mode, weight_notes = _starting_model(config, len(data.classes))
     if not config.fine_tune:
         freeze_backbone(model)
     speed = speed_settings(device, config.batch_size)
@@ -274,6 +277,28 @@ def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed:
 
     train_time_s = state.elapsed()
     return _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
+
+
+def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, str, list[str]]:
+    """The model with its starting weights, the weights mode used and its notes.
+
+    With weights 'auto', a failed ImageNet download (the machine went offline since the network was
+    probed) falls back to random initialisation with a note, as when the weights are unavailable.
+    """
+    mode, notes = resolve_weights(config.weights, config.model, config.weights_path)
+    downloading = mode == "imagenet" and not imagenet_weights_available(config.model)
+    try:
+        # The run's own generator, never torch's global one, which any other thread may reseed.
+        return build_model(config.model, num_classes, weights=mode, weights_path=config.weights_path,
+                           generator=torch.Generator().manual_seed(config.seed)), mode, notes
+    except WeightsError as e:
+        if config.weights != "auto" or not downloading:
+            raise
+        forget_network()
+        notes = [*notes, f"ImageNet weights for {model_label(config.model)} could not be downloaded, so "
+                         f"training from random initialisation: {e}"]
+    return build_model(config.model, num_classes, weights="none",
+                       generator=torch.Generator().manual_seed(config.seed)), "none", notes
 
 
 def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:

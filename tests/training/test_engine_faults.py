@@ -172,6 +172,35 @@ def test_out_of_memory_while_evaluating_halves_the_evaluation_batch(workspace, t
     assert any("Out of memory while evaluating" in n and "batches of 2" in n for n in result.notes), result.notes
 
 
+# ---- --weights auto after the network went away -------------------------------------------------
+
+def test_auto_weights_fall_back_to_random_when_the_download_fails_after_a_positive_probe(
+        workspace, tmp_path, monkeypatch):
+    import urllib.error
+
+    from resnet_core.runs.runner import create_run, execute_run
+    from resnet_core.runs.store import RunStore
+    from resnet_core.training import weights
+
+    monkeypatch.delenv("RESNET_PILOT_OFFLINE")
+    monkeypatch.setattr(weights, "_probe_result", True)  # the network answered earlier in this process
+
+    def offline_now(*args, **kwargs):
+        raise urllib.error.URLError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline_now)
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=8, size=32)
+    store = RunStore(workspace)
+    cfg = _config(folder, weights="auto", epochs=1)
+    run_id = create_run(cfg, workspace, store)
+    assert execute_run(run_id, cfg, workspace, store) == "completed"
+    record = store.get_run(run_id)
+    assert record.status == "completed" and record.test_acc is not None
+    assert any("could not be downloaded" in n and "random initialisation" in n for n in record.notes), record.notes
+    # The failed download is remembered: the next run does not wait for it again.
+    assert weights.resolve_weights("auto", "resnet18")[0] == "none"
+
+
 # ---- the reported test score is best.pt's ------------------------------------------------------
 
 def test_a_run_that_stopped_past_its_best_epoch_reports_the_test_score_of_best_pt(workspace, tmp_path, monkeypatch):
