@@ -98,6 +98,14 @@ def can_download(timeout: float = 3.0) -> bool:
         return _probe_result
 
 
+def forget_network() -> None:
+    """A download failed after the probe said the server answers: say 'offline' from now on, so later
+    runs fall back at once instead of waiting for the download to fail again."""
+    global _probe_result
+    with _probe_lock:
+        _probe_result = False
+
+
 def _probe(timeout: float) -> bool:
     host, port = DOWNLOAD_HOST, 443
     proxy = urllib.request.getproxies().get("https")

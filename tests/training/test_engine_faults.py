@@ -119,3 +119,110 @@ def test_same_seed_same_run_while_another_thread_trains_and_the_estimate_probe_r
     assert beside[0].keys() == alone[0].keys()
     for name, tensor in alone[0].items():
         assert torch.equal(beside[0][name], tensor), name
+
+
+# ---- running out of memory ---------------------------------------------------------------------
+
+def _out_of_memory():
+    return torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_mid_epoch_applies_no_batch_twice(workspace, tmp_path, monkeypatch):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=16, size=32)
+    cfg, data = _data(workspace, folder, epochs=1, batch_size=4, augmentation="light")
+    real_batch_input = engine._batch_input
+    training_batches = []
+    trained_on = []
+
+    def batch_input(pixels, idx, speed, augmentation, gen):
+        if gen is not None:  # a training batch (evaluation passes no generator)
+            training_batches.append(len(idx))
+            if len(training_batches) == 3:
+                raise _out_of_memory()  # the third batch does not fit: two have been applied
+            trained_on.extend(idx.tolist())
+        return real_batch_input(pixels, idx, speed, augmentation, gen)
+
+    monkeypatch.setattr(engine, "_batch_input", batch_input)
+    result = fit(cfg, data)
+    assert result.status == "completed" and result.batch_size == 2
+    assert sorted(trained_on) == sorted(data.train_idx.tolist())  # every training image once, none twice
+    note = next(n for n in result.notes if "Out of memory at batch size 4" in n)
+    assert "batch size 2" in note and "image 9 of" in note
+
+
+@pytest.mark.parametrize("fine_tune", [True, False])  # False: the frozen backbone's features computed once
+def test_out_of_memory_while_evaluating_halves_the_evaluation_batch(workspace, tmp_path, monkeypatch, fine_tune):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=16, size=32)
+    cfg, data = _data(workspace, folder, epochs=2, fine_tune=fine_tune)
+    real_batch_input = engine._batch_input
+    evaluated = []
+
+    def batch_input(pixels, idx, speed, augmentation, gen):
+        if gen is None:  # an evaluation batch
+            if len(idx) > 2:
+                raise _out_of_memory()
+            evaluated.append(len(idx))
+        return real_batch_input(pixels, idx, speed, augmentation, gen)
+
+    monkeypatch.setattr(engine, "_batch_input", batch_input)
+    result = fit(cfg, data)
+    assert result.status == "completed"
+    assert result.val_loss is not None and result.test_acc is not None
+    assert evaluated and max(evaluated) <= 2
+    assert any("Out of memory while evaluating" in n and "batches of 2" in n for n in result.notes), result.notes
+
+
+# ---- --weights auto after the network went away -------------------------------------------------
+
+def test_auto_weights_fall_back_to_random_when_the_download_fails_after_a_positive_probe(
+        workspace, tmp_path, monkeypatch):
+    import urllib.error
+
+    from resnet_core.runs.runner import create_run, execute_run
+    from resnet_core.runs.store import RunStore
+    from resnet_core.training import weights
+
+    monkeypatch.delenv("RESNET_PILOT_OFFLINE")
+    monkeypatch.setattr(weights, "_probe_result", True)  # the network answered earlier in this process
+
+    def offline_now(*args, **kwargs):
+        raise urllib.error.URLError("[Errno 101] Network is unreachable")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline_now)
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=8, size=32)
+    store = RunStore(workspace)
+    cfg = _config(folder, weights="auto", epochs=1)
+    run_id = create_run(cfg, workspace, store)
+    assert execute_run(run_id, cfg, workspace, store) == "completed"
+    record = store.get_run(run_id)
+    assert record.status == "completed" and record.test_acc is not None
+    assert any("could not be downloaded" in n and "random initialisation" in n for n in record.notes), record.notes
+    # The failed download is remembered: the next run does not wait for it again.
+    assert weights.resolve_weights("auto", "resnet18")[0] == "none"
+
+
+# ---- the reported test score is best.pt's ------------------------------------------------------
+
+def test_a_run_that_stopped_past_its_best_epoch_reports_the_test_score_of_best_pt(workspace, tmp_path, monkeypatch):
+    import random
+    import shutil
+
+    from resnet_core.training.checkpoints import load_checkpoint
+
+    monkeypatch.setenv("RESNET_PILOT_CPU_BF16", "0")  # float32 throughout, so both passes compute alike
+    # Random labels: the network memorises the training images and validation loss climbs.
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=24, size=32)
+    files = sorted(folder.rglob("*.png"))
+    random.Random(0).shuffle(files)
+    for i, f in enumerate(files):
+        shutil.move(f, folder / f"class_{i % 2}" / f"r_{f.name}")
+    cfg, data = _data(workspace, folder, epochs=25, patience=2, learning_rate=3e-3)
+    result = fit(cfg, data, checkpoint_dir=tmp_path / "run")
+    assert result.best_epoch < result.epoch_ended
+
+    model, meta = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert meta["epoch"] == result.best_epoch
+    speed = engine.speed_settings(torch.device("cpu"), cfg.batch_size)
+    test = engine.evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed)
+    assert result.test_loss == pytest.approx(test["loss"], rel=1e-6, abs=1e-7)
+    assert result.test_acc == test["acc"]
