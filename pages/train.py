@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_core.advice.planning import plan_training, weights_availability
+from resnet_core.advice.planning import plan_training, random_init_warning, weights_availability
 from resnet_core.advice.recommend import card_limits, patience_for
 from resnet_core.config import (
     AUGMENTATIONS,
@@ -169,6 +169,9 @@ def settings_section(datasets: list[str]) -> None:
                       "faster, but usually less accurate.")
         if weights == "file":
             weights_file_input(model)
+        random_init = random_init_warning(model, weights)
+        if random_init:
+            st.warning(random_init, icon=":material/warning:")
 
         limits = form_limits(model, weights)
         for message in clamp_to_limits(limits, model):

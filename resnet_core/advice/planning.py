@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.advice.recommend import patience_for, recommend, training_images
-from resnet_core.config import MODELS, TrainConfig
+from resnet_core.config import MODEL_LABELS, MODELS, TrainConfig
 from resnet_core.data.prepare import check_classes
 from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
@@ -41,6 +41,22 @@ def weights_availability(weights: str) -> dict[str, bool]:
         return cached
     online = can_download()
     return {m: cached[m] or online for m in MODELS}
+
+
+def random_init_warning(model: str, weights: str) -> str | None:
+    """What to say where the user picks the starting weights when the run will start from random
+    initialisation (weights 'none', or 'auto' with no ImageNet weights here); None otherwise."""
+    label = MODEL_LABELS.get(model, model)
+    if weights == "none":
+        cause = "Starting weights 'none'"
+    elif weights == "auto" and not weights_availability("auto").get(model, False):
+        cause = f"No ImageNet weights for {label} on this machine"
+    else:
+        return None
+    return (f"{cause}: this run starts from random initialisation. Every model card assumes "
+            f"ImageNet-pretrained weights; from scratch a network needs more epochs, a higher learning rate "
+            f"and more images to reach the same accuracy. To add them, put torchvision's {label} ImageNet "
+            f"checkpoint in the torch hub cache (see Home), or choose 'a weights file'.")
 
 
 def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | None = None,
