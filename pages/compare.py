@@ -11,6 +11,7 @@ from resnet_core.data.registry import list_datasets
 from resnet_core.results.bundle import bundle_name, export_bundle
 from resnet_core.results.ranking import STUDY_COLUMNS, comparison_table, ranked_rows
 from resnet_core.status import ACTIVE
+from resnet_core.views import glossary
 from resnet_core.views.charts import (
     confusion_heatmap,
     cost_performance,
@@ -51,8 +52,7 @@ EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
     **study_columns(),
-    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
-                                              "both more accurate and faster."),
+    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help=glossary.BEST_TRADE_OFF),
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
@@ -297,8 +297,7 @@ else:
     cancelled = " (cancelled by hand; ranked on the best model it kept)" if best["Status"] == "cancelled" else ""
     m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}",
               help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
-    m3.metric("On the Pareto front", int(table["Pareto"].sum()),
-              help="Runs no other run beats on both accuracy and training time.")
+    m3.metric("Best trade-offs", int(table["Pareto"].sum()), help=glossary.BEST_TRADE_OFF)
     ranking_section(table, dataset)
     st.subheader("Cost against accuracy")
     st.caption("Up and to the left is better. The dashed line joins the runs no other run beats on both.")

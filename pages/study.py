@@ -26,6 +26,7 @@ from resnet_core.study.plan import StudyPlan, list_studies, plan_study
 from resnet_core.study.run import cancel_study, estimate_study_time, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
 from resnet_core.text import format_rough_duration
+from resnet_core.views import glossary
 from resnet_core.views.charts import cost_performance, learning_curves
 from resnet_core.views.study_view import (
     Cell,
@@ -77,8 +78,7 @@ FLASH_S = 8.0  # how long a message about an action stays
 TABLE_CONFIG = {
     **study_columns(),
     "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
-                                                      help="On the Pareto front of its size: no other "
-                                                           "configuration is both more accurate and faster."),
+                                                      help=glossary.BEST_TRADE_OFF + " Within its size."),
     "Run": st.column_config.NumberColumn("Run", format="#%d"),
     "Status": st.column_config.TextColumn("Status"),
 }

@@ -28,6 +28,7 @@ from resnet_core.training.weights_upload import (
     check_weights_file,
     save_weights_upload,
 )
+from resnet_core.views import glossary
 from resnet_core.views.charts import training_curves
 from resnet_core.views.run_view import (
     RunView,
@@ -162,7 +163,7 @@ def settings_section(datasets: list[str]) -> None:
         weights = c2.selectbox("Starting weights", list(WEIGHT_LABELS), key=KEYS["weights"],
                                format_func=WEIGHT_LABELS.get,
                                help="ImageNet weights give a head start; 'auto' falls back to random "
-                                    "initialisation when they are not on this machine.")
+                                    "initialisation when they are not on this machine. " + glossary.WEIGHTS_FILE)
         c3.radio("Layers to train", (True, False), key=KEYS["fine_tune"], horizontal=True,
                  format_func=lambda v: "Fine-tune all" if v else "Head only (frozen backbone)",
                  help="Fine-tuning adapts every layer; a frozen backbone trains only the last layer: "
@@ -197,12 +198,11 @@ def settings_section(datasets: list[str]) -> None:
         lo, hi = patience_for(int(epochs), "speed"), patience_for(int(epochs), "accuracy")
         c2.number_input("Patience (evaluations)", *map(int, limits["patience"]), step=1, key=KEYS["patience"],
                         on_change=on_patience_change,
-                        help="Stop when validation loss has not improved for this many evaluations. The "
-                             "cost-performance study suggests 10–20% of the epochs.")
+                        help=f"{glossary.PATIENCE} The cost-performance study suggests 10–20% of the epochs.")
         c2.caption(f"10–20% of {int(epochs)} epochs: {lo}–{hi}" if lo != hi else
                    f"10–20% of {int(epochs)} epochs: {lo}")
         c3.number_input("Evaluate every (epochs)", *map(int, limits["eval_every"]), step=1,
-                        key=KEYS["eval_every"], help="How often to score the validation images.")
+                        key=KEYS["eval_every"], help=glossary.EVALUATION)
         c1.caption(augment.DESCRIPTIONS[st.session_state[KEYS["augmentation"]]])
 
         c1, c2, c3 = st.columns(3)

@@ -13,6 +13,7 @@ from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
 from resnet_core.hardware import detect_hardware, resolve_device
 from resnet_core.text import format_duration, format_rough_duration
+from resnet_core.views import glossary
 from resnet_core.views.journey import likely_dataset
 from resnet_core.views.wizard import (
     WizardInputs,
@@ -197,7 +198,7 @@ with st.container(border=True):
     row2[0].metric("Augmentation", rec.augmentation.capitalize(),
                    help=f"{AUGMENTATION_DESCRIPTIONS[rec.augmentation]}. {why['augmentation']}")
     row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
-    row2[2].metric("Patience", f"{rec.patience} evals", help=why["patience"])
+    row2[2].metric("Patience", f"{rec.patience} evaluations", help=f"{glossary.PATIENCE}\n\n{why['patience']}")
     row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
     with st.expander("Why these settings", icon=":material/menu_book:"):
         labels = {"model": "Model", "weights": "Weights", "batch_size": "Batch size", "epochs": "Epochs",

@@ -315,7 +315,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
         warnings.append(
             f"ImageNet weights for {c.title} were not found on this machine: training needs them. Put "
             f"torchvision's {c.title} ImageNet checkpoint in the torch hub cache (download it once where "
-            f"there is internet access) or train with weights 'file' and a .pth file — or choose weights "
+            f"there is internet access) or start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the command line) — or choose weights "
             f"'none' for a plan that trains from scratch.")
 
     # The validation split early stopping watches: as given, else the one that goes with the count.
@@ -532,7 +532,8 @@ def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, 
         f"Training from random initialisation: every card assumes ImageNet-pretrained weights, which "
         f"would help a lot on {x.count}. To add them, put torchvision's {c.title} ImageNet "
         f"checkpoint in the torch hub cache (download it once where there is internet access) or train "
-        f"with weights 'file' and a .pth file.")
+        f"start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the "
+        f"command line).")
     return new_epochs, RANDOM_INIT_LR, stronger
 
 

@@ -224,3 +224,10 @@ def test_measured_runs_that_confirm_the_pick_say_so(pets):
     text = " ".join(m.value for m in pets.markdown)
     assert "Measurement agrees with the cards" in text
     assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text
+
+
+def test_patience_says_what_an_evaluation_is(app):
+    plan_for(app, 300, 5, None)
+    patience = next(m for m in app.metric if m.label == "Patience")
+    assert patience.value.endswith(" evaluations")  # not the jargon 'evals'
+    assert "validation images" in patience.help and "stops early" in patience.help
