@@ -7,6 +7,7 @@ import streamlit as st
 
 from resnet_core.advice import estimate
 from resnet_core.advice.measured import measured_advice, measured_ranking
+from resnet_core.advice.planning import median_size
 from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
@@ -176,7 +177,7 @@ st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
 
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
-                      weights=weights)
+                      weights=weights, median_size=median_size(report) if report is not None else None)
 rec = None
 with friendly_errors("make a recommendation"):
     rec = recommend_for(inputs)

@@ -43,6 +43,13 @@ def weights_availability(weights: str) -> dict[str, bool]:
     return {m: cached[m] or online for m in MODELS}
 
 
+def median_size(report) -> tuple[int, int] | None:
+    """The scan's median (width, height) of the images, when it recorded one."""
+    if report.median_width and report.median_height:
+        return report.median_width, report.median_height
+    return None
+
+
 def random_init_warning(model: str, weights: str) -> str | None:
     """What to say where the user picks the starting weights when the run will start from random
     initialisation (weights 'none', or 'auto' with no ImageNet weights here); None otherwise."""
@@ -82,7 +89,8 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
         priority=priority, task=task,
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
-        image_size=overrides.get("image_size", 224), smallest_class=report.smallest_class_count or None,
+        image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
+        median_size=median_size(report),
         model=overrides.get("model"))
     settings = rec.train_settings()
     recommended = [k for k in settings["recommended"] if k not in overrides and k != "weights"]
