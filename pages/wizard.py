@@ -24,6 +24,7 @@ from resnet_core.views.wizard import (
     recommend_for,
     train_prefill,
 )
+from ui.cards import card_buttons
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -206,6 +207,8 @@ with st.container(border=True):
                   "learning_rate": "Learning rate", "augmentation": "Augmentation", "fine_tune": "Fine-tuning",
                   "patience": "Patience", "eval_every": "Evaluation", "image_size": "Image size"}
         st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
+        st.caption("Read a reason's quotes in the card or study they come from:")
+        card_buttons(why, labels, key="wizard_source")
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
 warnings_box(rec.warnings)

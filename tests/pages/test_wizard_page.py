@@ -234,3 +234,10 @@ def test_patience_says_what_an_evaluation_is(app):
     assert patience.value.endswith(" evaluations")  # not the jargon 'evals'
     assert "validation images" in patience.help and "stops early" in patience.help
 
+
+def test_a_reason_opens_its_card_with_the_quote_marked(app):
+    plan_for(app, 300, 5, None)
+    app.button(key="wizard_source_batch_size").click().run()
+    assert not app.exception
+    marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
+    assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
