@@ -13,8 +13,8 @@ says which count it is.
 
 Random initialisation: the cards' learning-rate ranges are fine-tuning ranges for ImageNet weights.
 Without them we use 1e-3 (the usual AdamW rate from scratch), which lies above the ResNet-50 (5e-4)
-and ResNet-101 (1e-4) ranges; `card_limits(model, random_init=True)` therefore widens the learning
-rate limit to 1e-3 and the epoch limit to twice the card's, and the reasons say so.
+and ResNet-101 (1e-4) ranges; `limits.card_limits(model, random_init=True)` therefore widens the
+learning rate limit to 1e-3 and the epoch limit to twice the card's, and the reasons say so.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.limits import RANDOM_INIT_EPOCH_FACTOR, RANDOM_INIT_LR, card_limits
 from resnet_core.advice.model_cards import (
     CARDS,
     RESNET18,
@@ -44,8 +45,6 @@ from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 
 WEIGHT_CHOICES = ("auto", "imagenet", "none")
 DEFAULT_IMAGE_SIZE = 224  # every card: "Input: 224x224 RGB"
-RANDOM_INIT_LR = 1e-3  # AdamW from scratch; the cards' rates are for fine-tuning
-RANDOM_INIT_EPOCH_FACTOR = 2
 MANY_CLASSES = 50  # our reading of the ResNet-18 card's "1e-4 for ... many classes"
 LARGER_MEDIUM = 5_000  # and of "larger datasets": the upper half of its 1,000-10,000 band
 PATIENCE_SHARE = {"speed": 0.10, "balanced": 0.15, "accuracy": 0.20}
@@ -100,14 +99,6 @@ class Recommendation:
         d = dataclasses.asdict(self)
         d["limits"] = {k: list(v) for k, v in self.limits.items()}
         return d
-
-    def train_settings(self) -> dict[str, Any]:
-        """The TrainConfig fields this plan fills in (config.TrainConfig(dataset=..., **this))."""
-        settings = {name: getattr(self, name) for name in (
-            "model", "weights", "fine_tune", "augmentation", "epochs", "batch_size",
-            "learning_rate", "patience", "eval_every", "image_size")}
-        settings["recommended"] = tuple(settings)
-        return settings
 
 
 # ----- inputs -------------------------------------------------------------------------------
@@ -249,21 +240,6 @@ def choose_depth(x: _Inputs) -> DepthRule:
 
 
 # ----- the public functions ----------------------------------------------------------------------
-
-def card_limits(model: str, random_init: bool = False) -> dict[str, tuple[float, float]]:
-    """The card's ranges for the Train form: batch_size, epochs and learning_rate as (min, max).
-
-    With random_init the cards' fine-tuning ranges are widened: learning rate up to 1e-3 (the
-    from-scratch rate the wizard uses) and epochs up to twice the card's maximum.
-    """
-    c = card(model)
-    lr_lo, lr_hi = c.learning_rate_range
-    ep_lo, ep_hi = c.epochs_range
-    if random_init:
-        lr_hi = max(lr_hi, RANDOM_INIT_LR)
-        ep_hi = min(LIMITS["epochs"][1], ep_hi * RANDOM_INIT_EPOCH_FACTOR)
-    return {"batch_size": c.batch_size_range, "epochs": (ep_lo, ep_hi), "learning_rate": (lr_lo, lr_hi)}
-
 
 def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, priority: str = "balanced",
               task: str = "simple", weights: str = "auto",
@@ -409,7 +385,7 @@ def _batch_size(c: ModelCard, band: SizeBand, x: _Inputs, image_size: int) -> tu
         text = f"Batch size {value}: {fit}; {config} uses {_range(band_lo, band_hi)}."
         if band_hi < fit_hi:
             text += f" Up to {fit_hi} would fit, but the configuration for this dataset size is kept."
-    lo, hi = c.batch_size_range
+    lo, hi = card_limits(c.model)["batch_size"]
     if not lo <= value <= hi:
         value = min(max(value, lo), hi)
         text += f" Kept within the card's \"Range: {lo}-{hi}\": {value}."
@@ -518,7 +494,7 @@ def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, 
     why["weights"] = (f"Random initialisation {cause}: the {c.title} card's configurations fine-tune a "
                       f"model \"Pre-trained on ImageNet-1k\" and do not hold from scratch, so the learning "
                       f"rate, epochs and augmentation below are adapted.")
-    lr_lo, lr_hi = c.learning_rate_range
+    lr_lo, lr_hi = card_limits(c.model)["learning_rate"]  # the card's own, fine-tuning range
     card_range = f"\"Range: {format_number(lr_lo)} to {format_number(lr_hi)}\""
     range_note = (f"within the card's {card_range}" if RANDOM_INIT_LR <= lr_hi else
                   f"above the card's {card_range}, which is a fine-tuning range, so the limits widen to "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, metavar="N",
                    help="default: the cards' 224, or less when the images are smaller (with --data)")
     p.add_argument("--model", choices=MODELS, help="settle the depth yourself; settings follow its card")
+    p.add_argument("--race", action="store_true",
+                   help="check the advice on the data (--data): a short race among the cards' candidates on "
+                        "small subsets at a reduced image size, judged on validation loss")
+    p.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="time for the race (default: 15%% of the recommended run's estimated time)")
     p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     p.set_defaults(func=run)
 
@@ -56,14 +62,70 @@ def run(args: argparse.Namespace) -> int:
                         smallest_class=smallest_class, model=args.model, median_size=median)
     except RecommendationError as e:
         raise UserError(str(e)) from e
+    race = _race(args, rec, available) if args.race else None
     if args.json:
         d = rec.to_dict()
         if hardware:
             d["hardware"] = hardware
+        if race is not None:
+            d["race"] = race.to_dict()
         print_json(d)
     else:
         print(format_recommendation(rec, hardware))
+        if race is not None:
+            print("\n" + format_race(race))
     return 0
+
+
+def _race(args: argparse.Namespace, rec: Recommendation, available):
+    """The race on the data: its candidates, their measured scores and the winner."""
+    if args.data is None:
+        raise UserError("--race checks the advice on your images: give the folder or dataset with --data DIR")
+    if args.budget is not None and not 0 < args.budget < float("inf"):
+        raise UserError(f"--budget must be a positive number of minutes, got {args.budget:g}")
+    from resnet_core.advice.check_on_data import check_on_data  # trains: torch only when racing
+    from resnet_core.advice.race import RaceCancelled
+    from resnet_core.cli.scan import stderr_progress
+    from resnet_core.data.prepare import DataError
+    from resnet_core.data.scan import DatasetError
+    from resnet_core.workspace import Workspace
+
+    def progress(done: int, total: int, what: str) -> None:
+        print(f"race: {done}/{total} trials · {what}", file=sys.stderr, flush=True)
+
+    bars: dict[str, object] = {}
+
+    def on_prepare(stage: str, done: int, total: int) -> None:
+        bar = bars.setdefault(stage, stderr_progress(stage))
+        if bar is not None:  # None: stderr is not a terminal
+            bar(done, total)
+
+    device = "cpu" if args.cpu else "auto"
+    try:
+        return check_on_data(args.data, Workspace.default(), rec,
+                             budget_s=None if args.budget is None else args.budget * 60, device=device,
+                             weights_available=available, progress=progress,
+                             on_prepare=on_prepare)
+    except (DataError, DatasetError) as e:
+        raise UserError(str(e)) from e
+    except RaceCancelled as e:
+        raise UserError("the race was interrupted before it finished") from e
+
+
+def format_race(race) -> str:
+    """The race's candidates, best first, with what each measured and the verdict."""
+    scores = race.result.scores()
+    order = sorted(race.result.candidates,
+                   key=lambda c: (-scores[c.name].rung, scores[c.name].val_loss) if c.name in scores else (1, 0))
+    lines = [f"Race on your data ({race.budget_text}; used {race.result.used_s:,.0f} s, "
+             f"{race.result.image_size} px):"]
+    for c in order:
+        t = scores.get(c.name)
+        measured = (f"val loss {t.val_loss:.3f} on {t.train_images:,} images" if t else "not measured")
+        mark = "*" if c.name == race.result.winner else " "
+        lines.append(f" {mark} {c.name:<62} {measured}")
+    lines += textwrap.wrap(race.verdict, _WIDTH, initial_indent="", subsequent_indent="")
+    return "\n".join(lines)
 
 
 def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None]:

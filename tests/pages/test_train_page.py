@@ -53,7 +53,7 @@ def test_without_a_plan_the_wizard_defaults_fill_the_form(tiny):
 def test_a_plan_from_the_wizard_fills_every_field(tiny):
     plan = TrainConfig(dataset="tiny", model="resnet50", weights="none", fine_tune=False, augmentation="light",
                        epochs=12, batch_size=16, learning_rate=2e-4, patience=2, eval_every=2, image_size=64,
-                       seed=7, device="cpu").to_dict()
+                       seed=7, device="cpu")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[PLAN] = plan
     at.run()
@@ -72,10 +72,25 @@ def test_a_plan_from_the_wizard_fills_every_field(tiny):
     assert not at.info  # nothing had to be changed
 
 
+def test_a_plan_fills_the_form_once_and_a_new_plan_fills_it_again(tiny):
+    plan = TrainConfig(dataset="tiny", weights="none", epochs=12, batch_size=16, learning_rate=2e-4, image_size=64)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PLAN] = plan
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(5).run()
+    at.run()
+    assert at.number_input(key="train_epochs").value == 5  # the same plan keeps the user's change
+    at.session_state[PLAN] = plan.replace(epochs=8)
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="train_epochs").value == 8
+
+
 def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
     # The ResNet-101 card allows batch sizes up to 32 and, with ImageNet weights, 20 epochs.
     plan = TrainConfig(dataset="tiny", model="resnet101", weights="imagenet", epochs=90, batch_size=128,
-                       learning_rate=1e-4).to_dict()
+                       learning_rate=1e-4)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[PLAN] = plan
     at.run()
@@ -243,3 +258,23 @@ def test_interrupted_runs_offer_resume_and_rerun(tiny):
     new_id = at.session_state[LAST_RUN]
     assert new_id != run_id and store.get_run(new_id).config.to_dict() == config.to_dict()
     services().jobs.wait(new_id, timeout=120)
+
+
+def test_a_failed_run_shows_its_short_message_and_where_the_details_are(tiny):
+    store = services().store
+    config = TrainConfig(dataset="tiny", weights="none", epochs=1, batch_size=8, image_size=32,
+                         augmentation="none")
+    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    store.finish_run(run_id, "failed", error="internal error (ValueError: shapes differ)")
+    log_file = services().workspace.run_dir(run_id) / "error.log"
+    log_file.write_text("Traceback (most recent call last):\n  File engine.py\nValueError: shapes differ\n")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[LAST_RUN] = run_id
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "Training failed: internal error (ValueError: shapes differ)" in texts(at.error)
+    shown = texts(at.caption)
+    assert str(log_file) in shown and "server log" in shown
+    assert "Traceback" not in texts(at.error) + shown
