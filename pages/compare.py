@@ -8,6 +8,7 @@ import streamlit as st
 
 from resnet_core.data.imageio import ImageLoadError, open_rgb
 from resnet_core.status import ACTIVE
+from resnet_core.views import glossary
 from resnet_core.views.charts import (
     confusion_heatmap,
     cost_performance,
@@ -199,8 +200,7 @@ else:
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(summary.table))
     m2.metric("Best test accuracy", f"{summary.best.test_acc:.1%}", help=summary.best_help())
-    m3.metric("On the Pareto front", summary.on_front,
-              help="Runs no other run beats on both accuracy and training time.")
+    m3.metric("Best trade-offs", summary.on_front, help=glossary.BEST_TRADE_OFF)
     ranking_section(summary.table, dataset)
     st.subheader("Cost against accuracy")
     st.caption("Up and to the left is better. The dashed line joins the runs no other run beats on both.")

@@ -108,6 +108,8 @@ def settings_section(datasets: list[str]) -> None:
                  help=tf.CHOICE_HELP["fine_tune"])
         if weights == "file":
             weights_file_input(model)
+        if random_init := tf.random_init_warning(model, weights):
+            st.warning(random_init, icon=":material/warning:")
 
         limits = tf.form_limits(model, weights)
         changed, messages = clamp_to_limits({n: st.session_state.get(KEYS[n]) for n in limits}, limits, model)

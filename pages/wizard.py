@@ -7,13 +7,16 @@ import streamlit as st
 
 from resnet_core.advice import estimate
 from resnet_core.advice.measured import measured_advice, measured_ranking
+from resnet_core.advice.planning import median_size
 from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import dataset_report, get_dataset
 from resnet_core.hardware import detect_hardware
+from resnet_core.views import glossary
 from resnet_core.views.journey import likely_dataset
 from resnet_core.views.wizard import (
+    WHY_LABELS,
     WizardInputs,
     dataset_numbers,
     hardware_defaults,
@@ -25,6 +28,7 @@ from resnet_core.views.wizard import (
     train_prefill,
     why_lines,
 )
+from ui.cards import card_buttons
 from ui.race_panel import race_panel
 from ui.shared import (
     PAGES,
@@ -171,7 +175,7 @@ st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
 
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
-                      weights=weights)
+                      weights=weights, median_size=median_size(report) if report is not None else None)
 rec = None
 with friendly_errors("make a recommendation"):
     rec = recommend_for(inputs)
@@ -193,10 +197,12 @@ with st.container(border=True):
     row2[0].metric("Augmentation", rec.augmentation.capitalize(),
                    help=f"{AUGMENTATION_DESCRIPTIONS[rec.augmentation]}. {why['augmentation']}")
     row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
-    row2[2].metric("Patience", f"{rec.patience} evals", help=why["patience"])
+    row2[2].metric("Patience", f"{rec.patience} evaluations", help=f"{glossary.PATIENCE}\n\n{why['patience']}")
     row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
     with st.expander("Why these settings", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- {line}" for line in why_lines(rec)))
+        st.caption("Read a reason's quotes in the card or study they come from:")
+        card_buttons(why, WHY_LABELS, key="wizard_source")
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
 warnings_box(rec.warnings)
@@ -228,11 +234,10 @@ with friendly_errors("estimate the training time"):
         st.info(f"You planned for {planned_hardware(inputs)}; this estimate is for this machine ({hw.describe()}).",
                 icon=":material/info:")
 
-if report is not None:
-    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
-
-st.divider()
 can_train = report is not None
+if can_train:
+    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
+st.divider()
 if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,
              icon=":material/model_training:"):
     with friendly_errors("prepare the training settings"):

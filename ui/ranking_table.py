@@ -7,14 +7,14 @@ import streamlit as st
 
 from resnet_core.results.ranking import STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
+from resnet_core.views import glossary
 from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
 from ui.shared import as_percent_points, study_columns
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
     **study_columns(),
-    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help="On the Pareto front: no other run is "
-                                              "both more accurate and faster."),
+    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help=glossary.BEST_TRADE_OFF),
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),

@@ -11,6 +11,7 @@ import streamlit as st
 from resnet_core.study.plan import StudyPlan, list_studies
 from resnet_core.study.run import cancel_study, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
+from resnet_core.views import glossary
 from resnet_core.views.charts import cost_performance, learning_curves
 from resnet_core.views.study_plan_view import cached_estimates, pick_words, same_pick_everywhere, study_label
 from resnet_core.views.study_view import (
@@ -34,8 +35,7 @@ FLASH_S = 8.0  # how long a message about an action stays
 TABLE_CONFIG = {
     **study_columns(),
     "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
-                                                      help="On the Pareto front of its size: no other "
-                                                           "configuration is both more accurate and faster."),
+                                                      help=glossary.BEST_TRADE_OFF + " Within its size."),
     "Run": st.column_config.NumberColumn("Run", format="#%d"),
     "Status": st.column_config.TextColumn("Status"),
 }

@@ -53,6 +53,13 @@ def weights_availability(weights: str) -> dict[str, bool]:
     return {m: cached[m] or online for m in MODELS}
 
 
+def median_size(report) -> tuple[int, int] | None:
+    """The scan's median (width, height) of the images, when it recorded one."""
+    if report.median_width and report.median_height:
+        return report.median_width, report.median_height
+    return None
+
+
 def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: dict[str, Any] | None = None,
                   weights: str = "auto", seed: int = 0, device: str = "auto",
                   max_train_images: int | None = None, priority: str = "balanced",
@@ -79,7 +86,8 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
         priority=priority, task=task,
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
-        image_size=overrides.get("image_size", 224), smallest_class=report.smallest_class_count or None,
+        image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
+        median_size=median_size(report),
         model=overrides.get("model"))
     # Runs on a subset still validate on the whole dataset's validation split.
     val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]

@@ -243,18 +243,22 @@ def choose_depth(x: _Inputs) -> DepthRule:
 
 def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, priority: str = "balanced",
               task: str = "simple", weights: str = "auto",
-              weights_available: bool | Mapping[str, bool] = True, image_size: int = DEFAULT_IMAGE_SIZE,
+              weights_available: bool | Mapping[str, bool] = True, image_size: int | None = None,
               smallest_class: int | None = None, model: str | None = None, dataset_images: int | None = None,
-              val_images: int | None = None) -> Recommendation:
+              val_images: int | None = None, median_size: tuple[int, int] | None = None) -> Recommendation:
     """The model and settings the model cards advise for this dataset and hardware.
 
     num_images is the count the bands are read with: the images a run trains on (`training_images`
     of the dataset, or of the subset); dataset_images, the whole dataset, only names it in the
     reasons; val_images (default: the split that goes with num_images) sets patience's floor.
+    image_size None: chosen (the cards' 224, never above what the images hold: median_size, the
+    scan's median (width, height)); a number is the user's choice.
     gpu_mem_gb None means CPU. weights: auto | imagenet | none; with auto, weights_available (one
     bool, or per model: {"resnet50": True, ...}) decides. model forces the depth (the settings still
     follow its card). Raises RecommendationError for inputs out of range.
     """
+    asked_size = image_size
+    image_size, size_reason = _image_size(asked_size, median_size)
     x = _validate(num_images, num_classes, gpu_mem_gb, priority, task, weights, image_size,
                   smallest_class, model)
     x = dataclasses.replace(x, dataset_images=dataset_images)
@@ -291,7 +295,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
         warnings.append(
             f"ImageNet weights for {c.title} were not found on this machine: training needs them. Put "
             f"torchvision's {c.title} ImageNet checkpoint in the torch hub cache (download it once where "
-            f"there is internet access) or train with weights 'file' and a .pth file — or choose weights "
+            f"there is internet access) or start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the command line) — or choose weights "
             f"'none' for a plan that trains from scratch.")
 
     # The validation split early stopping watches: as given, else the one that goes with the count.
@@ -301,7 +305,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     patience, why["patience"] = _patience(epochs, x.priority, val_images)
     why["eval_every"] = (f"Evaluate every epoch: the {c.title} card's Eval Steps tip says "
                          f"\"{c.eval_steps_text}\".")
-    why["image_size"] = _image_size_reason(c, image_size)
+    why["image_size"] = size_reason.format(card=c.title)
 
     warnings[:0] = _warnings(c, band, x, smallest_class)
     why = {name: why[name] for name in REASON_ORDER}
@@ -462,11 +466,23 @@ def _patience(epochs: int, priority: str, val_images: int | None = None) -> tupl
     return value, text
 
 
-def _image_size_reason(c: ModelCard, image_size: int) -> str:
-    if image_size == DEFAULT_IMAGE_SIZE:
-        return f"Image size 224: the {c.title} card's Specifications say \"Input: 224x224 RGB\"."
-    return (f"Image size {image_size}, as asked; the {c.title} card's Specifications assume \"Input: "
-            f"224x224 RGB\", so expect the card's speed and memory figures to shift.")
+def _image_size(asked: int | None, median_size: tuple[int, int] | None) -> tuple[int, str]:
+    """(size, reason with {card} to fill in). Chosen: the cards' 224, but never more than the images'
+    median short side: a larger input only enlarges them, costing time and memory for no new detail."""
+    card_words = "the {card} card's Specifications say \"Input: 224x224 RGB\""
+    if asked is not None:
+        if asked == DEFAULT_IMAGE_SIZE:
+            return asked, f"Image size 224: {card_words}."
+        return asked, (f"Image size {asked}, as asked; the {{card}} card's Specifications assume \"Input: "
+                       f"224x224 RGB\", so expect the card's speed and memory figures to shift.")
+    if median_size and min(median_size) < DEFAULT_IMAGE_SIZE:
+        width, height = median_size
+        size = max(LIMITS["image_size"][0], min(median_size))
+        return size, (f"Image size {size}: {card_words}, but the images are only {width} × {height} px "
+                      f"(median), and the crop is square on the short side; a larger input would only "
+                      f"enlarge them, adding pixels and training time but no detail.")
+    held = f" (the images' median is {median_size[0]} × {median_size[1]} px)" if median_size else ""
+    return DEFAULT_IMAGE_SIZE, f"Image size 224: {card_words}{held}."
 
 
 def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, learning_rate: float,
@@ -508,7 +524,8 @@ def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, 
         f"Training from random initialisation: every card assumes ImageNet-pretrained weights, which "
         f"would help a lot on {x.count}. To add them, put torchvision's {c.title} ImageNet "
         f"checkpoint in the torch hub cache (download it once where there is internet access) or train "
-        f"with weights 'file' and a .pth file.")
+        f"start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the "
+        f"command line).")
     return new_epochs, RANDOM_INIT_LR, stronger
 
 

@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fine-grained: classes differ in small details (species, defect types)")
     p.add_argument("--weights", choices=WEIGHT_CHOICES, default="auto",
                    help="auto: ImageNet weights when they are on this machine or can be downloaded")
-    p.add_argument("--image-size", type=int, default=224, metavar="N")
+    p.add_argument("--image-size", type=int, metavar="N",
+                   help="default: the cards' 224, or less when the images are smaller (with --data)")
     p.add_argument("--model", choices=MODELS, help="settle the depth yourself; settings follow its card")
     p.add_argument("--race", action="store_true",
                    help="check the advice on the data (--data): a short race among the cards' candidates on "
@@ -51,14 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    num_images, num_classes, smallest_class = _dataset_counts(args)
+    num_images, num_classes, smallest_class, median = _dataset_counts(args)
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
         rec = recommend(training_images(num_images), num_classes, gpu_mem_gb, dataset_images=num_images,
                         priority=args.priority, task=args.task,
                         weights=args.weights, weights_available=available, image_size=args.image_size,
-                        smallest_class=smallest_class, model=args.model)
+                        smallest_class=smallest_class, model=args.model, median_size=median)
     except RecommendationError as e:
         raise UserError(str(e)) from e
     race = _race(args, rec, available) if args.race else None
@@ -127,7 +128,7 @@ def format_race(race) -> str:
     return "\n".join(lines)
 
 
-def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None]:
     if args.data is not None:
         if args.images is not None or args.classes is not None:
             raise UserError("give either --data DIR or --images N --classes K, not both")
@@ -139,10 +140,10 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
         raise UserError(f"--images must be at least 1, got {args.images}")
     if args.classes < 1:
         raise UserError(f"--classes must be at least 1, got {args.classes}")
-    return args.images, args.classes, None
+    return args.images, args.classes, None, None
 
 
-def _scan_counts(target: str) -> tuple[int, int, int | None]:
+def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None]:
     from resnet_core.cli.scan import stderr_progress
     from resnet_core.data.registry import dataset_report, get_dataset
     from resnet_core.data.scan import DatasetError, scan
@@ -162,7 +163,9 @@ def _scan_counts(target: str) -> tuple[int, int, int | None]:
     if report.num_images == 0:
         raise UserError(f"no usable images in {target}: put the images in one subfolder per class "
                         f"(run `python -m resnet_core scan {target}` to see what was skipped and why)")
-    return report.num_images, len(report.classes), report.smallest_class_count
+    median = (report.median_width, report.median_height) if report.median_width and report.median_height \
+        else None
+    return report.num_images, len(report.classes), report.smallest_class_count, median
 
 
 def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:

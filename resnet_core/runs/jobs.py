@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from typing import Any
 
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
+from resnet_core.runs.eta import RunPace
 from resnet_core.runs.lease import hold_device
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
@@ -306,8 +308,7 @@ class _SnapshotPublisher(Callback):
     def __init__(self, manager: JobManager, job: _Job):
         self.manager, self.job = manager, job
         self._last = 0.0
-        self._train_started: float | None = None
-        self._epochs_before = 0  # epochs finished by an earlier process (a resumed run)
+        self._pace = RunPace()  # this process's pace only: a resumed run's earlier epochs took no time here
 
     def on_prepare(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -316,20 +317,24 @@ class _SnapshotPublisher(Callback):
             self.manager._publish(self.job, phase=stage, prep=(stage, done, total))
 
     def before_fit(self, state: FitState) -> None:
-        self._train_started = time.monotonic()
-        self._epochs_before = state.history[-1]["epoch"] if state.history else 0
+        self._pace.epoch_started(time.monotonic())
         self.manager._publish(self.job, status=RunStatus.RUNNING, phase="training", prep=None,
                               history=tuple(state.history), notes=tuple(state.notes),
                               batch_size=state.batch_size)
 
+    def before_epoch(self, state: FitState) -> None:
+        self._pace.epoch_started(time.monotonic())
+
     def after_batch(self, state: FitState) -> None:
         now = time.monotonic()
+        self._pace.batches_done(now, state.batch)
         if now - self._last >= PUBLISH_INTERVAL_S:
             self._last = now
             self._send(state)
 
     def after_epoch(self, state: FitState) -> None:
         self._last = time.monotonic()
+        self._pace.epoch_ended(self._last)
         self._send(state)
 
     def after_fit(self, state: FitState) -> None:
@@ -341,11 +346,9 @@ class _SnapshotPublisher(Callback):
         if state.history and state.history[-1]["epoch"] == state.epoch:
             done_epochs = state.epoch
         progress = min(1.0, done_epochs / cfg.epochs)
-        # The pace comes from the epochs trained in this process only: a resumed run's earlier
-        # epochs took no time here and would make the estimate far too short.
-        elapsed = time.monotonic() - (self._train_started or time.monotonic())
-        done_here = done_epochs - self._epochs_before
-        eta = elapsed * (cfg.epochs - done_epochs) / done_here if done_here > 0 else None
+        eta = self._pace.seconds_left(max(0, cfg.epochs - state.epoch), max(0, state.num_batches - state.batch),
+                                      state.num_batches, epoch_done=done_epochs == state.epoch,
+                                      eval_batches=math.ceil(state.num_val / max(1, state.batch_size)))
         last = state.history[-1] if state.history else {}
         self.manager._publish(
             self.job, phase=state.phase, epoch=state.epoch, batch=state.batch,

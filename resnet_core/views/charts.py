@@ -147,7 +147,7 @@ def cost_performance(rows: Iterable[RankedRun]) -> go.Figure:
                 line=dict(color=FRONT_COLOUR if not several else colour, dash="dash", width=2),
                 hoverinfo="skip"))
             last = front[-1]
-            fig.add_annotation(x=last.train_time_s, y=last.test_acc, text="Pareto front",
+            fig.add_annotation(x=last.train_time_s, y=last.test_acc, text="Best trade-offs",
                                showarrow=True, arrowhead=0, ax=40, ay=30,
                                font=dict(color=FRONT_COLOUR if not several else colour))
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")

@@ -17,6 +17,7 @@ from resnet_core.advice.recommend import patience_for
 from resnet_core.config import MODEL_LABELS, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.training.weights_upload import check_weights_file
+from resnet_core.views import glossary
 
 # The form's fields (TrainConfig names), in the order the page draws them.
 FORM_FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
@@ -29,7 +30,7 @@ CHOICE_HELP = {
     "dataset": "The images to train on; each run uses the dataset's saved split.",
     "model": "Deeper models can be more accurate but train slower and need more images.",
     "weights": "ImageNet weights give a head start; 'auto' falls back to random initialisation when they "
-               "are not on this machine.",
+               "are not on this machine. " + glossary.WEIGHTS_FILE,
     "fine_tune": "Fine-tuning adapts every layer; a frozen backbone trains only the last layer: faster, "
                  "but usually less accurate.",
     "augmentation": "\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()),
@@ -42,10 +43,9 @@ _NUMBER_WORDS = {  # label, step, help ({card}: the model card's range for this 
     "batch_size": ("Batch size", 1, "Images per step; smaller if the GPU runs out of memory (training "
                                     "halves it by itself if needed)."),
     "learning_rate": ("Learning rate", 1e-5, "{card}"),
-    "patience": ("Patience (evaluations)", 1, "Stop when validation loss has not improved for this many "
-                                              "evaluations. The cost-performance study suggests 10–20% of "
-                                              "the epochs."),
-    "eval_every": ("Evaluate every (epochs)", 1, "How often to score the validation images."),
+    "patience": ("Patience (evaluations)", 1, glossary.PATIENCE + " The cost-performance study suggests "
+                                              "10–20% of the epochs."),
+    "eval_every": ("Evaluate every (epochs)", 1, glossary.EVALUATION),
     "image_size": ("Image size (px)", 16, "Images are resized and centre-cropped to this square; the "
                                           "cards use 224."),
     "seed": ("Seed", 1, "Same seed, same settings: the same run again."),
@@ -67,6 +67,19 @@ class NumberField:
 def starts_from_random(model: str, weights: str) -> bool:
     """Will this model start without ImageNet weights ('auto' falls back when they are missing)?"""
     return weights == "none" or (weights == "auto" and not weights_availability("auto").get(model, False))
+
+
+def random_init_warning(model: str, weights: str) -> str | None:
+    """What to say where the user picks the starting weights when the run will start from random
+    initialisation (weights 'none', or 'auto' with no ImageNet weights here); None otherwise."""
+    if not starts_from_random(model, weights):
+        return None
+    label = MODEL_LABELS.get(model, model)
+    cause = "Starting weights 'none'" if weights == "none" else f"No ImageNet weights for {label} on this machine"
+    return (f"{cause}: this run starts from random initialisation. Every model card assumes "
+            f"ImageNet-pretrained weights; from scratch a network needs more epochs, a higher learning rate "
+            f"and more images to reach the same accuracy. To add them, put torchvision's {label} ImageNet "
+            f"checkpoint in the torch hub cache (see Home), or choose 'a weights file'.")
 
 
 def form_limits(model: str, weights: str) -> Limits:

@@ -26,6 +26,7 @@ class WizardInputs:
     priority: str = "balanced"
     task: str = "simple"
     weights: str = "auto"  # auto | imagenet | none
+    median_size: tuple[int, int] | None = None  # the images' median (width, height), from the scan
 
 
 def dataset_numbers(report: ScanReport) -> dict[str, int]:
@@ -58,7 +59,7 @@ def recommend_for(inputs: WizardInputs) -> Recommendation:
         num_classes=inputs.num_classes, gpu_mem_gb=inputs.gpu_mem_gb,
         priority=inputs.priority, task=inputs.task, weights=inputs.weights,
         weights_available=weights_availability(inputs.weights),
-        smallest_class=inputs.smallest_class or None)
+        smallest_class=inputs.smallest_class or None, median_size=inputs.median_size)
 
 
 def train_prefill(rec: Recommendation, weights: str, dataset: str) -> TrainConfig:

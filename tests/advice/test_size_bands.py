@@ -34,7 +34,7 @@ def test_the_count_is_the_training_split_or_the_subset_a_run_trains_on():
 
 def test_wizard_and_planning_read_the_same_band_from_the_same_count(clipart, workspace):
     plan = plan_training(clipart, workspace, weights="none", gpu_mem_gb=None)
-    wizard = recommend_for(WizardInputs(297, 5, 57, None, weights="none"))
+    wizard = recommend_for(WizardInputs(297, 5, 57, None, weights="none", median_size=(32, 32)))
     assert plan.recommendation.why == wizard.why
     assert plan.recommendation.num_images == wizard.num_images == 207
     assert "207 training images" in wizard.why["model"] and "of 297" in wizard.why["model"]

@@ -105,6 +105,15 @@ def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
     assert at.number_input(key="train_batch_size").value == 32 and not at.info
 
 
+def test_random_initialisation_is_warned_where_the_weights_are_chosen(tiny):
+    at = open_train()  # offline, no ImageNet weights on disk: 'auto' falls back to random initialisation
+    assert at.selectbox(key="train_weights").value == "auto"
+    assert any("No ImageNet weights for ResNet18" in w.value and "random initialisation" in w.value
+               for w in at.warning), texts(at.warning)
+    at.selectbox(key="train_weights").set_value("none").run()
+    assert any("Starting weights 'none'" in w.value for w in at.warning)
+
+
 def test_a_weights_file_is_required_before_starting(tiny):
     at = open_train()
     at.selectbox(key="train_weights").set_value("file").run()

@@ -102,7 +102,9 @@ def test_measure_shows_the_estimate(app, monkeypatch):
     assert len(calls) == 1 and "Estimated training time" in metrics(app)
 
 
-def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path):
+def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path, monkeypatch):
+    # Its 32 px images plan 32 px, where the time probe would run by itself: not what this test is about.
+    monkeypatch.setattr(estimate, "probe_is_cheap", lambda image_size, device: False)
     info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
                            workspace)
     app.session_state[DATASET] = info.name
@@ -277,3 +279,18 @@ def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets,
     table = next(d.value for d in pets.dataframe if "Candidate" in d.value.columns)
     assert len(table) >= 3 and table.iloc[0]["Pick"] == "★"
     assert table["From"].str.len().min() > 0
+
+
+def test_patience_says_what_an_evaluation_is(app):
+    plan_for(app, 300, 5, None)
+    patience = next(m for m in app.metric if m.label == "Patience")
+    assert patience.value.endswith(" evaluations")  # not the jargon 'evals'
+    assert "validation images" in patience.help and "stops early" in patience.help
+
+
+def test_a_reason_opens_its_card_with_the_quote_marked(app):
+    plan_for(app, 300, 5, None)
+    app.button(key="wizard_source_batch_size").click().run()
+    assert not app.exception
+    marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
+    assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
