@@ -56,10 +56,16 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
+    "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
+                                                  help="The mean of the per-class recalls: every class counts "
+                                                       "the same, however many test images it has."),
+    "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
+                                              help="The mean of the per-class F1 scores."),
     "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
                                                  "among the run's training images: its test accuracy is optimistic."),
 }
-ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
+ACCURACY_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1")
+RANK_BALANCED = "compare_rank_balanced"
 
 
 # ----- the ranking --------------------------------------------------------------------------------
@@ -74,7 +80,9 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
         st.warning("Some runs were tested on images with a copy in their training images (Split leaks): "
                    "their test accuracy is optimistic. Make a new split on the Data page and train again.",
                    icon=":material/warning:")
-    columns = ["run_id", *status, *STUDY_COLUMNS, "Pareto", *leaky]
+    at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
+    columns = ["run_id", *status, *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
+               "Pareto", *leaky]
     for size in sizes if len(sizes) > 1 else [None]:
         part = table if size is None else table[table["Images"] == size]
         if size is not None:
@@ -287,7 +295,12 @@ with_runs = [d for d in dataset_names if any(r.dataset == d for r in all_runs)]
 dataset = dataset_select(dataset_names, "compare_dataset", start_among=with_runs,
                          format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
 records = [r for r in all_runs if r.dataset == dataset]
-table = comparison_table(records)
+rank_by = "balanced" if st.toggle(
+    "Rank by balanced accuracy", key=RANK_BALANCED,
+    help="Order by the mean of the per-class recalls instead of test accuracy: on imbalanced classes a "
+         "model can score high accuracy by favouring the large ones. The Study page ranks by accuracy, "
+         "as the reference study does.") else "accuracy"
+table = comparison_table(records, rank_by)
 active = [r for r in records if r.status in ACTIVE]
 if active:
     st.info(f"{len(active)} run{'s are' if len(active) > 1 else ' is'} still training or waiting; "
@@ -303,8 +316,12 @@ else:
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(table))
     cancelled = " (cancelled by hand; ranked on the best model it kept)" if best["Status"] == "cancelled" else ""
-    m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}",
-              help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
+    if rank_by == "balanced" and pd.notna(best["Balanced Acc"]):
+        m2.metric("Best balanced accuracy", f"{best['Balanced Acc']:.1%}",
+                  help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
+    else:
+        m2.metric("Best test accuracy", f"{best['Test Acc']:.1%}",
+                  help=f"Run #{best['run_id']}: {best['Model']}{cancelled}")
     m3.metric("On the Pareto front", int(table["Pareto"].sum()),
               help="Runs no other run beats on both accuracy and training time.")
     ranking_section(table, dataset)

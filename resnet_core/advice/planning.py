@@ -66,7 +66,7 @@ def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | N
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
         image_size=overrides.get("image_size", 224), smallest_class=report.smallest_class_count or None,
-        model=overrides.get("model"))
+        model=overrides.get("model"), largest_class=max(report.counts.values(), default=0) or None)
     settings = rec.train_settings()
     recommended = [k for k in settings["recommended"] if k not in overrides and k != "weights"]
     settings.update(overrides)

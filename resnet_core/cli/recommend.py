@@ -44,13 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    num_images, num_classes, smallest_class = _dataset_counts(args)
+    num_images, num_classes, smallest_class, largest_class = _dataset_counts(args)
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
         rec = recommend(num_images, num_classes, gpu_mem_gb, priority=args.priority, task=args.task,
                         weights=args.weights, weights_available=available, image_size=args.image_size,
-                        smallest_class=smallest_class, model=args.model)
+                        smallest_class=smallest_class, model=args.model, largest_class=largest_class)
     except RecommendationError as e:
         raise UserError(str(e)) from e
     if args.json:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, int | None]:
     if args.data is not None:
         if args.images is not None or args.classes is not None:
             raise UserError("give either --data DIR or --images N --classes K, not both")
@@ -75,10 +75,10 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
         raise UserError(f"--images must be at least 1, got {args.images}")
     if args.classes < 1:
         raise UserError(f"--classes must be at least 1, got {args.classes}")
-    return args.images, args.classes, None
+    return args.images, args.classes, None, None
 
 
-def _scan_counts(target: str) -> tuple[int, int, int | None]:
+def _scan_counts(target: str) -> tuple[int, int, int | None, int | None]:
     from resnet_core.cli.scan import stderr_progress
     from resnet_core.data.registry import dataset_report, get_dataset
     from resnet_core.data.scan import DatasetError, scan
@@ -98,7 +98,8 @@ def _scan_counts(target: str) -> tuple[int, int, int | None]:
     if report.num_images == 0:
         raise UserError(f"no usable images in {target}: put the images in one subfolder per class "
                         f"(run `python -m resnet_core scan {target}` to see what was skipped and why)")
-    return report.num_images, len(report.classes), report.smallest_class_count
+    return (report.num_images, len(report.classes), report.smallest_class_count,
+            max(report.counts.values(), default=0))
 
 
 def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:
@@ -148,6 +149,8 @@ def format_recommendation(rec: Recommendation, hardware: str | None = None) -> s
         label = name.replace("_", " ")
         lines.append(f"{label:<14}{values.get(name, '')}")
         lines += wrap(reason, " " * 4, " " * 4)
+    lines.append(f"{'class balance':<14}{rec.class_balance.replace('_', ' ')}")
+    lines += wrap(rec.class_balance_reason, " " * 4, " " * 4)
     if rec.warnings:
         lines += ["", "Warnings:"]
         for w in rec.warnings:

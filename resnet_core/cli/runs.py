@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
+from resnet_core.results.metrics import run_scores
 from resnet_core.results.ranking import ranked_rows
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
@@ -70,6 +71,7 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
         "num_val": record.num_val,
         "num_test": record.num_test,
         "rank": ranked["Rank"] if ranked else None,
+        **run_scores(record.final_metrics),  # balanced_acc, macro_f1
         "pareto": ranked["Pareto"] if ranked else None,
         "created_at": record.created_at,
         "started_at": record.started_at,
@@ -88,7 +90,7 @@ def status_text(record: RunRecord) -> str:
 
 _COLUMNS = (("id", "run_id"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
             ("status", "status_text"), ("val loss", "val_loss"), ("val acc", "val_acc"),
-            ("test acc", "test_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
+            ("test acc", "test_acc"), ("bal acc", "balanced_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
             ("rank", "rank"))
 
 

@@ -304,6 +304,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + state.epoch)
     order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
     labels_all = data.labels[order]
+    loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
+        if cfg.class_balance == "weighted_loss" else None
     bs = state.batch_size
     batches = list(range(0, len(order), bs))
     # A last batch of one image breaks BatchNorm in training mode; fold it into the one before.
@@ -331,7 +333,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
                     with torch.no_grad():
                         f = model.features(x)
                     logits = model.head(f.float())
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(logits.float(), y, weight=loss_weights)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss.item()} in epoch {state.epoch}, batch {i + 1}: training diverged. "
@@ -353,6 +355,14 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         cbs.after_batch(state)
     return {"train_loss": (total_loss / max(seen, 1)).item(),
             "train_acc": (correct.double() / max(seen, 1)).item(), "images": seen}
+
+
+def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-class loss weights n / (k × n_c): each class then weighs as much as the others in the
+    loss however many images it has (a class without training images gets 0)."""
+    counts = torch.bincount(train_labels, minlength=num_classes).double()
+    weights = torch.where(counts > 0, counts.sum() / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+    return weights.float()
 
 
 @torch.inference_mode()

@@ -23,12 +23,14 @@ class WizardInputs:
     priority: str = "balanced"
     task: str = "simple"
     weights: str = "auto"  # auto | imagenet | none
+    largest_class: int | None = None  # with smallest_class, decides class weighting
 
 
 def dataset_numbers(report: ScanReport) -> dict[str, int]:
     """The scan's numbers the wizard starts from."""
     return {"num_images": report.num_images, "num_classes": len(report.classes),
-            "smallest_class": report.smallest_class_count}
+            "smallest_class": report.smallest_class_count,
+            "largest_class": max(report.counts.values(), default=0)}
 
 
 def hardware_defaults(hw: Hardware) -> tuple[str, float]:
@@ -53,7 +55,7 @@ def recommend_for(inputs: WizardInputs) -> Recommendation:
         num_images=inputs.num_images, num_classes=inputs.num_classes, gpu_mem_gb=inputs.gpu_mem_gb,
         priority=inputs.priority, task=inputs.task, weights=inputs.weights,
         weights_available=weights_availability(inputs.weights),
-        smallest_class=inputs.smallest_class or None)
+        smallest_class=inputs.smallest_class or None, largest_class=inputs.largest_class or None)
 
 
 def train_prefill(rec: Recommendation, weights: str, dataset: str) -> dict[str, Any]:
