@@ -12,6 +12,8 @@ from resnet_core.advice.planning import plan_training, weights_availability
 from resnet_core.advice.recommend import card_limits, patience_for
 from resnet_core.config import (
     AUGMENTATIONS,
+    CLASS_BALANCE,
+    CLASS_BALANCE_LABELS,
     DEVICES,
     LIMITS,
     MODEL_LABELS,
@@ -55,7 +57,7 @@ through_the_app()
 
 # Form fields (TrainConfig names) and their widget keys.
 FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
-          "patience", "eval_every", "image_size", "seed", "device")
+          "patience", "eval_every", "image_size", "seed", "device", "class_balance")
 KEYS = {name: f"train_{name}" for name in FIELDS}
 DATASET_KEY = "train_dataset"
 WEIGHTS_FILE_KEY = "train_weights_file"
@@ -209,6 +211,10 @@ def settings_section(datasets: list[str]) -> None:
         c3.selectbox("Device", DEVICES, key=KEYS["device"],
                      format_func=lambda d: f"auto ({hardware})" if d == "auto" else d,
                      help="Where to train; 'auto' picks the GPU when there is one.")
+        c1.selectbox("Class balance", CLASS_BALANCE, key=KEYS["class_balance"],
+                     format_func=CLASS_BALANCE_LABELS.get,
+                     help="With unequal classes, a class-weighted loss keeps the model from favouring the "
+                          "large ones (the Wizard recommends it at 3× or more).")
 
         if plan and plan.get("max_train_images"):
             st.caption(f"Trains on a stratified subset of {plan['max_train_images']:,} training images "

@@ -42,8 +42,8 @@ through_the_app()
 DATASET_KEY = "wizard_dataset"
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
 SAVED = "wizard_answers"  # the answers, kept while other pages are shown
-NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
-TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
+NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest", "wizard_largest")
+TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100, "largest_class": 100}
 # How the measured runs stand against the cards' pick (measured.MeasuredRanking.verdict).
 VERDICT_BADGES = {"agrees": ("Measurement agrees with the cards", "green", ":material/check:"),
                   "close": ("The cards' pick is within a point of the best", "blue", ":material/check:"),
@@ -129,7 +129,8 @@ scan_numbers = dataset_numbers(report) if report is not None else TYPED_DEFAULTS
 source = name if report is not None else ""
 device_default, mem_default = hardware_defaults(hw)
 defaults = {"wizard_images": max(1, scan_numbers["num_images"]), "wizard_classes": max(1, scan_numbers["num_classes"]),
-            "wizard_smallest": scan_numbers["smallest_class"], "wizard_device": device_default,
+            "wizard_smallest": scan_numbers["smallest_class"], "wizard_largest": scan_numbers["largest_class"],
+            "wizard_device": device_default,
             "wizard_gpu_mem": mem_default, "wizard_priority": "balanced", "wizard_task": "simple",
             "wizard_weights": "auto"}
 saved = st.session_state.get(SAVED, {})
@@ -148,10 +149,12 @@ with col_data.container(border=True, height="stretch"):
     images = st.number_input("Images", min_value=1, step=100, key="wizard_images")
     classes = st.number_input("Classes", min_value=1, step=1, key="wizard_classes")
     smallest = st.number_input("Images in the smallest class", min_value=0, step=10, key="wizard_smallest")
+    largest = st.number_input("Images in the largest class", min_value=0, step=10, key="wizard_largest",
+                              help="At 3× the smallest class or more, the plan weights the loss by class.")
     if report is None:
         st.caption("Typed numbers: planning without a dataset.")
-    elif (images, classes, smallest) != (scan_numbers["num_images"], scan_numbers["num_classes"],
-                                         scan_numbers["smallest_class"]):
+    elif (images, classes, smallest, largest) != (scan_numbers["num_images"], scan_numbers["num_classes"],
+                                                  scan_numbers["smallest_class"], scan_numbers["largest_class"]):
         st.caption(f"Changed from the scan of '{name}' ({scan_numbers['num_images']:,} images): "
                    "the plan is for the numbers above.")
     else:
@@ -175,7 +178,7 @@ st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
 
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
-                      weights=weights)
+                      weights=weights, largest_class=int(largest))
 rec = None
 with friendly_errors("make a recommendation"):
     rec = recommend_for(inputs)
@@ -199,11 +202,14 @@ with st.container(border=True):
     row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
     row2[2].metric("Patience", f"{rec.patience} evals", help=why["patience"])
     row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
+    if rec.class_balance != "none":
+        st.info(rec.class_balance_reason, icon=":material/balance:")
     with st.expander("Why these settings", icon=":material/menu_book:"):
         labels = {"model": "Model", "weights": "Weights", "batch_size": "Batch size", "epochs": "Epochs",
                   "learning_rate": "Learning rate", "augmentation": "Augmentation", "fine_tune": "Fine-tuning",
                   "patience": "Patience", "eval_every": "Evaluation", "image_size": "Image size"}
-        st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
+        st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items())
+                    + f"\n- **Class balance** — {rec.class_balance_reason}")
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
 warnings_box(rec.warnings)
