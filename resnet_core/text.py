@@ -73,6 +73,12 @@ def format_percent(value: Any) -> str:
     return MISSING if v is None else f"{v:.1%}"
 
 
+def format_interval(low: Any, high: Any) -> str:
+    """A 95% interval of fractions in points: (0.712, 0.75) → '71.2–75.0%'; a missing end → '—'."""
+    lo, hi = finite_or_none(low), finite_or_none(high)
+    return MISSING if lo is None or hi is None else f"{lo * 100:.1f}–{hi * 100:.1f}%"
+
+
 def format_loss(value: Any) -> str:
     """0.41237 → '0.4124'; None or NaN → '—'."""
     v = finite_or_none(value)

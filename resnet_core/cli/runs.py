@@ -5,8 +5,9 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
-from resnet_core.results.metrics import run_scores
-from resnet_core.results.ranking import ranked_rows
+from resnet_core.results.metrics import keep_known, run_scores
+from resnet_core.results.ranking import RankedRun, ranked_rows
+from resnet_core.results.trust import RunTrust, trust_by_run, trust_json
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
 from resnet_core.status import NOT_COMPLETED, RunStatus
@@ -36,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         runs = store.list_runs(dataset=args.dataset)
     finally:
         store.close()
-    ranks = {row["run_id"]: row for row in ranked_rows(runs)}
-    items = [run_dict(r, ranks.get(r.id)) for r in runs]
+    rows = ranked_rows(runs)
+    ranks = {row.run_id: row for row in rows}
+    trust = trust_by_run(rows, workspace)
+    items = [run_dict(r, ranks.get(r.id), trust.get(r.id)) for r in runs]
     if args.json:
         print_json(items)
         return 0
@@ -50,8 +53,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]:
-    """One run as plain JSON-ready data; rank and pareto are None when it is not ranked."""
+def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None = None) -> dict[str, Any]:
+    """One run as plain JSON-ready data; rank and pareto are None when it is not ranked.
+
+    After the keys every version printed come the 95% intervals and the tie mark (trust_json).
+    """
     return {
         "run_id": record.id,
         "dataset": record.dataset,
@@ -70,14 +76,15 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None) -> dict[str, Any]
         "num_train": record.num_train,
         "num_val": record.num_val,
         "num_test": record.num_test,
-        "rank": ranked["Rank"] if ranked else None,
-        **run_scores(record.final_metrics),  # balanced_acc, macro_f1
-        "pareto": ranked["Pareto"] if ranked else None,
+        "rank": ranked.rank if ranked else None,
+        "pareto": ranked.pareto if ranked else None,
         "created_at": record.created_at,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
         "error": record.error,
         "notes": list(record.notes),
+        # balanced_acc and macro_f1: from stored predictions, else from the test report's confusion matrix
+        **keep_known(trust_json(trust), run_scores(record.final_metrics)),
     }
 
 
@@ -108,13 +115,16 @@ def format_table(items: list[dict[str, Any]]) -> str:
     header = [title for title, _ in _COLUMNS]
     body = [[cell(key, item[key]) for _, key in _COLUMNS] for item in items]
     for row, item in zip(body, items):
+        if item["tied_for_first"]:
+            row[-1] += " ="  # within noise of rank 1
         if item["pareto"]:
             row[-1] += " *"  # on the cost-performance front
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     text = "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
-                              "* no faster run is as accurate (cost-performance front).")
+                              "* no faster run is as accurate (cost-performance front); = tied for first "
+                              "(within noise of rank 1 on the same test images).")
     if any(item["status"] in NOT_COMPLETED for item in items):
         text += ("\nA stopped run continues from its last saved epoch with `python -m resnet_core resume ID`; "
                  "`rerun ID` trains one again as a new run.")

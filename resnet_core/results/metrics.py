@@ -67,3 +67,9 @@ def run_scores(final_metrics: dict[str, Any] | None) -> dict[str, float | None]:
     if matrix is None or matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not matrix.size:
         return {BALANCED_ACC: None, MACRO_F1: None}
     return {BALANCED_ACC: balanced_accuracy(matrix), MACRO_F1: macro_f1(matrix)}
+
+
+def keep_known(values: dict[str, Any], fallback: dict[str, Any]) -> dict[str, Any]:
+    """`values`, with fallback's value wherever `values` has None: scores from stored predictions win,
+    those from the test report's confusion matrix fill in for runs stored without predictions."""
+    return {key: fallback.get(key) if value is None else value for key, value in values.items()}

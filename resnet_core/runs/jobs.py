@@ -10,19 +10,24 @@ finish no sooner); later submissions wait in order.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
+from resnet_core.runs.lease import hold_device
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
+
+log = logging.getLogger("resnet_pilot.runs")
 
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
@@ -59,7 +64,7 @@ class JobSnapshot:
         return self.status in ACTIVE
 
 
-Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, progress=fn, resume=bool) -> status
+Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, resume=bool) -> status
 
 
 @dataclass
@@ -164,7 +169,8 @@ class JobManager:
     # -- cancelling -------------------------------------------------------------------------
 
     def cancel(self, run_id: int) -> bool:
-        """Cancel a queued run (removed from the queue) or a running one (stops between batches)."""
+        """Cancel a queued run (removed from the queue) or a running one (stops between batches, or
+        within moments while its data is scanned or decoded)."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None or not job.snapshot or not job.snapshot.is_active:
@@ -208,13 +214,30 @@ class JobManager:
     def _work(self, run_id: int) -> None:
         job = self._jobs[run_id]
         publisher = _SnapshotPublisher(self, job)
-        self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+        status = RunStatus.FAILED
         try:
-            status = self._run(job, publisher)
-        except Exception as e:  # the runner stores failures itself; this is the last safety net
-            status = RunStatus.FAILED
-            self._publish(job, message=f"{type(e).__name__}: {e}")
-        record = self.store.get_run(run_id)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+            try:
+                status = self._run(job, publisher)
+            except Exception as e:  # the runner stores failures itself; this is the last safety net
+                log.exception("run %s stopped by an error outside the runner", run_id)
+                self._publish(job, message=f"{type(e).__name__}: {e}")
+            self._publish_outcome(job, status)
+        finally:
+            # Whatever failed above (the store locked by another process, say), the device is freed
+            # and the next queued run starts; a wedged device would hold every later run forever.
+            with self._lock:
+                if job.snapshot is not None and job.snapshot.is_active:
+                    job.snapshot = dataclasses.replace(job.snapshot, status=status, phase="done", eta_s=0.0)
+                self._running[job.device_key].discard(run_id)
+                self._retire(run_id)
+                if not self._closed:
+                    self._start_workers(job.device_key)
+                self._changed.notify_all()
+
+    def _publish_outcome(self, job: _Job, status: str) -> None:
+        """The last snapshot: the outcome with the stored figures, notes and message."""
+        record = self.store.get_run(job.run_id)
         final = None
         if record is not None:
             final = {k: getattr(record, k, None) for k in
@@ -224,20 +247,35 @@ class JobManager:
                       message=(record.error if record and record.error else job.snapshot.message),
                       notes=tuple(record.notes) if record else job.snapshot.notes,
                       progress=1.0 if status == RunStatus.COMPLETED else job.snapshot.progress)
-        with self._lock:
-            self._running[job.device_key].discard(run_id)
-            self._retire(run_id)
-            if not self._closed:
-                self._start_workers(job.device_key)
-            self._changed.notify_all()
 
     def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
         runner = self._runner
         if runner is None:
             def runner(run_id, config, **kw):
                 return execute_run(run_id, config, self.workspace, self.store, **kw)
-        return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                      progress=publisher.on_prepare, resume=job.resume)
+        with self._device(job) as holder:
+            if holder is not None:  # cancelled while another process trained on the device
+                return self._cancelled_while_waiting(job)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
+            return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
+                          resume=job.resume)
+
+    def _device(self, job: _Job):
+        """The workspace-wide lease on the job's device (one run per device across processes); with
+        parallel_per_device above 1 the device is shared on purpose, so no lease is taken."""
+        if self._parallel > 1:
+            return nullcontext()
+
+        def waiting(message: str) -> None:
+            self._publish(job, status=RunStatus.QUEUED, phase="waiting", message=message)
+
+        return hold_device(self.store, job.device_key, job.run_id, cancel=job.cancel, on_wait=waiting)
+
+    def _cancelled_while_waiting(self, job: _Job) -> str:
+        self.store.finish_run(job.run_id, RunStatus.CANCELLED, error=None)
+        self.store.add_note(job.run_id, "Cancelled while waiting for the device; it never started.")
+        self._publish(job, message="cancelled before it started")
+        return RunStatus.CANCELLED
 
     # -- bookkeeping ------------------------------------------------------------------------
 

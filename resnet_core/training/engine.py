@@ -12,6 +12,10 @@ autocast (fp16 with a grad scaler where bf16 is missing) and cudnn benchmark. On
 bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are written at most once per
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
+Same seed, same run: the starting weights come from a generator of the run's own (models.initialise),
+and each epoch's data order and augmentation from another seeded by (seed, epoch); nothing draws from
+torch's global generator, which other threads (another run, the time-estimate probe) may reseed.
+
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
 epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
@@ -48,7 +52,7 @@ from resnet_core.training.callbacks import (
     StopTraining,
     TrainingDiverged,
 )
-from resnet_core.training.checkpoints import save_checkpoint_state
+from resnet_core.training.checkpoints import CheckpointError, save_checkpoint_state
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
 from resnet_core.training.weights import resolve_weights
 
@@ -76,6 +80,8 @@ class FitResult:
     batch_size: int
     notes: list[str] = field(default_factory=list)
     test_report: dict[str, Any] | None = None
+    # Per-image outputs of the best model (see `Predictions`); None when it was never evaluated.
+    predictions: Predictions | None = None
 
     def final_dict(self) -> dict[str, Any]:
         """The run's final row, as the store takes it."""
@@ -87,6 +93,21 @@ class FitResult:
             "final_metrics": {"test_loss": self.test_loss, "stop_reason": self.stop_reason,
                               "batch_size": self.batch_size, **(self.test_report or {})},
         }
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The best model's logits on every test and validation image, in split order.
+
+    Kept so scores can be given with intervals, runs compared image by image, and a temperature
+    fitted on the validation logits, all without loading the model again.
+    """
+
+    test_paths: list[str]  # relative to the dataset: identifies the same image across runs
+    test_true: torch.Tensor
+    test_logits: torch.Tensor
+    val_true: torch.Tensor
+    val_logits: torch.Tensor
 
 
 @dataclass
@@ -150,10 +171,10 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
     """
     device = device or resolve_device(config.device)
-    torch.manual_seed(config.seed)
     weights_mode, weight_notes = resolve_weights(config.weights, config.model, config.weights_path)
+    # The run's own generator, never torch's global one, which any other thread may reseed.
     model = build_model(config.model, len(data.classes), weights=weights_mode,
-                        weights_path=config.weights_path)
+                        weights_path=config.weights_path, generator=torch.Generator().manual_seed(config.seed))
     if not config.fine_tune:
         freeze_backbone(model)
     speed = speed_settings(device, config.batch_size)
@@ -189,10 +210,35 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
 
+    cbs.before_fit(state)
+    result: FitResult | None = None
+    try:
+        result = _train(model, optimizer, scaler, data, state, speed, cbs, checkpoints, start_epoch,
+                        best_state)
+    except BaseException as e:
+        state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
+        state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise
+    finally:
+        # after_fit runs whatever happened; a callback failing here never hides the error that
+        # ended training.
+        state.phase = "done"
+        if result is not None:
+            state.outcome = result.status
+            cbs.after_fit(state)
+        else:
+            with suppress(Exception):
+                cbs.after_fit(state)
+    return result
+
+
+def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed: Speed, cbs: Callback,
+           checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
+    """The epochs, then the test pass with the best weights; stops early or on cancel, keeping what it learned."""
+    config = state.config
     frozen_features = (not config.fine_tune and config.augmentation == "none")
     feats = None
     status, stop_reason = RunStatus.COMPLETED, None
-    cbs.before_fit(state)
     try:
         if frozen_features:
             state.phase = "preparing"
@@ -240,15 +286,12 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
-    result = _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
-    state.phase = "done"
-    cbs.after_fit(state)
-    return result
+    return _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
 
 
 def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
     epoch_ended = state.history[-1]["epoch"] if state.history else 0
-    test_report = test_loss = test_acc = val_loss = val_acc = None
+    test_report = test_loss = test_acc = val_loss = val_acc = predictions = None
     if best_state is not None:
         model.load_state_dict(best_state)
         state.phase = "testing"
@@ -256,6 +299,11 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
                         features=feats["test"] if feats else None, keep_predictions=True)
         test_loss, test_acc = test["loss"], test["acc"]
         test_report = test_report_from(test, data)
+        val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+                       features=feats["val"] if feats else None, keep_predictions=True)
+        predictions = Predictions(
+            test_paths=[data.paths[int(i)] for i in data.test_idx], test_true=test["true"],
+            test_logits=test["logits"], val_true=val["true"], val_logits=val["logits"])
         best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
         val_loss, val_acc = best_row["val_loss"], best_row["val_acc"]
     return FitResult(
@@ -264,7 +312,8 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
         stopped_early=status == RunStatus.COMPLETED and stop_reason is not None,
         val_loss=val_loss, val_acc=val_acc, test_loss=test_loss, test_acc=test_acc,
         train_time_s=train_time_s, peak_memory_mb=peak_memory_mb(speed.device),
-        batch_size=state.batch_size, notes=list(state.notes), test_report=test_report)
+        batch_size=state.batch_size, notes=list(state.notes), test_report=test_report,
+        predictions=predictions)
 
 
 def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, speed, cbs) -> dict[str, float]:
@@ -373,7 +422,7 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
     model.eval()
     n = len(idx)
     total_loss, correct = 0.0, 0
-    preds, probs = [], []
+    preds, probs, all_logits = [], [], []
     for start in range(0, n, speed.eval_batch_size):
         y = labels[start:start + speed.eval_batch_size].to(speed.device)
         if features is not None:
@@ -390,10 +439,12 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
         if keep_predictions:
             preds.append(pred.cpu())
             probs.append(p.cpu())
+            all_logits.append(logits.cpu())
     out: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1), "n": n}
     if keep_predictions:
         out["pred"] = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
         out["probs"] = torch.cat(probs) if probs else torch.empty(0, 0)
+        out["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0, 0)
         out["true"] = labels.cpu()
     return out
 
@@ -588,11 +639,11 @@ def _load_training_state(path: Path, model, optimizer, state: FitState):
     checksum = saved.get("frozen_backbone_checksum")
     if checksum is not None:  # saved without its frozen backbone: the freshly built one must be the same
         if not math.isclose(_backbone_checksum(model), checksum, rel_tol=1e-9, abs_tol=1e-9):
-            raise ValueError("cannot resume: the starting weights of this run's frozen backbone changed since "
+            raise CheckpointError("cannot resume: the starting weights of this run's frozen backbone changed since "
                              "it began (a different weights file?); start a new run instead")
         missing, unexpected = model.load_state_dict(saved["model"], strict=False)
         if unexpected or any(not k.startswith("backbone.") for k in missing):
-            raise ValueError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
+            raise CheckpointError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
         if best is not None:
             full = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             best = {**full, **best}

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from page_helpers import APP, TIMEOUT, texts
 from streamlit.testing.v1 import AppTest
 
@@ -13,8 +14,10 @@ from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.results.ranking import STUDY_COLUMNS
+from resnet_core.runs.predictions import save_predictions
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
+from resnet_core.training.engine import Predictions
 from resnet_core.workspace import Workspace
 from ui.shared import DATASET, services
 
@@ -201,6 +204,46 @@ def test_a_cancelled_run_that_ranks_says_so(trained):
     assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
     best = next(m for m in at.metric if m.label == "Best test accuracy")
     assert "cancelled" in best.help
+
+
+def test_best_test_accuracy_is_the_best_over_every_size(tiny):
+    """After a study the first size group is the smallest: its winner is not the dataset's best."""
+    store = services().store
+    finals = {"val_acc": 0.3, "val_loss": 1.0, "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1}
+    small = store.create_run(TrainConfig(dataset="tiny", max_train_images=12), "unused", 36, 12, 6, 6)
+    store.finish_run(small, "completed", {**finals, "test_acc": 0.267})
+    large = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(large, "completed", {**finals, "test_acc": 0.422})
+    at = open_compare("tiny")
+    best = next(m for m in at.metric if m.label == "Best test accuracy")
+    assert best.value == "42.2%"
+    assert f"Run #{large}" in best.help and "ResNet50" in best.help
+
+
+def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
+    """Replace a run's stored test outputs: the first `right` of n two-class images right."""
+    true = torch.tensor([i % 2 for i in range(n)])
+    logits = torch.nn.functional.one_hot(torch.where(torch.arange(n) < right, true, 1 - true), 2).float()
+    save_predictions(workspace.run_dir(run_id), Predictions(
+        test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true, test_logits=logits,
+        val_true=true, val_logits=logits))
+
+
+def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env):
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    leader, other = table.iloc[0]["run_id"], table.iloc[1]["run_id"]
+    write_predictions(env, leader, 170)
+    write_predictions(env, other, 169)  # one image behind: within noise
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    assert list(table.columns).index("Tie") == list(table.columns).index("Rank") + 1  # beside the rank
+    assert list(table["Rank"]) == [1, 2] and list(table["Tie"]) == ["tied for 1st"] * 2
+    assert table.iloc[0]["Test Acc 95% CI"].endswith("%") and "–" in table.iloc[0]["Test Acc 95% CI"]
+    assert "Test accuracy: 85.0% (95% interval" in texts(at.markdown)
+    write_predictions(env, other, 140)  # fifteen points behind: a real difference
+    at = open_compare("tiny")
+    assert list(at.dataframe[0].value["Tie"]) == ["", ""]
 
 
 def test_runs_whose_split_leaked_are_marked(trained):

@@ -68,7 +68,7 @@ def test_resnet101_is_not_chosen_on_cpu(app):
 def test_tiny_dataset_warns(app):
     plan_for(app, 30, 3, None, smallest=5)
     (box,) = app.warning  # the findings share one box, a bullet each
-    assert "30 images is below" in box.value and "smallest class has 5 images" in box.value
+    assert "22 training images is below" in box.value and "smallest class has 5 images" in box.value
     assert box.value.startswith("- ") and "\n- " in box.value
 
 
@@ -116,8 +116,8 @@ def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace,
     app.button(key="wizard_train").click().run()
     assert not app.exception
     plan = app.session_state[PLAN]
-    assert plan["dataset"] == "pets" and plan["model"] == model.lower()
-    assert plan["weights"] == "auto" and "model" in plan["recommended"]
+    assert plan.dataset == "pets" and plan.model == model.lower()
+    assert plan.weights == "auto" and "model" in plan.recommended
     assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
 
 
@@ -162,15 +162,22 @@ def test_answers_survive_a_visit_to_another_page(app):
 
 # ----- the wizard that learns: measured runs beside the cards ------------------------------------
 
+# What a run planned by the wizard records as recommended (everything it filled but the weights).
+WIZARD_SETTINGS = ("model", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate", "patience",
+                   "eval_every", "image_size")
+
+
 def add_measured_run(dataset: str, model: str, fine_tune: bool, augmentation: str, test_acc: float,
-                     seconds: float, num_train: int = 23) -> int:
-    """A finished run as the store keeps it, without training (the panel reads only the store)."""
+                     seconds: float, num_train: int = 23, edited: tuple[str, ...] = ()) -> int:
+    """A finished run as the store keeps it, without training (the panel reads only the store): the
+    wizard's settings, apart from those `edited` by hand."""
     from resnet_core.config import TrainConfig
     from ui.shared import services
 
     store = services().store
     config = TrainConfig(dataset=dataset, model=model, fine_tune=fine_tune, augmentation=augmentation,
-                         weights="none", max_train_images=num_train)
+                         weights="none", max_train_images=num_train,
+                         recommended=tuple(s for s in WIZARD_SETTINGS if s not in edited))
     run_id = store.create_run(config, "unused", 33, num_train, 5, 5)
     store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 1 - test_acc,
                                            "train_time_s": seconds, "epoch_ended": 3})
@@ -236,9 +243,27 @@ def test_imbalanced_classes_get_class_weighted_loss_and_the_train_form_keeps_it(
     assert "Class-weighted loss: the largest class has 3.8× the images of the smallest" in advice
     app.button(key="wizard_train").click().run()
     assert not app.exception
-    assert app.session_state[PLAN]["class_balance"] == "weighted_loss"
+    assert app.session_state[PLAN].class_balance == "weighted_loss"
     assert app.selectbox(key="train_class_balance").value == "weighted_loss"
     # Classes within 3× of each other: no weighting, and nothing to say about it up front.
     app.switch_page("pages/wizard.py").run()
     app.number_input(key="wizard_largest").set_value(20).run()
     assert not any("Class-weighted" in i.value for i in app.info)
+
+
+def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick(pets):
+    """As the Study page says: the study's 'with augmentation' run at the wizard's settings is the pick
+    (the cards' heavy augmentation measured as standard), not a heavy-augmentation run whose epochs
+    were typed by hand."""
+    model, fine_tune, augmentation = the_pick(pets)
+    assert augmentation == "heavy"  # the case the study measures as 'with augmentation'
+    study_run = add_measured_run("pets", model, fine_tune, "standard", 0.60, 30.0)
+    add_measured_run("pets", model, not fine_tune, "none", 0.50, 10.0)
+    add_measured_run("pets", "resnet50", fine_tune, "none", 0.55, 40.0)
+    add_measured_run("pets", model, fine_tune, augmentation, 0.30, 5.0, edited=("epochs",))
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "ranked 1st of 4" in text and "Measurement agrees with the cards" in text
+    (table,) = [d.value for d in pets.dataframe if "Configuration" in d.value.columns]
+    assert list(table.loc[table["Wizard's pick"], "Run"]) == [study_run]

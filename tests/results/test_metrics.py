@@ -62,11 +62,11 @@ def record(run_id: int, confusion, time: float = 60.0) -> RunRecord:
 def test_ranking_by_balanced_accuracy_is_a_choice_and_accuracy_stays_the_default():
     runs = [record(1, ALWAYS_LARGE), record(2, FINDS_SMALL, time=90.0)]
     by_accuracy = ranked_rows(runs)
-    assert [r["run_id"] for r in by_accuracy] == [1, 2]  # 90.9% against 87.3%
-    assert [r["run_id"] for r in by_accuracy if r["Pareto"]] == [1]
+    assert [r.run_id for r in by_accuracy] == [1, 2]  # 90.9% against 87.3%
+    assert [r.run_id for r in by_accuracy if r.pareto] == [1]
     by_balanced = ranked_rows(runs, rank_by="balanced")
-    assert [r["run_id"] for r in by_balanced] == [2, 1] and [r["Rank"] for r in by_balanced] == [1, 2]
-    assert {r["run_id"] for r in by_balanced if r["Pareto"]} == {1, 2}  # 1 is faster, 2 is fairer
+    assert [r.run_id for r in by_balanced] == [2, 1] and [r.rank for r in by_balanced] == [1, 2]
+    assert {r.run_id for r in by_balanced if r.pareto} == {1, 2}  # 1 is faster, 2 is fairer
     table = comparison_table(runs, rank_by="balanced")
     assert list(table["run_id"]) == [2, 1]
     assert table["Balanced Acc"].tolist() == pytest.approx([0.84, 0.5])
