@@ -31,7 +31,7 @@ from resnet_core.views.run_details import (
     unranked_runs,
 )
 from resnet_core.views.trust_view import interval_lines
-from ui.ranking_table import ranking_section
+from ui.ranking_table import rank_by_toggle, ranking_section
 from ui.run_actions import delete_panel, model_panel
 from ui.shared import (
     PAGES,
@@ -187,7 +187,8 @@ if not all_runs:
 dataset = dataset_select(dataset_names, "compare_dataset", start_among=with_runs,
                          format_func=lambda d: d if d in with_runs else f"{d} (no runs yet)")
 records = [r for r in all_runs if r.dataset == dataset]
-summary = compare_summary(records, svc.workspace)
+rank_by = rank_by_toggle()
+summary = compare_summary(records, svc.workspace, rank_by)
 if summary.active:
     st.info(summary.active_text(), icon=":material/hourglass_top:")
     st.page_link(PAGES["train"], label="Watch on the Train page", icon=":material/model_training:")
@@ -199,7 +200,8 @@ if summary.best is None:
 else:
     m1, m2, m3 = st.columns(3)
     m1.metric("Scored runs", len(summary.table))
-    m2.metric("Best test accuracy", f"{summary.best.test_acc:.1%}", help=summary.best_help())
+    best_label, best_score = summary.best_score()
+    m2.metric(best_label, f"{best_score:.1%}", help=summary.best_help())
     m3.metric("Best trade-offs", summary.on_front, help=glossary.BEST_TRADE_OFF)
     ranking_section(summary.table, dataset)
     st.subheader("Cost against accuracy")

@@ -11,7 +11,7 @@ import streamlit as st
 from resnet_core.advice.limits import clamp_to_limits
 from resnet_core.advice.planning import plan_training
 from resnet_core.advice.recommend import patience_for
-from resnet_core.config import AUGMENTATIONS, DEVICES, MODEL_LABELS, MODELS, WEIGHT_LABELS, TrainConfig
+from resnet_core.config import AUGMENTATIONS, CLASS_BALANCE, DEVICES, MODEL_LABELS, MODELS, WEIGHT_LABELS, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import list_datasets
 from resnet_core.hardware import detect_hardware
@@ -136,6 +136,8 @@ def settings_section(datasets: list[str]) -> None:
         hardware = detect_hardware().describe()
         c3.selectbox("Device", DEVICES, key=KEYS["device"], help=tf.CHOICE_HELP["device"],
                      format_func=lambda d: f"auto ({hardware})" if d == "auto" else d)
+        c1.selectbox("Class balance", CLASS_BALANCE, key=KEYS["class_balance"], format_func=tf.class_balance_label,
+                     help=tf.CHOICE_HELP["class_balance"])
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
         start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:")

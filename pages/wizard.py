@@ -2,11 +2,9 @@
 with its reason, and how long training would take on this machine."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from resnet_core.advice import estimate
-from resnet_core.advice.measured import measured_advice, measured_ranking
 from resnet_core.advice.planning import median_size
 from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
@@ -20,7 +18,6 @@ from resnet_core.views.wizard import (
     WizardInputs,
     dataset_numbers,
     hardware_defaults,
-    measured_rows,
     planned_hardware,
     plans_other_hardware,
     recommend_for,
@@ -29,12 +26,11 @@ from resnet_core.views.wizard import (
     why_lines,
 )
 from ui.cards import card_buttons
+from ui.measured_panel import measured_panel
 from ui.race_panel import race_panel
 from ui.shared import (
     PAGES,
-    PERCENT_FORMAT,
     PLAN,
-    as_percent_points,
     dataset_select,
     friendly_errors,
     page_exists,
@@ -51,45 +47,8 @@ through_the_app()
 DATASET_KEY = "wizard_dataset"
 PREFILLED_FOR = "wizard_prefilled_for"  # which dataset the number inputs were last filled from
 SAVED = "wizard_answers"  # the answers, kept while other pages are shown
-NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest")
-TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100}
-# How the measured runs stand against the cards' pick (measured.MeasuredRanking.verdict).
-VERDICT_BADGES = {"agrees": ("Measurement agrees with the cards", "green", ":material/check:"),
-                  "close": ("The cards' pick is within a point of the best", "blue", ":material/check:"),
-                  "disagrees": ("Measurement disagrees with the cards", "orange", ":material/warning:"),
-                  "unmeasured": ("The cards' pick is not measured yet", "gray", ":material/help:")}
-MEASURED_SHOWN = 6
-
-
-def measured_panel(dataset: str, rec) -> None:
-    """The wizard that learns: what finished runs on this dataset say, beside the cards' advice."""
-    store = services().store
-    ranking = measured_ranking(dataset, store, rec)
-    study_link = page_exists("study")
-    if ranking is None:
-        st.caption("No finished runs on this dataset yet. Once some are measured (the Study page runs every "
-                   "configuration), the wizard shows here how they compare with the cards.")
-        if study_link:
-            st.page_link(PAGES["study"], label="Measure on the Study page", icon=":material/science:")
-        return
-    with st.container(border=True):
-        label, colour, icon = VERDICT_BADGES[ranking.verdict]
-        head = st.container(horizontal=True, vertical_alignment="center")
-        head.markdown("**Measured on your data**")
-        head.badge(label, color=colour, icon=icon)
-        st.markdown("\n".join(f"- {line}" for line in measured_advice(dataset, store, rec)))
-        rows = measured_rows(ranking, MEASURED_SHOWN)
-        st.dataframe(as_percent_points(pd.DataFrame(rows), ("Test Acc",)), hide_index=True,
-                     key="wizard_measured_runs", column_config={
-            "Run": st.column_config.NumberColumn("Run", format="#%d", width="small"),
-            "Test Acc": st.column_config.NumberColumn("Test Acc", format=PERCENT_FORMAT),
-            "Wizard's pick": st.column_config.CheckboxColumn("Wizard's pick", width="small")})
-        more = len(ranking.runs) - MEASURED_SHOWN
-        st.caption(f"The best run of each configuration at {ranking.num_train:,} training images, best first"
-                   + (f" ({more} more not shown)." if more > 0 else "."))
-        if study_link:
-            st.page_link(PAGES["study"], label="Measure more on the Study page", icon=":material/science:")
-
+NUMBER_KEYS = ("wizard_images", "wizard_classes", "wizard_smallest", "wizard_largest")
+TYPED_DEFAULTS = {"num_images": 1000, "num_classes": 10, "smallest_class": 100, "largest_class": 100}
 svc = services()
 ws = svc.workspace
 hw = detect_hardware()
@@ -129,7 +88,8 @@ scan_numbers = dataset_numbers(report) if report is not None else TYPED_DEFAULTS
 source = name if report is not None else ""
 device_default, mem_default = hardware_defaults(hw)
 defaults = {"wizard_images": max(1, scan_numbers["num_images"]), "wizard_classes": max(1, scan_numbers["num_classes"]),
-            "wizard_smallest": scan_numbers["smallest_class"], "wizard_device": device_default,
+            "wizard_smallest": scan_numbers["smallest_class"], "wizard_largest": scan_numbers["largest_class"],
+            "wizard_device": device_default,
             "wizard_gpu_mem": mem_default, "wizard_priority": "balanced", "wizard_task": "simple",
             "wizard_weights": "auto"}
 saved = st.session_state.get(SAVED, {})
@@ -148,10 +108,12 @@ with col_data.container(border=True, height="stretch"):
     images = st.number_input("Images", min_value=1, step=100, key="wizard_images")
     classes = st.number_input("Classes", min_value=1, step=1, key="wizard_classes")
     smallest = st.number_input("Images in the smallest class", min_value=0, step=10, key="wizard_smallest")
+    largest = st.number_input("Images in the largest class", min_value=0, step=10, key="wizard_largest",
+                              help="At 3× the smallest class or more, the plan weights the loss by class.")
     if report is None:
         st.caption("Typed numbers: planning without a dataset.")
-    elif (images, classes, smallest) != (scan_numbers["num_images"], scan_numbers["num_classes"],
-                                         scan_numbers["smallest_class"]):
+    elif (images, classes, smallest, largest) != (scan_numbers["num_images"], scan_numbers["num_classes"],
+                                                  scan_numbers["smallest_class"], scan_numbers["largest_class"]):
         st.caption(f"Changed from the scan of '{name}' ({scan_numbers['num_images']:,} images): "
                    "the plan is for the numbers above.")
     else:
@@ -175,7 +137,8 @@ st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
 
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
-                      weights=weights, median_size=median_size(report) if report is not None else None)
+                      weights=weights, median_size=median_size(report) if report is not None else None,
+                      largest_class=int(largest))
 rec = None
 with friendly_errors("make a recommendation"):
     rec = recommend_for(inputs)
@@ -199,6 +162,8 @@ with st.container(border=True):
     row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
     row2[2].metric("Patience", f"{rec.patience} evaluations", help=f"{glossary.PATIENCE}\n\n{why['patience']}")
     row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
+    if rec.class_balance != "none":
+        st.info(rec.class_balance_reason, icon=":material/balance:")
     with st.expander("Why these settings", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- {line}" for line in why_lines(rec)))
         st.caption("Read a reason's quotes in the card or study they come from:")

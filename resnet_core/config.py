@@ -18,6 +18,11 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULES = ("cosine", "constant")
 PRIORITIES = ("speed", "balanced", "accuracy")
 TASK_KINDS = ("simple", "fine-grained")
+# How training treats unequal classes: "none" (every image counts the same) or "weighted_loss"
+# (cross-entropy weighted by n_train / (classes × n_class), so every class counts the same).
+CLASS_BALANCE = ("none", "weighted_loss")
+CLASS_BALANCE_LABELS = {"none": "None — every image counts the same",
+                        "weighted_loss": "Class-weighted loss — every class counts the same"}
 
 # The widest ranges any model card allows; per-model ranges live in recommend.py.
 LIMITS = {
@@ -55,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_train_images: int | None = None  # stratified subset of the train split (the study's sizes)
+    class_balance: str = "none"  # see CLASS_BALANCE
     recommended: tuple[str, ...] = field(default=())  # which fields came from the wizard
 
     def __post_init__(self) -> None:
@@ -71,6 +77,7 @@ class TrainConfig:
         _choice(out, "augmentation", self.augmentation, AUGMENTATIONS)
         _choice(out, "schedule", self.schedule, SCHEDULES)
         _choice(out, "device", self.device, DEVICES)
+        _choice(out, "class_balance", self.class_balance, CLASS_BALANCE)
         if self.weights == "file" and not self.weights_path:
             out.append("weights='file' needs weights_path: the .pt/.pth file to start from")
         for name, (lo, hi) in LIMITS.items():

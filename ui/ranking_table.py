@@ -1,5 +1,5 @@
-"""Compare's ranked table: the study's columns with the dashboard's (status, tie mark, interval, trade-off,
-split leaks), one table per number of training images, and its CSV."""
+"""Compare's ranked table: the study's columns with the dashboard's (status, class-fair scores, tie mark,
+interval, trade-off, split leaks), one table per number of training images, its CSV, and what it ranks by."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,7 +9,7 @@ from resnet_core.results.ranking import STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.views import glossary
 from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
-from ui.shared import as_percent_points, study_columns
+from ui.shared import PERCENT_FORMAT, as_percent_points, study_columns
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
@@ -18,13 +18,28 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
+    "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
+                                                  help="The mean of the per-class recalls: every class counts "
+                                                       "the same, however many test images it has."),
+    "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
+                                              help="The mean of the per-class F1 scores."),
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),
     "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
                                                  "among the run's training images: its test accuracy is optimistic."),
 }
-ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
+ACCURACY_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1")
+RANK_BALANCED = "compare_rank_balanced"
+
+
+def rank_by_toggle() -> str:
+    """What the table ranks by: 'accuracy' (the study's order) or 'balanced' when the toggle is on."""
+    return "balanced" if st.toggle(
+        "Rank by balanced accuracy", key=RANK_BALANCED,
+        help="Order by the mean of the per-class recalls instead of test accuracy: on imbalanced classes a "
+             "model can score high accuracy by favouring the large ones. The Study page ranks by accuracy, "
+             "as the reference study does.") else "accuracy"
 
 
 # ----- the ranking --------------------------------------------------------------------------------
@@ -40,7 +55,9 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
         st.warning("Some runs were tested on images with a copy in their training images (Split leaks): "
                    "their test accuracy is optimistic. Make a new split on the Data page and train again.",
                    icon=":material/warning:")
-    columns = ["run_id", *status, *STUDY_COLUMNS, TIE_COLUMN, CI_COLUMN, "Pareto", *leaky]
+    at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
+    columns = ["run_id", *status, *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
+               TIE_COLUMN, CI_COLUMN, "Pareto", *leaky]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:

@@ -24,7 +24,7 @@ from resnet_core.workspace import Workspace
 # The TrainConfig fields a recommendation fills in, in the order `recommended` lists them. The
 # weights are the user's choice ('auto' resolves when training starts), never recommended.
 ADVISED_FIELDS = ("model", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
-                  "patience", "eval_every", "image_size")
+                  "patience", "eval_every", "image_size", "class_balance")
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
         image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
-        median_size=median_size(report),
-        model=overrides.get("model"))
+        median_size=median_size(report), model=overrides.get("model"),
+        largest_class=max(report.counts.values(), default=0) or None)
     # Runs on a subset still validate on the whole dataset's validation split.
     val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     config = config_from_advice(rec, info.name, overrides, weights=mode, weights_path=path, seed=seed,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.class_balance import recommend_class_balance
 from resnet_core.advice.limits import RANDOM_INIT_EPOCH_FACTOR, RANDOM_INIT_LR, card_limits
 from resnet_core.advice.model_cards import (
     CARDS,
@@ -94,6 +95,10 @@ class Recommendation:
     priority: str
     task: str
     dataset_images: int | None = None  # the whole dataset, when known
+    # "weighted_loss" when the largest class has 3× or more the images of the smallest (a measured
+    # choice, not the cards', so its reason is kept apart from `why`).
+    class_balance: str = "none"
+    class_balance_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -245,7 +250,8 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
               task: str = "simple", weights: str = "auto",
               weights_available: bool | Mapping[str, bool] = True, image_size: int | None = None,
               smallest_class: int | None = None, model: str | None = None, dataset_images: int | None = None,
-              val_images: int | None = None, median_size: tuple[int, int] | None = None) -> Recommendation:
+              val_images: int | None = None, median_size: tuple[int, int] | None = None,
+              largest_class: int | None = None) -> Recommendation:
     """The model and settings the model cards advise for this dataset and hardware.
 
     num_images is the count the bands are read with: the images a run trains on (`training_images`
@@ -255,12 +261,13 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     scan's median (width, height)); a number is the user's choice.
     gpu_mem_gb None means CPU. weights: auto | imagenet | none; with auto, weights_available (one
     bool, or per model: {"resnet50": True, ...}) decides. model forces the depth (the settings still
-    follow its card). Raises RecommendationError for inputs out of range.
+    follow its card). smallest_class and largest_class (images) decide class weighting. Raises
+    RecommendationError for inputs out of range.
     """
     asked_size = image_size
     image_size, size_reason = _image_size(asked_size, median_size)
     x = _validate(num_images, num_classes, gpu_mem_gb, priority, task, weights, image_size,
-                  smallest_class, model)
+                  smallest_class, model, largest_class)
     x = dataclasses.replace(x, dataset_images=dataset_images)
     rule: DepthRule | None = choose_depth(x)
     if model is None or model == rule.model:
@@ -308,6 +315,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     why["image_size"] = size_reason.format(card=c.title)
 
     warnings[:0] = _warnings(c, band, x, smallest_class)
+    class_balance, balance_reason = recommend_class_balance(smallest_class, largest_class)
     why = {name: why[name] for name in REASON_ORDER}
     return Recommendation(
         model=model, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
@@ -318,7 +326,8 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
                       for other in MODELS if other != model],
         why=why, limits=card_limits(model, random_init=not pretrained),
         num_images=num_images, num_classes=num_classes, gpu_mem_gb=gpu_mem_gb,
-        priority=priority, task=task, dataset_images=dataset_images,
+        priority=priority, task=task, dataset_images=dataset_images, class_balance=class_balance,
+        class_balance_reason=balance_reason,
     )
 
 
@@ -590,7 +599,8 @@ def _why_not(other: ModelCard, chosen: ModelCard, rule: DepthRule | None, x: _In
 # ----- input checks ------------------------------------------------------------------------------
 
 def _validate(num_images: Any, num_classes: Any, gpu_mem_gb: Any, priority: Any, task: Any,
-              weights: Any, image_size: Any, smallest_class: Any, model: Any) -> _Inputs:
+              weights: Any, image_size: Any, smallest_class: Any, model: Any,
+              largest_class: Any = None) -> _Inputs:
     problems = []
     if not _is_int(num_images) or num_images < 1:
         problems.append(f"num_images must be a whole number of at least 1, got {num_images!r}: "
@@ -609,6 +619,8 @@ def _validate(num_images: Any, num_classes: Any, gpu_mem_gb: Any, priority: Any,
         problems.append(f"image_size must be a whole number between {lo} and {hi}, got {image_size!r}")
     if smallest_class is not None and (not _is_int(smallest_class) or smallest_class < 0):
         problems.append(f"smallest_class must be a whole number of at least 0, got {smallest_class!r}")
+    if largest_class is not None and (not _is_int(largest_class) or largest_class < 0):
+        problems.append(f"largest_class must be a whole number of at least 0, got {largest_class!r}")
     if model is not None and model not in MODELS:
         problems.append(f"model must be one of {', '.join(MODELS)}; got {model!r}")
     if problems:

@@ -34,6 +34,7 @@ class Command(NamedTuple):
 COMMANDS = {
     "scan": Command("scan", "check an image folder or dataset: classes, counts, skipped files, warnings"),
     "import": Command("import_", "copy a folder or a .zip of class subfolders into the workspace"),
+    "check-labels": Command("check_labels", "list images that may be in the wrong class folder"),
     "recommend": Command("recommend", "which ResNet and settings the model cards advise, with reasons"),
     "train": Command("train", "train a ResNet on an image folder or imported dataset"),
     "resume": Command("resume", "continue an interrupted, cancelled or failed run from its last saved epoch"),

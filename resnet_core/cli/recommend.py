@@ -52,14 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    num_images, num_classes, smallest_class, median = _dataset_counts(args)
+    num_images, num_classes, smallest_class, median, largest_class = _dataset_counts(args)
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
         rec = recommend(training_images(num_images), num_classes, gpu_mem_gb, dataset_images=num_images,
                         priority=args.priority, task=args.task,
                         weights=args.weights, weights_available=available, image_size=args.image_size,
-                        smallest_class=smallest_class, model=args.model, median_size=median)
+                        smallest_class=smallest_class, model=args.model, median_size=median,
+                        largest_class=largest_class)
     except RecommendationError as e:
         raise UserError(str(e)) from e
     race = _race(args, rec, available) if args.race else None
@@ -128,7 +129,7 @@ def format_race(race) -> str:
     return "\n".join(lines)
 
 
-def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None]:
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None, int | None]:
     if args.data is not None:
         if args.images is not None or args.classes is not None:
             raise UserError("give either --data DIR or --images N --classes K, not both")
@@ -140,10 +141,10 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tup
         raise UserError(f"--images must be at least 1, got {args.images}")
     if args.classes < 1:
         raise UserError(f"--classes must be at least 1, got {args.classes}")
-    return args.images, args.classes, None, None
+    return args.images, args.classes, None, None, None
 
 
-def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None]:
+def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None, int | None]:
     from resnet_core.cli.scan import stderr_progress
     from resnet_core.data.registry import dataset_report, get_dataset
     from resnet_core.data.scan import DatasetError, scan
@@ -165,7 +166,8 @@ def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | N
                         f"(run `python -m resnet_core scan {target}` to see what was skipped and why)")
     median = (report.median_width, report.median_height) if report.median_width and report.median_height \
         else None
-    return report.num_images, len(report.classes), report.smallest_class_count, median
+    return (report.num_images, len(report.classes), report.smallest_class_count, median,
+            max(report.counts.values(), default=0))
 
 
 def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:
@@ -216,6 +218,8 @@ def format_recommendation(rec: Recommendation, hardware: str | None = None) -> s
         label = name.replace("_", " ")
         lines.append(f"{label:<14}{values.get(name, '')}")
         lines += wrap(reason, " " * 4, " " * 4)
+    lines.append(f"{'class balance':<14}{rec.class_balance.replace('_', ' ')}")
+    lines += wrap(rec.class_balance_reason, " " * 4, " " * 4)
     if rec.warnings:
         lines += ["", "Warnings:"]
         for w in rec.warnings:

@@ -5,6 +5,7 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
+from resnet_core.results.metrics import keep_known, run_scores
 from resnet_core.results.ranking import RankedRun, ranked_rows
 from resnet_core.results.trust import RunTrust, trust_by_run, trust_json
 from resnet_core.runs.recovery import startup
@@ -82,7 +83,8 @@ def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None
         "finished_at": record.finished_at,
         "error": record.error,
         "notes": list(record.notes),
-        **trust_json(trust),
+        # balanced_acc and macro_f1: from stored predictions, else from the test report's confusion matrix
+        **keep_known(trust_json(trust), run_scores(record.final_metrics)),
     }
 
 
@@ -95,7 +97,7 @@ def status_text(record: RunRecord) -> str:
 
 _COLUMNS = (("id", "run_id"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
             ("status", "status_text"), ("val loss", "val_loss"), ("val acc", "val_acc"),
-            ("test acc", "test_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
+            ("test acc", "test_acc"), ("bal acc", "balanced_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
             ("rank", "rank"))
 
 

@@ -5,7 +5,8 @@ import argparse
 import sys
 
 from resnet_core.cli import UserError, print_json, summary
-from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+from resnet_core.config import AUGMENTATIONS, CLASS_BALANCE, DEVICES, MODELS
+from resnet_core.results.metrics import keep_known, run_scores
 from resnet_core.runs.jobs import device_key
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import Callback, FitState
@@ -27,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--image-size", type=int)
     p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH")
     p.add_argument("--max-train-images", type=int, help="train on a stratified subset of this size")
+    p.add_argument("--class-balance", choices=CLASS_BALANCE,
+                   help="weighted_loss: every class counts the same in the loss (recommended when the "
+                        "largest class has 3x or more the images of the smallest)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--no-wait", action="store_true",
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size,
         "learning_rate": args.lr, "augmentation": args.augment,
         "fine_tune": False if args.freeze_backbone else None, "patience": args.patience,
-        "eval_every": args.eval_every, "image_size": args.image_size,
+        "eval_every": args.eval_every, "image_size": args.image_size, "class_balance": args.class_balance,
     }
     plan = plan_training(args.data, workspace, overrides=overrides, weights=args.weights,
                          seed=args.seed, device=args.device, max_train_images=args.max_train_images)
@@ -109,8 +113,9 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     summary["recommended"] = list(config.recommended)
     summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
     summary.update(extra or {})
-    summary.update(trust_json(trust_by_run(ranked_rows(store.list_runs(dataset=summary["dataset"])),
-                                           workspace).get(run_id)))
+    trust = trust_json(trust_by_run(ranked_rows(store.list_runs(dataset=summary["dataset"])), workspace).get(run_id))
+    # balanced_acc and macro_f1: from stored predictions, else from the test report's confusion matrix
+    summary.update(keep_known(trust, run_scores(store.get_run(run_id).final_metrics)))
     if as_json:
         print_json(summary)
     else:
@@ -132,6 +137,7 @@ def _print_human(s: dict) -> None:
     if s["test_acc"] is not None:
         print(f"  test accuracy {pct(s['test_acc'])}, validation accuracy {pct(s['val_acc'])}, "
               f"validation loss {s['val_loss']:.4f}")
+        print(f"  balanced accuracy {pct(s.get('balanced_acc'))}, macro-F1 {pct(s.get('macro_f1'))}")
         print(f"  best epoch {s['best_epoch']}, ended at epoch {s['epoch_ended']}"
               f"{' (early stop)' if s['stopped_early'] else ''}, {s['train_time_s']:.1f}s")
 

@@ -1,7 +1,8 @@
 """Ranking finished runs and the cost-performance view (accuracy against training time).
 
 Runs compete only with runs on the same dataset and the same number of training images, as in the
-cost-performance study: a ranking across dataset sizes would mostly measure the size.
+cost-performance study: a ranking across dataset sizes would mostly measure the size. They rank by
+test accuracy as the study does, or by balanced accuracy (every class counts the same) on request.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from resnet_core.results.metrics import BALANCED_ACC, MACRO_F1, keep_known, run_scores
 from resnet_core.results.trust import TRUST_COLUMNS, trust_by_run, trust_columns
 from resnet_core.runs.store import RunRecord
 from resnet_core.status import RunStatus
@@ -22,9 +24,13 @@ from resnet_core.workspace import Workspace
 # The study's columns, in the study's order, then what the dashboard adds.
 STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank")
 # Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
-TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status", "Split Leaks")
-# With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py).
-TRUST_TABLE_COLUMNS = TABLE_COLUMNS + TRUST_COLUMNS
+TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status", "Split Leaks",
+                                 "Balanced Acc", "Macro F1")
+# With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py);
+# balanced accuracy and macro-F1 are already there (from the confusion matrix) and stay where they are.
+TRUST_TABLE_COLUMNS = TABLE_COLUMNS + tuple(c for c in TRUST_COLUMNS if c not in TABLE_COLUMNS)
+# What a ranking may order by: the study's test accuracy, or balanced accuracy (RankedRun's fields).
+RANK_BY = {"accuracy": "test_acc", "balanced": "balanced_acc"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class RankedRun:
     rank: int | None = None
     pareto: bool = False
     split_leaks: int | None = None  # test images with a copy among the training images; None: not recorded
+    balanced_acc: float | None = None  # mean per-class recall on the test images; None: no confusion matrix
+    macro_f1: float | None = None  # mean per-class F1 on the test images; None: no confusion matrix
 
     def study_values(self) -> dict[str, Any]:
         """This run under the study's column names (STUDY_COLUMNS)."""
@@ -56,7 +64,8 @@ class RankedRun:
     def table_row(self) -> dict[str, Any]:
         """This run as a row of the Compare table and its CSV (TABLE_COLUMNS)."""
         return {**self.study_values(), "Dataset": self.dataset, "Images": self.num_images, "Pareto": self.pareto,
-                "run_id": self.run_id, "Status": self.status, "Split Leaks": self.split_leaks}
+                "run_id": self.run_id, "Status": self.status, "Split Leaks": self.split_leaks,
+                "Balanced Acc": self.balanced_acc, "Macro F1": self.macro_f1}
 
 
 def _group_key(row: RankedRun) -> tuple[str, int]:
@@ -67,37 +76,54 @@ def _missing_last(value: float | None) -> float:
     return math.inf if value is None or not math.isfinite(value) else value
 
 
-def _order_key(row: RankedRun) -> tuple:
-    # Higher test accuracy, then lower validation loss, then shorter training, then the older run.
-    return (-row.test_acc, _missing_last(row.val_loss), _missing_last(row.train_time_s), row.run_id)
+def _score(row: RankedRun, rank_by: str) -> float:
+    value = getattr(row, RANK_BY[rank_by])
+    return -math.inf if value is None or not math.isfinite(value) else value
 
 
-def ranked_rows(runs: Iterable[RunRecord]) -> list[RankedRun]:
+def _order_key(row: RankedRun, rank_by: str = "accuracy") -> tuple:
+    # Higher score, then higher test accuracy, lower validation loss, shorter training, the older run.
+    return (-_score(row, rank_by), -row.test_acc, _missing_last(row.val_loss), _missing_last(row.train_time_s),
+            row.run_id)
+
+
+def _check_rank_by(rank_by: str) -> None:
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by must be one of {', '.join(RANK_BY)}; got {rank_by!r}")
+
+
+def ranked_rows(runs: Iterable[RunRecord], rank_by: str = "accuracy") -> list[RankedRun]:
     """The ranked runs: grouped by (dataset, training images), best first in each group.
 
     Groups come in order of dataset name, then size (smallest first, as the study lists them).
+    rank_by: 'accuracy' (the study's order) or 'balanced' (balanced accuracy; a run without a
+    test report to compute it from comes last). The Pareto front uses the same score.
     """
+    _check_rank_by(rank_by)
     groups: dict[tuple[str, int], list[RankedRun]] = defaultdict(list)
     for run in runs:
         if not run.is_ranked:
             continue
+        scores = run_scores(run.final_metrics)
         row = RankedRun(run_id=run.id, dataset=run.dataset, num_images=run.num_train, description=run.description,
                         val_loss=run.val_loss, val_acc=run.val_acc, test_acc=run.test_acc,
                         train_time_s=run.train_time_s, epoch_ended=run.epoch_ended, status=run.status,
-                        created_at=run.created_at, split_leaks=split_leaks(run))
+                        created_at=run.created_at, split_leaks=split_leaks(run),
+                        balanced_acc=scores[BALANCED_ACC], macro_f1=scores[MACRO_F1])
         groups[_group_key(row)].append(row)
     ranked: list[RankedRun] = []
     for key in sorted(groups):
-        ranked.extend(dataclasses.replace(row, rank=rank)
-                      for rank, row in enumerate(sorted(groups[key], key=_order_key), start=1))
-    front = pareto_front(ranked)
+        ranked.extend(dataclasses.replace(row, rank=rank) for rank, row in
+                      enumerate(sorted(groups[key], key=lambda row: _order_key(row, rank_by)), start=1))
+    front = pareto_front(ranked, rank_by)
     return [dataclasses.replace(row, pareto=row.run_id in front) for row in ranked]
 
 
-def best_row(rows: Iterable[RankedRun]) -> RankedRun | None:
+def best_row(rows: Iterable[RankedRun], rank_by: str = "accuracy") -> RankedRun | None:
     """The best ranked run over every group (dataset sizes included), ordered as within a group;
     None without ranked runs. A group's rank 1 is only the best of its size."""
-    return min(rows, key=_order_key, default=None)
+    _check_rank_by(rank_by)
+    return min(rows, key=lambda row: _order_key(row, rank_by), default=None)
 
 
 def split_leaks(run: RunRecord) -> int | None:
@@ -106,39 +132,40 @@ def split_leaks(run: RunRecord) -> int | None:
     return int(leaks.get("test", 0)) if isinstance(leaks, dict) else None
 
 
-def pareto_front(rows: Iterable[RankedRun]) -> set[int]:
-    """Run ids no other run of their group beats: at least as accurate and as fast, one strictly.
-
-    A run without a training time counts as the slowest.
-    """
+def pareto_front(rows: Iterable[RankedRun], rank_by: str = "accuracy") -> set[int]:
+    """Run ids no other run of their group beats: at least as accurate (by `rank_by`'s score) and as
+    fast, one strictly. A run without a training time counts as the slowest."""
+    _check_rank_by(rank_by)
     groups: dict[tuple[str, int], list[RankedRun]] = defaultdict(list)
     for row in rows:
         groups[_group_key(row)].append(row)
     front: set[int] = set()
     for group in groups.values():
         for row in group:
-            acc, time = row.test_acc, _missing_last(row.train_time_s)
+            acc, time = _score(row, rank_by), _missing_last(row.train_time_s)
             dominated = any(
-                other.test_acc >= acc and _missing_last(other.train_time_s) <= time
-                and (other.test_acc > acc or _missing_last(other.train_time_s) < time)
+                _score(other, rank_by) >= acc and _missing_last(other.train_time_s) <= time
+                and (_score(other, rank_by) > acc or _missing_last(other.train_time_s) < time)
                 for other in group if other is not row)
             if not dominated:
                 front.add(row.run_id)
     return front
 
 
-def comparison_table(runs: Iterable[RunRecord], workspace: Workspace | None = None) -> pd.DataFrame:
-    """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run).
+def comparison_table(runs: Iterable[RunRecord], workspace: Workspace | None = None,
+                     rank_by: str = "accuracy") -> pd.DataFrame:
+    """The ranked runs as the dashboard shows and downloads them (TABLE_COLUMNS, one row a run),
+    ordered by `rank_by` (ranked_rows).
 
     With the runs' workspace, also TRUST_COLUMNS: intervals and tie marks from their stored predictions.
     """
-    rows = ranked_rows(runs)
+    rows = ranked_rows(runs, rank_by)
     records = [row.table_row() for row in rows]
     if workspace is None:
         return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
     trust = trust_by_run(rows, workspace)
     for record in records:
-        record.update(trust_columns(trust.get(record["run_id"])))
+        record.update(keep_known(trust_columns(trust.get(record["run_id"])), record))
     return pd.DataFrame(records, columns=list(TRUST_TABLE_COLUMNS))
 
 

@@ -428,6 +428,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
     set_train_mode(model, cfg.fine_tune)
     p = progress or EpochProgress.start(data, cfg.seed, state.epoch)
     order, gen = p.order, p.generator
+    loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
+        if cfg.class_balance == "weighted_loss" else None
     bs = state.batch_size
     starts = list(range(p.done, len(order), bs))
     # A last batch of one image breaks BatchNorm in training mode; fold it into the one before.
@@ -452,7 +454,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
                     with torch.no_grad():
                         f = model.features(x)
                     logits = model.head(f.float())
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(logits.float(), y, weight=loss_weights)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the loss became {loss.item()} in epoch {state.epoch}, batch {p.batches + 1}: training "
@@ -473,6 +475,14 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         cbs.after_batch(state)
     return {"train_loss": (p.total_loss / max(p.done, 1)).item(),
             "train_acc": (p.correct.double() / max(p.done, 1)).item(), "images": p.done}
+
+
+def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-class loss weights n / (k × n_c): each class then weighs as much as the others in the
+    loss however many images it has (a class without training images gets 0)."""
+    counts = torch.bincount(train_labels, minlength=num_classes).double()
+    weights = torch.where(counts > 0, counts.sum() / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+    return weights.float()
 
 
 @torch.inference_mode()

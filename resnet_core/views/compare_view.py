@@ -26,13 +26,21 @@ class CompareSummary:
     rows: list[RankedRun]  # ranking.ranked_rows, for the cost-performance chart
     best: RankedRun | None  # the best ranked run over every size (ranking.best_row)
     active: int  # runs still queued or training
+    rank_by: str = "accuracy"  # ranking.RANK_BY: what the table and `best` are ordered by
 
     @property
     def on_front(self) -> int:
         return sum(1 for row in self.rows if row.pareto)
 
+    def best_score(self) -> tuple[str, float]:
+        """(label, value) of the best run's headline score: balanced accuracy when ranked by it and known,
+        else test accuracy."""
+        if self.rank_by == "balanced" and self.best.balanced_acc is not None:
+            return "Best balanced accuracy", self.best.balanced_acc
+        return "Best test accuracy", self.best.test_acc
+
     def best_help(self) -> str:
-        """Which run the best test accuracy is, of what size, and whether it was cancelled."""
+        """Which run the best score is, of what size, and whether it was cancelled."""
         b = self.best
         cancelled = (" (cancelled by hand; ranked on the best model it kept)"
                      if b.status == RunStatus.CANCELLED else "")
@@ -45,9 +53,10 @@ class CompareSummary:
                 "they appear here when they finish.")
 
 
-def compare_summary(records: Sequence[RunRecord], workspace: Workspace | None = None) -> CompareSummary:
-    """The ranked runs of one dataset's records and what the page says about them; with the runs'
-    workspace the table also holds their intervals and tie marks."""
-    rows = ranked_rows(records)
-    return CompareSummary(comparison_table(records, workspace), rows, best_row(rows),
-                          sum(1 for r in records if r.status in ACTIVE))
+def compare_summary(records: Sequence[RunRecord], workspace: Workspace | None = None,
+                    rank_by: str = "accuracy") -> CompareSummary:
+    """The ranked runs of one dataset's records, ordered by `rank_by` (ranking.RANK_BY), and what the page
+    says about them; with the runs' workspace the table also holds their intervals and tie marks."""
+    rows = ranked_rows(records, rank_by)
+    return CompareSummary(comparison_table(records, workspace, rank_by), rows, best_row(rows, rank_by),
+                          sum(1 for r in records if r.status in ACTIVE), rank_by)

@@ -14,14 +14,14 @@ from typing import Any
 from resnet_core.advice.limits import Limits, setting_limits
 from resnet_core.advice.planning import weights_availability, with_overrides
 from resnet_core.advice.recommend import patience_for
-from resnet_core.config import MODEL_LABELS, TrainConfig
+from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.training.weights_upload import check_weights_file
 from resnet_core.views import glossary
 
 # The form's fields (TrainConfig names), in the order the page draws them.
 FORM_FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
-               "patience", "eval_every", "image_size", "seed", "device")
+               "patience", "eval_every", "image_size", "seed", "device", "class_balance")
 WHOLE_NUMBERS = ("epochs", "batch_size", "patience", "eval_every", "image_size", "seed")
 SEED_RANGE = (0, 2**31 - 1)
 
@@ -35,6 +35,8 @@ CHOICE_HELP = {
                  "but usually less accurate.",
     "augmentation": "\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()),
     "device": "Where to train; 'auto' picks the GPU when there is one.",
+    "class_balance": "With unequal classes, a class-weighted loss keeps the model from favouring the large "
+                     "ones (the Wizard recommends it at 3× or more).",
     "weights_file": "A state dict or checkpoint of a ResNet of the chosen depth; its classification layer "
                     "is replaced to fit your classes.",
 }
@@ -144,6 +146,11 @@ def weights_file_problem(weights: str, weights_path: str | None, file_problem: s
         return (f"Not started: {name} cannot be used as starting weights (see the message under the "
                 "file). Upload another file or choose other starting weights.")
     return None
+
+
+def class_balance_label(choice: str) -> str:
+    """How the Class balance selector names a choice (config.CLASS_BALANCE)."""
+    return CLASS_BALANCE_LABELS[choice]
 
 
 def patience_hint(epochs: int) -> str:

@@ -27,12 +27,14 @@ class WizardInputs:
     task: str = "simple"
     weights: str = "auto"  # auto | imagenet | none
     median_size: tuple[int, int] | None = None  # the images' median (width, height), from the scan
+    largest_class: int | None = None  # with smallest_class, decides class weighting
 
 
 def dataset_numbers(report: ScanReport) -> dict[str, int]:
     """The scan's numbers the wizard starts from."""
     return {"num_images": report.num_images, "num_classes": len(report.classes),
-            "smallest_class": report.smallest_class_count}
+            "smallest_class": report.smallest_class_count,
+            "largest_class": max(report.counts.values(), default=0)}
 
 
 def hardware_defaults(hw: Hardware) -> tuple[str, float]:
@@ -59,7 +61,8 @@ def recommend_for(inputs: WizardInputs) -> Recommendation:
         num_classes=inputs.num_classes, gpu_mem_gb=inputs.gpu_mem_gb,
         priority=inputs.priority, task=inputs.task, weights=inputs.weights,
         weights_available=weights_availability(inputs.weights),
-        smallest_class=inputs.smallest_class or None, median_size=inputs.median_size)
+        smallest_class=inputs.smallest_class or None, median_size=inputs.median_size,
+        largest_class=inputs.largest_class or None)
 
 
 def train_prefill(rec: Recommendation, weights: str, dataset: str) -> TrainConfig:
@@ -75,8 +78,9 @@ WHY_LABELS = {"model": "Model", "weights": "Weights", "batch_size": "Batch size"
 
 
 def why_lines(rec: Recommendation) -> list[str]:
-    """'**Model** — because …', one per setting the recommendation explains."""
-    return [f"**{WHY_LABELS.get(k, k)}** — {text}" for k, text in rec.why.items()]
+    """'**Model** — because …', one per setting the recommendation explains, then the class balance."""
+    return [*(f"**{WHY_LABELS.get(k, k)}** — {text}" for k, text in rec.why.items()),
+            f"**Class balance** — {rec.class_balance_reason}"]
 
 
 def measured_rows(ranking: MeasuredRanking, shown: int) -> list[dict[str, Any]]:

@@ -256,3 +256,26 @@ def test_runs_whose_split_leaked_are_marked(trained):
     table = at.dataframe[0].value.set_index("run_id")
     assert table.loc[first, "Split Leaks"] == 2 and table.loc[second, "Split Leaks"] == 0
     assert "their test accuracy is optimistic" in texts(at.warning)
+
+
+def test_a_toggle_ranks_by_balanced_accuracy(env):
+    store = services().store
+    ids = []
+    # 100 test images of one class, 10 of another: the first run never finds the small class.
+    for confusion, seconds in (([[100, 0], [10, 0]], 60.0), ([[88, 12], [2, 8]], 90.0)):
+        run_id = store.create_run(TrainConfig(dataset="skewed"), "unused", 500, 300, 110, 110)
+        acc = (confusion[0][0] + confusion[1][1]) / 110
+        store.finish_run(run_id, "completed", {"test_acc": acc, "val_acc": acc, "val_loss": 0.4,
+                                               "train_time_s": seconds, "epoch_ended": 3,
+                                               "final_metrics": {"confusion": confusion}})
+        ids.append(run_id)
+    at = open_compare("skewed")
+    table = at.dataframe[0].value
+    assert list(table["run_id"]) == ids  # by test accuracy, as the study ranks
+    assert list(table.columns).index("Balanced Acc") == list(table.columns).index("Test Acc") + 1
+    assert table["Balanced Acc"].tolist() == pytest.approx([50.0, 84.0])  # percentage points
+    at.toggle(key="compare_rank_balanced").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["run_id"]) == ids[::-1] and list(table["Rank"]) == [1, 2]
+    assert "Best balanced accuracy" in [m.label for m in at.metric]

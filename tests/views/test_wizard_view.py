@@ -34,7 +34,8 @@ def offline(monkeypatch, offline_torch_home):
 
 def test_dataset_numbers_come_from_the_scan(tmp_path):
     report = scan(make_image_folder(tmp_path / "d", num_classes=3, per_class=[5, 8, 9]))
-    assert dataset_numbers(report) == {"num_images": 22, "num_classes": 3, "smallest_class": 5}
+    assert dataset_numbers(report) == {"num_images": 22, "num_classes": 3, "smallest_class": 5,
+                                       "largest_class": 9}
 
 
 def test_hardware_defaults_and_other_hardware():
@@ -73,10 +74,24 @@ def test_train_prefill_is_a_valid_config_with_the_users_weights():
     assert "weights" not in config.recommended and "model" in config.recommended
 
 
+def test_imbalanced_classes_get_class_weighted_loss_with_its_reason_and_it_reaches_train():
+    balanced = recommend_for(WizardInputs(600, 3, 150, None, largest_class=250))
+    assert balanced.class_balance == "none" and "below 3×" in balanced.class_balance_reason
+    skewed = recommend_for(WizardInputs(600, 3, 50, None, largest_class=500))
+    assert skewed.class_balance == "weighted_loss"
+    assert "10.0× the images of the smallest" in skewed.class_balance_reason
+    assert "raised balanced accuracy from 61% to 91%" in skewed.class_balance_reason
+    prefill = train_prefill(skewed, "auto", "pets")
+    assert prefill.class_balance == "weighted_loss" and "class_balance" in prefill.recommended
+    # Exactly 3× is enough.
+    assert recommend_for(WizardInputs(400, 2, 100, None, largest_class=300)).class_balance == "weighted_loss"
+
+
 def test_why_lines_name_each_setting_with_its_reason():
     rec = recommend_for(WizardInputs(num_images=1000, num_classes=10, smallest_class=100, gpu_mem_gb=None))
     lines = why_lines(rec)
-    assert len(lines) == len(rec.why)
+    assert len(lines) == len(rec.why) + 1
+    assert lines[-1] == f"**Class balance** — {rec.class_balance_reason}"
     assert lines[0] == f"**Model** — {rec.why['model']}"
     assert any(line.startswith("**Patience** — ") for line in lines)
 
