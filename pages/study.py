@@ -22,6 +22,7 @@ from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
 from resnet_core.data.splits import get_split
 from resnet_core.hardware import resolve_device
+from resnet_core.results.trust import TIE_HELP
 from resnet_core.study.plan import StudyPlan, list_studies, plan_study
 from resnet_core.study.run import cancel_study, estimate_study_time, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
@@ -41,6 +42,7 @@ from resnet_core.views.study_view import (
     suggested_sizes,
     training_modes_text,
 )
+from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN
 from ui.forms import remember_form, restore_form
 from ui.shared import (
     PAGES,
@@ -81,9 +83,12 @@ TABLE_CONFIG = {
                                                            "configuration is both more accurate and faster."),
     "Run": st.column_config.NumberColumn("Run", format="#%d"),
     "Status": st.column_config.TextColumn("Status"),
+    TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
+    CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
+                                           "over the test images."),
 }
 TABLE_COLUMNS = ["Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank",
-                 "Best trade-off", "Run"]
+                 TIE_COLUMN, CI_COLUMN, "Best trade-off", "Run"]
 
 svc = services()
 ws = svc.workspace

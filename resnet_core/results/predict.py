@@ -26,6 +26,7 @@ from resnet_core.data.imageio import (
     resize_center_crop,
     to_rgb,
 )
+from resnet_core.training.calibration import read_temperature
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from resnet_core.training.models import Classifier
 
@@ -74,6 +75,13 @@ class Predictor:
     image_size: int
     device: torch.device
     meta: dict[str, Any] = field(default_factory=dict)
+    # The run's fitted temperature (training/calibration.py): logits are divided by it, so the
+    # probabilities are calibrated. 1.0 for a run scored before calibration existed.
+    temperature: float = 1.0
+
+    @property
+    def calibrated(self) -> bool:
+        return self.temperature != 1.0
 
     def preview(self, image: ImageSource) -> Image.Image:
         """The image as the model sees it: RGB, image_size × image_size (for showing next to a heatmap)."""
@@ -88,7 +96,7 @@ class Predictor:
         with torch.inference_mode():
             # Convert on the device: uint8 is a quarter of the bytes to move.
             logits = self.model(model_input(pixels.to(self.device, non_blocking=True)))
-            return torch.softmax(logits.float(), dim=1).cpu()
+            return torch.softmax(logits.float() / self.temperature, dim=1).cpu()
 
     def predict(self, image: ImageSource, top_k: int = 5) -> list[dict[str, Any]]:
         """The top_k classes, most probable first: [{"class": name, "probability": p}, ...]."""
@@ -225,7 +233,7 @@ def load_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor
     model, meta = load_checkpoint(path, map_location="cpu")
     model.to(dev).eval()
     return Predictor(model=model, classes=list(meta["classes"]), image_size=int(meta["image_size"]),
-                     device=dev, meta=meta)
+                     device=dev, meta=meta, temperature=read_temperature(run_dir))
 
 
 def cached_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor:

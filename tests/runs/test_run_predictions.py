@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.results.predict import load_predictor
 from resnet_core.runs.predictions import PREDICTIONS_NAME, load_predictions
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
+from resnet_core.training.calibration import fit_temperature, read_temperature
 
 
 @pytest.fixture
@@ -33,3 +36,12 @@ def test_the_test_split_predictions_are_stored_and_agree_with_the_score(scored_r
     assert np.isclose(p.test_correct.mean(), record.test_acc)
     wrong = {m["path"] for m in record.final_metrics["misclassified"]}
     assert wrong == set(p.test_paths[~p.test_correct])
+
+
+def test_a_scored_run_is_calibrated_on_its_validation_split(scored_run):
+    record, folder = scored_run
+    p = load_predictions(folder)
+    t = read_temperature(folder)
+    assert t == p.temperature == record.final_metrics["temperature"]
+    assert t == fit_temperature(torch.from_numpy(p.val_logits), torch.from_numpy(p.val_true))
+    assert load_predictor(folder).temperature == t
