@@ -12,6 +12,7 @@ from resnet_core.results.bundle import bundle_name, export_bundle
 from resnet_core.results.ranking import STUDY_COLUMNS, comparison_table, ranked_rows
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.status import ACTIVE
+from resnet_core.views.calibration_view import calibration_text, reliability_figure, run_calibration
 from resnet_core.views.charts import (
     confusion_heatmap,
     cost_performance,
@@ -118,7 +119,7 @@ def run_section(records, dataset: str) -> None:
         st.error(f"This run failed: {record.error}")
     elif record.status in ACTIVE:
         st.info(f"This run is {record.status}; its scores appear when it finishes.", icon=":material/hourglass_top:")
-    tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file"])
+    tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file", "Calibration"])
     with tabs[0]:
         epochs = svc.store.epochs(run_id)
         if epochs:
@@ -152,6 +153,15 @@ def run_section(records, dataset: str) -> None:
                             config={"displayModeBar": False})
     with tabs[3]:
         model_panel(record)
+    with tabs[4]:
+        calibration = run_calibration(svc.workspace, run_id)
+        if calibration is None:
+            st.info("No calibration for this run: it kept no test predictions (not scored, or scored by an "
+                    "older version).")
+        else:
+            st.markdown(calibration_text(calibration))
+            st.plotly_chart(reliability_figure(calibration), key="compare_reliability",
+                            config={"displayModeBar": False})
     delete_panel(record)
 
 

@@ -26,7 +26,7 @@ from resnet_core.data.imageio import (
     resize_center_crop,
     to_rgb,
 )
-from resnet_core.training.calibration import read_temperature
+from resnet_core.training.calibration import CALIBRATION_NAME, read_temperature
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from resnet_core.training.models import Classifier
 
@@ -238,17 +238,22 @@ def load_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor
 
 def cached_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor:
     """load_predictor, remembered per process; a re-written checkpoint is noticed and reloaded."""
-    path = Path(run_dir).resolve() / CHECKPOINT_NAME
+    folder = Path(run_dir).resolve()
+    # A new checkpoint or a new temperature both make a new predictor.
+    stamp = tuple(_file_stamp(folder / name) for name in (CHECKPOINT_NAME, CALIBRATION_NAME))
+    return _cached(str(folder), device, stamp)
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
     except OSError:
-        stamp = (0, 0)
-    return _cached(str(path.parent), device, stamp)
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(run_dir: str, device: str, stamp: tuple[int, int]) -> Predictor:
+def _cached(run_dir: str, device: str, stamp: tuple) -> Predictor:
     return load_predictor(run_dir, device)
 
 

@@ -133,3 +133,17 @@ def test_the_camera_is_only_asked_for_when_switched_on(env):
     assert not at.camera_input
     at.toggle(key="predict_camera_on").set_value(True).run()
     assert at.camera_input(key="predict_camera")
+
+
+def test_probabilities_are_calibrated_and_the_page_says_so(env, image_bytes):
+    from resnet_core.training.calibration import write_calibration
+
+    run_id = finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert "trained before calibration existed" in texts(at.caption)
+    write_calibration(env.run_dir(run_id), 3.0, val_images=6)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception
+    assert "Probabilities calibrated on the validation images (temperature 3.00)" in texts(at.caption)
