@@ -98,9 +98,17 @@ class Predictor:
             logits = self.model(model_input(pixels.to(self.device, non_blocking=True)))
             return torch.softmax(logits.float() / self.temperature, dim=1).cpu()
 
-    def predict(self, image: ImageSource, top_k: int = 5) -> list[dict[str, Any]]:
-        """The top_k classes, most probable first: [{"class": name, "probability": p}, ...]."""
-        probs = self.probabilities(self.pixels(image)[None])[0]
+    def flip_probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Test-time augmentation: the probabilities of each image and its mirror image, averaged."""
+        return (self.probabilities(pixels) + self.probabilities(pixels.flip(-1))) / 2
+
+    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False) -> list[dict[str, Any]]:
+        """The top_k classes, most probable first: [{"class": name, "probability": p}, ...].
+
+        flip: average with the mirrored image (see results/tta.py for what it gains on the test split).
+        """
+        pixels = self.pixels(image)[None]
+        probs = (self.flip_probabilities(pixels) if flip else self.probabilities(pixels))[0]
         return self.top(probs, top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[dict[str, Any]]]:

@@ -1,11 +1,13 @@
 """A run's calibration as the Compare page shows it: ECE before and after its temperature, and the
-reliability diagram (confidence against accuracy per bin, on the test split)."""
+reliability diagram (confidence against accuracy per bin, on the test split); and the measured gain
+of the flip test-time augmentation the Predict page offers."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from resnet_core.results.calibration import CalibrationReport, calibration_report
 from resnet_core.results.trust import run_predictions
+from resnet_core.results.tta import flip_gain
 from resnet_core.workspace import Workspace
 
 BEFORE_COLOUR = "#9AA5B1"
@@ -51,3 +53,13 @@ def reliability_figure(report: CalibrationReport) -> go.Figure:
                       xaxis=dict(title="confidence (top probability)", range=[0, 1], tickformat=".0%"),
                       yaxis=dict(title="accuracy", range=[0, 1.02], tickformat=".0%"))
     return fig
+
+
+def flip_gain_text(workspace: Workspace, run_id: int) -> str:
+    """What the flip did on the run's test images, for the Predict page's switch."""
+    predictions = run_predictions(workspace, run_id)
+    gain = None if predictions is None else flip_gain(predictions)
+    if gain is None:
+        return "Not measured for this run (it was scored before test-time augmentation was measured)."
+    return (f"Measured on this run's {gain.test_images} test images: {gain.plain:.1%} without, "
+            f"{gain.flipped:.1%} with the flip ({gain.gain * 100:+.1f} points). It takes twice the time.")

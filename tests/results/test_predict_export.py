@@ -327,6 +327,30 @@ def test_a_calibrated_run_predicts_and_exports_calibrated_probabilities(run, wor
         assert [t["probability"] for t in result["top"]] == pytest.approx(top, abs=1e-4)
 
 
+def test_the_flip_averages_an_image_with_its_mirror(run, images):
+    predictor = load_predictor(run[0])
+    pixels = load_uint8(images[0], 32)
+    both = (predictor.probabilities(pixels[None]) + predictor.probabilities(pixels.flip(-1)[None])) / 2
+    flipped = predictor.predict(images[0], top_k=3, flip=True)
+    assert [t["probability"] for t in flipped] == pytest.approx(sorted(both[0].tolist(), reverse=True), abs=1e-6)
+    plain = predictor.predict(images[0], top_k=3)
+    assert [t["probability"] for t in plain] != pytest.approx([t["probability"] for t in flipped], abs=1e-6)
+
+
+def test_flip_gain_counts_the_images_the_mirror_puts_right():
+    from resnet_core.results.tta import flip_gain
+    from resnet_core.runs.predictions import RunPredictions
+
+    true = np.array([0, 0, 1, 1])
+    plain = np.array([[2.0, 0.0], [0.0, 0.5], [0.0, 2.0], [0.0, 0.5]])  # 3 of 4 right
+    mirrored = np.array([[2.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 0.5]])  # image 2 clearly class 0 mirrored
+    gain = flip_gain(RunPredictions(test_paths=np.array(list("abcd")), test_true=true, test_logits=plain,
+                                    val_true=true, val_logits=plain, test_logits_mirrored=mirrored))
+    assert (gain.plain, gain.flipped, gain.test_images) == (0.75, 1.0, 4) and gain.gain == 0.25
+    assert flip_gain(RunPredictions(test_paths=np.array(list("abcd")), test_true=true, test_logits=plain,
+                                    val_true=true, val_logits=plain)) is None
+
+
 def test_gradcam_caption_says_when_the_map_means_nothing():
     from resnet_core.results.predict import gradcam_caption
 
