@@ -11,11 +11,14 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from resnet_core.fsutil import atomic_write_bytes
-from resnet_core.training.engine import Predictions
+
+if TYPE_CHECKING:  # reading predictions (the `runs` command, the tables) must not load torch
+    from resnet_core.training.engine import Predictions
 
 PREDICTIONS_NAME = "predictions.npz"
 
