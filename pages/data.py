@@ -2,48 +2,44 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from resnet_core.advice.estimate import eta_seconds
 from resnet_core.data import importing
 from resnet_core.data.registry import (
     DatasetInfo,
+    dataset_origin,
     dataset_report,
     get_dataset,
-    list_datasets,
     register_folder,
 )
 from resnet_core.data.sample import (
     SAMPLE_DESCRIPTION,
     SAMPLE_NAME,
 )
+from resnet_core.data.server_roots import check_server_folder, folder_policy
 from resnet_core.runs.recovery import DatasetInUseError, delete_dataset_checked
-from resnet_core.text import format_rough_duration
 from resnet_core.views import dataset_view
+from ui.dataset_report import report_section
+from ui.folder_upload import folder_uploader, forget_upload
+from ui.progress import progress_bar
 from ui.shared import (
-    PAGES,
-    PERCENT_FORMAT,
-    as_percent_points,
     friendly_errors,
-    import_sample,
+    sample_button,
     select_dataset,
     selected_dataset,
     services,
     through_the_app,
-    warnings_box,
+    workspace_datasets,
 )
 
 through_the_app()
 
 FLASH = "data_flash"  # a message to show after the rerun that follows an import or a delete
 CONFIRM_DELETE = "data_confirm_delete"
-THUMBS_PER_CLASS = 6
-MAX_CLASSES_SHOWN = 12
+UPLOAD_KEY = "data_upload_folder"
 
 svc = services()
 ws = svc.workspace
@@ -51,41 +47,54 @@ ws = svc.workspace
 
 # ----- helpers: progress with ETA, thumbnails, actions ------------------------------------------
 
-def progress_bar(action: str):
-    """A progress bar with done/total and the time left, drawn on the first report only (a cached
-    scan reports nothing and shows nothing); returns (callback, placeholder to clear)."""
-    slot = st.empty()
-    started = time.perf_counter()
-
-    def update(done: int, total: int) -> None:
-        left = eta_seconds(done, total, time.perf_counter() - started)
-        eta = f" — about {format_rough_duration(left)} left" if left is not None and left >= 60 else ""
-        slot.progress(min(1.0, done / total) if total else 0.0,
-                      text=f"{action}: {done:,} of {total:,} files{eta}")
-
-    return update, slot
-
-
-@st.cache_data(max_entries=4000, show_spinner=False)
-def thumbnail(path: str, mtime_ns: int):
-    """Small, cached: reopening photos on every rerun would make the page sluggish."""
-    return dataset_view.thumbnail(path)
-
-
 def finish_import(info: DatasetInfo, message: str) -> None:
     select_dataset(info.name)
     st.session_state[FLASH] = message
     st.rerun()
 
 
-def derived_name(name: str | None, fallback: str) -> str:
-    return (name or "").strip() or fallback
+@st.fragment
+def upload_folder_tab() -> None:
+    """The folder upload reruns on its own as batches arrive, not the whole page."""
+    st.caption("Choose the folder that holds one subfolder per class. Every file is counted: the import "
+               "is offered once all of them have arrived. 20,000 small images take under a minute; for much "
+               "larger folders a folder on the server is quickest (nothing is copied).")
+    upload = folder_uploader(UPLOAD_KEY, ws)
+    if upload is None:
+        return
+    mb = upload.chosen_bytes / 1e6
+    st.caption(f"{upload.received_files:,} of {upload.chosen_files:,} files ({mb:,.1f} MB) from the folder "
+               f"'{upload.top_folder()}' have arrived.")
+    if not upload.finished and not upload.complete:
+        # The uploader shows the progress; nothing to import yet.
+        st.caption("The import is offered once every file has arrived. If sending stopped (the page was "
+                   "left or reloaded), choose the folder again.")
+        return
+    missing = upload.missing()
+    name = st.text_input("Dataset name", key="data_upload_dir_name", placeholder=upload.top_folder())
+    if not missing:
+        if st.button("Import folder", key="data_upload_dir_import", type="primary"):
+            import_upload(upload, dataset_view.dataset_name(name, upload.top_folder()), accept_missing=False)
+        return
+    st.error(f"{len(missing):,} of the {upload.chosen_files:,} chosen files did not arrive: "
+             f"{dataset_view.names_line(missing)}. {dataset_view.too_large_line(upload.too_large())}Choose "
+             "the folder again to retry, upload it as a .zip, or import the files that arrived knowing these "
+             "are left out.", icon=":material/error:")
+    with st.expander(f"Missing files ({len(missing):,})"):
+        st.dataframe(pd.DataFrame({"file": missing}), hide_index=True, key="data_upload_missing")
+    if st.button(f"Import the {upload.received_files:,} that arrived ({len(missing):,} missing)",
+                 key="data_upload_dir_import_partial", disabled=not upload.received_files):
+        import_upload(upload, dataset_view.dataset_name(name, upload.top_folder()), accept_missing=True)
 
 
-def upload_top_folder(files) -> str:
-    """The folder name a directory upload came from ('pets' for 'pets/cat/1.jpg')."""
-    parts = PurePosixPath(files[0].name.replace("\\", "/")).parts if files else ()
-    return parts[0] if len(parts) > 1 else "uploaded-images"
+def import_upload(upload, name: str, accept_missing: bool) -> None:
+    with friendly_errors("import the uploaded folder"), st.spinner(f"Saving {upload.received_files:,} files…"):
+        info = upload.import_as(name, accept_missing=accept_missing)
+        forget_upload(UPLOAD_KEY)
+        left_out = upload.chosen_files - upload.received_files
+        finish_import(info, f"Imported {upload.received_files:,} files as '{info.name}'"
+                      + (f" ({left_out:,} of the {upload.chosen_files:,} chosen were missing)." if left_out
+                         else f" (all {upload.chosen_files:,} chosen)."))
 
 
 # ----- page ------------------------------------------------------------------------------------
@@ -97,9 +106,7 @@ st.caption("Bring in a folder of labelled images — one subfolder per class —
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
 
-all_datasets: list[DatasetInfo] = []
-with friendly_errors("list the datasets"):
-    all_datasets = list_datasets(ws)
+all_datasets = workspace_datasets()
 names = [d.name for d in all_datasets]
 if selected_dataset() and selected_dataset() not in names:
     select_dataset(None)  # deleted, perhaps in another browser tab
@@ -147,11 +154,9 @@ else:
     with st.container(border=True):
         st.markdown("**No datasets yet.** Add your own below, or start with the built-in sample in one click.")
         st.caption(SAMPLE_DESCRIPTION)
-        if st.button("Use the sample dataset", key="data_sample_quick", type="primary",
-                     icon=":material/checkroom:"):
-            imported = import_sample()
-            if imported:
-                finish_import(imported[0], f"Imported the sample as '{imported[0].name}'.")
+        imported = sample_button("data_sample_quick", type="primary")
+        if imported:
+            finish_import(imported[0], f"Imported the sample as '{imported[0].name}'.")
 
 # Four ways in.
 limit_mb = st.get_option("server.maxUploadSize")
@@ -159,20 +164,10 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
     up_dir, up_zip, on_server, builtin = st.tabs(
         ["Upload a folder", "Upload a .zip", "Folder on the server", "Built-in sample"])
     with up_dir:
-        st.caption(f"Choose the folder that holds one subfolder per class (each file up to {limit_mb:,} MB).")
-        files = st.file_uploader("Image folder", accept_multiple_files="directory", key="data_upload_dir")
-        if files:  # the uploader lists files one chip at a time; say what was chosen in one line
-            size_mb = sum(f.size for f in files) / 1e6
-            st.caption(f"{len(files):,} files ({size_mb:,.1f} MB) from the folder '{upload_top_folder(files)}'.")
-        name = st.text_input("Dataset name", key="data_upload_dir_name",
-                             placeholder=upload_top_folder(files) if files else "taken from the folder name")
-        if st.button("Import folder", key="data_upload_dir_import", disabled=not files, type="primary"):
-            with friendly_errors("import the uploaded folder"), st.spinner(f"Saving {len(files):,} files…"):
-                info = importing.import_uploaded_files(
-                    [(f.name, f) for f in files], derived_name(name, upload_top_folder(files)), ws)
-                finish_import(info, f"Imported {len(files):,} files as '{info.name}'.")
+        upload_folder_tab()
     with up_zip:
-        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB.")
+        st.caption(f"A .zip of the dataset folder, up to {limit_mb:,} MB (a larger file is refused before it "
+                   "is sent).")
         archive = st.file_uploader("Zip file", type=["zip"], key="data_upload_zip")
         name = st.text_input("Dataset name", key="data_zip_name",
                              placeholder=Path(archive.name).stem if archive else "taken from the file name")
@@ -185,34 +180,45 @@ with st.expander("Add a dataset", expanded=not all_datasets, icon=":material/add
                         archive.name.replace("\\", "/")).name) or "upload.zip")
                     zip_path.write_bytes(archive.getvalue())
                     update, bar = progress_bar("Extracting")
-                    info = importing.import_dataset(zip_path, derived_name(name, Path(archive.name).stem),
+                    info = importing.import_dataset(zip_path, dataset_view.dataset_name(name, Path(archive.name).stem),
                                                     ws, progress=update)
                     bar.empty()
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-                finish_import(info, f"Imported '{archive.name}' as '{info.name}'.")
+                images = dataset_report(info).num_images  # the scan the report below shows (cached)
+                files = dataset_origin(info).get("files_in_archive", images)
+                others = files - images
+                skipped = (f" ({others:,} other file{' is' if others == 1 else 's are'} listed under Skipped "
+                           "files)") if others > 0 else ""
+                finish_import(info, f"Imported '{archive.name}' as '{info.name}': {images:,} images from "
+                                    f"{files:,} files in the archive{skipped}.")
     with on_server:
         st.caption("A folder on the machine running ResNet Pilot. It is read, never changed, and not "
                    "copied: the dataset refers to it.")
-        path = st.text_input("Folder path", key="data_path", placeholder="/data/pets")
-        name = st.text_input("Dataset name", key="data_path_name",
-                             placeholder=Path(path.strip()).name if path.strip() else "taken from the folder name")
-        # Not disabled while empty: a typed path is committed by the same click that submits it.
-        if st.button("Add folder", key="data_path_add", type="primary"):
+        # Others may reach a server that does not listen on localhost: it reads only under the data roots.
+        policy = folder_policy(st.get_option("server.address"), ws)
+        if not policy.local:
+            st.caption(policy.describe())
+        # A form: Enter in "Folder path" submits it, as the Add button does.
+        with st.form("data_path_form", border=False):
+            path = st.text_input("Folder path", key="data_path", placeholder="/data/pets")
+            name = st.text_input("Dataset name", key="data_path_name", placeholder="taken from the folder name")
+            add = st.form_submit_button("Add folder", key="data_path_add", type="primary")
+        if add:
             if not path.strip():
                 st.error("Type the path of a folder whose subfolders are the classes, then add it.")
             else:
                 with friendly_errors("add the folder"):
+                    check_server_folder(path.strip(), policy)
                     info = register_folder(path.strip(), ws, name=name.strip() or None)
                     finish_import(info, f"Added the folder as '{info.name}'.")
     with builtin:
         st.caption(SAMPLE_DESCRIPTION)
-        if st.button("Use the sample", key="data_sample", type="primary", icon=":material/checkroom:"):
-            imported = import_sample()
-            if imported:
-                info, created = imported
-                finish_import(info, f"Imported the sample as '{info.name}'." if created
-                              else f"Selected the sample '{SAMPLE_NAME}' (already imported).")
+        imported = sample_button("data_sample", label="Use the sample", type="primary")
+        if imported:
+            info, created = imported
+            finish_import(info, f"Imported the sample as '{info.name}'." if created
+                          else f"Selected the sample '{SAMPLE_NAME}' (already imported).")
 
 # The scan report of the selected dataset.
 current = selected_dataset()
@@ -224,61 +230,6 @@ if current:
         report = dataset_report(info, progress=update)
         bar.empty()
     if report is not None:
-        st.divider()
-        st.subheader(current)
-        st.caption(f"Images copied into the workspace: `{info.root}`" if info.imported
-                   else f"Folder on the server: `{info.root}`")
-        smallest = min(report.counts, key=lambda c: (report.counts[c], c)) if report.counts else None
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Images", f"{report.num_images:,}", border=True)
-        m2.metric("Classes", len(report.classes), border=True)
-        m3.metric("Smallest class", report.smallest_class_count, border=True,
-                  help=f"'{smallest}'" if smallest else None)
-        m4.metric("Skipped files", len(report.skipped), border=True,
-                  help="Files that are not usable images; see below for why")
-        warnings_box(report.warnings)
-
-        if report.counts:
-            counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below
-            chart, table = st.columns([3, 2])
-            fig = px.bar(counts, x="class", y="images", text="images",
-                         color_discrete_sequence=[st.get_option("theme.primaryColor") or "#2563eb"])
-            fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
-                              xaxis_title=None, yaxis_title="images")
-            chart.plotly_chart(fig, key="data_counts_chart")
-            table.dataframe(as_percent_points(counts, ("share",)), hide_index=True, key="data_counts_table",
-                            height=300 if len(counts) > 8 else "auto",
-                            column_config={"share": st.column_config.ProgressColumn(
-                                "share", format=PERCENT_FORMAT, min_value=0.0, max_value=100.0)})
-            table.download_button("Download CSV", counts.to_csv(index=False), f"{current}-classes.csv",
-                                  "text/csv", key="data_counts_csv", icon=":material/download:")
-
-            with st.expander("Sample images", expanded=True, icon=":material/photo_library:"):
-                by_size = list(counts["class"])  # the chart's and the table's order
-                shown = by_size
-                if len(by_size) > MAX_CLASSES_SHOWN:
-                    shown = st.multiselect("Classes to show", by_size,
-                                           default=by_size[:MAX_CLASSES_SHOWN], key="data_thumb_classes")
-                    shown = [c for c in by_size if c in shown]
-                samples = dataset_view.class_samples(report, THUMBS_PER_CLASS)
-                # Two classes a row, read left to right in the chart's order.
-                for first in range(0, len(shown), 2):
-                    for column, cls in zip(st.columns(2), shown[first:first + 2]):
-                        column.markdown(f"**{cls}** · {report.counts[cls]:,} images")
-                        column.image([thumbnail(str(p), p.stat().st_mtime_ns if p.exists() else 0)
-                                      for p in samples[cls]], width=64)
-
-        if report.skipped:
-            with st.expander(f"Skipped files ({len(report.skipped):,})", icon=":material/block:"):
-                st.dataframe(pd.DataFrame(dataset_view.skipped_summary(report)), hide_index=True,
-                             key="data_skipped_table")
-                every = pd.DataFrame([{"file": s.path, "reason": s.reason, "size": s.detail} for s in report.skipped])
-                st.download_button("Download the full list (CSV)", every.to_csv(index=False),
-                                   f"{current}-skipped.csv", "text/csv", key="data_skipped_csv",
-                                   icon=":material/download:")
-
-        if st.button("Next: get a recommendation", key="data_next", type="primary",
-                     icon=":material/arrow_forward:", disabled=not report.num_images):
-            st.switch_page(PAGES["wizard"])
+        report_section(current, info, report, flash_key=FLASH)
 elif all_datasets:
     st.info("Choose a dataset above to see its report.", icon=":material/arrow_upward:")

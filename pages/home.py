@@ -9,18 +9,20 @@ from resnet_core.config import MODEL_LABELS
 from resnet_core.data.registry import list_datasets
 from resnet_core.data.sample import SAMPLE_DESCRIPTION
 from resnet_core.hardware import detect_hardware
-from resnet_core.training.weights import weights_status
+from resnet_core.training.weights import can_download, download_imagenet_weights, weights_status
 from resnet_core.views import journey
 from resnet_core.views.run_details import predictable_runs
+from ui.progress import download_bar
 from ui.shared import (
     PAGES,
     PLAN,
     friendly_errors,
-    import_sample,
     page_exists,
+    repair_database,
+    sample_button,
     select_dataset,
     selected_dataset,
-    services,
+    services_or_problem,
     through_the_app,
 )
 
@@ -34,10 +36,23 @@ STEP_ICONS = {"data": ":material/folder_open:", "wizard": ":material/auto_fix_hi
               "train": ":material/model_training:", "compare": ":material/leaderboard:",
               "predict": ":material/image_search:"}
 
-svc = services()
-ws = svc.workspace
+REPAIRED = "home_repair_report"  # what the repair recovered, shown after the rerun that follows it
 
 st.title("ResNet Pilot")
+if REPAIRED in st.session_state:
+    st.success(st.session_state.pop(REPAIRED).replace("\n", "  \n"), icon=":material/build:")
+svc, database_problem = services_or_problem()
+if svc is None:
+    st.error(database_problem, icon=":material/database:")
+    st.caption("Repair moves the damaged file aside (it is kept, renamed with the time) and puts every run "
+               "back from its folder: settings, per-epoch metrics, final scores, status and notes.")
+    if st.button("Repair the run database", key="home_repair", type="primary", icon=":material/build:"):
+        with friendly_errors("repair the run database"), st.spinner("Rebuilding the run list…"):
+            st.session_state[REPAIRED] = repair_database().describe()
+            st.rerun()
+    st.stop()
+ws = svc.workspace
+
 st.markdown(
     "Turn a folder of labelled images into a working image classifier. "
     "ResNet Pilot checks your images, recommends ResNet-18, -50 or -101 with settings that fit your data "
@@ -47,11 +62,11 @@ st.markdown(
 with friendly_errors("read the workspace"):
     all_datasets = list_datasets(ws)
     runs = svc.store.list_runs()
-    summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)))
     dataset = selected_dataset()
     if dataset and dataset not in {d.name for d in all_datasets}:
         select_dataset(None)  # deleted in another session
         dataset = None
+    summary = journey.summarize(len(all_datasets), runs, models=len(predictable_runs(runs, ws)), dataset=dataset)
     steps = journey.journey(dataset, len(all_datasets), bool(st.session_state.get(PLAN)), summary)
 
     # The path as a stepper: one card per step, the current one marked and offered as the next click.
@@ -70,19 +85,19 @@ with friendly_errors("read the workspace"):
                                            type="primary", icon=":material/arrow_forward:"):
         st.switch_page(PAGES[current.key])
     if not all_datasets:
-        if actions.button("Try the built-in sample dataset", key="home_sample", help=SAMPLE_DESCRIPTION) \
-                and import_sample():
+        if sample_button("home_sample", where=actions, label="Try the built-in sample dataset",
+                         help=SAMPLE_DESCRIPTION):
             st.switch_page(PAGES["data"])
 
     st.subheader("At a glance")
     a, b, c = st.columns(3)
     a.metric("Datasets", summary.datasets, border=True)
-    b.metric("Runs", summary.runs, border=True,
-             help=f"{summary.finished_runs} finished, {summary.active_runs} training or queued")
-    best = "—" if summary.best_test_acc is None else f"{summary.best_test_acc:.1%}"
-    c.metric("Best test accuracy", best, border=True,
-             help=f"Run #{summary.best_run_id}: {summary.best_run_label}" if summary.best_run_id
-             else "No finished run yet")
+    b.metric("Runs", summary.runs, border=True, help=summary.runs_breakdown())
+    best = summary.best
+    c.metric("Best test accuracy", "—" if best is None else f"{best.test_acc:.1%}", border=True,
+             help=None if best is None else "The selected dataset's best run when it has one, else the best "
+                                            "over all datasets; a small test split makes the figure rough.")
+    c.caption(best.detail() if best else "No run with a test accuracy yet")
 
 st.subheader("This machine")
 with friendly_errors("detect the hardware"):
@@ -94,23 +109,32 @@ with friendly_errors("detect the hardware"):
 
 with friendly_errors("check the ImageNet weights"):
     status = weights_status()
+    # Asked once per process and never longer than a few seconds (RESNET_PILOT_OFFLINE=1: never).
+    online = not all(info["available"] for info in status.values()) and can_download()
     cols = st.columns(len(status))
     for column, (arch, info) in zip(cols, status.items()):
         label = MODEL_LABELS[arch]
         if info["available"]:
             column.markdown(f":green[:material/check_circle:] **{label}** ImageNet weights available")
-        else:
-            column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+            continue
+        column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+        if online and column.button("Download ImageNet weights", key=f"home_download_{arch}",
+                                    icon=":material/download:", help=f"torchvision's file, into `{info['path']}`"):
+            show = download_bar(column, f"Downloading {label}")
+            with friendly_errors(f"download the {label} weights"):
+                download_imagenet_weights(arch, progress=show)
+                st.rerun()
     missing = [(arch, Path(info["path"])) for arch, info in status.items() if not info["available"]]
     if missing:
         files = ", ".join(f"`{path.name}` ({MODEL_LABELS[arch]})" for arch, path in missing)
         folder = missing[0][1].parent
+        how = ("Download them above (torchvision's files, stored in its cache)" if online else
+               f"The download server does not answer from here: copy {files} into `{folder}` "
+               "(torchvision's files, downloaded once where there is internet access)")
         st.info(
             f"Without ImageNet weights, training starts from random initialisation and the run shows a "
             f"warning; the wizard adapts its plan (higher learning rate, more epochs). "
-            f"To add them, copy {files} into `{folder}` "
-            f"(torchvision's files, downloaded once where there is internet access), "
-            f"or supply a weights file (.pt/.pth) on the Train page.",
+            f"{how}, or supply a weights file (.pt/.pth) on the Train page.",
             icon=":material/info:")
 
 st.caption(f"Workspace folder: `{ws.root}` — datasets, runs and the run database live here.")

@@ -7,34 +7,43 @@ import streamlit as st
 
 from resnet_core.advice import estimate
 from resnet_core.advice.measured import measured_advice, measured_ranking
+from resnet_core.advice.planning import median_size
 from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
-from resnet_core.data.registry import dataset_report, get_dataset, list_datasets
-from resnet_core.hardware import detect_hardware, resolve_device
-from resnet_core.text import format_duration, format_rough_duration
+from resnet_core.data.registry import dataset_report, get_dataset
+from resnet_core.hardware import detect_hardware
+from resnet_core.views import glossary
 from resnet_core.views.journey import likely_dataset
 from resnet_core.views.wizard import (
+    WHY_LABELS,
     WizardInputs,
     dataset_numbers,
     hardware_defaults,
+    measured_rows,
+    planned_hardware,
     plans_other_hardware,
     recommend_for,
+    time_estimate,
     train_prefill,
+    why_lines,
 )
+from ui.cards import card_buttons
+from ui.race_panel import race_panel
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
     PLAN,
     as_percent_points,
+    dataset_select,
     friendly_errors,
-    import_sample,
     page_exists,
-    select_dataset,
+    sample_button,
     selected_dataset,
     services,
     through_the_app,
     warnings_box,
+    workspace_datasets,
 )
 
 through_the_app()
@@ -69,9 +78,7 @@ def measured_panel(dataset: str, rec) -> None:
         head.markdown("**Measured on your data**")
         head.badge(label, color=colour, icon=icon)
         st.markdown("\n".join(f"- {line}" for line in measured_advice(dataset, store, rec)))
-        rows = [{"Run": r.id, "Configuration": r.description, "Test Acc": r.test_acc,
-                 "Training Time": format_duration(r.train_time_s),
-                 "Wizard's pick": r is ranking.pick} for r in ranking.runs[:MEASURED_SHOWN]]
+        rows = measured_rows(ranking, MEASURED_SHOWN)
         st.dataframe(as_percent_points(pd.DataFrame(rows), ("Test Acc",)), hide_index=True,
                      key="wizard_measured_runs", column_config={
             "Run": st.column_config.NumberColumn("Run", format="#%d", width="small"),
@@ -92,21 +99,15 @@ st.caption("Three questions, then the ResNet and settings the model cards advise
            "hardware — each with its reason.")
 
 # The dataset the numbers come from: any dataset of the workspace, offered right here.
-all_datasets = []
-with friendly_errors("list the datasets"):
-    all_datasets = list_datasets(ws)
+all_datasets = workspace_datasets()
 names = [d.name for d in all_datasets]
 name, report = None, None
 if names:
-    if st.session_state.get(DATASET_KEY) not in names:
-        # A new visit starts from the dataset picked elsewhere, or the one most recently used or added.
-        st.session_state[DATASET_KEY] = likely_dataset(names, selected_dataset(), svc.store.list_runs(),
-                                                       {d.name: d.created for d in all_datasets})
+    # A new visit starts from the dataset picked elsewhere, or the one most recently used or added.
+    likely = likely_dataset(names, selected_dataset(), svc.store.list_runs(), {d.name: d.created for d in all_datasets})
     top = st.columns([2, 3], vertical_alignment="bottom")
-    name = top[0].selectbox("Dataset", names, key=DATASET_KEY,
-                            help="Its scan fills in the numbers below; change them to plan for other data.")
-    if name != selected_dataset():
-        select_dataset(name)
+    name = dataset_select(names, DATASET_KEY, where=top[0], start_among=[likely],
+                          help="Its scan fills in the numbers below; change them to plan for other data.")
     top[1].page_link(PAGES["data"], label="See its report, or add a dataset, on the Data page",
                      icon=":material/folder_open:")
     with friendly_errors(f"read the dataset '{name}'"):
@@ -118,8 +119,7 @@ else:
         buttons = st.container(horizontal=True)
         if buttons.button("Go to Data", key="wizard_to_data", icon=":material/folder_open:"):
             st.switch_page(PAGES["data"])
-        if buttons.button("Use the sample dataset", key="wizard_use_sample", icon=":material/checkroom:") \
-                and import_sample():
+        if sample_button("wizard_use_sample", where=buttons):
             st.rerun()
 
 # Widget values live in session state. Streamlit forgets a page's widgets while another page is
@@ -175,7 +175,7 @@ st.session_state[SAVED] = {key: st.session_state[key] for key in defaults}
 
 inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest_class=int(smallest),
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
-                      weights=weights)
+                      weights=weights, median_size=median_size(report) if report is not None else None)
 rec = None
 with friendly_errors("make a recommendation"):
     rec = recommend_for(inputs)
@@ -197,13 +197,12 @@ with st.container(border=True):
     row2[0].metric("Augmentation", rec.augmentation.capitalize(),
                    help=f"{AUGMENTATION_DESCRIPTIONS[rec.augmentation]}. {why['augmentation']}")
     row2[1].metric("Fine-tuning", "All layers" if rec.fine_tune else "Head only", help=why["fine_tune"])
-    row2[2].metric("Patience", f"{rec.patience} evals", help=why["patience"])
+    row2[2].metric("Patience", f"{rec.patience} evaluations", help=f"{glossary.PATIENCE}\n\n{why['patience']}")
     row2[3].metric("Image size", f"{rec.image_size} px", help=why["image_size"])
     with st.expander("Why these settings", icon=":material/menu_book:"):
-        labels = {"model": "Model", "weights": "Weights", "batch_size": "Batch size", "epochs": "Epochs",
-                  "learning_rate": "Learning rate", "augmentation": "Augmentation", "fine_tune": "Fine-tuning",
-                  "patience": "Patience", "eval_every": "Evaluation", "image_size": "Image size"}
-        st.markdown("\n".join(f"- **{labels.get(k, k)}** — {text}" for k, text in why.items()))
+        st.markdown("\n".join(f"- {line}" for line in why_lines(rec)))
+        st.caption("Read a reason's quotes in the card or study they come from:")
+        card_buttons(why, WHY_LABELS, key="wizard_source")
     with st.expander("Other models, and why not", icon=":material/compare_arrows:"):
         st.markdown("\n".join(f"- **{MODEL_LABELS[a['model']]}** — {a['why_not']}" for a in rec.alternatives))
 warnings_box(rec.warnings)
@@ -213,44 +212,32 @@ if report is not None:
 
 # Training time on this machine, measured rather than guessed.
 st.subheader("Training time on this machine")
-num_train, num_val, num_test = estimate.split_counts(inputs.num_images)
 with friendly_errors("estimate the training time"):
-    here = resolve_device("auto")
-    probe_args = (rec.model, rec.batch_size, rec.image_size, rec.fine_tune, here)
-    probe_batch = estimate.probe_batch_size(rec.batch_size, here, rec.image_size)
-    rate = estimate.cached_throughput(*probe_args)  # measured before, by any session: same machine
-    cheap = estimate.probe_is_cheap(rec.image_size, here)
+    decision = estimate.probe_decision([rec])  # the rule the Study page follows too
+    (probe,) = decision.probes
+    rate = estimate.cached_throughput(*probe)  # measured before, by any session: same machine
     clicked = False
-    if rate is None and not cheap:
+    if decision.ask_first:
         st.caption(f"Runs a few real training steps of {MODEL_LABELS[rec.model]} here; takes a few "
                    "seconds to a minute on a CPU.")
         clicked = st.button("Measure training time", key="wizard_measure", icon=":material/timer:")
-    if rate is None and (cheap or clicked):
+    if rate is None and (decision.cheap or clicked):
         with st.spinner(f"Measuring {MODEL_LABELS[rec.model]} on {hw.describe()}…"):
-            rate = estimate.probe_throughput(*probe_args)
+            rate = estimate.probe_throughput(*probe)
         if clicked:
             st.rerun()  # redraw without the button that asked for it
     if rate is not None:
-        est = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test)
-        st.metric("Estimated training time", format_rough_duration(est.seconds),
-                  help=f"{rec.epochs} epochs over {num_train:,} training images, {est.evaluations} evaluations "
-                       f"of {num_val:,} validation images (at about 3× the training speed) and one test "
-                       f"pass of {num_test:,}.")
-        notes = [f"{est.describe()}.", f"Early stopping (patience {rec.patience}) may end it sooner.",
-                 "Not counted: reading the images once before the first epoch."]
-        if probe_batch != rec.batch_size:
-            notes.append(f"Measured with batches of {probe_batch}: on a CPU the speed hardly depends on "
-                         "the batch size.")
-        if svc.jobs.active_run_ids():
-            notes.append("A training run was in progress while measuring, so the speed may be understated.")
-        st.caption(" ".join(notes))
+        shown = time_estimate(rec, inputs.num_images, rate, probe[4], training_active=bool(svc.jobs.active_run_ids()))
+        st.metric("Estimated training time", shown.metric, help=shown.help)
+        st.caption(shown.caption)
     if plans_other_hardware(inputs, hw):
-        planned = f"a GPU with {inputs.gpu_mem_gb:g} GB" if inputs.gpu_mem_gb is not None else "a CPU"
-        st.info(f"You planned for {planned}; this estimate is for this machine ({hw.describe()}).",
+        st.info(f"You planned for {planned_hardware(inputs)}; this estimate is for this machine ({hw.describe()}).",
                 icon=":material/info:")
 
-st.divider()
 can_train = report is not None
+if can_train:
+    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
+st.divider()
 if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,
              icon=":material/model_training:"):
     with friendly_errors("prepare the training settings"):

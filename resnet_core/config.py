@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,11 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["recommended"] = list(self.recommended)
         return d
+
+    def key(self) -> str:
+        """These settings as one stable string: equal settings give equal keys in any process and
+        version of Python (what a page compares to tell whether the settings it used changed)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":

@@ -4,17 +4,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import runpy
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from resnet_core.data.registry import DatasetInfo
+from resnet_core.data.registry import DatasetInfo, list_datasets
 from resnet_core.data.sample import ensure_sample_dataset
 from resnet_core.runs.jobs import JobManager
 from resnet_core.runs.recovery import startup
-from resnet_core.runs.store import RunStore
+from resnet_core.runs.repair import RepairReport, repair
+from resnet_core.runs.store import RunStore, StoreError, store_error
 from resnet_core.workspace import Workspace, default_root
 
 log = logging.getLogger("resnet_pilot.ui")
@@ -36,7 +38,7 @@ PAGES = {
 
 # st.session_state keys shared between pages.
 DATASET = "selected_dataset"  # name of the dataset the user works on
-PLAN = "train_prefill"  # dict of TrainConfig fields from the wizard, read by Train
+PLAN = "train_prefill"  # the TrainConfig the wizard hands to the Train page
 LAST_RUN = "last_run_id"  # the run the Train page follows
 PREDICT_RUN = "predict_run_id"
 
@@ -60,7 +62,27 @@ def _services_for(root: str) -> Services:
 
 
 def services() -> Services:
-    return _services_for(str(default_root()))
+    """The shared services; when the run database cannot be opened, its one plain message (and the
+    way to the Home page, which offers the repair) instead of the page."""
+    found, problem = services_or_problem()
+    if found is None:
+        st.error(problem, icon=":material/database:")
+        st.page_link(PAGES["home"], label="Repair it on the Home page", icon=":material/build:")
+        st.stop()
+    return found
+
+
+def services_or_problem() -> tuple[Services | None, str | None]:
+    try:
+        return _services_for(str(default_root())), None
+    except StoreError as e:
+        return None, str(e)
+
+
+def repair_database() -> RepairReport:
+    """Set the damaged run database aside and rebuild it from the run folders (runs/repair.py)."""
+    _services_for.clear()  # a store left open on the damaged file must not be reused
+    return repair(Workspace.at(default_root()))
 
 
 @contextlib.contextmanager
@@ -68,8 +90,11 @@ def friendly_errors(action: str) -> Iterator[None]:
     """Show a failure as a message that says what went wrong, never a traceback."""
     try:
         yield
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, OSError) as e:
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, OSError, StoreError) as e:
         st.error(f"Could not {action}: {e}")
+    except sqlite3.DatabaseError as e:  # the database went bad while the server ran
+        log.exception("run database error while trying to %s", action)
+        st.error(f"Could not {action}: {store_error(Workspace(default_root()).db_path, e)}")
     except Exception as e:  # a bug: still no traceback for the user, but keep it in the server log
         log.exception("unexpected error while trying to %s", action)
         st.error(f"Could not {action}: unexpected {type(e).__name__}: {e}. "
@@ -174,3 +199,29 @@ def import_sample() -> tuple[DatasetInfo, bool] | None:
         select_dataset(info.name)
         return info, created
     return None
+
+
+def sample_button(key: str, *, where=None, label: str = "Use the sample dataset",
+                  **button_options) -> tuple[DatasetInfo, bool] | None:
+    """The button that imports the built-in sample (or selects it, imported earlier): what
+    import_sample returns once clicked and done, else None."""
+    if (where or st).button(label, key=key, icon=":material/checkroom:", **button_options):
+        return import_sample()
+    return None
+
+
+def workspace_datasets() -> list[DatasetInfo]:
+    """The workspace's datasets; none when they cannot be listed (the message is shown)."""
+    with friendly_errors("list the datasets"):
+        return list_datasets(services().workspace)
+    return []
+
+
+def no_dataset_yet(key_prefix: str, text: str) -> None:
+    """A page's empty state: what it needs, a way to the Data page and the built-in sample."""
+    st.info(text, icon=":material/folder_open:")
+    row = st.container(horizontal=True)
+    if row.button("Go to Data", key=f"{key_prefix}_go_data", type="primary", icon=":material/folder_open:"):
+        st.switch_page(PAGES["data"])
+    if sample_button(f"{key_prefix}_use_sample", where=row):
+        st.rerun()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from resnet_core.config import MODELS
 from resnet_core.data.splits import DEFAULT_FRACTIONS
+from resnet_core.hardware import resolve_device
 from resnet_core.text import format_rough_duration
 from resnet_core.training.engine import speed_settings
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
@@ -92,6 +94,39 @@ def cached_throughput(model: str, batch_size: int, image_size: int, fine_tune: b
     """The rate an earlier probe of this setting measured in this process, or None."""
     with _lock:
         return _cache.get(_key(model, batch_size, image_size, fine_tune, device, steps))
+
+
+@dataclass(frozen=True)
+class ProbeDecision:
+    """Whether the training-time probes of some settings may run without asking the user.
+
+    probes: one (model, batch_size, image_size, fine_tune, device) per distinct setting, the
+    arguments of probe_throughput and cached_throughput.
+    """
+
+    probes: tuple[tuple[str, int, int, bool, torch.device], ...]
+    measured: bool  # every probe ran before in this process: its rate is cached
+    cheap: bool  # every probe finishes in a second or two here, so it may run unasked
+
+    @property
+    def ask_first(self) -> bool:
+        """True when measuring needs the user's click (slow probes not measured yet)."""
+        return bool(self.probes) and not self.measured and not self.cheap
+
+
+def probe_key(config: Any) -> tuple[str, int, int, bool, torch.device]:
+    """probe_throughput's arguments for anything with model, batch_size, image_size and fine_tune
+    (a TrainConfig, a Recommendation); the device is the config's, else where training would run."""
+    device = resolve_device(getattr(config, "device", "auto"))
+    return config.model, int(config.batch_size), int(config.image_size), bool(config.fine_tune), device
+
+
+def probe_decision(configs: Iterable[Any]) -> ProbeDecision:
+    """The one rule the Wizard and the Study page follow before timing settings: measured already,
+    cheap enough to measure unasked, or worth a click first."""
+    probes = tuple(dict.fromkeys(probe_key(c) for c in configs))
+    return ProbeDecision(probes, measured=all(cached_throughput(*p) is not None for p in probes),
+                         cheap=all(probe_is_cheap(p[2], p[4]) for p in probes))
 
 
 def _key(model: str, batch_size: int, image_size: int, fine_tune: bool, device: str | torch.device,

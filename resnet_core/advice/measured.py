@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.wizard_pick import is_wizard_pick, overridden_settings, wizard_pick_run
 from resnet_core.config import MODEL_LABELS, describe_config
 from resnet_core.runs.store import RunRecord
 from resnet_core.status import RunStatus
@@ -33,8 +34,7 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
     if not scored:
         return []
     n, group = _group_to_discuss(scored)
-    best_per_config = _best_per_config(group)
-    ranked = sorted(best_per_config, key=_order_key)
+    ranked = sorted(_best_per_config(group, recommendation), key=_order_key)
     best = ranked[0]
     where = f"On your data ({n:,} training images, {len(ranked)} configuration{'s' * (len(ranked) != 1)})"
     out: list[str] = []
@@ -42,7 +42,8 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
     pick = _pick(recommendation, ranked)
     if recommendation is not None and pick is None:
         wanted = describe_config(recommendation.model, recommendation.fine_tune, recommendation.augmentation)
-        out.append(f"{where} the wizard's pick, {wanted}, has not been measured yet; the best measured "
+        out.append(f"{where} the wizard's pick, {wanted}, has not been measured with the wizard's settings "
+                   "yet; the best measured "
                    f"is {best.description} with {_pct(best.test_acc)} test accuracy.")
     elif pick is best:
         out.append(f"{where} the wizard's pick, {best.description}, ranked 1st of {len(ranked)} "
@@ -50,8 +51,12 @@ def measured_advice(dataset: str, runs: Any, recommendation: Any = None) -> list
     elif pick is not None:
         rank = ranked.index(pick) + 1
         gap = _points(best.test_acc - pick.test_acc)
-        better = (f"{best.description} was {gap:.1f} points better" if gap >= 0.05 else
-                  f"{best.description} had the same test accuracy and won on validation loss or time")
+        winner = best.description
+        if winner == pick.description:  # the same configuration, with settings changed by hand
+            winner = (f"run #{best.id}, the same configuration with its "
+                      f"{', '.join(s.replace('_', ' ') for s in overridden_settings(best.config))} changed,")
+        better = (f"{winner} was {gap:.1f} points better" if gap >= 0.05 else
+                  f"{winner} had the same test accuracy and won on validation loss or time")
         out.append(f"{where} the wizard's pick, {pick.description}, ranked {ordinal(rank)} of "
                    f"{len(ranked)}; {better}{_time_clause(best, pick)}.")
     else:
@@ -95,7 +100,7 @@ def measured_ranking(dataset: str, runs: Any, recommendation: Any = None) -> Mea
     if not scored:
         return None
     n, group = _group_to_discuss(scored)
-    ranked = sorted(_best_per_config(group), key=_order_key)
+    ranked = sorted(_best_per_config(group, recommendation), key=_order_key)
     return MeasuredRanking(n, tuple(ranked), _pick(recommendation, ranked))
 
 
@@ -126,23 +131,18 @@ def _inf(value: float | None) -> float:
     return math.inf if value is None or not math.isfinite(value) else value
 
 
-def _best_per_config(runs: list[RunRecord]) -> list[RunRecord]:
+def _best_per_config(runs: list[RunRecord], recommendation: Any = None) -> list[RunRecord]:
+    """The best run of each configuration; runs that are the wizard's pick count apart from runs of
+    the same configuration with settings changed by hand, so the pick is never one of those."""
     best: dict[tuple, RunRecord] = {}
     for r in sorted(runs, key=_order_key):
-        best.setdefault(_config_of(r), r)
+        best.setdefault((_config_of(r), is_wizard_pick(r.config, recommendation)), r)
     return list(best.values())
 
 
 def _pick(recommendation: Any, ranked: list[RunRecord]) -> RunRecord | None:
-    """The measured configuration the wizard advised: exact, else the same model and fine-tuning with
-    augmentation on or off as advised (the study measures 'standard' where the cards say light or heavy)."""
-    if recommendation is None:
-        return None
-    model, fine_tune, aug = recommendation.model, recommendation.fine_tune, recommendation.augmentation
-    same = [r for r in ranked if r.config.model == model and r.config.fine_tune == fine_tune]
-    exact = [r for r in same if r.config.augmentation == aug]
-    similar = [r for r in same if (r.config.augmentation == "none") == (aug == "none")]
-    return (exact or similar or [None])[0]
+    """The measured run that is the wizard's pick (wizard_pick: the one rule the Study page uses too)."""
+    return None if recommendation is None else wizard_pick_run(ranked, recommendation)
 
 
 def _time_clause(best: RunRecord, other: RunRecord) -> str:
@@ -187,7 +187,9 @@ def _depth_sentence(ranked: list[RunRecord], recommendation: Any) -> list[str]:
 
 def _effect_sentences(ranked: list[RunRecord], recommendation: Any) -> list[str]:
     """Average effect of augmentation and of fine-tuning over configurations that differ only in it."""
-    by_config = {_config_of(r): r for r in ranked}
+    by_config: dict[tuple, RunRecord] = {}
+    for r in ranked:  # best first: a configuration measured twice counts with its best run
+        by_config.setdefault(_config_of(r), r)
     out = []
     aug_diffs = [_points(r.test_acc - by_config[(m, ft, "none")].test_acc)
                  for (m, ft, aug), r in by_config.items() if aug != "none" and (m, ft, "none") in by_config]

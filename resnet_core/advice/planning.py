@@ -1,28 +1,38 @@
 """From "train on this folder" plus whatever the user chose to a complete TrainConfig.
 
 The wizard (recommend.py) fills every setting the user left out, for this dataset and this machine;
-the config records which fields were recommended so the result can say so.
+`config_from_advice` is the one way from its recommendation to a TrainConfig (the command line, the
+study, the Wizard and Train pages all go through it). The config records which fields were
+recommended so the result can say so.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resnet_core.advice.recommend import patience_for, recommend
+from resnet_core.advice.limits import outside_card_limits
+from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
 from resnet_core.config import MODELS, TrainConfig
+from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes
-from resnet_core.data.registry import dataset_report, resolve_dataset
 from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 from resnet_core.hardware import detect_hardware
 from resnet_core.training.weights import can_download, imagenet_weights_available
 from resnet_core.workspace import Workspace
 
+# The TrainConfig fields a recommendation fills in, in the order `recommended` lists them. The
+# weights are the user's choice ('auto' resolves when training starts), never recommended.
+ADVISED_FIELDS = ("model", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
+                  "patience", "eval_every", "image_size")
+
 
 @dataclass(frozen=True)
 class Plan:
     config: TrainConfig
-    recommendation: Any  # recommend.Recommendation
+    recommendation: Recommendation
     warnings: list[str]
+    dataset: DatasetHandle | None = None  # the dataset as planned, for create_run to reuse
 
 
 def weights_request(weights: str) -> tuple[str, str | None]:
@@ -43,53 +53,76 @@ def weights_availability(weights: str) -> dict[str, bool]:
     return {m: cached[m] or online for m in MODELS}
 
 
-def plan_training(data: str, workspace: Workspace, overrides: dict[str, Any] | None = None,
+def median_size(report) -> tuple[int, int] | None:
+    """The scan's median (width, height) of the images, when it recorded one."""
+    if report.median_width and report.median_height:
+        return report.median_width, report.median_height
+    return None
+
+
+def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: dict[str, Any] | None = None,
                   weights: str = "auto", seed: int = 0, device: str = "auto",
                   max_train_images: int | None = None, priority: str = "balanced",
                   task: str = "simple", gpu_mem_gb: float | None | str = "detect") -> Plan:
-    """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win."""
+    """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win.
+
+    data: a dataset name or folder, or a dataset already opened (a study plans many runs on one).
+    """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    info = resolve_dataset(data, workspace)
-    report = dataset_report(info)
+    dataset = data if isinstance(data, DatasetHandle) else open_dataset(data, workspace)
+    info, report = dataset.info, dataset.report
     check_classes(info.name, report)  # before advice that would only be about a broken dataset
     if gpu_mem_gb == "detect":
         hw = detect_hardware()
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None
     mode, path = weights_request(weights)
-    num_images = report.num_images
-    if max_train_images:
-        # The wizard's dataset-size bands count the images a run trains on.
-        num_images = min(num_images, round(max_train_images / 0.7))
+    # The bands count the images the run trains on (recommend.training_images); runs on a subset
+    # still validate on the whole dataset's validation split.
+    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     rec = recommend(
-        num_images=max(num_images, 1), num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
+        num_images=max(training_images(report.num_images, max_train_images), 1),
+        dataset_images=report.num_images, val_images=val_images,
+        num_classes=max(len(report.classes), 1), gpu_mem_gb=gpu_mem_gb,
         priority=priority, task=task,
         weights="imagenet" if mode == "file" else mode,
         weights_available=True if mode == "file" else weights_availability(mode),
-        image_size=overrides.get("image_size", 224), smallest_class=report.smallest_class_count or None,
+        image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
+        median_size=median_size(report),
         model=overrides.get("model"))
-    settings = rec.train_settings()
-    recommended = [k for k in settings["recommended"] if k not in overrides and k != "weights"]
+    # Runs on a subset still validate on the whole dataset's validation split.
+    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
+    config = config_from_advice(rec, info.name, overrides, weights=mode, weights_path=path, seed=seed,
+                                device=device, max_train_images=max_train_images, val_images=val_images)
+    warnings = list(rec.warnings)
+    warnings += outside_card_limits(config, rec.limits)
+    return Plan(config, rec, warnings, dataset)
+
+
+def config_from_advice(rec: Recommendation, dataset: str, overrides: Mapping[str, Any] | None = None, *,
+                       weights: str = "auto", weights_path: str | None = None, seed: int = 0,
+                       device: str = "auto", max_train_images: int | None = None,
+                       val_images: int | None = None) -> TrainConfig:
+    """The recommendation's settings as a TrainConfig, with every non-None override winning.
+
+    `recommended` names the advised fields no override replaced. weights is the user's choice
+    (auto | imagenet | none | file, with weights_path), not what the advice assumed. Overridden epochs
+    without an overridden patience bring the patience along (the study's share of the new epochs;
+    val_images, the validation split's size, sets its floor). ConfigError for a bad override.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings = {name: getattr(rec, name) for name in ADVISED_FIELDS}
     settings.update(overrides)
-    settings.update(weights=mode, weights_path=path, recommended=tuple(recommended))
     if "epochs" in overrides and "patience" not in overrides:
         # The wizard's patience was for its own epoch count; keep it at the study's share.
-        # Runs on a subset still validate on the whole dataset's validation split.
-        val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
-        settings["patience"] = patience_for(overrides["epochs"], priority, val_images)
-    if mode == "auto" and rec.weights == "none" and "fine_tune" not in overrides:
+        settings["patience"] = patience_for(overrides["epochs"], rec.priority, val_images)
+    if weights == "auto" and rec.weights == "none" and "fine_tune" not in overrides:
         settings["fine_tune"] = True  # a frozen random backbone learns nothing
-    config = TrainConfig(dataset=info.name, seed=seed, device=device, max_train_images=max_train_images,
-                         **settings)
-    warnings = list(rec.warnings)
-    warnings += _outside_card_limits(config, rec.limits)
-    return Plan(config, rec, warnings)
+    return TrainConfig(dataset=dataset, weights=weights, weights_path=weights_path, seed=seed, device=device,
+                       max_train_images=max_train_images,
+                       recommended=tuple(name for name in ADVISED_FIELDS if name not in overrides), **settings)
 
 
-def _outside_card_limits(config: TrainConfig, limits: dict[str, tuple[float, float]]) -> list[str]:
-    out = []
-    for name, (lo, hi) in limits.items():
-        value = getattr(config, name)
-        if not lo <= value <= hi:
-            out.append(f"{name.replace('_', ' ')} {value:g} is outside the {config.describe().split(' ')[0]} "
-                       f"card's range {lo:g}–{hi:g}.")
-    return out
+def with_overrides(config: TrainConfig, overrides: Mapping[str, Any]) -> TrainConfig:
+    """The config with these fields changed; a changed field is no longer 'recommended'."""
+    recommended = tuple(name for name in config.recommended if name not in overrides)
+    return config.replace(**overrides, recommended=recommended)

@@ -4,10 +4,17 @@ A pure function over the model cards (model_cards.py). The depth is chosen by a 
 table; every other setting is read from the chosen card's dataset-size band and GPU-memory row.
 Every reason sentence names the card (or the cost-performance study) and the tip it follows.
 
+Which count the bands are read with: the images a run trains on. The cards' dataset parameter is
+"Training Images" (the folder a model learns from), and the cost-performance study's sizes (833,
+2,280, 19,104) are training subsets, with validation and test images held out. So a dataset counts
+with its training split (`training_images`: 70%), a run or a study size on a subset with that subset;
+the Wizard, planning and the study all call `recommend` with that one number, and the model's reason
+says which count it is.
+
 Random initialisation: the cards' learning-rate ranges are fine-tuning ranges for ImageNet weights.
 Without them we use 1e-3 (the usual AdamW rate from scratch), which lies above the ResNet-50 (5e-4)
-and ResNet-101 (1e-4) ranges; `card_limits(model, random_init=True)` therefore widens the learning
-rate limit to 1e-3 and the epoch limit to twice the card's, and the reasons say so.
+and ResNet-101 (1e-4) ranges; `limits.card_limits(model, random_init=True)` therefore widens the
+learning rate limit to 1e-3 and the epoch limit to twice the card's, and the reasons say so.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.limits import RANDOM_INIT_EPOCH_FACTOR, RANDOM_INIT_LR, card_limits
 from resnet_core.advice.model_cards import (
     CARDS,
     RESNET18,
@@ -37,14 +45,26 @@ from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
 
 WEIGHT_CHOICES = ("auto", "imagenet", "none")
 DEFAULT_IMAGE_SIZE = 224  # every card: "Input: 224x224 RGB"
-TRAIN_FRACTION = 0.7  # roughly the share of images the training split gets
-RANDOM_INIT_LR = 1e-3  # AdamW from scratch; the cards' rates are for fine-tuning
-RANDOM_INIT_EPOCH_FACTOR = 2
 MANY_CLASSES = 50  # our reading of the ResNet-18 card's "1e-4 for ... many classes"
 LARGER_MEDIUM = 5_000  # and of "larger datasets": the upper half of its 1,000-10,000 band
 PATIENCE_SHARE = {"speed": 0.10, "balanced": 0.15, "accuracy": 0.20}
 REASON_ORDER = ("model", "weights", "batch_size", "epochs", "learning_rate", "augmentation", "fine_tune",
                 "patience", "eval_every", "image_size")
+
+
+def training_images(dataset_images: int, max_train_images: int | None = None) -> int:
+    """The count the cards' dataset-size bands are read with: the images a run trains on. That is
+    the training split of a dataset of dataset_images (70%; validation and test take 15% each), or
+    the subset a run or a study size trains on when it is smaller."""
+    n = max(0, int(dataset_images))
+    val, test = (round(n * f) for f in DEFAULT_FRACTIONS[1:])
+    train = max(1, n - val - test) if n else 0
+    return min(train, max_train_images) if max_train_images else train
+
+
+def _val_images(train_images: int) -> int:
+    """The validation split that goes with train_images in the default 70/15/15 split."""
+    return round(train_images * DEFAULT_FRACTIONS[1] / DEFAULT_FRACTIONS[0])
 
 
 class RecommendationError(ValueError):
@@ -68,24 +88,17 @@ class Recommendation:
     alternatives: list[dict[str, str]]  # [{"model": ..., "why_not": ...}] for the other two depths
     why: dict[str, str]  # setting name -> its reason (the same sentences as `reasons`)
     limits: dict[str, tuple[float, float]]  # card_limits() for this model and weights
-    num_images: int
+    num_images: int  # training images: the count the bands were read with
     num_classes: int
     gpu_mem_gb: float | None
     priority: str
     task: str
+    dataset_images: int | None = None  # the whole dataset, when known
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["limits"] = {k: list(v) for k, v in self.limits.items()}
         return d
-
-    def train_settings(self) -> dict[str, Any]:
-        """The TrainConfig fields this plan fills in (config.TrainConfig(dataset=..., **this))."""
-        settings = {name: getattr(self, name) for name in (
-            "model", "weights", "fine_tune", "augmentation", "epochs", "batch_size",
-            "learning_rate", "patience", "eval_every", "image_size")}
-        settings["recommended"] = tuple(settings)
-        return settings
 
 
 # ----- inputs -------------------------------------------------------------------------------
@@ -97,6 +110,7 @@ class _Inputs:
     gpu_mem_gb: float | None
     priority: str
     task: str
+    dataset_images: int | None = None
 
     @property
     def cpu(self) -> bool:
@@ -114,8 +128,25 @@ class _Inputs:
             parts.append("a fine-grained task")
         return " and ".join(parts)
 
+    @property
+    def count(self) -> str:
+        """'207 training images': how the reasons name the count."""
+        return f"{self.num_images:,} training image{'s' if self.num_images != 1 else ''}"
+
+    def count_explained(self) -> str:
+        """Which count the bands were read with, said once in the model's reason."""
+        if self.dataset_images and self.dataset_images != self.num_images:
+            full = training_images(self.dataset_images)
+            what = (f"the training split of {self.dataset_images:,} images (70%; the rest validates and "
+                    f"tests)" if self.num_images == full else
+                    f"a subset of the {full:,} in the training split of {self.dataset_images:,} images")
+        else:
+            what = "the images the model learns from"
+        return (f"The cards' dataset sizes are read as training images (their \"Training Images\"), as "
+                f"the {STUDY}'s sizes are: here {self.count}, {what}.")
+
     def fields(self) -> dict[str, Any]:
-        return {"n": f"{self.num_images:,}", "mem": _gb(self.gpu_mem_gb), "want": self.accuracy_words()}
+        return {"n": self.count, "mem": _gb(self.gpu_mem_gb), "want": self.accuracy_words()}
 
 
 def _gb(memory_gb: float | None) -> str:
@@ -152,10 +183,10 @@ DEPTH_RULES: tuple[DepthRule, ...] = (
         "{mem} of GPU memory is below the ResNet-50 card's minimum \"GPU: 6GB VRAM\""),
     DepthRule(
         "below-resnet50-minimum", "resnet18", lambda x: x.num_images < CARDS["resnet50"].min_images,
-        "ResNet-18 because {n} images is under the ResNet-50 card's \"Minimum: 500 images for acceptable "
+        "ResNet-18 because {n} is under the ResNet-50 card's \"Minimum: 500 images for acceptable "
         "results\"; the ResNet-18 card says \"Data efficient: Works well with small datasets "
         "(100+ images)\".",
-        "{n} images is under the ResNet-50 card's \"Minimum: 500 images\""),
+        "{n} is under the ResNet-50 card's \"Minimum: 500 images\""),
     DepthRule(
         "speed", "resnet18", lambda x: x.priority == "speed",
         "ResNet-18 for speed priority: the ResNet-18 card says \"Use ResNet-18 if speed is paramount\" "
@@ -163,37 +194,37 @@ DEPTH_RULES: tuple[DepthRule, ...] = (
         "speed priority (ResNet-18 card: \"Use ResNet-18 if speed is paramount\")"),
     DepthRule(
         "small-data", "resnet18", lambda x: x.num_images < 1_000 and not x.wants_accuracy,
-        "ResNet-18 for {n} images: the ResNet-18 card calls Small Datasets (100-1,000 images) "
+        "ResNet-18 for {n}: the ResNet-18 card calls Small Datasets (100-1,000 images) "
         "\"Excellent choice - optimal model for this range\" and says \"Choose ResNet-18 when: "
         "Dataset <1,000 images\".",
         "under 1,000 images ResNet-18 is the ResNet-18 card's \"optimal model for this range\""),
     DepthRule(
         "small-data-accuracy", "resnet50", lambda x: x.num_images < 1_000,
-        "ResNet-50 for {n} images with {want}: the ResNet-18 card says \"Choose ResNet-50 when: ... "
+        "ResNet-50 for {n} with {want}: the ResNet-18 card says \"Choose ResNet-50 when: ... "
         "Accuracy more important than speed ... Complex or fine-grained classification\", the ResNet-50 "
         "card calls Small Datasets (500-1,000 images) \"Good choice but watch for overfitting\", and in "
         "the " + STUDY + " " + STUDY_SMALL_RESNET50_TEXT + ".",
-        "{want} on {n} images favours ResNet-50 (cost-performance study: ResNet50 + fine-tuning + "
+        "{want} on {n} favours ResNet-50 (cost-performance study: ResNet50 + fine-tuning + "
         "Augmentation ranks 1st at 833 images)"),
     DepthRule(
         "deep-for-accuracy", "resnet101",
         lambda x: x.wants_accuracy and x.num_images >= 5_000 and _gpu_at_least(x, 10),
-        "ResNet-101 for {n} images, {mem} and {want}: the ResNet-101 card says \"Choose ResNet-101 when: "
+        "ResNet-101 for {n}, {mem} and {want}: the ResNet-101 card says \"Choose ResNet-101 when: "
         "Dataset >5,000 images; Maximum CNN accuracy needed; Complex or fine-grained classification; "
         "Have 10GB+ GPU\".",
-        "{want} with {n} images and {mem} is what the ResNet-101 card asks for (\"Dataset >5,000 images; "
+        "{want} with {n} and {mem} is what the ResNet-101 card asks for (\"Dataset >5,000 images; "
         "Maximum CNN accuracy needed\")"),
     DepthRule(
         "deep-fine-grained", "resnet101",
         lambda x: (x.priority == "accuracy" and x.task == "fine-grained"
                    and x.num_images >= CARDS["resnet101"].min_images and _gpu_at_least(x, 10)),
-        "ResNet-101 for {n} images with {want} on {mem}: the ResNet-101 card is for \"Complex or "
+        "ResNet-101 for {n} with {want} on {mem}: the ResNet-101 card is for \"Complex or "
         "fine-grained classification requiring deep feature hierarchies\" and accepts \"Minimum: 2,000 "
         "images\", though under 5,000 it says \"Use cautiously - consider ResNet-50 instead\".",
         "{want} justify ResNet-101's depth from its \"Minimum: 2,000 images\" (ResNet-101 card)"),
     DepthRule(
         "default", "resnet50", lambda x: True,
-        "ResNet-50 for {n} images on {mem}: the ResNet-50 card says \"Choose ResNet-50 as your default "
+        "ResNet-50 for {n} on {mem}: the ResNet-50 card says \"Choose ResNet-50 as your default "
         "model for most image classification tasks\" and the ResNet-18 card \"Choose ResNet-50 when: "
         "Dataset >1,000 images\".",
         "ResNet-50 is the cards' default from 1,000 images on a 6 GB+ GPU (ResNet-50 card: \"your "
@@ -210,33 +241,27 @@ def choose_depth(x: _Inputs) -> DepthRule:
 
 # ----- the public functions ----------------------------------------------------------------------
 
-def card_limits(model: str, random_init: bool = False) -> dict[str, tuple[float, float]]:
-    """The card's ranges for the Train form: batch_size, epochs and learning_rate as (min, max).
-
-    With random_init the cards' fine-tuning ranges are widened: learning rate up to 1e-3 (the
-    from-scratch rate the wizard uses) and epochs up to twice the card's maximum.
-    """
-    c = card(model)
-    lr_lo, lr_hi = c.learning_rate_range
-    ep_lo, ep_hi = c.epochs_range
-    if random_init:
-        lr_hi = max(lr_hi, RANDOM_INIT_LR)
-        ep_hi = min(LIMITS["epochs"][1], ep_hi * RANDOM_INIT_EPOCH_FACTOR)
-    return {"batch_size": c.batch_size_range, "epochs": (ep_lo, ep_hi), "learning_rate": (lr_lo, lr_hi)}
-
-
 def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, priority: str = "balanced",
               task: str = "simple", weights: str = "auto",
-              weights_available: bool | Mapping[str, bool] = True, image_size: int = DEFAULT_IMAGE_SIZE,
-              smallest_class: int | None = None, model: str | None = None) -> Recommendation:
+              weights_available: bool | Mapping[str, bool] = True, image_size: int | None = None,
+              smallest_class: int | None = None, model: str | None = None, dataset_images: int | None = None,
+              val_images: int | None = None, median_size: tuple[int, int] | None = None) -> Recommendation:
     """The model and settings the model cards advise for this dataset and hardware.
 
+    num_images is the count the bands are read with: the images a run trains on (`training_images`
+    of the dataset, or of the subset); dataset_images, the whole dataset, only names it in the
+    reasons; val_images (default: the split that goes with num_images) sets patience's floor.
+    image_size None: chosen (the cards' 224, never above what the images hold: median_size, the
+    scan's median (width, height)); a number is the user's choice.
     gpu_mem_gb None means CPU. weights: auto | imagenet | none; with auto, weights_available (one
     bool, or per model: {"resnet50": True, ...}) decides. model forces the depth (the settings still
     follow its card). Raises RecommendationError for inputs out of range.
     """
+    asked_size = image_size
+    image_size, size_reason = _image_size(asked_size, median_size)
     x = _validate(num_images, num_classes, gpu_mem_gb, priority, task, weights, image_size,
                   smallest_class, model)
+    x = dataclasses.replace(x, dataset_images=dataset_images)
     rule: DepthRule | None = choose_depth(x)
     if model is None or model == rule.model:
         model = rule.model
@@ -251,11 +276,11 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
         else bool(weights_available)
     pretrained = weights == "imagenet" or (weights == "auto" and available)
 
-    why: dict[str, str] = {"model": model_reason + " " + _band_verdict(c, band)}
+    why: dict[str, str] = {"model": f"{model_reason} {_band_verdict(c, band, x)} {x.count_explained()}"}
     warnings: list[str] = []
 
     batch_size, why["batch_size"] = _batch_size(c, band, x, image_size)
-    epochs, why["epochs"] = _epochs(c, band, x.priority)
+    epochs, why["epochs"] = _epochs(c, band, x)
     learning_rate, why["learning_rate"] = _learning_rate(c, band, x)
     augmentation, why["augmentation"] = band.augmentation, _augmentation_reason(c, band)
     why["fine_tune"] = (f"Fine-tune all layers: the {c.title} card's \"Fine-tuning Best Practices\" train "
@@ -270,14 +295,17 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
         warnings.append(
             f"ImageNet weights for {c.title} were not found on this machine: training needs them. Put "
             f"torchvision's {c.title} ImageNet checkpoint in the torch hub cache (download it once where "
-            f"there is internet access) or train with weights 'file' and a .pth file — or choose weights "
+            f"there is internet access) or start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the command line) — or choose weights "
             f"'none' for a plan that trains from scratch.")
 
-    # The validation split the default fractions give this many images (what early stopping watches).
-    patience, why["patience"] = _patience(epochs, x.priority, split_sizes(num_images, DEFAULT_FRACTIONS)[1])
+    # The validation split early stopping watches: as given, else the one that goes with the count.
+    if val_images is None:
+        val_images = (split_sizes(dataset_images, DEFAULT_FRACTIONS)[1] if dataset_images
+                      else _val_images(num_images))
+    patience, why["patience"] = _patience(epochs, x.priority, val_images)
     why["eval_every"] = (f"Evaluate every epoch: the {c.title} card's Eval Steps tip says "
                          f"\"{c.eval_steps_text}\".")
-    why["image_size"] = _image_size_reason(c, image_size)
+    why["image_size"] = size_reason.format(card=c.title)
 
     warnings[:0] = _warnings(c, band, x, smallest_class)
     why = {name: why[name] for name in REASON_ORDER}
@@ -290,22 +318,28 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
                       for other in MODELS if other != model],
         why=why, limits=card_limits(model, random_init=not pretrained),
         num_images=num_images, num_classes=num_classes, gpu_mem_gb=gpu_mem_gb,
-        priority=priority, task=task,
+        priority=priority, task=task, dataset_images=dataset_images,
     )
 
 
 # ----- settings ----------------------------------------------------------------------------------
 
-def _band_words(c: ModelCard, band: SizeBand) -> str:
+def _band_words(c: ModelCard, band: SizeBand, x: _Inputs) -> str:
     """"the ResNet-18 card's small-dataset configuration (Small Datasets (100-1,000 images))"."""
     if band.borrows_from:
         source = c.band(band.borrows_from)
         return (f"the {c.title} card's {source.name}-dataset configuration ({source.label}: "
                 f"\"{source.config_text}\"; the card gives none for {band.label})")
+    if not band.contains(x.num_images):  # below the card's smallest band: its nearest configuration
+        return (f"the {c.title} card's smallest configuration ({band.label}: \"{band.config_text}\"; "
+                f"{x.count} is below it and the card gives none for fewer)")
     return f"the {c.title} card's {band.name}-dataset configuration ({band.label}: \"{band.config_text}\")"
 
 
-def _band_verdict(c: ModelCard, band: SizeBand) -> str:
+def _band_verdict(c: ModelCard, band: SizeBand, x: _Inputs) -> str:
+    if not band.contains(x.num_images):
+        return (f"{x.count[0].upper()}{x.count[1:]} is below the {c.title} card's smallest dataset size "
+                f"({band.label}), so its verdict on that size does not apply here.")
     quotes = "; ".join(f"\"{line}\"" for line in (band.verdict, *band.advice))
     return f"The {c.title} card on {band.label}: {quotes}."
 
@@ -341,7 +375,7 @@ def _batch_size(c: ModelCard, band: SizeBand, x: _Inputs, image_size: int) -> tu
         fit += (f"; the rows assume 224 px images and {image_size} px has "
                 f"{(image_size / DEFAULT_IMAGE_SIZE) ** 2:.1f}x the pixels, so at most {scaled}")
         fit_hi, fit_lo = scaled, min(fit_lo, scaled)
-    config = _band_words(c, band)
+    config = _band_words(c, band, x)
     if band_lo > fit_hi:
         value = fit_hi
         text = (f"Batch size {value}: {fit}; {config} uses {_range(band_lo, band_hi)}, but the cards "
@@ -351,15 +385,14 @@ def _batch_size(c: ModelCard, band: SizeBand, x: _Inputs, image_size: int) -> tu
         text = f"Batch size {value}: {fit}; {config} uses {_range(band_lo, band_hi)}."
         if band_hi < fit_hi:
             text += f" Up to {fit_hi} would fit, but the configuration for this dataset size is kept."
-    lo, hi = c.batch_size_range
+    lo, hi = card_limits(c.model)["batch_size"]
     if not lo <= value <= hi:
         value = min(max(value, lo), hi)
         text += f" Kept within the card's \"Range: {lo}-{hi}\": {value}."
-    train_cap = max(1, int(x.num_images * TRAIN_FRACTION))
-    if value > train_cap:
-        value = train_cap
-        text += (f" Lowered to {value}: about {TRAIN_FRACTION:.0%} of {x.num_images:,} images go to "
-                 f"training, and a batch cannot hold more than the training split.")
+    if value > x.num_images:
+        value = x.num_images
+        text += (f" Lowered to {value}: a batch cannot hold more than the {x.count} (the training "
+                 f"split).")
     return value, text
 
 
@@ -377,22 +410,22 @@ def _pick(lo: int, hi: int, priority: str) -> tuple[int, str]:
     return (lo + hi + 1) // 2, "balanced priority takes the middle"
 
 
-def _epochs(c: ModelCard, band: SizeBand, priority: str) -> tuple[int, str]:
+def _epochs(c: ModelCard, band: SizeBand, x: _Inputs) -> tuple[int, str]:
     lo, hi = band.epochs
-    value, how = _pick(lo, hi, priority)
-    return value, f"Epochs {value}: {_band_words(c, band)} says epochs={lo}-{hi}; {how}."
+    value, how = _pick(lo, hi, x.priority)
+    return value, f"Epochs {value}: {_band_words(c, band, x)} says epochs={lo}-{hi}; {how}."
 
 
 def _learning_rate(c: ModelCard, band: SizeBand, x: _Inputs) -> tuple[float, str]:
     lo, hi = band.learning_rate
-    text = f"{_band_words(c, band)} says learning_rate={_range(lo, hi)}"
+    text = f"{_band_words(c, band, x)} says learning_rate={_range(lo, hi)}"
     if lo == hi:
         return lo, f"Learning rate {format_number(lo)}: {text}."
     # Only ResNet-18's medium band gives a range; its Learning Rate tips say which end when.
     if x.num_images >= LARGER_MEDIUM or x.num_classes >= MANY_CLASSES:
         return hi, (f"Learning rate {format_number(hi)}: {text}, and the card's Learning Rate tips say "
-                    f"\"{format_number(hi)} for larger datasets or many classes\" ({x.num_images:,} "
-                    f"images, {x.num_classes} classes).")
+                    f"\"{format_number(hi)} for larger datasets or many classes\" ({x.count}, "
+                    f"{x.num_classes} classes).")
     return lo, (f"Learning rate {format_number(lo)}: {text}, and the card's Learning Rate tips say "
                 f"\"{format_number(lo)} standard fine-tuning\" (1e-4 is for larger datasets or many "
                 f"classes).")
@@ -433,11 +466,23 @@ def _patience(epochs: int, priority: str, val_images: int | None = None) -> tupl
     return value, text
 
 
-def _image_size_reason(c: ModelCard, image_size: int) -> str:
-    if image_size == DEFAULT_IMAGE_SIZE:
-        return f"Image size 224: the {c.title} card's Specifications say \"Input: 224x224 RGB\"."
-    return (f"Image size {image_size}, as asked; the {c.title} card's Specifications assume \"Input: "
-            f"224x224 RGB\", so expect the card's speed and memory figures to shift.")
+def _image_size(asked: int | None, median_size: tuple[int, int] | None) -> tuple[int, str]:
+    """(size, reason with {card} to fill in). Chosen: the cards' 224, but never more than the images'
+    median short side: a larger input only enlarges them, costing time and memory for no new detail."""
+    card_words = "the {card} card's Specifications say \"Input: 224x224 RGB\""
+    if asked is not None:
+        if asked == DEFAULT_IMAGE_SIZE:
+            return asked, f"Image size 224: {card_words}."
+        return asked, (f"Image size {asked}, as asked; the {{card}} card's Specifications assume \"Input: "
+                       f"224x224 RGB\", so expect the card's speed and memory figures to shift.")
+    if median_size and min(median_size) < DEFAULT_IMAGE_SIZE:
+        width, height = median_size
+        size = max(LIMITS["image_size"][0], min(median_size))
+        return size, (f"Image size {size}: {card_words}, but the images are only {width} × {height} px "
+                      f"(median), and the crop is square on the short side; a larger input would only "
+                      f"enlarge them, adding pixels and training time but no detail.")
+    held = f" (the images' median is {median_size[0]} × {median_size[1]} px)" if median_size else ""
+    return DEFAULT_IMAGE_SIZE, f"Image size 224: {card_words}{held}."
 
 
 def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, learning_rate: float,
@@ -449,7 +494,7 @@ def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, 
     why["weights"] = (f"Random initialisation {cause}: the {c.title} card's configurations fine-tune a "
                       f"model \"Pre-trained on ImageNet-1k\" and do not hold from scratch, so the learning "
                       f"rate, epochs and augmentation below are adapted.")
-    lr_lo, lr_hi = c.learning_rate_range
+    lr_lo, lr_hi = card_limits(c.model)["learning_rate"]  # the card's own, fine-tuning range
     card_range = f"\"Range: {format_number(lr_lo)} to {format_number(lr_hi)}\""
     range_note = (f"within the card's {card_range}" if RANDOM_INIT_LR <= lr_hi else
                   f"above the card's {card_range}, which is a fine-tuning range, so the limits widen to "
@@ -477,9 +522,10 @@ def _adapt_for_random_init(c: ModelCard, x: _Inputs, weights: str, epochs: int, 
                         f"ImageNet-1k\").")
     warnings.append(
         f"Training from random initialisation: every card assumes ImageNet-pretrained weights, which "
-        f"would help a lot on {x.num_images:,} images. To add them, put torchvision's {c.title} ImageNet "
+        f"would help a lot on {x.count}. To add them, put torchvision's {c.title} ImageNet "
         f"checkpoint in the torch hub cache (download it once where there is internet access) or train "
-        f"with weights 'file' and a .pth file.")
+        f"start from your own .pt/.pth file (weights 'A weights file I upload'; --weights PATH on the "
+        f"command line).")
     return new_epochs, RANDOM_INIT_LR, stronger
 
 
@@ -492,7 +538,7 @@ def _warnings(c: ModelCard, band: SizeBand, x: _Inputs, smallest_class: int | No
                    f"least 2. Put each class's images in its own subfolder (the ResNet-18 card: "
                    f"\"Subfolder names are class labels\").")
     if x.num_images < c.min_images:
-        out.append(f"{x.num_images:,} images is below the {c.title} card's \"{c.min_images_text}\"; "
+        out.append(f"{x.count} is below the {c.title} card's \"{c.min_images_text}\"; "
                    f"expect weak results — collect more images.")
     per_class = RESNET18.min_per_class
     if smallest_class is not None and smallest_class < per_class:
@@ -504,13 +550,13 @@ def _warnings(c: ModelCard, band: SizeBand, x: _Inputs, smallest_class: int | No
             out.append(f"{c.title} on CPU: the {c.title} card says \"{c.cpu_text}\".")
         limit = c.cpu_max_images
         if limit is not None and x.num_images >= limit:
-            out.append(f"{x.num_images:,} images on CPU: the {c.title} card says \"{c.cpu_text}\". Expect a "
+            out.append(f"{x.count} on CPU: the {c.title} card says \"{c.cpu_text}\". Expect a "
                        f"long run — use a GPU, or train on a subset (max_train_images).")
     elif not meets_memory(x.gpu_mem_gb, c.min_gpu_gb):
         out.append(f"{_gb(x.gpu_mem_gb)} of GPU memory is below the {c.title} card's minimum configuration "
                    f"(\"{c.min_gpu_text}\"); training may run out of memory — lower the batch size or "
                    f"use a smaller model.")
-    if band.caution:
+    if band.caution and band.contains(x.num_images):
         out.append(f"The {c.title} card on {band.label}: \"{band.verdict}\"; "
                    + "; ".join(f"\"{a}\"" for a in band.advice) + ".")
     if x.task == "fine-grained" and c.model == "resnet18":
@@ -528,7 +574,7 @@ def _blocker(other: ModelCard, x: _Inputs) -> str | None:
         return (f"{_gb(x.gpu_mem_gb)} of GPU memory is below the {other.title} card's minimum "
                 f"(\"{other.min_gpu_text}\").")
     if x.num_images < other.min_images:
-        return f"{x.num_images:,} images is below the {other.title} card's \"{other.min_images_text}\"."
+        return f"{x.count} is below the {other.title} card's \"{other.min_images_text}\"."
     return None
 
 

@@ -28,9 +28,8 @@ from typing import Any
 from resnet_core.bench.plain_loop import cpu_cores
 from resnet_core.config import AUGMENTATIONS, MODELS
 from resnet_core.data.fashion_mnist import FashionMNISTMissing, write_image_folder
+from resnet_core.data.handle import open_dataset
 from resnet_core.data.imagecache import default_budget_bytes
-from resnet_core.data.registry import dataset_report, resolve_dataset
-from resnet_core.data.splits import get_split
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.hardware import resolve_device
 from resnet_core.status import RunStatus
@@ -193,12 +192,12 @@ def make_dataset(options: BenchOptions, size: int, folder: Path) -> tuple[str, P
 
 def prepare_split(label: str, root: Path, workspace) -> Prepared:
     """Register the folder in the benchmark's workspace and make its split (both sides use it)."""
-    info = resolve_dataset(str(root), workspace)
-    report = dataset_report(info)
+    dataset = open_dataset(str(root), workspace)
+    info, report = dataset.info, dataset.report
     if len(report.classes) < 2:
         raise BenchError(f"{root} has {len(report.classes)} class folder(s) with images; a benchmark needs "
                          "at least 2. Put each class's images in its own subfolder.")
-    split = get_split(info, report)
+    split = dataset.split
     if not split.val:
         raise BenchError(f"{root} is too small for a validation split: give each class at least 3 images.")
     return Prepared(label=label, root=Path(info.root), classes=list(report.classes),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from resnet_core.advice.recommend import (
     RecommendationError,
     format_number,
     recommend,
+    training_images,
 )
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import MODEL_LABELS, MODELS, PRIORITIES, TASK_KINDS
@@ -37,33 +39,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fine-grained: classes differ in small details (species, defect types)")
     p.add_argument("--weights", choices=WEIGHT_CHOICES, default="auto",
                    help="auto: ImageNet weights when they are on this machine or can be downloaded")
-    p.add_argument("--image-size", type=int, default=224, metavar="N")
+    p.add_argument("--image-size", type=int, metavar="N",
+                   help="default: the cards' 224, or less when the images are smaller (with --data)")
     p.add_argument("--model", choices=MODELS, help="settle the depth yourself; settings follow its card")
+    p.add_argument("--race", action="store_true",
+                   help="check the advice on the data (--data): a short race among the cards' candidates on "
+                        "small subsets at a reduced image size, judged on validation loss")
+    p.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="time for the race (default: 15%% of the recommended run's estimated time)")
     p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    num_images, num_classes, smallest_class = _dataset_counts(args)
+    num_images, num_classes, smallest_class, median = _dataset_counts(args)
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
-        rec = recommend(num_images, num_classes, gpu_mem_gb, priority=args.priority, task=args.task,
+        rec = recommend(training_images(num_images), num_classes, gpu_mem_gb, dataset_images=num_images,
+                        priority=args.priority, task=args.task,
                         weights=args.weights, weights_available=available, image_size=args.image_size,
-                        smallest_class=smallest_class, model=args.model)
+                        smallest_class=smallest_class, model=args.model, median_size=median)
     except RecommendationError as e:
         raise UserError(str(e)) from e
+    race = _race(args, rec, available) if args.race else None
     if args.json:
         d = rec.to_dict()
         if hardware:
             d["hardware"] = hardware
+        if race is not None:
+            d["race"] = race.to_dict()
         print_json(d)
     else:
         print(format_recommendation(rec, hardware))
+        if race is not None:
+            print("\n" + format_race(race))
     return 0
 
 
-def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
+def _race(args: argparse.Namespace, rec: Recommendation, available):
+    """The race on the data: its candidates, their measured scores and the winner."""
+    if args.data is None:
+        raise UserError("--race checks the advice on your images: give the folder or dataset with --data DIR")
+    if args.budget is not None and not 0 < args.budget < float("inf"):
+        raise UserError(f"--budget must be a positive number of minutes, got {args.budget:g}")
+    from resnet_core.advice.check_on_data import check_on_data  # trains: torch only when racing
+    from resnet_core.advice.race import RaceCancelled
+    from resnet_core.cli.scan import stderr_progress
+    from resnet_core.data.prepare import DataError
+    from resnet_core.data.scan import DatasetError
+    from resnet_core.workspace import Workspace
+
+    def progress(done: int, total: int, what: str) -> None:
+        print(f"race: {done}/{total} trials · {what}", file=sys.stderr, flush=True)
+
+    bars: dict[str, object] = {}
+
+    def on_prepare(stage: str, done: int, total: int) -> None:
+        bar = bars.setdefault(stage, stderr_progress(stage))
+        if bar is not None:  # None: stderr is not a terminal
+            bar(done, total)
+
+    device = "cpu" if args.cpu else "auto"
+    try:
+        return check_on_data(args.data, Workspace.default(), rec,
+                             budget_s=None if args.budget is None else args.budget * 60, device=device,
+                             weights_available=available, progress=progress,
+                             on_prepare=on_prepare)
+    except (DataError, DatasetError) as e:
+        raise UserError(str(e)) from e
+    except RaceCancelled as e:
+        raise UserError("the race was interrupted before it finished") from e
+
+
+def format_race(race) -> str:
+    """The race's candidates, best first, with what each measured and the verdict."""
+    scores = race.result.scores()
+    order = sorted(race.result.candidates,
+                   key=lambda c: (-scores[c.name].rung, scores[c.name].val_loss) if c.name in scores else (1, 0))
+    lines = [f"Race on your data ({race.budget_text}; used {race.result.used_s:,.0f} s, "
+             f"{race.result.image_size} px):"]
+    for c in order:
+        t = scores.get(c.name)
+        measured = (f"val loss {t.val_loss:.3f} on {t.train_images:,} images" if t else "not measured")
+        mark = "*" if c.name == race.result.winner else " "
+        lines.append(f" {mark} {c.name:<62} {measured}")
+    lines += textwrap.wrap(race.verdict, _WIDTH, initial_indent="", subsequent_indent="")
+    return "\n".join(lines)
+
+
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None]:
     if args.data is not None:
         if args.images is not None or args.classes is not None:
             raise UserError("give either --data DIR or --images N --classes K, not both")
@@ -75,10 +140,10 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None]:
         raise UserError(f"--images must be at least 1, got {args.images}")
     if args.classes < 1:
         raise UserError(f"--classes must be at least 1, got {args.classes}")
-    return args.images, args.classes, None
+    return args.images, args.classes, None, None
 
 
-def _scan_counts(target: str) -> tuple[int, int, int | None]:
+def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None]:
     from resnet_core.cli.scan import stderr_progress
     from resnet_core.data.registry import dataset_report, get_dataset
     from resnet_core.data.scan import DatasetError, scan
@@ -98,7 +163,9 @@ def _scan_counts(target: str) -> tuple[int, int, int | None]:
     if report.num_images == 0:
         raise UserError(f"no usable images in {target}: put the images in one subfolder per class "
                         f"(run `python -m resnet_core scan {target}` to see what was skipped and why)")
-    return report.num_images, len(report.classes), report.smallest_class_count
+    median = (report.median_width, report.median_height) if report.median_width and report.median_height \
+        else None
+    return report.num_images, len(report.classes), report.smallest_class_count, median
 
 
 def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:
@@ -131,7 +198,8 @@ def format_recommendation(rec: Recommendation, hardware: str | None = None) -> s
     gpu = "CPU" if rec.gpu_mem_gb is None else f"{rec.gpu_mem_gb:g} GB GPU"
     classes = f"{rec.num_classes} class{'es' if rec.num_classes != 1 else ''}"
     lines = [f"Recommendation: {MODEL_LABELS[rec.model]}",
-             f"For {rec.num_images:,} images in {classes} on {gpu}, "
+             f"For {rec.dataset_images or rec.num_images:,} images ({rec.num_images:,} for training) in "
+             f"{classes} on {gpu}, "
              f"{rec.priority} priority, {rec.task} task."]
     if hardware:
         lines.append(f"Hardware: {hardware}")

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
-from resnet_core.results.ranking import ranked_rows
+from resnet_core.results.ranking import RankedRun, ranked_rows
 from resnet_core.results.trust import RunTrust, trust_by_run, trust_json
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     rows = ranked_rows(runs)
-    ranks = {row["run_id"]: row for row in rows}
+    ranks = {row.run_id: row for row in rows}
     trust = trust_by_run(rows, workspace)
     items = [run_dict(r, ranks.get(r.id), trust.get(r.id)) for r in runs]
     if args.json:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_dict(record: RunRecord, ranked: dict[str, Any] | None, trust: RunTrust | None = None) -> dict[str, Any]:
+def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None = None) -> dict[str, Any]:
     """One run as plain JSON-ready data; rank and pareto are None when it is not ranked.
 
     After the keys every version printed come the 95% intervals and the tie mark (trust_json).
@@ -75,8 +75,8 @@ def run_dict(record: RunRecord, ranked: dict[str, Any] | None, trust: RunTrust |
         "num_train": record.num_train,
         "num_val": record.num_val,
         "num_test": record.num_test,
-        "rank": ranked["Rank"] if ranked else None,
-        "pareto": ranked["Pareto"] if ranked else None,
+        "rank": ranked.rank if ranked else None,
+        "pareto": ranked.pareto if ranked else None,
         "created_at": record.created_at,
         "started_at": record.started_at,
         "finished_at": record.finished_at,

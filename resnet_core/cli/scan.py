@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 from resnet_core.cli import UserError, print_json, summary
+from resnet_core.data.duplicates import DuplicateReport, dataset_duplicates, find_duplicates, leak_warnings
 from resnet_core.data.registry import dataset_report, get_dataset
 from resnet_core.data.scan import DatasetError, ScanReport, scan
+from resnet_core.data.splits import saved_assignments
 from resnet_core.workspace import Workspace
 
 _EXAMPLES_PER_REASON = 5
@@ -21,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "written), or a dataset of the workspace by name.")
     p.add_argument("dir", metavar="DIR", help="a folder of class subfolders, or a dataset name")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--duplicates", action="store_true",
+                   help="also find exact and near-duplicate images, within and across classes and "
+                        "across a dataset's saved split (decodes every image once; a dataset caches it)")
     p.set_defaults(func=run)
 
 
@@ -61,6 +66,7 @@ def format_report(report: ScanReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     target = args.dir
+    info = None
     try:
         if Path(target).expanduser().exists():
             report = scan(target, progress=stderr_progress("scanning"))
@@ -73,8 +79,36 @@ def run(args: argparse.Namespace) -> int:
             report = dataset_report(info, progress=stderr_progress("scanning"))
     except DatasetError as e:
         raise UserError(str(e)) from e
+    found, leaks = None, {}
+    if args.duplicates:
+        progress = stderr_progress("checking for duplicates")
+        if info is not None:
+            found = dataset_duplicates(info, report, progress=progress)
+            leaks = found.leaks(saved_assignments(info))
+        else:  # a plain folder: nothing may be written, so nothing is cached
+            found = find_duplicates(report.root, report.images, report.classes, progress=progress)
     if args.json:
-        print_json(report.to_dict())
+        out = report.to_dict()
+        if found is not None:
+            out["duplicates"] = {**found.to_dict(), "split_leaks": leaks,
+                                 "warnings": leak_warnings(leaks) + found.warnings()}
+        print_json(out)
     else:
         print(format_report(report))
+        if found is not None:
+            print(format_duplicates(found, leaks))
     return 0
+
+
+def format_duplicates(found: DuplicateReport, leaks: dict[str, list[str]]) -> str:
+    """The duplicate groups in words: how many, the warnings, and a few groups."""
+    if not found.groups:
+        return f"Duplicates: none among {found.num_images:,} images."
+    lines = [f"Duplicates: {len(found.groups):,} groups ({len(found.cross_class):,} across classes)."]
+    lines += [f"  - {w}" for w in leak_warnings(leaks) + found.warnings()]
+    for g in found.groups[:_EXAMPLES_PER_REASON]:
+        kind = "across classes" if g.cross_class else "within a class"
+        lines.append(f"    {kind}, {'exact' if g.exact else 'near'}: {', '.join(g.paths)}")
+    if len(found.groups) > _EXAMPLES_PER_REASON:
+        lines.append(f"    ... and {len(found.groups) - _EXAMPLES_PER_REASON:,} more groups")
+    return "\n".join(lines)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resnet_core.cli import print_json, summary
+from resnet_core.cli import UserError, print_json, summary
 from resnet_core.config import AUGMENTATIONS, DEVICES, MODELS
+from resnet_core.runs.jobs import device_key
 from resnet_core.status import RunStatus
 from resnet_core.training.callbacks import Callback, FitState
 
@@ -28,6 +29,8 @@ def register(sub) -> None:
     p.add_argument("--max-train-images", type=int, help="train on a stratified subset of this size")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--no-wait", action="store_true",
+                   help="when another run (of any process) trains on the device, exit instead of waiting")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
 
@@ -52,30 +55,47 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     store = RunStore(workspace)
     startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
-    run_id = create_run(plan.config, workspace, store)
+    if args.no_wait:  # refused before a run exists
+        _refuse_if_taken(store.device_lease(device_key(plan.config.device)))
+    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset)
     cfg = plan.config
     print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
           f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +
           (f" (recommended: {', '.join(cfg.recommended)})" if cfg.recommended else ""), file=sys.stderr)
     return train_in_foreground(workspace, store, run_id, cfg, resume=False, as_json=args.json,
-                               warnings=plan.warnings)
+                               warnings=plan.warnings, wait=not args.no_wait)
+
+
+def _refuse_if_taken(lease) -> None:
+    from resnet_core.runs.lease import taken_message
+
+    if lease is not None:
+        raise UserError(taken_message(lease))
 
 
 def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_json: bool,
-                        extra: dict | None = None, warnings: list[str] = ()) -> int:
+                        extra: dict | None = None, warnings: list[str] = (), wait: bool = True) -> int:
     """Train a stored run in this process with the progress bar, then print its summary.
 
     Returns 0, or 1 when the run failed. Ctrl-C stores the run as interrupted (exit 130), so
-    `resume` can continue it from its last saved epoch. Shared by train, resume and rerun.
+    `resume` can continue it from its last saved epoch. Shared by train, resume and rerun. The
+    device is held for the run across processes: while another run trains on it, this one waits
+    (and says so), or with wait=False is stored as cancelled and refused.
     """
     from resnet_core.results.ranking import ranked_rows
     from resnet_core.results.trust import trust_by_run, trust_json
-    from resnet_core.runs.runner import execute_run, run_summary
+    from resnet_core.runs.lease import hold_device
+    from resnet_core.runs.runner import error_log_path, execute_run, run_summary
 
     bar = ConsoleProgress()
     try:
-        status = execute_run(run_id, config, workspace, store, callbacks=[bar],
-                             progress=bar.on_prepare, resume=resume)
+        with hold_device(store, device_key(config.device), run_id, wait=wait,
+                         on_wait=lambda message: print(f"{message}…", file=sys.stderr)) as taken:
+            if taken is not None:
+                store.finish_run(run_id, RunStatus.CANCELLED)
+                store.add_note(run_id, "Not started: the device was taken and --no-wait was given.")
+                _refuse_if_taken(taken)
+            status = execute_run(run_id, config, workspace, store, callbacks=[bar], resume=resume)
     except KeyboardInterrupt:
         bar.close()
         store.finish_run(run_id, RunStatus.INTERRUPTED)
@@ -97,6 +117,9 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
         _print_human(summary)
     if status == RunStatus.FAILED:
         print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
+        details = error_log_path(workspace, run_id)
+        if details:
+            print(f"details: {details} (--debug prints them here)", file=sys.stderr)
         return 1
     return 0
 

@@ -204,10 +204,14 @@ def _decode_to_file(root: Path, paths: tuple[str, ...], size: int, cache_dir: Pa
                 array[i] = 0
 
         # PIL releases the GIL while decoding and resizing, so threads use all cores.
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        try:
             for done, _ in enumerate(pool.map(decode, range(n)), start=1):
                 if progress and (done == n or done % 64 == 0):
-                    progress(done, n)
+                    progress(done, n)  # may raise to stop (a cancelled run)
+        finally:
+            # When stopped early, the images not yet started are dropped rather than decoded.
+            pool.shutdown(wait=True, cancel_futures=True)
         array.flush()
         array = None  # unmaps the file before it is renamed into place
         if n == 0:

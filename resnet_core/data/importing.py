@@ -99,12 +99,14 @@ def import_dataset(source: str | os.PathLike, name: str, workspace: Workspace,
                            "class subfolders or a .zip of one.")
     with _staging(workspace, name) as (staging, files_dir):
         if is_zip:
-            _extract_zip(src, files_dir, workspace, progress)
+            entries = _extract_zip(src, files_dir, workspace, progress)
             root = _unwrap_single_top_folder(files_dir)
+            origin = {"kind": "zip", "archive": src.name, "files_in_archive": entries}
         else:
             _copy_folder(src, files_dir, workspace, progress)
             root = files_dir
-        return _finish(staging, root, name, workspace)
+            origin = {"kind": "folder copy", "source": str(src)}
+        return _finish(staging, root, name, workspace, origin)
 
 
 def import_uploaded_files(files: Iterable[tuple[str, UploadData]], name: str,
@@ -117,30 +119,50 @@ def import_uploaded_files(files: Iterable[tuple[str, UploadData]], name: str,
     """
     name = ensure_new_name(name, workspace)
     with _staging(workspace, name) as (staging, files_dir):
-        written: list[tuple[str, ...]] = []
         for rel, data in files:
-            parts = sanitize_relative_path(rel)
-            if not parts:
-                continue
-            target = _unique(_target(files_dir, parts))
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except (FileExistsError, NotADirectoryError):
-                continue  # a file already has this folder's name; keep the first, drop this one
-            assert workspace.contains(target), target  # never write outside the workspace
-            with open(target, "wb") as f:
-                if isinstance(data, (bytes, bytearray, memoryview)):
-                    f.write(data)
-                elif hasattr(data, "getvalue"):  # BytesIO and Streamlit's UploadedFile
-                    f.write(data.getvalue())
-                else:
-                    shutil.copyfileobj(data, f, _COPY_CHUNK)
-            written.append(target.relative_to(files_dir).parts)
-        if not written:
-            raise DatasetError("The upload is empty: choose a folder that contains class subfolders "
-                               "with images.")
-        root = _unwrap_single_top_folder(files_dir)
-        return _finish(staging, root, name, workspace)
+            save_uploaded_file(files_dir, rel, data, workspace)
+        return install_upload(staging, name, workspace)
+
+
+def save_uploaded_file(files_dir: Path, rel: str, data: UploadData, workspace: Workspace,
+                       made_dirs: set[Path] | None = None) -> Path | None:
+    """Write one uploaded file under files_dir at its sanitised relative name; None when the name
+    has nothing usable or a file already holds one of its folders' names (the first one is kept).
+    `made_dirs` remembers the folders already made and checked, so a batch of thousands of files in
+    a few folders does not pay for that on every file."""
+    parts = sanitize_relative_path(rel)
+    if not parts:
+        return None
+    target = _unique(_target(files_dir, parts))
+    if made_dirs is None or target.parent not in made_dirs:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return None
+        # Never write outside the workspace. Checking the folder is enough: the target is new (_unique),
+        # and only plain files and folders are ever created inside it.
+        assert workspace.contains(target.parent), target
+        if made_dirs is not None:
+            made_dirs.add(target.parent)
+    with open(target, "wb") as f:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            f.write(data)
+        elif hasattr(data, "getvalue"):  # BytesIO and Streamlit's UploadedFile
+            f.write(data.getvalue())
+        else:
+            shutil.copyfileobj(data, f, _COPY_CHUNK)
+    return target
+
+
+def install_upload(staging: Path, name: str, workspace: Workspace, origin: dict | None = None) -> DatasetInfo:
+    """Turn a staging folder whose incoming/ holds uploaded files into the dataset `name`, recording
+    `origin` in its metadata. The name must be free (ensure_new_name)."""
+    files_dir = staging / "incoming"
+    if not any(files_dir.iterdir()):
+        raise DatasetError("The upload is empty: choose a folder that contains class subfolders "
+                           "with images.")
+    root = _unwrap_single_top_folder(files_dir)
+    return _finish(staging, root, name, workspace, origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +188,8 @@ class _staging:
                                "Check the disk space and permissions, then try again.") from exc
 
 
-def _finish(staging: Path, root: Path, name: str, workspace: Workspace) -> DatasetInfo:
+def _finish(staging: Path, root: Path, name: str, workspace: Workspace,
+            origin: dict | None = None) -> DatasetInfo:
     if not any(p.is_file() for p in root.rglob("*")):
         raise DatasetError("Nothing to import: the source holds no files. Choose a folder with "
                            "class subfolders of images.")
@@ -175,7 +198,7 @@ def _finish(staging: Path, root: Path, name: str, workspace: Workspace) -> Datas
     if (staging / "incoming").exists():
         shutil.rmtree(staging / "incoming")
     final = workspace.datasets_dir / name
-    write_info(staging, name, final / "images", imported=True)
+    write_info(staging, name, final / "images", imported=True, origin=origin)
     return install_meta_dir(staging, name, workspace)
 
 
@@ -253,7 +276,8 @@ def check_zip(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, tuple[str
     return out
 
 
-def _extract_zip(src: Path, dest: Path, workspace: Workspace, progress: Progress | None) -> None:
+def _extract_zip(src: Path, dest: Path, workspace: Workspace, progress: Progress | None) -> int:
+    """Extract the archive's files into dest; returns how many files the archive holds."""
     try:
         archive = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, OSError) as e:
@@ -276,6 +300,7 @@ def _extract_zip(src: Path, dest: Path, workspace: Workspace, progress: Progress
                                    f"unsupported compression ({e}).") from e
             if progress and (n % 100 == 0 or n == len(entries)):
                 progress(n, len(entries))
+    return len(entries)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,17 +1,18 @@
-"""From a dataset name to tensors ready to train on: scan, saved split, decoded pixels."""
+"""From a dataset (a name, or a handle already opened) to tensors ready to train on: scan, saved
+split, decoded pixels."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from resnet_core.config import TrainConfig
+from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.imagecache import load_decoded
-from resnet_core.data.registry import dataset_report, resolve_dataset
-from resnet_core.data.splits import get_split, subset_train
+from resnet_core.data.splits import subset_train
 from resnet_core.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -38,6 +39,8 @@ class TrainingData:
     image_size: int
     warnings: list[str]
     prep_time_s: float
+    # Validation and test images with a copy in training ({'val': n, 'test': n}); the run keeps it.
+    split_leaks: dict[str, int] = field(default_factory=dict)
 
 
 def check_classes(name: str, report) -> None:
@@ -59,13 +62,18 @@ def check_split(name: str, split) -> None:
                         "at least 3 images.")
 
 
-def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress | None = None) -> TrainingData:
-    """Scan (cached), load the dataset's saved split, and decode its images once (cached)."""
+def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress | None = None,
+                 dataset: DatasetHandle | None = None) -> TrainingData:
+    """Scan (cached), load the dataset's saved split, and decode its images once (cached).
+
+    dataset: config.dataset already opened (its scan and split are reused); otherwise it is opened here.
+    """
     started = time.perf_counter()
-    info = resolve_dataset(config.dataset, workspace)
-    report = dataset_report(info, progress=(lambda d, t: progress("scanning", d, t)) if progress else None)
+    handle = dataset or open_dataset(
+        config.dataset, workspace, progress=(lambda d, t: progress("scanning", d, t)) if progress else None)
+    info, report = handle.info, handle.report
     check_classes(info.name, report)
-    split = get_split(info, report)
+    split = handle.split
     warnings = list(split.warnings)
     train = split.train
     if config.max_train_images is not None and config.max_train_images < len(train):
@@ -94,4 +102,5 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
         name=info.name, root=Path(info.root), classes=list(report.classes), paths=paths,
         pixels=decoded.pixels, labels=labels, train_idx=rows(train), val_idx=rows(split.val),
         test_idx=rows(split.test), num_images=report.num_images - len(decoded.failed),
-        image_size=config.image_size, warnings=warnings, prep_time_s=time.perf_counter() - started)
+        image_size=config.image_size, warnings=warnings, prep_time_s=time.perf_counter() - started,
+        split_leaks=split.leak_counts())

@@ -87,12 +87,23 @@ def _load_info(meta: Path) -> DatasetInfo | None:
                        created=str(data.get("created", "")))
 
 
-def write_info(meta: Path, name: str, root: Path, imported: bool) -> DatasetInfo:
-    """Write dataset.json into a (possibly still staging) metadata folder."""
+def write_info(meta: Path, name: str, root: Path, imported: bool,
+               origin: dict[str, Any] | None = None) -> DatasetInfo:
+    """Write dataset.json into a (possibly still staging) metadata folder. `origin` says how the
+    images came in (for an upload: how many files were chosen and how many arrived)."""
     created = now_iso()
-    atomic_write_json(meta / "dataset.json",
-                      {"name": name, "root": str(root), "imported": imported, "created": created})
+    data: dict[str, Any] = {"name": name, "root": str(root), "imported": imported, "created": created}
+    if origin:
+        data["origin"] = origin
+    atomic_write_json(meta / "dataset.json", data)
     return DatasetInfo(name=name, root=root, meta_dir=meta, imported=imported, created=created)
+
+
+def dataset_origin(info: DatasetInfo) -> dict[str, Any]:
+    """How the dataset's images came in, as recorded at import ({} when nothing was recorded)."""
+    data = read_json(info.meta_dir / "dataset.json")
+    origin = data.get("origin") if isinstance(data, dict) else None
+    return origin if isinstance(origin, dict) else {}
 
 
 def list_datasets(workspace: Workspace) -> list[DatasetInfo]:

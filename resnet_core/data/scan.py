@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import statistics
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ SYSTEM_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx", "ehthumbs.db",
 
 _TAIL_BYTES = 256  # enough to find a PNG's IEND chunk or a JPEG's end marker with some padding
 _PROGRESS_EVERY = 250
-SCAN_CACHE_VERSION = 1
+SCAN_CACHE_VERSION = 2  # 2: the median image width and height
 # First bytes of the formats we read: a file that starts like one but cannot be opened is broken,
 # not "something else".
 _MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*",
@@ -81,6 +82,10 @@ class ScanReport:
     skipped: list[Skipped]
     warnings: list[str]
     fingerprint: str  # hash of the used files' paths, sizes and mtimes
+    # The median width and height of the usable images (None when unknown): what the images hold,
+    # so no recommended image size enlarges them.
+    median_width: int | None = None
+    median_height: int | None = None
 
     @property
     def num_images(self) -> int:
@@ -107,6 +112,8 @@ class ScanReport:
                         for s in self.skipped],
             "warnings": list(self.warnings),
             "fingerprint": self.fingerprint,
+            "median_width": self.median_width,
+            "median_height": self.median_height,
         }
         if include_images:
             d["images"] = [{"path": e.path, "label": e.label} for e in self.images]
@@ -122,6 +129,8 @@ class ScanReport:
             skipped=[Skipped(s["path"], s["reason"], s.get("detail", "")) for s in d["skipped"]],
             warnings=list(d["warnings"]),
             fingerprint=d["fingerprint"],
+            median_width=d.get("median_width"),
+            median_height=d.get("median_height"),
         )
 
 
@@ -245,13 +254,18 @@ def check_image_file(path: str | os.PathLike, size: int | None = None) -> str | 
     with its end marker; only when that is missing do we decode (JPEG at 1/8 scale) to be sure,
     so files with harmless trailing data still count.
     """
+    return _check_file(path, size)[0]
+
+
+def _check_file(path: str | os.PathLike, size: int | None = None) -> tuple[str | None, tuple[int, int] | None]:
+    """check_image_file's reason, and the image's (width, height) when its header was read."""
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
-        return NOT_IMAGE
+        return NOT_IMAGE, None
     try:
         size = os.path.getsize(path) if size is None else size
         if size == 0:
-            return EMPTY_FILE
+            return EMPTY_FILE, None
         with open(path, "rb") as f:
             head = f.read(16)
             f.seek(max(0, size - _TAIL_BYTES))
@@ -259,12 +273,12 @@ def check_image_file(path: str | os.PathLike, size: int | None = None) -> str | 
             f.seek(0)
             return _check_header(f, head, tail)
     except PermissionError:
-        return NO_PERMISSION
+        return NO_PERMISSION, None
     except OSError:
-        return UNREADABLE
+        return UNREADABLE, None
 
 
-def _check_header(f, head: bytes, tail: bytes) -> str | None:
+def _check_header(f, head: bytes, tail: bytes) -> tuple[str | None, tuple[int, int] | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DecompressionBombWarning and format quirks
@@ -272,9 +286,9 @@ def _check_header(f, head: bytes, tail: bytes) -> str | None:
             width, height = im.size
             fmt = im.format
             if width * height > MAX_IMAGE_PIXELS:
-                return TOO_LARGE
+                return TOO_LARGE, None
             if width <= 0 or height <= 0:
-                return UNREADABLE
+                return UNREADABLE, None
             looks_cut = (fmt == "PNG" and b"IEND" not in tail) or (
                 fmt == "JPEG" and b"\xff\xd9" not in tail)
             if looks_cut:
@@ -282,14 +296,14 @@ def _check_header(f, head: bytes, tail: bytes) -> str | None:
                     im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 im.load()
     except Image.DecompressionBombError:
-        return TOO_LARGE
+        return TOO_LARGE, None
     except UnidentifiedImageError:
         if head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-            return UNREADABLE
-        return NOT_IMAGE_CONTENT
+            return UNREADABLE, None
+        return NOT_IMAGE_CONTENT, None
     except Exception:  # noqa: BLE001 - image plugins raise all sorts on broken files
-        return UNREADABLE
-    return None
+        return UNREADABLE, None
+    return None, (width, height)
 
 
 def _size_of(path: str) -> str:
@@ -318,13 +332,18 @@ def check_listing(listing: _Listing, progress: Progress | None) -> ScanReport:
     candidates = sorted(listing.candidates, key=lambda c: (c.class_name, c.rel))
     total = len(candidates)
     used: list[_Candidate] = []
+    widths: list[int] = []
+    heights: list[int] = []
     skipped = list(listing.skipped)
     if progress:
         progress(0, total)
     for i, c in enumerate(candidates, 1):
-        reason = check_image_file(c.path, c.size)
+        reason, dimensions = _check_file(c.path, c.size)
         if reason is None:
             used.append(c)
+            if dimensions:
+                widths.append(dimensions[0])
+                heights.append(dimensions[1])
         else:
             skipped.append(Skipped(c.rel, reason, _size_of(c.path) if reason == TOO_LARGE else ""))
         if progress and (i % _PROGRESS_EVERY == 0 or i == total):
@@ -351,6 +370,8 @@ def check_listing(listing: _Listing, progress: Progress | None) -> ScanReport:
         skipped=sorted(skipped, key=lambda s: s.path),
         warnings=dataset_warnings(counts, empty),
         fingerprint=h.hexdigest(),
+        median_width=int(statistics.median(widths)) if widths else None,
+        median_height=int(statistics.median(heights)) if heights else None,
     )
 
 

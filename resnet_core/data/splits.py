@@ -12,10 +12,12 @@ case is reported as a warning.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resnet_core.data.duplicates import DuplicateReport, dataset_duplicates, leak_warnings
 from resnet_core.data.registry import DatasetInfo, dataset_report, now_iso
 from resnet_core.data.scan import DatasetError, ImageEntry, ScanReport
 from resnet_core.fsutil import atomic_write_json, read_json
@@ -35,6 +37,12 @@ class Split:
     warnings: list[str] = field(default_factory=list)
     seed: int = 0
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    # Validation and test images with a copy or near-copy in training (a split made before the
+    # duplicate check, or copies added later); {} when none.
+    leaks: dict[str, list[str]] = field(default_factory=dict)
+
+    def leak_counts(self) -> dict[str, int]:
+        return {part: len(self.leaks.get(part, [])) for part in ("val", "test")}
 
     def part(self, name: str) -> list[ImageEntry]:
         if name not in SPLITS:
@@ -54,7 +62,7 @@ class Split:
     def to_dict(self) -> dict[str, Any]:
         return {"classes": list(self.classes), "seed": self.seed, "fractions": list(self.fractions),
                 "sizes": {name: len(self.part(name)) for name in SPLITS},
-                "counts": self.counts(), "warnings": list(self.warnings)}
+                "counts": self.counts(), "warnings": list(self.warnings), "leaks": self.leak_counts()}
 
 
 def _check_fractions(fractions: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -97,25 +105,41 @@ def _shuffled(paths: list[str], seed: int, class_name: str) -> list[str]:
     return out
 
 
-def _assign(report: ScanReport, saved: dict[str, str], fractions, seed: int) -> dict[str, str]:
-    """Keep saved assignments of files still present; assign the rest to the neediest split."""
+def _assign(report: ScanReport, saved: dict[str, str], fractions, seed: int,
+            groups: Sequence[Sequence[str]] = ()) -> dict[str, str]:
+    """Keep saved assignments of files still present; assign the rest to the neediest split.
+
+    Each group of duplicates goes to one split as a whole, so no copy of a test image is trained on;
+    a new copy of an image that already has a split joins it.
+    """
+    class_of = {e.path: report.classes[e.label] for e in report.images}
     by_class: dict[str, list[str]] = {c: [] for c in report.classes}
-    for e in report.images:
-        by_class[report.classes[e.label]].append(e.path)
-    result: dict[str, str] = {}
+    for path, cls in class_of.items():
+        by_class[cls].append(path)
+    together: dict[str, list[str]] = {}
+    for g in groups:
+        members = [p for p in g if p in class_of]
+        for p in members:
+            together[p] = members
+    result = {p: saved[p] for p in class_of if saved.get(p) in SPLITS}
+    have = {cls: {s: 0 for s in SPLITS} for cls in by_class}
+    for p, s in result.items():
+        have[class_of[p]][s] += 1
     for cls, paths in by_class.items():
-        kept = {p: saved[p] for p in paths if saved.get(p) in SPLITS}
-        new = [p for p in _shuffled(paths, seed, cls) if p not in kept]
-        have = {s: 0 for s in SPLITS}
-        for s in kept.values():
-            have[s] += 1
         target = dict(zip(SPLITS, split_sizes(len(paths), fractions)))
-        result.update(kept)
-        for p in new:
-            # The split furthest below its target takes the file; ties go train, val, test.
-            best = max(SPLITS, key=lambda s: (target[s] - have[s], -SPLITS.index(s)))
-            result[p] = best
-            have[best] += 1
+        for p in _shuffled(paths, seed, cls):
+            if p in result:
+                continue
+            group = together.get(p, [p])
+            placed = [result[q] for q in group if q in result]
+            if placed:  # the split most of its group is in; ties go train, val, test
+                best = max(SPLITS, key=lambda s: (placed.count(s), -SPLITS.index(s)))
+            else:  # the split furthest below its target takes it; ties go train, val, test
+                best = max(SPLITS, key=lambda s: (target[s] - have[cls][s], -SPLITS.index(s)))
+            for q in group:
+                if q not in result:
+                    result[q] = best
+                    have[class_of[q]][best] += 1
     return result
 
 
@@ -136,9 +160,11 @@ def split_path(info: DatasetInfo) -> Path:
 
 
 def get_split(info: DatasetInfo, report: ScanReport | None = None,
-              fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, seed: int = 0) -> Split:
+              fractions: tuple[float, float, float] = DEFAULT_FRACTIONS, seed: int = 0,
+              duplicates: DuplicateReport | None = None) -> Split:
     """The dataset's saved split, created on first use (fractions and seed apply then) and
-    brought up to date when its files changed."""
+    brought up to date when its files changed. Duplicates (found here when not given) are kept
+    in one split; a saved split that separates some is kept and its leaks reported."""
     fractions = _check_fractions(fractions)
     report = report if report is not None else dataset_report(info)
     if not report.images:
@@ -159,7 +185,9 @@ def get_split(info: DatasetInfo, report: ScanReport | None = None,
                 "Reset the split to make a new one.")
     else:
         old = {}
-    assignments = _assign(report, old, fractions, seed)
+    if duplicates is None:
+        duplicates = dataset_duplicates(info, report)
+    assignments = _assign(report, old, fractions, seed, [g.paths for g in duplicates.groups])
     if assignments != old:
         if old:
             added = sum(1 for p in assignments if p not in old)
@@ -175,8 +203,19 @@ def get_split(info: DatasetInfo, report: ScanReport | None = None,
     parts: dict[str, list[ImageEntry]] = {s: [] for s in SPLITS}
     for e in report.images:  # already sorted by (label, path)
         parts[assignments[e.path]].append(e)
+    leaks = duplicates.leaks(assignments)
+    warnings.extend(leak_warnings(leaks))
     return Split(classes=list(report.classes), train=parts["train"], val=parts["val"],
-                 test=parts["test"], warnings=warnings, seed=seed, fractions=fractions)
+                 test=parts["test"], warnings=warnings, seed=seed, fractions=fractions,
+                 leaks={k: v for k, v in leaks.items() if v})
+
+
+def saved_assignments(info: DatasetInfo) -> dict[str, str]:
+    """The saved split's part of every image (path → 'train' | 'val' | 'test'); {} before the first."""
+    saved = read_json(split_path(info))
+    if not isinstance(saved, dict) or saved.get("version") != _VERSION:
+        return {}
+    return {str(p): s for p, s in dict(saved.get("assignments", {})).items() if s in SPLITS}
 
 
 def reset_split(info: DatasetInfo) -> None:

@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 _PALETTE = [(220, 60, 60), (60, 170, 80), (60, 90, 220), (230, 200, 40), (170, 70, 200),
             (40, 200, 210), (240, 130, 40), (120, 120, 120), (200, 120, 160), (90, 60, 30)]
@@ -56,3 +56,21 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def make_picture(size: int, rng: np.random.Generator) -> Image.Image:
+    """A picture unlike any other: random coloured shapes on a random background, light noise.
+
+    Unlike make_image, two of these share no structure, as two different photos would not, so a
+    duplicate check must tell a resized or re-compressed copy from every other picture.
+    """
+    im = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(im)
+    for _ in range(6):
+        x0, y0 = (int(v) for v in rng.integers(0, size, 2))
+        w, h = (int(v) for v in rng.integers(size // 8, size // 2, 2))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape([x0, y0, x0 + w, y0 + h], fill=colour)
+    pixels = np.asarray(im, dtype=np.float32) + rng.normal(0, 8, (size, size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")

@@ -70,26 +70,26 @@ def run_intervals(workspace: Workspace, run_id: int) -> ScoreIntervals | None:
     return None if key is None else _cached_intervals(*key)
 
 
-def trust_by_run(rows: Iterable[dict[str, Any]], workspace: Workspace) -> dict[int, RunTrust]:
-    """Intervals and tie marks for ranked rows (keys run_id, dataset, num_images, Rank)."""
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+def trust_by_run(rows: Iterable[Any], workspace: Workspace) -> dict[int, RunTrust]:
+    """Intervals and tie marks for ranked rows (ranking.RankedRun: run_id, dataset, num_images, rank)."""
+    groups: dict[tuple, list[Any]] = defaultdict(list)
     for row in rows:
-        groups[(row["dataset"], row["num_images"])].append(row)
+        groups[(row.dataset, row.num_images)].append(row)
     out: dict[int, RunTrust] = {}
     for group in groups.values():
-        leader = min(group, key=lambda r: r["Rank"])
-        leader_predictions = run_predictions(workspace, leader["run_id"])
-        p_values = {row["run_id"]: _p_against(leader_predictions, run_predictions(workspace, row["run_id"]))
+        leader = min(group, key=lambda r: r.rank)
+        leader_predictions = run_predictions(workspace, leader.run_id)
+        p_values = {row.run_id: _p_against(leader_predictions, run_predictions(workspace, row.run_id))
                     for row in group if row is not leader}
         anyone_tied = any(p is not None and p >= TIE_ALPHA for p in p_values.values())
         for row in group:
-            intervals = run_intervals(workspace, row["run_id"])
+            intervals = run_intervals(workspace, row.run_id)
             if row is leader:
                 tied = anyone_tied if leader_predictions is not None else None
-                out[row["run_id"]] = RunTrust(intervals, tied, None)
+                out[row.run_id] = RunTrust(intervals, tied, None)
             else:
-                p = p_values[row["run_id"]]
-                out[row["run_id"]] = RunTrust(intervals, None if p is None else p >= TIE_ALPHA, p)
+                p = p_values[row.run_id]
+                out[row.run_id] = RunTrust(intervals, None if p is None else p >= TIE_ALPHA, p)
     return out
 
 

@@ -10,19 +10,26 @@ finish no sooner); later submissions wait in order.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
+from resnet_core.runs.eta import RunPace
+from resnet_core.runs.lease import hold_device
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
+
+log = logging.getLogger("resnet_pilot.runs")
 
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
@@ -59,7 +66,7 @@ class JobSnapshot:
         return self.status in ACTIVE
 
 
-Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, progress=fn, resume=bool) -> status
+Runner = Callable[..., str]  # runner(run_id, config, callbacks=[...], cancel_event=Event, resume=bool) -> status
 
 
 @dataclass
@@ -164,7 +171,8 @@ class JobManager:
     # -- cancelling -------------------------------------------------------------------------
 
     def cancel(self, run_id: int) -> bool:
-        """Cancel a queued run (removed from the queue) or a running one (stops between batches)."""
+        """Cancel a queued run (removed from the queue) or a running one (stops between batches, or
+        within moments while its data is scanned or decoded)."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None or not job.snapshot or not job.snapshot.is_active:
@@ -208,13 +216,30 @@ class JobManager:
     def _work(self, run_id: int) -> None:
         job = self._jobs[run_id]
         publisher = _SnapshotPublisher(self, job)
-        self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+        status = RunStatus.FAILED
         try:
-            status = self._run(job, publisher)
-        except Exception as e:  # the runner stores failures itself; this is the last safety net
-            status = RunStatus.FAILED
-            self._publish(job, message=f"{type(e).__name__}: {e}")
-        record = self.store.get_run(run_id)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", queue_position=None)
+            try:
+                status = self._run(job, publisher)
+            except Exception as e:  # the runner stores failures itself; this is the last safety net
+                log.exception("run %s stopped by an error outside the runner", run_id)
+                self._publish(job, message=f"{type(e).__name__}: {e}")
+            self._publish_outcome(job, status)
+        finally:
+            # Whatever failed above (the store locked by another process, say), the device is freed
+            # and the next queued run starts; a wedged device would hold every later run forever.
+            with self._lock:
+                if job.snapshot is not None and job.snapshot.is_active:
+                    job.snapshot = dataclasses.replace(job.snapshot, status=status, phase="done", eta_s=0.0)
+                self._running[job.device_key].discard(run_id)
+                self._retire(run_id)
+                if not self._closed:
+                    self._start_workers(job.device_key)
+                self._changed.notify_all()
+
+    def _publish_outcome(self, job: _Job, status: str) -> None:
+        """The last snapshot: the outcome with the stored figures, notes and message."""
+        record = self.store.get_run(job.run_id)
         final = None
         if record is not None:
             final = {k: getattr(record, k, None) for k in
@@ -224,20 +249,35 @@ class JobManager:
                       message=(record.error if record and record.error else job.snapshot.message),
                       notes=tuple(record.notes) if record else job.snapshot.notes,
                       progress=1.0 if status == RunStatus.COMPLETED else job.snapshot.progress)
-        with self._lock:
-            self._running[job.device_key].discard(run_id)
-            self._retire(run_id)
-            if not self._closed:
-                self._start_workers(job.device_key)
-            self._changed.notify_all()
 
     def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
         runner = self._runner
         if runner is None:
             def runner(run_id, config, **kw):
                 return execute_run(run_id, config, self.workspace, self.store, **kw)
-        return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                      progress=publisher.on_prepare, resume=job.resume)
+        with self._device(job) as holder:
+            if holder is not None:  # cancelled while another process trained on the device
+                return self._cancelled_while_waiting(job)
+            self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
+            return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
+                          resume=job.resume)
+
+    def _device(self, job: _Job):
+        """The workspace-wide lease on the job's device (one run per device across processes); with
+        parallel_per_device above 1 the device is shared on purpose, so no lease is taken."""
+        if self._parallel > 1:
+            return nullcontext()
+
+        def waiting(message: str) -> None:
+            self._publish(job, status=RunStatus.QUEUED, phase="waiting", message=message)
+
+        return hold_device(self.store, job.device_key, job.run_id, cancel=job.cancel, on_wait=waiting)
+
+    def _cancelled_while_waiting(self, job: _Job) -> str:
+        self.store.finish_run(job.run_id, RunStatus.CANCELLED, error=None)
+        self.store.add_note(job.run_id, "Cancelled while waiting for the device; it never started.")
+        self._publish(job, message="cancelled before it started")
+        return RunStatus.CANCELLED
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -268,8 +308,7 @@ class _SnapshotPublisher(Callback):
     def __init__(self, manager: JobManager, job: _Job):
         self.manager, self.job = manager, job
         self._last = 0.0
-        self._train_started: float | None = None
-        self._epochs_before = 0  # epochs finished by an earlier process (a resumed run)
+        self._pace = RunPace()  # this process's pace only: a resumed run's earlier epochs took no time here
 
     def on_prepare(self, stage: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -278,20 +317,24 @@ class _SnapshotPublisher(Callback):
             self.manager._publish(self.job, phase=stage, prep=(stage, done, total))
 
     def before_fit(self, state: FitState) -> None:
-        self._train_started = time.monotonic()
-        self._epochs_before = state.history[-1]["epoch"] if state.history else 0
+        self._pace.epoch_started(time.monotonic())
         self.manager._publish(self.job, status=RunStatus.RUNNING, phase="training", prep=None,
                               history=tuple(state.history), notes=tuple(state.notes),
                               batch_size=state.batch_size)
 
+    def before_epoch(self, state: FitState) -> None:
+        self._pace.epoch_started(time.monotonic())
+
     def after_batch(self, state: FitState) -> None:
         now = time.monotonic()
+        self._pace.batches_done(now, state.batch)
         if now - self._last >= PUBLISH_INTERVAL_S:
             self._last = now
             self._send(state)
 
     def after_epoch(self, state: FitState) -> None:
         self._last = time.monotonic()
+        self._pace.epoch_ended(self._last)
         self._send(state)
 
     def after_fit(self, state: FitState) -> None:
@@ -303,11 +346,9 @@ class _SnapshotPublisher(Callback):
         if state.history and state.history[-1]["epoch"] == state.epoch:
             done_epochs = state.epoch
         progress = min(1.0, done_epochs / cfg.epochs)
-        # The pace comes from the epochs trained in this process only: a resumed run's earlier
-        # epochs took no time here and would make the estimate far too short.
-        elapsed = time.monotonic() - (self._train_started or time.monotonic())
-        done_here = done_epochs - self._epochs_before
-        eta = elapsed * (cfg.epochs - done_epochs) / done_here if done_here > 0 else None
+        eta = self._pace.seconds_left(max(0, cfg.epochs - state.epoch), max(0, state.num_batches - state.batch),
+                                      state.num_batches, epoch_done=done_epochs == state.epoch,
+                                      eval_batches=math.ceil(state.num_val / max(1, state.batch_size)))
         last = state.history[-1] if state.history else {}
         self.manager._publish(
             self.job, phase=state.phase, epoch=state.epoch, batch=state.batch,

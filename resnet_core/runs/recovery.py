@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnet_core.data.registry import dataset_report, delete_dataset, get_dataset
+from resnet_core.data.handle import open_dataset
+from resnet_core.data.registry import delete_dataset, get_dataset
 from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import (
     STALE_AFTER_S,
@@ -131,7 +132,7 @@ def resume_problem(record, workspace: Workspace, rerun: str = "re-run it") -> st
         why = "it never started" if record.started_at is None else "it stopped before finishing its first epoch"
         return f"run {run_id} has no saved epoch to continue from ({why}); {rerun} instead"
     try:
-        classes = dataset_report(get_dataset(record.dataset, workspace)).classes
+        classes = open_dataset(record.dataset, workspace, registered_only=True).report.classes
     except DatasetError as e:
         return f"run {run_id} cannot be resumed: {e}"
     before = read_json(workspace.run_dir(run_id) / "labels.json")

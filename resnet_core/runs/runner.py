@@ -6,28 +6,45 @@ person can act on. It never raises for a training problem.
 """
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import shutil
 import threading
 import traceback
-from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
 
-from resnet_core.config import TrainConfig
+from resnet_core.config import ConfigError, TrainConfig
+from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.imageio import preprocess_spec
 from resnet_core.data.prepare import DataError, check_classes, check_split, prepare_data
-from resnet_core.data.registry import dataset_report, resolve_dataset
-from resnet_core.data.splits import get_split
+from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import atomic_write_json, read_json
+from resnet_core.hardware import DeviceUnavailableError, resolve_device
 from resnet_core.runs.predictions import save_predictions
 from resnet_core.status import RunStatus
 from resnet_core.training.calibration import fit_temperature, write_calibration
 from resnet_core.training.callbacks import (
     Callback,
+    CallbackList,
     CancelOnEvent,
+    CancelTraining,
     FitState,
     TrainingDiverged,
 )
 from resnet_core.training.engine import fit
+from resnet_core.training.weights import WeightsError, resolve_weights
 from resnet_core.workspace import Workspace
+
+log = logging.getLogger("resnet_pilot.runs")
+
+ERROR_LOG = "error.log"  # the full traceback of a failed run, in its folder
+
+# Problems with the user's data, settings, files or machine: their message says what to do, and is
+# shown as it is. Anything else that stops a run is a bug, and is called one.
+USER_PROBLEMS = (DataError, DatasetError, ConfigError, WeightsError, DeviceUnavailableError,
+                 TrainingDiverged)
 
 
 class StoreRecorder(Callback):
@@ -59,18 +76,21 @@ class StoreRecorder(Callback):
         self._noted = len(state.notes)
 
 
-def create_run(config: TrainConfig, workspace: Workspace, store) -> int:
+def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None) -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
-    A dataset that cannot be trained on (fewer than 2 classes, no validation images) is refused
-    here, before a run exists, rather than stored as a failed run.
+    A dataset that cannot be trained on (fewer than 2 classes, no validation images), a weights file
+    that is not there, ImageNet weights asked for but unavailable, or a device this machine lacks
+    is refused here, before a run exists, rather than stored as a failed run. dataset: config.dataset
+    already opened (by the plan), so it is not read again.
     """
-    info = resolve_dataset(config.dataset, workspace)
+    check_startable(config)
+    handle = dataset or open_dataset(config.dataset, workspace)
+    info, report = handle.info, handle.report
     if config.dataset != info.name:
         config = config.replace(dataset=info.name)  # a folder path becomes its registered name
-    report = dataset_report(info)
     check_classes(info.name, report)
-    split = get_split(info, report)
+    split = handle.split
     check_split(info.name, split)
     num_train = len(split.train)
     if config.max_train_images is not None:
@@ -79,33 +99,44 @@ def create_run(config: TrainConfig, workspace: Workspace, store) -> int:
                             len(split.test))
 
 
+def check_startable(config: TrainConfig) -> None:
+    """Raise (DeviceUnavailableError, WeightsError: both ValueErrors) when the run could never start."""
+    resolve_device(config.device)
+    resolve_weights(config.weights, config.model, config.weights_path)
+
+
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                progress: Callable[[str, int, int], None] | None = None, resume: bool = False) -> str:
-    """Train run `run_id` and store the outcome. Returns the final status."""
+                resume: bool = False) -> str:
+    """Train run `run_id` and store the outcome. Returns the final status.
+
+    The callbacks see the data being prepared (on_prepare) as well as the training; `cancel_event`
+    is honoured in both.
+    """
     run_dir = workspace.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     record = store.get_run(run_id)
     config = record.config if record is not None else config
     store.mark_running(run_id)
     cancel_event = cancel_event or threading.Event()
+    cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
     try:
-        data = prepare_data(config, workspace, progress=progress)
+        # The dataset is read afresh: a queued run may start long after create_run saw it.
+        data = prepare_data(config, workspace, progress=CallbackList(cbs).on_prepare)
         if resume:
             _check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
-        cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
         result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume)
-    except TrainingDiverged as e:
-        return _fail(store, run_id, str(e))
-    except (DataError, ValueError, FileNotFoundError, PermissionError) as e:
-        return _fail(store, run_id, str(e))
+    except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
+        store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
+        store.finish_run(run_id, RunStatus.CANCELLED)
+        return RunStatus.CANCELLED
     except Exception as e:
-        (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-        return _fail(store, run_id, f"unexpected {type(e).__name__}: {e} (details in the run's error.log)")
+        return _fail(store, run_id, failure_message(e, workspace), run_dir)
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
+    final["final_metrics"]["split_leaks"] = data.split_leaks
     if result.predictions is not None:
         # Calibrate after training, on the validation split: prediction and export apply it.
         temperature = fit_temperature(result.predictions.val_logits, result.predictions.val_true)
@@ -123,15 +154,47 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     return result.status
 
 
+def failure_message(e: BaseException, workspace: Workspace) -> str:
+    """What a person reads about a failed run: the problem in their words, or plainly a bug."""
+    if isinstance(e, USER_PROBLEMS):
+        return str(e)
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full_message(workspace)
+    if isinstance(e, OSError):  # the machine's files: a path and the system's reason
+        return str(e)
+    return (f"internal error ({type(e).__name__}: {e}); not caused by your data or settings: "
+            "please report it with the run's error.log")
+
+
+def disk_full_message(workspace: Workspace) -> str:
+    try:
+        free = f"{shutil.disk_usage(workspace.root).free / 1e6:,.0f}"
+    except OSError:
+        free = "an unknown number of"
+    return (f"the disk is full: {free} MB free in {workspace.root}; free some space (old runs, "
+            "datasets or the cache), then resume the run")
+
+
+def error_log_path(workspace: Workspace, run_id: int) -> Path | None:
+    """The failed run's full traceback, when it was kept."""
+    path = workspace.run_dir(run_id) / ERROR_LOG
+    return path if path.is_file() else None
+
+
 def _check_same_classes(run_dir, classes: list[str]) -> None:
     """A run resumes only on the classes it started with (its model has one output per class)."""
     before = read_json(run_dir / "labels.json")
     if isinstance(before, list) and before != list(classes):
-        raise ValueError(f"the dataset's classes changed since this run started (was {before}, now "
+        raise DataError(f"the dataset's classes changed since this run started (was {before}, now "
                          f"{list(classes)}), so it cannot be resumed; re-run it instead")
 
 
-def _fail(store, run_id: int, message: str) -> str:
+def _fail(store, run_id: int, message: str, run_dir: Path) -> str:
+    """Store the failure; its traceback (the exception being handled) goes to error.log and the log."""
+    details = traceback.format_exc()
+    log.error("run %s failed: %s", run_id, message, exc_info=True)
+    with suppress(OSError):  # a full or read-only disk must not hide the failure itself
+        (run_dir / ERROR_LOG).write_text(f"run {run_id} failed: {message}\n\n{details}", encoding="utf-8")
     store.finish_run(run_id, RunStatus.FAILED, error=message)
     return RunStatus.FAILED
 

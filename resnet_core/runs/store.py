@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,8 @@ from resnet_core.workspace import Workspace
 EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s", "images_per_s")
 FINAL_FIELDS = ("val_loss", "val_acc", "test_acc", "train_time_s", "epoch_ended", "best_epoch",
                 "stopped_early", "peak_memory_mb", "final_metrics")
+
+RUN_FILE = "run.json"  # the run's row and epochs, mirrored into its folder
 
 NOTE_OWNER_GONE = "the process running it stopped"
 NOTE_NEVER_STARTED = "queued, never started"
@@ -84,12 +86,40 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, epoch)
     );
     """,
+    # 2: one row per device a run trains on, so processes sharing a workspace take turns on it.
+    """
+    CREATE TABLE device_leases (
+        device TEXT PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        owner_host TEXT,
+        owner_token TEXT,
+        since TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class StoreError(RuntimeError):
     """The run database cannot be opened or used; the message says what to do."""
+
+
+def is_busy(e: sqlite3.Error) -> bool:
+    """SQLite gave up waiting for another connection (after the busy timeout)."""
+    return "locked" in str(e).lower() or "busy" in str(e).lower()
+
+
+def store_error(path: Path, e: sqlite3.Error) -> StoreError:
+    """The one plain message about a run database that cannot be used, with what to do."""
+    if is_busy(e):
+        return StoreError(
+            f"the run database {path} is busy: another process has held it for over "
+            f"{BUSY_TIMEOUT_MS // 1000} s; try again in a moment (it is not damaged, leave it in place)")
+    return StoreError(
+        f"cannot open the run database {path} ({e}); run `python -m resnet_core repair` (or Repair "
+        "on the Home page): it sets the damaged file aside and rebuilds the run list from the run "
+        "folders")
 
 
 class RunNotFoundError(ValueError):
@@ -147,6 +177,19 @@ class RunRecord:
         return self.status in STORED_ACTIVE
 
 
+@dataclass(frozen=True)
+class DeviceLease:
+    """Who trains on a device now: a run, and the process running it."""
+
+    device: str
+    run_id: int
+    owner_pid: int
+    owner_host: str | None
+    owner_token: str | None
+    since: str
+    this_process: bool
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -165,11 +208,12 @@ class RunStore:
         self._token = process_token(os.getpid())
         try:
             self._migrate()
+        except StoreError:
+            self.close()
+            raise
         except sqlite3.DatabaseError as e:
             self.close()
-            raise StoreError(
-                f"cannot prepare the run database {self.path} ({e}); check that the workspace is "
-                "writable, or move a damaged database away and a fresh one will be created") from e
+            raise store_error(self.path, e) from e
 
     # ----- connections -------------------------------------------------------------------------
 
@@ -190,15 +234,17 @@ class RunStore:
             # check_same_thread=False only so close() may close it; each thread uses its own.
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
+        except sqlite3.DatabaseError as e:
+            raise store_error(self.path, e) from e
+        try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; a crash loses no committed run
         except sqlite3.DatabaseError as e:
-            raise StoreError(
-                f"cannot open the run database {self.path} ({e}); if it is damaged, move it away "
-                "and a fresh one will be created (run folders stay in place)") from e
+            conn.close()
+            raise store_error(self.path, e) from e
         return conn
 
     def _drop_dead_threads(self) -> None:
@@ -217,7 +263,10 @@ class RunStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One small write transaction; the write lock is taken up front so it never deadlocks."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise store_error(self.path, e) from e
         try:
             yield conn
         except BaseException:
@@ -265,6 +314,7 @@ class RunStore:
             with self._write() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
             raise
+        self._mirror(run_id)
         return run_id
 
     def mark_running(self, run_id: int) -> None:
@@ -276,6 +326,7 @@ class RunStore:
                        finished_at = NULL, error = NULL, owner_pid = ?, owner_host = ?, owner_token = ?
                    WHERE id = ?""",
                 (utc_now(), os.getpid(), self._host, self._token, run_id))
+        self._mirror(run_id)
 
     def requeue_run(self, run_id: int) -> None:
         """Queue a stopped run again (to resume it) in this process; its epochs and notes stay."""
@@ -290,6 +341,7 @@ class RunStore:
                 """UPDATE runs SET status = 'queued', finished_at = NULL, error = NULL,
                        owner_pid = ?, owner_host = ?, owner_token = ? WHERE id = ?""",
                 (os.getpid(), self._host, self._token, run_id))
+        self._mirror(run_id)
 
     def add_epoch(self, run_id: int, metrics: dict[str, Any]) -> None:
         """Store one epoch's metrics (keys: "epoch" plus EPOCH_COLUMNS); rewriting an epoch replaces it."""
@@ -304,10 +356,12 @@ class RunStore:
                 f"""INSERT INTO epochs (run_id, epoch, {columns}) VALUES (?, ?, {", ".join("?" * len(EPOCH_COLUMNS))})
                     ON CONFLICT (run_id, epoch) DO UPDATE SET {updates}""",
                 (run_id, int(metrics["epoch"]), *values))
+        self._mirror(run_id)
 
     def add_note(self, run_id: int, note: str) -> None:
         with self._write() as conn:
             self._append_note(conn, run_id, note)
+        self._mirror(run_id)
 
     def finish_run(self, run_id: int, status: str, final: dict[str, Any] | None = None,
                    error: str | None = None) -> None:
@@ -333,6 +387,7 @@ class RunStore:
         with self._write() as conn:
             self._require(conn, run_id)
             conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))
+        self._mirror(run_id)
 
     def delete_run(self, run_id: int, force: bool = False) -> bool:
         """Remove the run, its epochs and its folder. Refused while queued or running unless force.
@@ -379,7 +434,78 @@ class RunStore:
                 if cur.rowcount:
                     self._append_note(conn, row["id"], note)
                     recovered.append(int(row["id"]))
+            self._mirror(int(row["id"]))
         return recovered
+
+    # ----- the copy in the run folder ----------------------------------------------------------
+
+    def _mirror(self, run_id: int) -> None:
+        """Keep the run's row and epochs in its folder too (run.json), so `repair` can rebuild the
+        registry from the folders when the database is lost. Best effort: the database is the truth."""
+        folder = self.workspace.run_dir(run_id)
+        row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None or not folder.is_dir():
+            return
+        with suppress(OSError):
+            atomic_write_json(folder / RUN_FILE, {"run": dict(row), "epochs": self.epochs(run_id)})
+
+    def restore_run(self, row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
+        """Put back a run read from its folder (see runs/repair.py), with its own id."""
+        columns = [c for c in row if c in _RUN_COLUMNS]
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         [row[c] for c in columns])
+            for metrics in epochs:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO epochs (run_id, epoch, {', '.join(EPOCH_COLUMNS)}) "
+                    f"VALUES (?, ?, {', '.join('?' * len(EPOCH_COLUMNS))})",
+                    (row["id"], int(metrics["epoch"]), *[_number(metrics.get(c)) for c in EPOCH_COLUMNS]))
+        self._mirror(int(row["id"]))
+
+    # ----- device leases: one run per device across every process of the workspace -------------
+
+    def claim_device(self, device: str, run_id: int) -> DeviceLease | None:
+        """Take the device for run_id; returns None when taken, else the lease that holds it.
+
+        A lease whose process is gone (on this host), or whose run no longer trains, is stale and
+        taken over: the lease is freed when its owner dies, however it died.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM device_leases WHERE device = ?", (device,)).fetchone()
+            if row is not None and row["run_id"] != run_id and self._lease_live(conn, row):
+                return self._lease(row)
+            conn.execute(
+                """INSERT INTO device_leases (device, run_id, owner_pid, owner_host, owner_token, since)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (device) DO UPDATE SET run_id = excluded.run_id,
+                       owner_pid = excluded.owner_pid, owner_host = excluded.owner_host,
+                       owner_token = excluded.owner_token, since = excluded.since""",
+                (device, run_id, os.getpid(), self._host, self._token, utc_now()))
+        return None
+
+    def device_lease(self, device: str) -> DeviceLease | None:
+        """The live lease on the device, or None when it is free."""
+        conn = self._conn()
+        row = conn.execute("SELECT * FROM device_leases WHERE device = ?", (device,)).fetchone()
+        return self._lease(row) if row is not None and self._lease_live(conn, row) else None
+
+    def release_device(self, device: str, run_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM device_leases WHERE device = ? AND run_id = ? AND owner_pid = ?",
+                         (device, run_id, os.getpid()))
+
+    def _lease_live(self, conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
+        run = conn.execute("SELECT status FROM runs WHERE id = ?", (row["run_id"],)).fetchone()
+        if run is None or run["status"] not in STORED_ACTIVE:
+            return False  # its run ended without releasing it
+        if row["owner_host"] not in (None, self._host):
+            return True  # another machine's process: we cannot see it, so we trust the lease
+        return owner_alive(row["owner_pid"], row["owner_token"])
+
+    def _lease(self, row: sqlite3.Row) -> DeviceLease:
+        mine = row["owner_pid"] == os.getpid() and row["owner_host"] in (None, self._host)
+        return DeviceLease(row["device"], int(row["run_id"]), int(row["owner_pid"]), row["owner_host"],
+                           row["owner_token"], row["since"], mine)
 
     # ----- reading -----------------------------------------------------------------------------
 
@@ -438,6 +564,7 @@ class RunStore:
 # ----- decoding --------------------------------------------------------------------------------
 
 _RECORD_FIELDS = {f.name for f in fields(RunRecord)}
+_RUN_COLUMNS = _RECORD_FIELDS | {"config"}
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

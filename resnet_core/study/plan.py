@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from resnet_core.advice.planning import plan_training
+from resnet_core.advice.wizard_pick import Advice
 from resnet_core.config import AUGMENTATIONS, MODELS, TrainConfig, describe_config
-from resnet_core.data.registry import dataset_report, now_iso, resolve_dataset
+from resnet_core.data.handle import DatasetHandle, open_dataset
+from resnet_core.data.registry import now_iso
 from resnet_core.data.scan import DatasetError
-from resnet_core.data.splits import get_split
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import detect_hardware
 from resnet_core.training.models import WeightsError
@@ -84,6 +85,18 @@ class StudyPlan:
     def wizard_pick_names(self) -> dict[int, str]:
         """Per size, the study configuration the wizard would pick (closest one in the grid)."""
         return {size: pick["config"] for size, pick in self.wizard_picks.items()}
+
+    def wizard_advice(self, size: int) -> Advice | None:
+        """What the wizard alone would train at this size (depth, fine-tuning, augmentation)."""
+        pick = self.wizard_picks.get(size)
+        if not pick:
+            return None
+        if "model" in pick:
+            return Advice(pick["model"], bool(pick["fine_tune"]), pick["augmentation"])
+        # Plans saved before the advice was recorded: the grid configuration that stood in for it.
+        entry = next((e for e in self.entries_for(size) if e.description == pick["config"]), None)
+        return None if entry is None else Advice(entry.config.model, entry.config.fine_tune,
+                                                 entry.config.augmentation)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,9 +172,8 @@ def plan_study(dataset: str, sizes: Iterable[int], models: Sequence[str] = STUDY
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None
 
     try:
-        info = resolve_dataset(dataset, workspace)
-        report = dataset_report(info)
-        split = get_split(info, report)
+        handle = open_dataset(dataset, workspace)  # once: every size and depth below plans on it
+        info, split = handle.info, handle.split
     except DatasetError as e:
         raise StudyError(str(e)) from e
     notes: list[str] = []
@@ -175,8 +187,8 @@ def plan_study(dataset: str, sizes: Iterable[int], models: Sequence[str] = STUDY
     for size in sizes:
         for model in models:
             try:
-                base = plan_training(info.name, workspace, overrides={**overrides, "model": model,
-                                                                       "fine_tune": True},
+                base = plan_training(handle, workspace, overrides={**overrides, "model": model,
+                                                                    "fine_tune": True},
                                      weights=weights, seed=seed, device=device, max_train_images=size,
                                      gpu_mem_gb=gpu_mem_gb)
             except ValueError as e:  # ConfigError, RecommendationError, DatasetError
@@ -197,7 +209,7 @@ def plan_study(dataset: str, sizes: Iterable[int], models: Sequence[str] = STUDY
                         continue
                     random_frozen = True
                 entries.append(StudyEntry(size, config))
-        wizard_picks[size] = _wizard_pick(info.name, workspace, overrides, weights, seed, device, size,
+        wizard_picks[size] = _wizard_pick(handle, workspace, overrides, weights, seed, device, size,
                                           gpu_mem_gb, entries)
     if left_out:
         notes.append(f"Without pretrained weights a frozen backbone is random and learns nothing, so "
@@ -222,7 +234,7 @@ def plan_study(dataset: str, sizes: Iterable[int], models: Sequence[str] = STUDY
         notes=tuple(_distinct(notes)), wizard_picks=wizard_picks, created=now_iso())
 
 
-def _wizard_pick(dataset: str, workspace: Workspace, overrides: Mapping[str, Any], weights: str,
+def _wizard_pick(dataset: DatasetHandle, workspace: Workspace, overrides: Mapping[str, Any], weights: str,
                  seed: int, device: str, size: int, gpu_mem_gb, entries: list[StudyEntry]) -> dict[str, Any]:
     """What the wizard alone would train at this size, and the study configuration closest to it.
 
@@ -236,7 +248,8 @@ def _wizard_pick(dataset: str, workspace: Workspace, overrides: Mapping[str, Any
     similar = [c for c in candidates if (c.augmentation == "none") == (cfg.augmentation == "none")]
     match = (exact or similar or [None])[0]
     return {"wizard": cfg.describe(), "config": match.describe() if match else cfg.describe(),
-            "in_study": match is not None}
+            "in_study": match is not None, "model": cfg.model, "fine_tune": cfg.fine_tune,
+            "augmentation": cfg.augmentation}
 
 
 def _check_imagenet_weights(models: Sequence[str]) -> None:
@@ -286,7 +299,7 @@ def _distinct(notes: list[str]) -> list[str]:
     """Drop warnings that repeat an earlier one for another size ('N images ...' with N changed)."""
     seen, out = set(), []
     for note in notes:
-        shape = re.sub(r"\b\d[\d,]*(?= images)", "#", note)
+        shape = re.sub(r"\b\d[\d,]*(?= (training )?images?\b)", "#", note)
         if shape not in seen:
             seen.add(shape)
             out.append(note)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from resnet_core.results.ranking import format_study_table, ranked_rows
+from resnet_core.advice.wizard_pick import overridden_settings, wizard_pick_run
+from resnet_core.results.ranking import RankedRun, format_study_table, ranked_rows
 from resnet_core.results.trust import trust_by_run
 from resnet_core.status import PENDING, RunStatus
 from resnet_core.study.plan import StudyPlan, load_study
@@ -21,9 +22,11 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
     study's order; finished rows are ranked like the study (test acc, then val loss, then time).
 
     Each row: config, val_loss, val_acc, test_acc, train_time_s, epoch_ended, rank (None while not
-    completed), plus status, run_id, model, fine_tune, augmentation and pareto; and, for runs that
-    kept their test predictions, test_acc_ci ([low, high], 95%) and tied_for_first (within noise of
-    rank 1 on the same test images).
+    completed), plus status, run_id, model, fine_tune, augmentation, pareto and wizard_pick (the
+    run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard page uses too); and, for
+    runs that kept their test predictions, test_acc_ci ([low, high], 95%) and tied_for_first (within
+    noise of rank 1 on the same test images). Each table also says which of the wizard's tuned
+    settings the study overrode ("overridden").
     """
     if isinstance(plan, str):
         plan = load_study(plan, store.workspace)
@@ -36,8 +39,12 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
             records = runs.get(e.key, [])
             shown[e.key] = completed_run(records) or (records[0] if records else None)
         ranked_list = ranked_rows(r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)
-        ranked = {row["run_id"]: row for row in ranked_list}
+        ranked = {row.run_id: row for row in ranked_list}
         trust = trust_by_run(ranked_list, store.workspace)
+        ranked_runs = sorted((r for r in shown.values() if r is not None and r.id in ranked),
+                             key=lambda r: ranked[r.id].rank)
+        advice = plan.wizard_advice(size)
+        pick = wizard_pick_run(ranked_runs, advice) if advice is not None else None
         rows = []
         for e in entries:
             record = shown[e.key]
@@ -50,13 +57,15 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "test_acc": record.test_acc if ranked_row else None,
                 "train_time_s": record.train_time_s if ranked_row else None,
                 "epoch_ended": record.epoch_ended if ranked_row else None,
-                "rank": ranked_row["Rank"] if ranked_row else None,
-                "pareto": bool(ranked_row["Pareto"]) if ranked_row else False,
+                "rank": ranked_row.rank if ranked_row else None,
+                "pareto": ranked_row.pareto if ranked_row else False,
                 "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
+                "wizard_pick": record is not None and record is pick,
                 **_trust_keys(trust.get(record.id) if ranked_row else None),
             })
-        tables.append({"num_images": size, "rows": rows})
+        overridden = overridden_settings(entries[0].config) if entries else ()
+        tables.append({"num_images": size, "rows": rows, "overridden": overridden})
     return tables
 
 
@@ -71,10 +80,11 @@ def format_tables(tables: list[dict[str, Any]]) -> str:
     blocks = []
     for table in tables:
         n = table["num_images"]
-        rows = [{"num_images": n, "Model": r["config"] if r["rank"] is not None
-                 else f"{r['config']} ({r['status']})", "Val Loss": r["val_loss"],
-                 "Val Acc": r["val_acc"], "Test Acc": r["test_acc"], "Training Time": r["train_time_s"],
-                 "Epoch Ended": r["epoch_ended"], "Rank": r["rank"]} for r in table["rows"]]
+        rows = [RankedRun(run_id=r.get("run_id"), dataset="", num_images=n,
+                          description=r["config"] if r["rank"] is not None else f"{r['config']} ({r['status']})",
+                          val_loss=r["val_loss"], val_acc=r["val_acc"], test_acc=r["test_acc"],
+                          train_time_s=r["train_time_s"], epoch_ended=r["epoch_ended"], rank=r["rank"])
+                for r in table["rows"]]
         blocks.append(format_study_table(rows, n))
     return "\n".join(blocks)
 
@@ -121,7 +131,7 @@ def study_conclusion(tables: list[dict[str, Any]], wizard_pick: str | Mapping[in
         out.append(sentence + ".")
         pick = wizard_pick.get(n) if isinstance(wizard_pick, Mapping) else wizard_pick
         if pick:
-            out.append(_wizard_sentence(n, pick, ranked))
+            out.append(_wizard_sentence(n, pick, ranked, table.get("overridden", ())))
     if len(tables) < 2:
         out.append("Run the study at two or more sizes to see whether more data still helps.")
     out.extend(_learning_curve(best_by_size))
@@ -137,9 +147,13 @@ def _best_value(ranked: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(close, key=lambda r: (r["test_acc"] / r["train_time_s"], -r["rank"]))
 
 
-def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]]) -> str:
+def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]], overridden: tuple[str, ...] = ()) -> str:
     best = ranked[0]
-    row = next((r for r in ranked if r["config"] == pick), None)
+    row = next((r for r in ranked if r.get("wizard_pick")), None)
+    if row is None and overridden:
+        words = ", ".join(s.replace("_", " ") for s in overridden)
+        return (f"{n:,} images: the wizard's pick, {pick}, was not measured with the wizard's settings: this "
+                f"study set the {words} itself, so no run here is the wizard's pick.")
     if row is None:
         return f"{n:,} images: the wizard's pick, {pick}, was not measured in this study."
     if row is best:

@@ -1,7 +1,9 @@
 """Named hooks into the training loop, and the small callbacks built on them.
 
-The loop calls, in order: before_fit, then per epoch before_epoch, after_batch (after every
-optimiser step), after_epoch; and after_fit at the very end, whatever happened. A callback stops
+Preparing the data (scan, decoding) reports on_prepare(stage, done, total) before fit exists; a
+callback may raise CancelTraining there too. The loop then calls, in order: before_fit, then per epoch before_epoch, after_batch (after every
+optimiser step), after_epoch; and after_fit at the very end, whatever happened (completed, cancelled,
+stopped by an error or Ctrl-C), with `FitState.outcome` and `FitState.error` saying which. A callback stops
 training by raising StopTraining (early stopping) or CancelTraining (the user asked); the loop
 catches either once, keeps what it learned, and finishes properly.
 """
@@ -53,6 +55,10 @@ class FitState:
     phase: str = "preparing"  # preparing | training | evaluating | testing | done
     notes: list[str] = field(default_factory=list)
     stop_reason: str | None = None
+    # Set just before after_fit: completed | cancelled | failed | interrupted (Ctrl-C), and for the
+    # last two the error that ended training ("RuntimeError: ...").
+    outcome: str | None = None
+    error: str | None = None
     model: Any = None  # the network being trained, for callbacks that inspect it
 
     @property
@@ -64,7 +70,9 @@ class FitState:
 
 
 class Callback:
-    """Override the events you need; each receives the loop's FitState."""
+    """Override the events you need; each receives the loop's FitState (on_prepare: the data's progress)."""
+
+    def on_prepare(self, stage: str, done: int, total: int) -> None: ...
 
     def before_fit(self, state: FitState) -> None: ...
 
@@ -82,6 +90,10 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks: list[Callback]):
         self.callbacks = list(callbacks)
+
+    def on_prepare(self, stage: str, done: int, total: int) -> None:
+        for cb in self.callbacks:
+            cb.on_prepare(stage, done, total)
 
     def before_fit(self, state: FitState) -> None:
         for cb in self.callbacks:
@@ -127,10 +139,15 @@ class EarlyStopping(Callback):
 
 
 class CancelOnEvent(Callback):
-    """Checks a threading.Event between batches; set it to cancel the run."""
+    """Checks a threading.Event while the data is prepared and between batches; set it to cancel the run."""
 
     def __init__(self, event: threading.Event):
         self.event = event
+
+    def on_prepare(self, stage: str, done: int, total: int) -> None:
+        if self.event.is_set():
+            raise CancelTraining(f"cancelled by the user while preparing the data ({stage} {done:,} of "
+                                 f"{total:,} images)")
 
     def _check(self, state: FitState) -> None:
         if self.event.is_set():
@@ -144,7 +161,8 @@ class FunctionCallback(Callback):
     """Adapts plain functions to events: FunctionCallback(after_epoch=lambda s: ...)."""
 
     def __init__(self, **events: Callable[[FitState], None]):
-        unknown = set(events) - {"before_fit", "before_epoch", "after_batch", "after_epoch", "after_fit"}
+        unknown = set(events) - {"on_prepare", "before_fit", "before_epoch", "after_batch", "after_epoch",
+                                 "after_fit"}
         if unknown:
             raise ValueError(f"unknown callback events: {', '.join(sorted(unknown))}")
         for name, fn in events.items():

@@ -12,6 +12,13 @@ autocast (fp16 with a grad scaler where bf16 is missing) and cudnn benchmark. On
 bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are written at most once per
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
+Same seed, same run: the starting weights come from a generator of the run's own (models.initialise),
+and each epoch's data order and augmentation from another seeded by (seed, epoch); nothing draws from
+torch's global generator, which other threads (another run, the time-estimate probe) may reseed.
+
+Out of memory: training halves its batch size and carries on after the last batch applied (none is
+applied twice); evaluation halves its batch and runs the pass again. Each is noted in the run's notes.
+
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
 epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
@@ -48,9 +55,15 @@ from resnet_core.training.callbacks import (
     StopTraining,
     TrainingDiverged,
 )
-from resnet_core.training.checkpoints import save_checkpoint_state
+from resnet_core.training.checkpoints import CheckpointError, save_checkpoint_state
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
-from resnet_core.training.weights import resolve_weights
+from resnet_core.training.weights import (
+    WeightsError,
+    forget_network,
+    imagenet_weights_available,
+    model_label,
+    resolve_weights,
+)
 
 MIN_LR_FRACTION = 0.01
 # Checkpoints are written once at least this many times their last write's duration has passed, so
@@ -168,10 +181,7 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
     """
     device = device or resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    weights_mode, weight_notes = resolve_weights(config.weights, config.model, config.weights_path)
-    model = build_model(config.model, len(data.classes), weights=weights_mode,
-                        weights_path=config.weights_path)
+    model, weights_mode, weight_notes = _starting_model(config, len(data.classes))
     if not config.fine_tune:
         freeze_backbone(model)
     speed = speed_settings(device, config.batch_size)
@@ -207,14 +217,39 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
 
+    cbs.before_fit(state)
+    result: FitResult | None = None
+    try:
+        result = _train(model, optimizer, scaler, data, state, speed, cbs, checkpoints, start_epoch,
+                        best_state)
+    except BaseException as e:
+        state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
+        state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise
+    finally:
+        # after_fit runs whatever happened; a callback failing here never hides the error that
+        # ended training.
+        state.phase = "done"
+        if result is not None:
+            state.outcome = result.status
+            cbs.after_fit(state)
+        else:
+            with suppress(Exception):
+                cbs.after_fit(state)
+    return result
+
+
+def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed: Speed, cbs: Callback,
+           checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
+    """The epochs, then the test pass with the best weights; stops early or on cancel, keeping what it learned."""
+    config = state.config
     frozen_features = (not config.fine_tune and config.augmentation == "none")
     feats = None
     status, stop_reason = RunStatus.COMPLETED, None
-    cbs.before_fit(state)
     try:
         if frozen_features:
             state.phase = "preparing"
-            feats = _precompute_features(model, data, speed)
+            feats = _evaluate_within_memory(state, speed, lambda: _precompute_features(model, data, speed))
             state.notes.append("Frozen backbone without augmentation: backbone features computed once, "
                                "only the head trains.")
         for epoch in range(start_epoch, config.epochs + 1):
@@ -231,8 +266,9 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
                                    "images_per_s": train_metrics.pop("images") / max(train_time, 1e-9)}
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 state.phase = "evaluating"
-                val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
-                               features=feats["val"] if feats else None)
+                val = _evaluate_within_memory(state, speed, lambda: evaluate(
+                    model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+                    features=feats["val"] if feats else None))
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
                 if val["loss"] < state.best_val_loss:
                     state.best_val_loss, state.best_epoch = val["loss"], epoch
@@ -258,10 +294,29 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
-    result = _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
-    state.phase = "done"
-    cbs.after_fit(state)
-    return result
+    return _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
+
+
+def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, str, list[str]]:
+    """The model with its starting weights, the weights mode used and its notes.
+
+    With weights 'auto', a failed ImageNet download (the machine went offline since the network was
+    probed) falls back to random initialisation with a note, as when the weights are unavailable.
+    """
+    mode, notes = resolve_weights(config.weights, config.model, config.weights_path)
+    downloading = mode == "imagenet" and not imagenet_weights_available(config.model)
+    try:
+        # The run's own generator, never torch's global one, which any other thread may reseed.
+        return build_model(config.model, num_classes, weights=mode, weights_path=config.weights_path,
+                           generator=torch.Generator().manual_seed(config.seed)), mode, notes
+    except WeightsError as e:
+        if config.weights != "auto" or not downloading:
+            raise
+        forget_network()
+        notes = [*notes, f"ImageNet weights for {model_label(config.model)} could not be downloaded, so "
+                         f"training from random initialisation: {e}"]
+    return build_model(config.model, num_classes, weights="none",
+                       generator=torch.Generator().manual_seed(config.seed)), "none", notes
 
 
 def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
@@ -270,8 +325,9 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
     if best_state is not None:
         model.load_state_dict(best_state)
         state.phase = "testing"
-        test = evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
-                        features=feats["test"] if feats else None, keep_predictions=True)
+        test = _evaluate_within_memory(state, speed, lambda: evaluate(
+            model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
+            features=feats["test"] if feats else None, keep_predictions=True))
         test_loss, test_acc = test["loss"], test["acc"]
         test_report = test_report_from(test, data)
         val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
@@ -295,12 +351,32 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
         predictions=predictions)
 
 
+@dataclass
+class EpochProgress:
+    """How far an epoch got. Kept across out-of-memory retries, so the epoch carries on after the last
+    batch applied instead of applying its first batches a second time."""
+
+    order: torch.Tensor  # the epoch's training rows, shuffled
+    generator: torch.Generator  # the run's own: drew the order, now draws the augmentation
+    done: int = 0  # images of `order` trained on
+    batches: int = 0
+    total_loss: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
+    correct: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def start(cls, data: TrainingData, seed: int, epoch: int) -> "EpochProgress":
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        return cls(data.train_idx[torch.randperm(len(data.train_idx), generator=gen)], gen)
+
+
 def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, speed, cbs) -> dict[str, float]:
-    """Run one epoch; on out-of-memory halve the batch size and run the epoch again (the cards' advice)."""
+    """Run one epoch; on out-of-memory halve the batch size (the cards' advice) and carry on from the
+    first image not yet trained on."""
+    progress = EpochProgress.start(data, state.config.seed, state.epoch)
     while True:
         try:
             return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs,
-                                   features=feats["train"] if feats else None)
+                                   features=feats["train"] if feats else None, progress=progress)
         except (CancelTraining, StopTraining, TrainingDiverged):
             raise
         except RuntimeError as e:
@@ -312,8 +388,30 @@ def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, sp
             if speed.device.type == "cuda":
                 torch.cuda.empty_cache()
             speed.eval_batch_size = max(state.batch_size, speed.eval_batch_size // 2)
-            state.notes.append(f"Out of memory at batch size {old} in epoch {state.epoch}; "
-                               f"continuing with batch size {state.batch_size} (the model cards' advice).")
+            state.notes.append(
+                f"Out of memory at batch size {old} in epoch {state.epoch}; continuing with batch size "
+                f"{state.batch_size} (the model cards' advice) from image {progress.done + 1} of "
+                f"{len(progress.order)}, so no batch was applied twice.")
+
+
+def _evaluate_within_memory(state: FitState, speed: Speed, evaluation):
+    """Run an evaluation pass; on out-of-memory halve the evaluation batch and run it again.
+
+    Evaluation changes no weights, so running it again repeats nothing. CUDA evaluation batches
+    start at 256-1,024 images, more than training needs.
+    """
+    while True:
+        try:
+            return evaluation()
+        except RuntimeError as e:
+            if not is_out_of_memory(e) or speed.eval_batch_size <= 1:
+                raise
+            old = speed.eval_batch_size
+            speed.eval_batch_size = max(1, old // 2)
+            if speed.device.type == "cuda":
+                torch.cuda.empty_cache()
+            state.notes.append(f"Out of memory while evaluating in batches of {old}; evaluating in batches "
+                               f"of {speed.eval_batch_size}.")
 
 
 def is_out_of_memory(e: BaseException) -> bool:
@@ -325,27 +423,27 @@ def is_out_of_memory(e: BaseException) -> bool:
 
 def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, data: TrainingData,
                     state: FitState, speed: Speed, cbs: Callback,
-                    features: torch.Tensor | None = None) -> dict[str, float]:
-    """One pass over the training split in a fresh random order. Returns loss, acc and images seen."""
+                    features: torch.Tensor | None = None,
+                    progress: EpochProgress | None = None) -> dict[str, float]:
+    """One pass over the training split in a fresh random order. Returns loss, acc and images seen.
+
+    With `progress` from an attempt that ran out of memory, the pass carries on where it stopped.
+    """
     cfg = state.config
     set_train_mode(model, cfg.fine_tune)
-    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + state.epoch)
-    order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
-    labels_all = data.labels[order]
+    p = progress or EpochProgress.start(data, cfg.seed, state.epoch)
+    order, gen = p.order, p.generator
     bs = state.batch_size
-    batches = list(range(0, len(order), bs))
+    starts = list(range(p.done, len(order), bs))
     # A last batch of one image breaks BatchNorm in training mode; fold it into the one before.
-    if len(batches) > 1 and len(order) - batches[-1] == 1:
-        batches.pop()
-    state.num_batches = len(batches)
-    total_loss = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.long)
-    seen = 0
-    for i, start in enumerate(batches):
-        end = batches[i + 1] if i + 1 < len(batches) else len(order)
+    if len(starts) > 1 and len(order) - starts[-1] == 1:
+        starts.pop()
+    state.num_batches = p.batches + len(starts)
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(order)
         idx = order[start:end]
-        y = labels_all[start:end].to(speed.device, non_blocking=True)
-        state.lr = _scheduled_lr(cfg, state.epoch - 1 + i / len(batches))
+        y = data.labels[idx].to(speed.device, non_blocking=True)
+        state.lr = _scheduled_lr(cfg, state.epoch - 1 + p.batches / state.num_batches)
         for group in optimizer.param_groups:
             group["lr"] = state.lr
         if features is not None:
@@ -362,8 +460,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         loss = F.cross_entropy(logits.float(), y)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
-                f"the loss became {loss.item()} in epoch {state.epoch}, batch {i + 1}: training diverged. "
-                f"Try a lower learning rate (now {cfg.learning_rate:g}).")
+                f"the loss became {loss.item()} in epoch {state.epoch}, batch {p.batches + 1}: training "
+                f"diverged. Try a lower learning rate (now {cfg.learning_rate:g}).")
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -372,15 +470,14 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         else:
             loss.backward()
             optimizer.step()
-        n = len(idx)
-        total_loss += loss.detach().double().cpu() * n
-        correct += (logits.detach().argmax(1) == y).sum().cpu()
-        seen += n
-        state.batch = i + 1
-        state.images_seen_epoch = seen
+        p.total_loss += loss.detach().double().cpu() * len(idx)
+        p.correct += (logits.detach().argmax(1) == y).sum().cpu()
+        p.done, p.batches = end, p.batches + 1  # applied: a retry starts after it
+        state.batch = p.batches
+        state.images_seen_epoch = p.done
         cbs.after_batch(state)
-    return {"train_loss": (total_loss / max(seen, 1)).item(),
-            "train_acc": (correct.double() / max(seen, 1)).item(), "images": seen}
+    return {"train_loss": (p.total_loss / max(p.done, 1)).item(),
+            "train_acc": (p.correct.double() / max(p.done, 1)).item(), "images": p.done}
 
 
 @torch.inference_mode()
@@ -613,11 +710,11 @@ def _load_training_state(path: Path, model, optimizer, state: FitState):
     checksum = saved.get("frozen_backbone_checksum")
     if checksum is not None:  # saved without its frozen backbone: the freshly built one must be the same
         if not math.isclose(_backbone_checksum(model), checksum, rel_tol=1e-9, abs_tol=1e-9):
-            raise ValueError("cannot resume: the starting weights of this run's frozen backbone changed since "
+            raise CheckpointError("cannot resume: the starting weights of this run's frozen backbone changed since "
                              "it began (a different weights file?); start a new run instead")
         missing, unexpected = model.load_state_dict(saved["model"], strict=False)
         if unexpected or any(not k.startswith("backbone.") for k in missing):
-            raise ValueError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
+            raise CheckpointError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
         if best is not None:
             full = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             best = {**full, **best}

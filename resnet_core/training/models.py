@@ -6,6 +6,7 @@ come from is weights.py; run checkpoints are checkpoints.py.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -59,16 +60,20 @@ class Classifier(nn.Module):
 
 
 def build_model(arch: str, num_classes: int, weights: str = "none",
-                weights_path: str | os.PathLike | None = None) -> Classifier:
-    """A Classifier with starting weights 'imagenet', 'none' (random; callers seed) or 'file'.
+                weights_path: str | os.PathLike | None = None,
+                generator: torch.Generator | None = None) -> Classifier:
+    """A Classifier with starting weights 'imagenet', 'none' (random) or 'file'.
 
-    'auto' is not accepted here: turn it into one of these with `resolve_weights` first, so the
-    caller can show its warnings.
+    Random weights come from `generator` when given (see `initialise`), else from torch's global
+    generator (callers seed it). 'auto' is not accepted here: turn it into one of these with
+    `resolve_weights` first, so the caller can show its warnings.
     """
     if weights not in WEIGHT_MODES:
         raise WeightsError(f"weights must be one of {', '.join(WEIGHT_MODES)} here, got {weights!r}"
                            + ("; call resolve_weights() first" if weights == "auto" else ""))
     model = Classifier(arch, num_classes)
+    if generator is not None:
+        initialise(model, generator, backbone=weights == "none")
     if weights == "imagenet":
         load_backbone_weights(model, imagenet_state_dict(arch), source="the ImageNet weights file")
     elif weights == "file":
@@ -76,6 +81,24 @@ def build_model(arch: str, num_classes: int, weights: str = "none",
             raise WeightsError("weights='file' needs a weights file (.pt or .pth)")
         load_backbone_weights(model, read_weights_file(weights_path), source=Path(weights_path).name)
     return model
+
+
+def initialise(model: Classifier, generator: torch.Generator, backbone: bool = True) -> None:
+    """Draw the random starting weights from `generator`, with the distributions torchvision and torch use.
+
+    Torch's global generator is shared by every thread of the process (a time-estimate probe may
+    reseed it while a run builds its model), so a run that must be repeatable draws from its own.
+    Backbone: convolutions He-normal (fan-out, as torchvision's ResNet), BatchNorm 1 and 0 as built.
+    Head: nn.Linear's default (He-uniform weights with a=√5, uniform bias within 1/√fan-in).
+    """
+    with torch.no_grad():
+        if backbone:
+            for m in model.backbone.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+        nn.init.kaiming_uniform_(model.head.weight, a=math.sqrt(5), generator=generator)
+        bound = 1 / math.sqrt(model.head.in_features)
+        nn.init.uniform_(model.head.bias, -bound, bound, generator=generator)
 
 
 # ---- training helpers --------------------------------------------------------------------------

@@ -10,14 +10,17 @@ Files are always read with `torch.load(weights_only=True)`: tensors only, never 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
+import re
 import socket
+import tempfile
 import threading
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,14 @@ def can_download(timeout: float = 3.0) -> bool:
         return _probe_result
 
 
+def forget_network() -> None:
+    """A download failed after the probe said the server answers: say 'offline' from now on, so later
+    runs fall back at once instead of waiting for the download to fail again."""
+    global _probe_result
+    with _probe_lock:
+        _probe_result = False
+
+
 def _probe(timeout: float) -> bool:
     host, port = DOWNLOAD_HOST, 443
     proxy = urllib.request.getproxies().get("https")
@@ -149,6 +160,49 @@ def resolve_weights(requested: str, arch: str,
     if requested == "imagenet":
         raise WeightsError(f"{message}. {_imagenet_howto(arch)}")
     return "none", [f"{message}; training from random initialisation. {_imagenet_howto(arch)}"]
+
+
+# torch.hub names its files '<name>-<first hex digits of the SHA-256>.<ext>' and checks them so.
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+def download_imagenet_weights(arch: str, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Download torchvision's ImageNet weights for `arch` into torch's cache (where training looks).
+
+    Streams to a temporary file beside the target, reports (bytes done, total bytes or 0), checks the
+    SHA-256 prefix the file name carries, then renames it into place: an interrupted or damaged
+    download never leaves a file training would pick up. WeightsError says what went wrong.
+    """
+    path = imagenet_weights_path(arch)
+    if path.is_file():
+        return path
+    url = imagenet_weights_url(arch)
+    match = _HASH_IN_NAME.search(path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        if match and not digest.hexdigest().startswith(match.group(1)):
+            raise WeightsError(f"the downloaded ImageNet weights for {model_label(arch)} are damaged "
+                               "(their checksum does not match); try again")
+        os.replace(tmp, path)
+    except OSError as e:  # URLError and timeouts are OSErrors too
+        reason = getattr(e, "reason", None) or e.strerror or e
+        raise WeightsError(f"could not download ImageNet weights for {model_label(arch)} ({reason}). "
+                           f"{_imagenet_howto(arch)}") from e
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:

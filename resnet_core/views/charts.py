@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from resnet_core.results.ranking import RankedRun
 from resnet_core.status import RunStatus
 from resnet_core.text import finite_or_none, format_duration
 
@@ -100,53 +101,53 @@ def _size_label(num_images: int | None) -> str:
     return "unknown size" if num_images is None or num_images < 0 else f"{num_images:,} training images"
 
 
-def cost_performance(rows: Iterable[dict[str, Any]]) -> go.Figure:
+def cost_performance(rows: Iterable[RankedRun]) -> go.Figure:
     """Test accuracy against training time; the Pareto front of each group drawn as a line.
 
-    rows: compare.ranked_rows() output (keys Model, Test Acc, Training Time, Rank, Pareto, run_id,
-    num_images). One colour per training-set size, since only runs of one size compete.
+    rows: ranking.ranked_rows() output. One colour per training-set size, since only runs of one
+    size compete.
     """
-    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[int, list[RankedRun]] = defaultdict(list)
     for row in rows:
-        if finite_or_none(row.get("Test Acc")) is None:
+        if finite_or_none(row.test_acc) is None:
             continue
-        groups[row.get("num_images") if row.get("num_images") is not None else -1].append(row)
+        groups[row.num_images if row.num_images is not None else -1].append(row)
     fig = go.Figure()
     several = len(groups) > 1
-    accs = [r["Test Acc"] for group in groups.values() for r in group]
+    accs = [r.test_acc for group in groups.values() for r in group]
     low = _accuracy_floor(accs)
-    timed_all = [r for group in groups.values() for r in group if finite_or_none(r.get("Training Time")) is not None]
-    x_span = max((r["Training Time"] for r in timed_all), default=1.0) or 1.0
+    timed_all = [r for group in groups.values() for r in group if finite_or_none(r.train_time_s) is not None]
+    x_span = max((r.train_time_s for r in timed_all), default=1.0) or 1.0
     # One placement over all groups, so labels of different sizes keep apart too.
-    placed = label_positions([(r["Training Time"], r["Test Acc"]) for r in timed_all], x_span, 1.0 - low)
+    placed = label_positions([(r.train_time_s, r.test_acc) for r in timed_all], x_span, 1.0 - low)
     by_run = {id(r): p for r, p in zip(timed_all, placed)}
-    positions = {size: [by_run[id(r)] for r in group if finite_or_none(r.get("Training Time")) is not None]
+    positions = {size: [by_run[id(r)] for r in group if finite_or_none(r.train_time_s) is not None]
                  for size, group in groups.items()}
     for i, size in enumerate(sorted(groups)):
         group = groups[size]
         colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
         suffix = f" · {_size_label(size)}" if several else ""
-        timed = [r for r in group if finite_or_none(r.get("Training Time")) is not None]
+        timed = [r for r in group if finite_or_none(r.train_time_s) is not None]
         fig.add_trace(go.Scatter(
-            x=[r["Training Time"] for r in timed], y=[r["Test Acc"] for r in timed],
+            x=[r.train_time_s for r in timed], y=[r.test_acc for r in timed],
             mode="markers+text", name=f"Runs{suffix}", meta="runs",
-            text=[f"#{r['run_id']}" for r in timed], textposition=positions[size], cliponaxis=False,
-            customdata=[[r["run_id"], r["Model"], r["Rank"], format_duration(r["Training Time"]),
-                         "" if r.get("status", RunStatus.COMPLETED) == RunStatus.COMPLETED else f" ({r['status']})"]
+            text=[f"#{r.run_id}" for r in timed], textposition=positions[size], cliponaxis=False,
+            customdata=[[r.run_id, r.description, r.rank, format_duration(r.train_time_s),
+                         "" if r.status == RunStatus.COMPLETED else f" ({r.status})"]
                         for r in timed],
-            marker=dict(size=[15 if r.get("Pareto") else 10 for r in timed], color=colour,
+            marker=dict(size=[15 if r.pareto else 10 for r in timed], color=colour,
                         line=dict(color="white", width=1)),
             hovertemplate=("<b>#%{customdata[0]} %{customdata[1]}%{customdata[4]}</b><br>test accuracy "
                            "%{y:.1%}<br>training time %{customdata[3]}<br>rank %{customdata[2]}<extra></extra>")))
-        front = sorted((r for r in timed if r.get("Pareto")), key=lambda r: (r["Training Time"], r["Test Acc"]))
+        front = sorted((r for r in timed if r.pareto), key=lambda r: (r.train_time_s, r.test_acc))
         if front:
             fig.add_trace(go.Scatter(
-                x=[r["Training Time"] for r in front], y=[r["Test Acc"] for r in front],
+                x=[r.train_time_s for r in front], y=[r.test_acc for r in front],
                 mode="lines", name=f"Pareto front{suffix}", meta="pareto",
                 line=dict(color=FRONT_COLOUR if not several else colour, dash="dash", width=2),
                 hoverinfo="skip"))
             last = front[-1]
-            fig.add_annotation(x=last["Training Time"], y=last["Test Acc"], text="Pareto front",
+            fig.add_annotation(x=last.train_time_s, y=last.test_acc, text="Best trade-offs",
                                showarrow=True, arrowhead=0, ax=40, ay=30,
                                font=dict(color=FRONT_COLOUR if not several else colour))
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")
@@ -314,4 +315,13 @@ def top_k_bars(predictions: Sequence[dict[str, Any]]) -> go.Figure:
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="probability")
     fig.update_layout(height=max(160, 60 + 40 * len(names)), showlegend=False,
                       **{**_LAYOUT, "margin": dict(l=10, r=10, t=10, b=10)})
+    return fig
+
+
+def class_counts_bars(rows: Sequence[dict[str, Any]], colour: str) -> go.Figure:
+    """Images per class as bars, in the rows' order (dataset_view.counts_rows: largest class first)."""
+    fig = go.Figure(go.Bar(x=[r["class"] for r in rows], y=[r["images"] for r in rows],
+                           text=[r["images"] for r in rows], marker_color=colour))
+    fig.update_layout(title="Images per class", height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title=None, yaxis_title="images")
     return fig

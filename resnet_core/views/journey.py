@@ -4,10 +4,12 @@ The Home page draws these; they are plain functions of a few facts so they can b
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from resnet_core.runs.store import RunRecord
+from resnet_core.status import RunStatus
 
 # A step is done; or current (the first one not done: where to go next); or ready (open to use now,
 # though an earlier step is still to do); or todo (needs an earlier step first).
@@ -24,30 +26,66 @@ class Step:
 
 
 @dataclass(frozen=True)
+class BestRun:
+    """The run with the best test accuracy, and what that figure rests on."""
+    run_id: int
+    test_acc: float
+    dataset: str
+    num_test: int | None  # images in its test split (None for runs stored without it)
+    label: str  # 'ResNet50 + fine-tuning + augmentation on pets'
+    description: str
+
+    def detail(self) -> str:
+        """'Run #3 · ResNet18 + fine-tuning · dataset 'pets', 45 test images': a score on 7 test
+        images of another dataset must not pass for this one's."""
+        tests = f", {self.num_test:,} test image{'s' if self.num_test != 1 else ''}" if self.num_test else ""
+        return f"Run #{self.run_id} · {self.description} · dataset '{self.dataset}'{tests}"
+
+
+# The order Home lists the statuses in, and the words for each ('finished' is completed only).
+_STATUS_WORDS = ((RunStatus.COMPLETED, "finished"), (RunStatus.CANCELLED, "cancelled"),
+                 (RunStatus.FAILED, "failed"), (RunStatus.INTERRUPTED, "interrupted"))
+
+
+@dataclass(frozen=True)
 class WorkspaceSummary:
     datasets: int
     runs: int
-    finished_runs: int
+    finished_runs: int  # completed; a cancelled, failed or interrupted run did not finish
+    ranked_runs: int  # with a final test accuracy (completed, or cancelled after the last evaluation)
     active_runs: int
-    best_test_acc: float | None
-    best_run_id: int | None
-    best_run_label: str | None  # 'ResNet50 + fine-tuning + augmentation on pets'
+    best: BestRun | None
+    status_counts: dict[str, int] = field(default_factory=dict)  # RunStatus -> runs
     models: int = 0  # runs that kept a trained model, to predict with
 
+    def runs_breakdown(self) -> str:
+        """'2 finished · 1 cancelled · 1 training or queued' (only the statuses there are)."""
+        parts = [f"{self.status_counts[s]} {words}" for s, words in _STATUS_WORDS if self.status_counts.get(s)]
+        if self.active_runs:
+            parts.append(f"{self.active_runs} training or queued")
+        return " · ".join(parts) or "No runs yet"
 
-def summarize(num_datasets: int, runs: Iterable[RunRecord], models: int | None = None) -> WorkspaceSummary:
-    """models: how many runs kept a model (run_details.predictable_runs); by default the finished runs."""
+
+def summarize(num_datasets: int, runs: Iterable[RunRecord], models: int | None = None,
+              dataset: str | None = None) -> WorkspaceSummary:
+    """models: how many runs kept a model (run_details.predictable_runs); by default the ranked runs.
+    The best accuracy is the selected dataset's when it has a ranked run (accuracies on different
+    datasets' test splits do not compare), else the best over all datasets; it names which."""
     runs = list(runs)
-    finished = [r for r in runs if r.is_ranked]
-    best = max(finished, key=lambda r: (r.test_acc, -r.id), default=None)
-    label = None
-    if best is not None:
-        label = f"{best.description or best.model} on {best.dataset}"
+    ranked = [r for r in runs if r.is_ranked]
+    pool = [r for r in ranked if r.dataset == dataset] or ranked
+    top = max(pool, key=lambda r: (r.test_acc, -r.id), default=None)
+    best = None
+    if top is not None:
+        description = top.description or top.model
+        best = BestRun(top.id, top.test_acc, top.dataset, top.num_test, f"{description} on {top.dataset}",
+                       description)
     return WorkspaceSummary(
-        datasets=num_datasets, runs=len(runs), finished_runs=len(finished),
-        active_runs=sum(1 for r in runs if r.is_active),
-        best_test_acc=best.test_acc if best else None, best_run_id=best.id if best else None,
-        best_run_label=label, models=len(finished) if models is None else models)
+        datasets=num_datasets, runs=len(runs),
+        finished_runs=sum(1 for r in runs if r.status == RunStatus.COMPLETED), ranked_runs=len(ranked),
+        active_runs=sum(1 for r in runs if r.is_active), best=best,
+        status_counts=dict(Counter(RunStatus(r.status) for r in runs if r.status in set(RunStatus))),
+        models=len(ranked) if models is None else models)
 
 
 def journey(dataset: str | None, num_datasets: int, plan_made: bool, summary: WorkspaceSummary) -> list[Step]:
@@ -56,7 +94,8 @@ def journey(dataset: str | None, num_datasets: int, plan_made: bool, summary: Wo
     Each step is judged by what exists, not by what this browser session did: datasets already in
     the workspace count for Data (every page offers them), and a kept model makes Predict usable.
     """
-    runs, finished, active, models = summary.runs, summary.finished_runs, summary.active_runs, summary.models
+    # Train and Compare count runs with results: completed, or cancelled after a final evaluation.
+    runs, finished, active, models = summary.runs, summary.ranked_runs, summary.active_runs, summary.models
     if dataset:
         data = (True, True, f"Working on '{dataset}'")
     elif num_datasets:
@@ -69,7 +108,7 @@ def journey(dataset: str | None, num_datasets: int, plan_made: bool, summary: Wo
     if active:
         train = (finished > 0, num_datasets > 0, f"{active} run{'s' if active != 1 else ''} training or queued")
     elif finished:
-        train = (True, True, f"{finished} finished run{'s' if finished != 1 else ''}")
+        train = (True, True, f"{finished} run{'s' if finished != 1 else ''} with results")
     else:
         train = (False, num_datasets > 0, "Train in the background and watch the live charts")
     compare = (finished >= 2, finished > 0, "Rank runs by accuracy and training time" if finished < 2

@@ -44,9 +44,9 @@ def default_run(records: Sequence[RunRecord], dataset: str | None) -> int | None
     if not records:
         return None
     if dataset:
-        rows = [r for r in ranked_rows(x for x in records if x.dataset == dataset) if r["Rank"] == 1]
+        rows = [r for r in ranked_rows(x for x in records if x.dataset == dataset) if r.rank == 1]
         if rows:
-            return max(rows, key=lambda r: (r["num_images"] or 0))["run_id"]
+            return max(rows, key=lambda r: r.num_images or 0).run_id
     return max(records, key=lambda r: r.id).id
 
 
@@ -102,6 +102,35 @@ def confusion_pairs(report: ScoreReport) -> list[tuple[str, str, int]]:
     pairs = [(t, p, report.confusion[i][j]) for i, t in enumerate(report.classes)
              for j, p in enumerate(report.classes) if i != j and report.confusion[i][j] > 0]
     return sorted(pairs, key=lambda x: (-x[2], x[0], x[1]))
+
+
+# A confusion pair as a select box option: "true→predicted", or every misclassified image.
+ALL_PAIRS = "all"
+ARROW = "\u2192"
+
+
+def pair_choices(report: ScoreReport) -> dict[str, str]:
+    """Option → label of the misclassified-images box: every image, then each confused pair, most first."""
+    choices = {ALL_PAIRS: f"all ({len(report.misclassified)})"}
+    for true, predicted, count in confusion_pairs(report):
+        choices[f"{true}{ARROW}{predicted}"] = f"true {true} → predicted {predicted} ({count})"
+    return choices
+
+
+def split_pair(option: str | None) -> tuple[str | None, str | None]:
+    """(true, predicted) of a pair option; (None, None) for every image or no option."""
+    if not option or ARROW not in option:
+        return None, None
+    true, predicted = option.split(ARROW, 1)
+    return true, predicted
+
+
+def empty_cell_note(option: str | None) -> str | None:
+    """Why a clicked confusion cell has no images to show, or None when it is not a cell."""
+    true, predicted = split_pair(option)
+    if true is None:
+        return None
+    return "That cell is a correct prediction." if true == predicted else "No test images in that cell."
 
 
 def misclassified_images(record: RunRecord, report: ScoreReport, true: str | None = None,

@@ -12,8 +12,15 @@ from typing import Any
 
 from resnet_core.runs.jobs import JobSnapshot
 from resnet_core.runs.store import RunRecord
-from resnet_core.status import ACTIVE, UNDER_WAY, RunStatus
-from resnet_core.text import finite_or_none, format_time_left, ordinal
+from resnet_core.status import ACTIVE, RANKED, UNDER_WAY, RunStatus
+from resnet_core.text import (
+    finite_or_none,
+    format_duration,
+    format_loss,
+    format_percent,
+    format_time_left,
+    ordinal,
+)
 from resnet_core.workspace import Workspace
 
 # What the scores of a finished run are called on the page, in the order shown.
@@ -106,15 +113,19 @@ def load_view(jobs, store, run_id: int) -> RunView | None:
     return view_from_record(record, store.epochs(run_id))
 
 
-def run_to_follow(last_run: int | None, active: Sequence[JobSnapshot]) -> int | None:
-    """Which run the Train page shows: the user's own while it is active, else the newest active job
-    (so a second tab shows the same training), else the user's last run, finished."""
-    active_ids = [s.run_id for s in active]
-    if last_run is not None and last_run in active_ids:
-        return last_run
-    if active_ids:
-        return max(active_ids)
-    return last_run
+@dataclass(frozen=True)
+class Focus:
+    """What a Train page session shows: the run it follows, and the other runs in progress (listed,
+    each with a Show button)."""
+    followed: int | None
+    others: tuple[JobSnapshot, ...]
+
+
+def train_focus(own_run: int | None, active: Sequence[JobSnapshot]) -> Focus:
+    """A session follows the run it started or chose (Show), in whatever state it is now: training,
+    cancelled or finished. It never switches by itself to a run another session started, not even
+    when its own run ends: those appear only among the others, oldest first."""
+    return Focus(own_run, tuple(s for s in active if s.run_id != own_run))
 
 
 # ----- words -------------------------------------------------------------------------------
@@ -133,6 +144,21 @@ def progress_text(view: RunView) -> str:
     return " · ".join(parts)
 
 
+def cancel_text(view: RunView, cancel_asked: bool) -> str | None:
+    """Confirms a Cancel: 'Cancelling run #3: …' until it stops, then how it ended; None otherwise."""
+    if view.is_active:
+        return (f"Cancelling run #{view.run_id}: it stops after the current batch and keeps the best "
+                "model so far.") if cancel_asked else None
+    if view.status != RunStatus.CANCELLED:
+        return None
+    epoch = view.final.get("epoch_ended") or view.epoch
+    if not epoch:
+        return f"Run #{view.run_id} was cancelled before it started."
+    best = view.final.get("best_epoch") or view.best_epoch
+    kept = f"The best model so far (epoch {best}) was kept." if best else "No evaluation had finished yet."
+    return f"Run #{view.run_id} was cancelled during epoch {epoch} of {view.epochs}. {kept}"
+
+
 def prep_text(prep: tuple[str, int, int] | None) -> tuple[str, float]:
     """The preparing phase as ('Decoding the images · 40/500', 0.08)."""
     if not prep:
@@ -147,8 +173,8 @@ def prep_text(prep: tuple[str, int, int] | None) -> tuple[str, float]:
 def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
     """'waiting: 2nd in the queue behind run 7' — the run just ahead of it on the same device."""
     position = view.queue_position
-    if not position:
-        return "waiting to start"
+    if not position:  # next here; it may wait for a run of another process (the device lease)
+        return view.message or "waiting to start"
     same_device = [s for s in snapshots if s.device == view.device and s.run_id != view.run_id]
     if position > 1:
         ahead = [s for s in same_device if s.queue_position == position - 1]
@@ -161,3 +187,76 @@ def queue_text(view: RunView, snapshots: Iterable[JobSnapshot]) -> str:
 def resumable(workspace: Workspace, run_id: int) -> bool:
     """Has the run saved an epoch it could continue from?"""
     return (workspace.run_dir(run_id) / RESUME_FILE).is_file()
+
+
+def run_caption(view: RunView) -> str:
+    """'Dataset **pets** · 10 epochs planned · cpu'."""
+    device = f" · {view.device}" if view.device else ""
+    return f"Dataset **{view.dataset}** · {view.epochs} epochs planned{device}"
+
+
+def live_progress(view: RunView, snapshots: Iterable[JobSnapshot]) -> tuple[float, str, bool]:
+    """(fraction done, the words on the progress bar, training yet?) for an active run."""
+    if view.status == RunStatus.QUEUED:
+        return 0.0, queue_text(view, snapshots), False
+    if view.status == RunStatus.PREPARING or view.phase in _PREP_WORDS:
+        text, fraction = prep_text(view.prep)
+        return fraction, f"Preparing · {text}", False
+    return min(1.0, max(0.0, view.progress)), progress_text(view), True
+
+
+def live_metrics(view: RunView) -> list[tuple[str, str]]:
+    """(label, value) of what a training run shows under its progress bar."""
+    last_val = next((h for h in reversed(view.history) if h.get("val_acc") is not None), None)
+    return [("Learning rate", f"{view.lr:.2e}" if view.lr else "—"),
+            ("Images / s", f"{view.images_per_s:,.0f}" if view.images_per_s else "—"),
+            ("Elapsed", format_duration(view.elapsed_s) if view.source == "job" else "—"),
+            ("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")]
+
+
+def outcome_notice(view: RunView) -> tuple[str, str] | None:
+    """How a run that is over ended, as (kind, sentence) with kind success, warning or error."""
+    if view.status == RunStatus.COMPLETED:
+        how = (f"stopped early at epoch {view.final.get('epoch_ended')}: {view.message}"
+               if view.stopped_early and view.message
+               else f"trained {view.final.get('epoch_ended') or view.epoch} epochs")
+        return "success", f"Finished — {how}."
+    if view.status == RunStatus.CANCELLED:
+        return "warning", cancel_text(view, cancel_asked=False)
+    if view.status == RunStatus.FAILED:
+        return "error", f"Training failed: {view.message or 'no message was recorded'}"
+    if view.status == RunStatus.INTERRUPTED:
+        return "warning", "Interrupted: the server stopped while this run was training. Resume or re-run it below."
+    return None
+
+
+def final_metrics(view: RunView) -> list[tuple[str, Any]]:
+    """(label, value) of a finished run's scores; empty when it has none to show."""
+    f = view.final
+    if view.status not in RANKED or not f:
+        return []
+    return [("Test accuracy", format_percent(f.get("test_acc"))), ("Val accuracy", format_percent(f.get("val_acc"))),
+            ("Val loss", format_loss(f.get("val_loss"))), ("Training time", format_duration(f.get("train_time_s"))),
+            ("Epoch ended", f.get("epoch_ended") or "—"), ("Best epoch", f.get("best_epoch") or "—")]
+
+
+def can_predict_with(view: RunView) -> bool:
+    """Did the run leave a scored model to predict with?"""
+    return view.status in RANKED and view.final.get("test_acc") is not None
+
+
+def job_line(snap: JobSnapshot, snapshots: Iterable[JobSnapshot]) -> str:
+    """'#7 · ResNet18 + fine-tuning · pets — running · 40%' for the list of other runs in progress."""
+    state = (queue_text(view_from_snapshot(snap), snapshots) if snap.status == RunStatus.QUEUED
+             else f"{snap.status} · {snap.progress:.0%}")
+    return f"#{snap.run_id} · {snap.description} · {snap.dataset} — {state}"
+
+
+def interrupted_line(record: RunRecord, epochs_saved: int) -> str:
+    """'**#4 · ResNet18** · pets · 3 epochs saved' for the list of interrupted runs."""
+    return (f"**#{record.id} · {record.description}** · {record.dataset} · "
+            f"{epochs_saved} epoch{'s' if epochs_saved != 1 else ''} saved")
+
+
+def finished_runs_link(count: int) -> str:
+    return f"See the {count} finished run{'s' if count != 1 else ''} ranked on Compare"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.config import MODEL_LABELS
+from resnet_core.results.ranking import RankedRun
 from resnet_core.results.trust import TIE_TEXT
 from resnet_core.status import ACTIVE, PENDING, STOPPED, UNDER_WAY, RunStatus
 from resnet_core.study.plan import StudyPlan
@@ -122,6 +123,19 @@ def parse_size(value: Any) -> int:
     if n < 1:
         raise ValueError(f"{n} is not a size: type a number of training images of at least 2")
     return n
+
+
+def read_sizes(values: Iterable[Any]) -> tuple[list[int], list[str]]:
+    """Sizes picked or typed (typed ones arrive as text): (the readable ones, sorted and without
+    repeats; a message for each that is not)."""
+    kept: list[int] = []
+    bad: list[str] = []
+    for value in values:
+        try:
+            kept.append(parse_size(value))
+        except ValueError as e:
+            bad.append(str(e))
+    return sorted(set(kept)), bad
 
 
 def parse_sizes(values: Iterable[Any]) -> list[int]:
@@ -310,11 +324,12 @@ def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def chart_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The ranked configurations in the shape charts.cost_performance reads (compare.ranked_rows')."""
-    return [{"run_id": r["run_id"], "num_images": t["num_images"], "Model": r["config"],
-             "Test Acc": r["test_acc"], "Training Time": r["train_time_s"], "Rank": r["rank"],
-             "Pareto": bool(r.get("pareto"))}
+def chart_rows(tables: Sequence[Mapping[str, Any]]) -> list[RankedRun]:
+    """The ranked configurations as charts.cost_performance reads them (ranking.ranked_rows' rows)."""
+    return [RankedRun(run_id=r["run_id"], dataset="", num_images=t["num_images"], description=r["config"],
+                      val_loss=r.get("val_loss"), val_acc=r.get("val_acc"), test_acc=r["test_acc"],
+                      train_time_s=r["train_time_s"], epoch_ended=r.get("epoch_ended"),
+                      status=r.get("status", RunStatus.COMPLETED), rank=r["rank"], pareto=bool(r.get("pareto")))
             for t in tables for r in t["rows"] if r.get("rank") is not None and r.get("run_id") is not None]
 
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace
 
-from resnet_core.advice.measured import measured_advice
+from resnet_core.advice.measured import measured_advice, measured_ranking
 from resnet_core.config import TrainConfig
 from resnet_core.runs.store import RunRecord
 
 _ids = iter(range(1, 10_000))
 
 
+# What a run planned by the wizard records as recommended (plan_training: everything but the weights).
+WIZARD_SETTINGS = ("model", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate", "patience",
+                   "eval_every", "image_size")
+
+
 def run(model: str, fine_tune: bool, aug: str, acc: float, seconds: float, n: int = 2000,
-        status: str = "completed", val_loss: float = 0.5, dataset: str = "flowers") -> RunRecord:
+        status: str = "completed", val_loss: float = 0.5, dataset: str = "flowers",
+        edited: tuple[str, ...] = ()) -> RunRecord:
+    """A run with the wizard's settings, apart from those `edited` by hand."""
     config = TrainConfig(dataset=dataset, model=model, fine_tune=fine_tune, augmentation=aug,
-                         max_train_images=n)
+                         max_train_images=n, recommended=tuple(s for s in WIZARD_SETTINGS if s not in edited))
     return RunRecord(id=next(_ids), dataset=dataset, model=model, status=status, config=config,
                      description=config.describe(), num_train=n, test_acc=acc, val_loss=val_loss,
                      val_acc=acc, train_time_s=seconds, epoch_ended=5)
@@ -108,7 +115,7 @@ def test_reads_runs_from_a_store(workspace):
     from resnet_core.runs.store import RunStore
 
     store = RunStore(workspace)
-    config = TrainConfig(dataset="flowers", model="resnet18")
+    config = TrainConfig(dataset="flowers", model="resnet18", recommended=WIZARD_SETTINGS)
     run_id = store.create_run(config, "images", 100, 70, 15, 15)
     store.finish_run(run_id, "completed", {"test_acc": 0.9, "val_loss": 0.3, "train_time_s": 12.0})
     text = measured_advice("flowers", store, pick("resnet18", True, "standard"))
@@ -146,3 +153,27 @@ def test_a_tie_on_test_accuracy_is_not_called_zero_points_better():
     text = " ".join(measured_advice("flowers", runs, pick("resnet18", True, "none")))
     assert not re.search(r"\b0\.0 points", text)
     assert "had the same test accuracy" in text
+
+
+def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick():
+    """The cards advised heavy augmentation. The study measured 'with augmentation' at the wizard's
+    settings and won; a heavy-augmentation run with its epochs typed by hand came last. The pick is
+    the study's run, as the Study page says, not the edited one."""
+    study_run = run("resnet18", True, "standard", 0.60, 30, n=207)
+    frozen = run("resnet18", False, "none", 0.50, 10, n=207)
+    plain = run("resnet18", True, "none", 0.55, 20, n=207)
+    edited = run("resnet18", True, "heavy", 0.30, 5, n=207, edited=("epochs",))
+    runs = [study_run, frozen, plain, edited]
+    advice = pick("resnet18", True, "heavy")
+    ranking = measured_ranking("flowers", runs, advice)
+    assert ranking.pick is study_run and ranking.verdict == "agrees"
+    assert "ranked 1st of 4" in measured_advice("flowers", runs, advice)[0]
+
+
+def test_a_better_run_with_settings_edited_by_hand_does_not_make_the_pick_win():
+    as_advised = run("resnet18", True, "heavy", 0.60, 30, n=207)
+    edited = run("resnet18", True, "heavy", 0.90, 60, n=207, edited=("learning_rate",))
+    other = run("resnet50", True, "none", 0.70, 60, n=207)
+    ranking = measured_ranking("flowers", [as_advised, edited, other], pick("resnet18", True, "heavy"))
+    assert ranking.pick is as_advised and ranking.verdict == "disagrees"
+    assert ranking.runs[0] is edited  # still listed, as the best measured

@@ -8,16 +8,15 @@ import pytest
 
 from resnet_core.advice import model_cards
 from resnet_core.advice.model_cards import CARDS, RESNET18, RESNET50, RESNET101
+from resnet_core.advice.planning import config_from_advice
 from resnet_core.advice.recommend import (
     DEPTH_RULES,
     Recommendation,
     RecommendationError,
-    card_limits,
     format_number,
     recommend,
 )
 from resnet_core.cli import main
-from resnet_core.config import LIMITS, TrainConfig
 from resnet_core.hardware import Hardware
 
 SOURCES = ("ResNet-18 card", "ResNet-50 card", "ResNet-101 card", "cost-performance study")
@@ -182,10 +181,10 @@ def test_cpu_batch_size_quotes_the_resnet18_card():
 
 
 def test_batch_never_exceeds_the_training_split():
-    r = rec(5, gpu=None)
-    assert r.batch_size == 3  # 70% of 5 images; the tiny band would use 4
+    r = rec(3, gpu=None)  # num_images counts training images
+    assert r.batch_size == 3  # the tiny band would use 4
     assert "training split" in r.why["batch_size"]
-    assert rec(2, gpu=None).batch_size == 1
+    assert rec(1, gpu=None).batch_size == 1
 
 
 def test_large_images_shrink_the_memory_rows():
@@ -314,7 +313,7 @@ def test_every_reason_names_its_source_and_quotes_it():
 
 def test_every_plan_is_a_valid_train_config():
     for r in _all_recommendations():
-        config = TrainConfig(dataset="flowers", **r.train_settings())
+        config = config_from_advice(r, "flowers")
         assert config.model == r.model and set(config.recommended) >= {"model", "batch_size"}
         lo, hi = r.limits["learning_rate"]
         assert lo <= r.learning_rate <= hi
@@ -358,17 +357,6 @@ def test_imagenet_asked_but_missing_keeps_the_plan_and_warns():
     r = rec(3_000, gpu=8, weights="imagenet", weights_available=False)
     assert (r.weights, r.learning_rate) == ("imagenet", 5e-5)
     assert any("were not found on this machine" in w for w in r.warnings)
-
-
-def test_card_limits():
-    assert card_limits("resnet18") == {"batch_size": (1, 128), "epochs": (1, 50), "learning_rate": (1e-5, 1e-3)}
-    assert card_limits("resnet50") == {"batch_size": (2, 64), "epochs": (1, 30), "learning_rate": (1e-5, 5e-4)}
-    assert card_limits("resnet101") == {"batch_size": (2, 32), "epochs": (1, 20), "learning_rate": (1e-5, 1e-4)}
-    widened = card_limits("resnet101", random_init=True)
-    assert widened["learning_rate"] == (1e-5, 1e-3) and widened["epochs"] == (1, 40)
-    assert card_limits("resnet18", random_init=True)["epochs"][1] <= LIMITS["epochs"][1]
-    with pytest.raises(ValueError, match="resnet34"):
-        card_limits("resnet34")
 
 
 # ----- warnings ----------------------------------------------------------------------------------------
@@ -458,7 +446,8 @@ def test_cli_json_from_counts(capsys, workspace, no_weights):
     d = json.loads(out)
     assert REQUIRED_KEYS <= set(d)
     assert (d["model"], d["batch_size"], d["weights"], d["learning_rate"]) == ("resnet50", 8, "none", 1e-3)
-    assert (d["num_images"], d["num_classes"], d["gpu_mem_gb"]) == (3000, 10, 8.0)
+    # The bands count the training split (70%); the dataset's own size is kept beside it.
+    assert (d["dataset_images"], d["num_images"], d["num_classes"], d["gpu_mem_gb"]) == (3000, 2100, 10, 8.0)
 
 
 def test_cli_uses_weights_when_they_are_cached(capsys, workspace, no_weights, monkeypatch):
@@ -484,7 +473,8 @@ def test_cli_scans_a_folder(capsys, workspace, image_folder, no_weights):
     code, out, _ = run_cli(capsys, "--data", str(image_folder), "--cpu", "--json")
     d = json.loads(out)
     assert code == 0
-    assert (d["num_images"], d["num_classes"], d["gpu_mem_gb"], d["model"]) == (60, 3, None, "resnet18")
+    assert (d["dataset_images"], d["num_images"], d["num_classes"], d["gpu_mem_gb"], d["model"]) == (
+        60, 42, 3, None, "resnet18")
     assert any("Minimum: 100 images" in w for w in d["warnings"])
 
 

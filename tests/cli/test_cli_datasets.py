@@ -87,3 +87,17 @@ def test_scan_as_a_subprocess(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["num_images"] == 6
     assert Workspace.at(tmp_path / "ws").datasets_dir.exists()
+
+
+def test_scan_duplicates_of_a_folder_writes_nothing(capsys, tmp_path, workspace):
+    root = make_image_folder(tmp_path / "d", num_classes=2, per_class=6)
+    (root / "class_1" / "twin.png").write_bytes((root / "class_0" / "class_0_0002.png").read_bytes())
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    report = run_json(capsys, ["scan", str(root), "--json", "--duplicates"])
+    (group,) = report["duplicates"]["groups"]
+    assert group == {"paths": ["class_0/class_0_0002.png", "class_1/twin.png"],
+                     "classes": ["class_0", "class_1"], "exact": True, "cross_class": True}
+    assert any("label in each group is wrong" in w for w in report["duplicates"]["warnings"])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert main(["scan", str(root), "--duplicates"]) == 0
+    assert "1 groups (1 across classes)" in capsys.readouterr().out

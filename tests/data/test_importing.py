@@ -16,6 +16,7 @@ from resnet_core.data.importing import (
     sanitize_relative_path,
 )
 from resnet_core.data.registry import (
+    dataset_origin,
     dataset_report,
     delete_dataset,
     list_datasets,
@@ -238,3 +239,11 @@ def test_empty_upload_is_refused(workspace):
     with pytest.raises(DatasetError, match="upload is empty"):
         import_uploaded_files([("../..", b"x"), ("", b"y")], "empty", workspace)
     assert_nothing_left(workspace)
+
+
+def test_a_zip_import_records_how_many_files_the_archive_held(workspace, tmp_path):
+    archive = make_zip(tmp_path / "pets.zip", {"pets/cat/1.png": png_bytes(), "pets/cat/2.png": png_bytes(),
+                                               "pets/dog/1.png": png_bytes(), "pets/dog/readme.txt": b"hi"})
+    info = import_dataset(archive, "pets", workspace)
+    assert dataset_origin(info) == {"kind": "zip", "archive": "pets.zip", "files_in_archive": 4}
+    assert dataset_report(info).num_images == 3

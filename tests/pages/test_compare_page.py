@@ -206,6 +206,20 @@ def test_a_cancelled_run_that_ranks_says_so(trained):
     assert "cancelled" in best.help
 
 
+def test_best_test_accuracy_is_the_best_over_every_size(tiny):
+    """After a study the first size group is the smallest: its winner is not the dataset's best."""
+    store = services().store
+    finals = {"val_acc": 0.3, "val_loss": 1.0, "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1}
+    small = store.create_run(TrainConfig(dataset="tiny", max_train_images=12), "unused", 36, 12, 6, 6)
+    store.finish_run(small, "completed", {**finals, "test_acc": 0.267})
+    large = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(large, "completed", {**finals, "test_acc": 0.422})
+    at = open_compare("tiny")
+    best = next(m for m in at.metric if m.label == "Best test accuracy")
+    assert best.value == "42.2%"
+    assert f"Run #{large}" in best.help and "ResNet50" in best.help
+
+
 def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
     """Replace a run's stored test outputs: the first `right` of n two-class images right."""
     true = torch.tensor([i % 2 for i in range(n)])
@@ -246,3 +260,15 @@ def test_the_calibration_tab_shows_ece_before_and_after_and_the_reliability_diag
     assert {t["meta"] for t in reliability["data"]} == {"diagonal", "before", "after"}
     after = next(t for t in reliability["data"] if t["meta"] == "after")
     assert sum(after["customdata"]) == record.num_test
+
+
+def test_runs_whose_split_leaked_are_marked(trained):
+    (first, second), _ = trained
+    store = services().store
+    record = store.get_run(first)
+    store.finish_run(first, "completed", {"final_metrics": {**record.final_metrics,
+                                                            "split_leaks": {"val": 0, "test": 2}}})
+    at = open_compare("tiny")
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc[first, "Split Leaks"] == 2 and table.loc[second, "Split Leaks"] == 0
+    assert "their test accuracy is optimistic" in texts(at.warning)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from page_helpers import APP, TIMEOUT, metrics, texts
 from streamlit.testing.v1 import AppTest
 
+from resnet_core.advice import estimate
 from ui.shared import DATASET, services
 
 WAIT_S = 120
+
+
+@pytest.fixture
+def probe_only_when_asked(monkeypatch):
+    """The tiny images are 32 px, so studies plan 32 px, where the time probe would run by itself on
+    every script run (slow on a busy CPU); here it stands for a size where it is not cheap (224 px
+    photos on a CPU), and runs only when a test asks for it."""
+    monkeypatch.setattr(estimate, "probe_is_cheap", lambda image_size, device: False)
 
 
 def open_study(dataset: str | None = None) -> AppTest:
@@ -67,7 +77,7 @@ def test_without_a_dataset_it_points_to_data_and_the_sample(env):
     assert [t.value for t in at.title] == ["Data"]
 
 
-def test_sizes_are_suggested_from_the_training_split(tiny):
+def test_sizes_are_suggested_from_the_training_split(tiny, probe_only_when_asked):
     at = open_study(tiny)
     assert at.selectbox(key="study_dataset").value == "tiny"
     sizes = at.multiselect(key="study_sizes")
@@ -82,13 +92,13 @@ def test_sizes_are_suggested_from_the_training_split(tiny):
     assert metrics(at)["Runs"] == "12"  # 3 sizes × 2 depths × fine-tuned, with and without augmentation
     # The line on how each depth is trained agrees with that count: once, not "twice".
     assert "trained once, fine-tuning all layers" in texts(at.caption) and "twice" not in texts(at.caption)
-    # 224 px on a CPU: the probe runs only when asked.
+    # Not cheap: the probe runs only when asked.
     assert "Estimated time (upper bound)" not in metrics(at)
     assert at.button(key="study_measure")
     assert "No study on this dataset yet" in texts(at.caption)
 
 
-def test_a_typed_size_that_is_not_a_number_is_refused_with_a_message(tiny):
+def test_a_typed_size_that_is_not_a_number_is_refused_with_a_message(tiny, probe_only_when_asked):
     at = open_study(tiny)
     at.multiselect(key="study_sizes").set_value([12, "lots"]).run()
     assert not at.exception
@@ -96,7 +106,7 @@ def test_a_typed_size_that_is_not_a_number_is_refused_with_a_message(tiny):
     assert at.multiselect(key="study_sizes").value == [12]
 
 
-def test_a_size_too_small_for_the_classes_is_a_clear_error(tiny):
+def test_a_size_too_small_for_the_classes_is_a_clear_error(tiny, probe_only_when_asked):
     at = open_study(tiny)
     at.multiselect(key="study_sizes").set_value([2, 24]).run()
     assert not at.exception

@@ -8,6 +8,8 @@ from page_helpers import APP, TIMEOUT, texts
 from streamlit.testing.v1 import AppTest
 
 from resnet_core.config import TrainConfig
+from resnet_core.data.registry import register_folder
+from resnet_core.data.synthetic import make_image_folder
 from ui.shared import LAST_RUN, PLAN, services
 
 
@@ -51,7 +53,7 @@ def test_without_a_plan_the_wizard_defaults_fill_the_form(tiny):
 def test_a_plan_from_the_wizard_fills_every_field(tiny):
     plan = TrainConfig(dataset="tiny", model="resnet50", weights="none", fine_tune=False, augmentation="light",
                        epochs=12, batch_size=16, learning_rate=2e-4, patience=2, eval_every=2, image_size=64,
-                       seed=7, device="cpu").to_dict()
+                       seed=7, device="cpu")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[PLAN] = plan
     at.run()
@@ -70,10 +72,25 @@ def test_a_plan_from_the_wizard_fills_every_field(tiny):
     assert not at.info  # nothing had to be changed
 
 
+def test_a_plan_fills_the_form_once_and_a_new_plan_fills_it_again(tiny):
+    plan = TrainConfig(dataset="tiny", weights="none", epochs=12, batch_size=16, learning_rate=2e-4, image_size=64)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[PLAN] = plan
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(5).run()
+    at.run()
+    assert at.number_input(key="train_epochs").value == 5  # the same plan keeps the user's change
+    at.session_state[PLAN] = plan.replace(epochs=8)
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="train_epochs").value == 8
+
+
 def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
     # The ResNet-101 card allows batch sizes up to 32 and, with ImageNet weights, 20 epochs.
     plan = TrainConfig(dataset="tiny", model="resnet101", weights="imagenet", epochs=90, batch_size=128,
-                       learning_rate=1e-4).to_dict()
+                       learning_rate=1e-4)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state[PLAN] = plan
     at.run()
@@ -86,6 +103,15 @@ def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
     # Switching to ResNet-18 widens the range again; the values stay as they are.
     at.selectbox(key="train_model").set_value("resnet18").run()
     assert at.number_input(key="train_batch_size").value == 32 and not at.info
+
+
+def test_random_initialisation_is_warned_where_the_weights_are_chosen(tiny):
+    at = open_train()  # offline, no ImageNet weights on disk: 'auto' falls back to random initialisation
+    assert at.selectbox(key="train_weights").value == "auto"
+    assert any("No ImageNet weights for ResNet18" in w.value and "random initialisation" in w.value
+               for w in at.warning), texts(at.warning)
+    at.selectbox(key="train_weights").set_value("none").run()
+    assert any("Starting weights 'none'" in w.value for w in at.warning)
 
 
 def test_a_weights_file_is_required_before_starting(tiny):
@@ -170,20 +196,48 @@ def test_cancel_a_running_run(tiny):
     snap = services().jobs.wait(run_id, timeout=120)
     assert snap.status == "cancelled"
     at.run()
-    assert "Cancelled" in texts(at.warning)
+    assert f"Run #{run_id} was cancelled" in texts(at.warning)
     assert services().store.get_run(run_id).status == "cancelled"
 
 
-def test_a_second_session_follows_the_active_run(tiny):
+def test_a_second_session_lists_the_active_run_without_taking_it_over(tiny):
     first = open_train()
     set_tiny_settings(first, epochs=100)
     first.button(key="train_start").click().run()
     run_id = first.session_state[LAST_RUN]
-    second = open_train()  # a new browser tab: no LAST_RUN of its own
+    second = open_train()  # a new browser tab: no run of its own
+    assert LAST_RUN not in second.session_state
+    assert f"Run #{run_id}" not in texts(second.subheader)
+    assert second.button(key="train_start"), "the form for its own run"
+    second.button(key=f"train_follow_{run_id}").click().run()  # chosen by hand: now followed
     assert second.session_state[LAST_RUN] == run_id
-    assert f"Run #{run_id}" in texts(second.subheader)
+    assert texts(second.subheader).startswith(f"Run #{run_id}")
     services().jobs.cancel(run_id)
     services().jobs.wait(run_id, timeout=120)
+
+
+def test_after_cancel_the_page_stays_on_its_run_and_lists_another_sessions_run(tiny, env, tmp_path):
+    make_image_folder(tmp_path / "other", num_classes=2, per_class=12, size=32)
+    register_folder(tmp_path / "other", env, name="other")
+    mine = open_train()
+    set_tiny_settings(mine, epochs=100)
+    mine.button(key="train_start").click().run()
+    my_run = mine.session_state[LAST_RUN]
+    # Another tab queues a run on another dataset behind it.
+    theirs = services().jobs.submit(TrainConfig(dataset="other", weights="none", epochs=100, batch_size=8,
+                                                image_size=32, augmentation="none", device="cpu"))
+    mine.button(key="train_cancel").click().run()
+    assert not mine.exception
+    assert f"Cancelling run #{my_run}" in texts(mine.info) + texts(mine.warning)
+    assert services().jobs.wait(my_run, timeout=120).status == "cancelled"
+    mine.run()
+    assert not mine.exception
+    assert mine.session_state[LAST_RUN] == my_run
+    assert texts(mine.subheader).startswith(f"Run #{my_run}")
+    assert f"Run #{my_run} was cancelled" in texts(mine.warning)
+    assert mine.button(key=f"train_follow_{theirs}"), "the other tab's run only in the list"
+    services().jobs.cancel(theirs)
+    services().jobs.wait(theirs, timeout=120)
 
 
 def test_interrupted_runs_offer_resume_and_rerun(tiny):
@@ -204,3 +258,23 @@ def test_interrupted_runs_offer_resume_and_rerun(tiny):
     new_id = at.session_state[LAST_RUN]
     assert new_id != run_id and store.get_run(new_id).config.to_dict() == config.to_dict()
     services().jobs.wait(new_id, timeout=120)
+
+
+def test_a_failed_run_shows_its_short_message_and_where_the_details_are(tiny):
+    store = services().store
+    config = TrainConfig(dataset="tiny", weights="none", epochs=1, batch_size=8, image_size=32,
+                         augmentation="none")
+    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    store.finish_run(run_id, "failed", error="internal error (ValueError: shapes differ)")
+    log_file = services().workspace.run_dir(run_id) / "error.log"
+    log_file.write_text("Traceback (most recent call last):\n  File engine.py\nValueError: shapes differ\n")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[LAST_RUN] = run_id
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "Training failed: internal error (ValueError: shapes differ)" in texts(at.error)
+    shown = texts(at.caption)
+    assert str(log_file) in shown and "server log" in shown
+    assert "Traceback" not in texts(at.error) + shown

@@ -68,7 +68,7 @@ def test_resnet101_is_not_chosen_on_cpu(app):
 def test_tiny_dataset_warns(app):
     plan_for(app, 30, 3, None, smallest=5)
     (box,) = app.warning  # the findings share one box, a bullet each
-    assert "30 images is below" in box.value and "smallest class has 5 images" in box.value
+    assert "22 training images is below" in box.value and "smallest class has 5 images" in box.value
     assert box.value.startswith("- ") and "\n- " in box.value
 
 
@@ -102,7 +102,9 @@ def test_measure_shows_the_estimate(app, monkeypatch):
     assert len(calls) == 1 and "Estimated training time" in metrics(app)
 
 
-def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path):
+def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace, tmp_path, monkeypatch):
+    # Its 32 px images plan 32 px, where the time probe would run by itself: not what this test is about.
+    monkeypatch.setattr(estimate, "probe_is_cheap", lambda image_size, device: False)
     info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
                            workspace)
     app.session_state[DATASET] = info.name
@@ -116,8 +118,8 @@ def test_selected_dataset_prefills_and_train_hands_over_the_plan(app, workspace,
     app.button(key="wizard_train").click().run()
     assert not app.exception
     plan = app.session_state[PLAN]
-    assert plan["dataset"] == "pets" and plan["model"] == model.lower()
-    assert plan["weights"] == "auto" and "model" in plan["recommended"]
+    assert plan.dataset == "pets" and plan.model == model.lower()
+    assert plan.weights == "auto" and "model" in plan.recommended
     assert "Wizard" not in [t.value for t in app.title]  # now on the Train page
 
 
@@ -162,15 +164,22 @@ def test_answers_survive_a_visit_to_another_page(app):
 
 # ----- the wizard that learns: measured runs beside the cards ------------------------------------
 
+# What a run planned by the wizard records as recommended (everything it filled but the weights).
+WIZARD_SETTINGS = ("model", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate", "patience",
+                   "eval_every", "image_size")
+
+
 def add_measured_run(dataset: str, model: str, fine_tune: bool, augmentation: str, test_acc: float,
-                     seconds: float, num_train: int = 23) -> int:
-    """A finished run as the store keeps it, without training (the panel reads only the store)."""
+                     seconds: float, num_train: int = 23, edited: tuple[str, ...] = ()) -> int:
+    """A finished run as the store keeps it, without training (the panel reads only the store): the
+    wizard's settings, apart from those `edited` by hand."""
     from resnet_core.config import TrainConfig
     from ui.shared import services
 
     store = services().store
     config = TrainConfig(dataset=dataset, model=model, fine_tune=fine_tune, augmentation=augmentation,
-                         weights="none", max_train_images=num_train)
+                         weights="none", max_train_images=num_train,
+                         recommended=tuple(s for s in WIZARD_SETTINGS if s not in edited))
     run_id = store.create_run(config, "unused", 33, num_train, 5, 5)
     store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 1 - test_acc,
                                            "train_time_s": seconds, "epoch_ended": 3})
@@ -224,3 +233,64 @@ def test_measured_runs_that_confirm_the_pick_say_so(pets):
     text = " ".join(m.value for m in pets.markdown)
     assert "Measurement agrees with the cards" in text
     assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text
+
+
+def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick(pets):
+    """As the Study page says: the study's 'with augmentation' run at the wizard's settings is the pick
+    (the cards' heavy augmentation measured as standard), not a heavy-augmentation run whose epochs
+    were typed by hand."""
+    model, fine_tune, augmentation = the_pick(pets)
+    assert augmentation == "heavy"  # the case the study measures as 'with augmentation'
+    study_run = add_measured_run("pets", model, fine_tune, "standard", 0.60, 30.0)
+    add_measured_run("pets", model, not fine_tune, "none", 0.50, 10.0)
+    add_measured_run("pets", "resnet50", fine_tune, "none", 0.55, 40.0)
+    add_measured_run("pets", model, fine_tune, augmentation, 0.30, 5.0, edited=("epochs",))
+    pets.run()
+    assert not pets.exception and not pets.error
+    text = " ".join(m.value for m in pets.markdown)
+    assert "ranked 1st of 4" in text and "Measurement agrees with the cards" in text
+    (table,) = [d.value for d in pets.dataframe if "Configuration" in d.value.columns]
+    assert list(table.loc[table["Wizard's pick"], "Run"]) == [study_run]
+
+
+def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets, monkeypatch):
+    """The race itself is tested in tests/advice/test_race.py; here, what the page does with it."""
+    import ui.race_panel
+    from resnet_core.advice.check_on_data import RaceCheck
+    from resnet_core.advice.race import RaceResult, Trial, race_candidates
+
+    asked = {}
+
+    def fake_check(dataset, workspace, rec, *, budget_s, progress, **kw):
+        asked.update(dataset=dataset, budget_s=budget_s)
+        candidates = race_candidates(rec, dataset)
+        progress(1, 2, "round 1")
+        winner = candidates[1]
+        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner=winner.name,
+                            trials=[Trial(c.name, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
+        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].name))
+
+    monkeypatch.setattr(ui.race_panel, "check_on_data", fake_check)
+    pets.number_input(key="wizard_race_minutes").set_value(1.0)
+    pets.button(key="wizard_race").click().run()
+    assert not pets.exception and not pets.error
+    assert asked == {"dataset": "pets", "budget_s": 60.0}
+    assert any("disagrees with the cards" in w.value for w in pets.warning)
+    table = next(d.value for d in pets.dataframe if "Candidate" in d.value.columns)
+    assert len(table) >= 3 and table.iloc[0]["Pick"] == "★"
+    assert table["From"].str.len().min() > 0
+
+
+def test_patience_says_what_an_evaluation_is(app):
+    plan_for(app, 300, 5, None)
+    patience = next(m for m in app.metric if m.label == "Patience")
+    assert patience.value.endswith(" evaluations")  # not the jargon 'evals'
+    assert "validation images" in patience.help and "stops early" in patience.help
+
+
+def test_a_reason_opens_its_card_with_the_quote_marked(app):
+    plan_for(app, 300, 5, None)
+    app.button(key="wizard_source_batch_size").click().run()
+    assert not app.exception
+    marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
+    assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]

@@ -8,6 +8,8 @@ from resnet_core.config import TrainConfig
 from resnet_core.results.ranking import (
     STUDY_COLUMNS,
     TABLE_COLUMNS,
+    RankedRun,
+    best_row,
     comparison_table,
     format_study_table,
     pareto_front,
@@ -54,7 +56,7 @@ def study_records() -> list[RunRecord]:
 
 
 def ranks(rows) -> dict[int, int]:
-    return {row["run_id"]: row["Rank"] for row in rows}
+    return {row.run_id: row.rank for row in rows}
 
 
 def test_ranks_by_test_acc_then_val_loss_then_time():
@@ -66,7 +68,7 @@ def test_ranks_by_test_acc_then_val_loss_then_time():
         record(5, 0.70, val_loss=None, time=None),
     ]
     rows = ranked_rows(runs)
-    assert [row["run_id"] for row in rows] == [2, 3, 4, 1, 5]
+    assert [row.run_id for row in rows] == [2, 3, 4, 1, 5]
     assert ranks(rows) == {2: 1, 3: 2, 4: 3, 1: 4, 5: 5}
 
 
@@ -74,7 +76,7 @@ def test_only_runs_with_a_test_accuracy_are_ranked():
     runs = [record(1, 0.8), record(2, None, status="failed"), record(3, 0.6, status="cancelled"),
             record(4, None, status="cancelled"), record(5, None, status="running"),
             record(6, 0.9, status="interrupted")]
-    assert [row["run_id"] for row in ranked_rows(runs)] == [1, 3]
+    assert [row.run_id for row in ranked_rows(runs)] == [1, 3]
 
 
 def test_runs_are_ranked_within_dataset_and_size():
@@ -83,8 +85,8 @@ def test_runs_are_ranked_within_dataset_and_size():
     rows = ranked_rows(runs)
     assert ranks(rows) == {4: 1, 3: 1, 1: 2, 2: 1, 5: 2}
     # Groups in order of dataset, then size (smallest first), best first inside each.
-    assert [row["run_id"] for row in rows] == [4, 3, 1, 2, 5]
-    assert [row["num_images"] for row in rows] == [833, 833, 833, 2280, 2280]
+    assert [row.run_id for row in rows] == [4, 3, 1, 2, 5]
+    assert [row.num_images for row in rows] == [833, 833, 833, 2280, 2280]
 
 
 def test_study_ranks_are_reproduced():
@@ -93,31 +95,39 @@ def test_study_ranks_are_reproduced():
 
 
 def test_pareto_front_on_hand_made_points():
+    def point(run_id, acc, time, num_images=10):
+        return RankedRun(run_id=run_id, dataset="d", num_images=num_images, description="", val_loss=None,
+                         val_acc=None, test_acc=acc, train_time_s=time, epoch_ended=None)
+
     rows = [
-        {"run_id": 1, "dataset": "d", "num_images": 10, "Test Acc": 0.90, "Training Time": 100.0},  # best acc
-        {"run_id": 2, "dataset": "d", "num_images": 10, "Test Acc": 0.80, "Training Time": 20.0},  # fastest
-        {"run_id": 3, "dataset": "d", "num_images": 10, "Test Acc": 0.85, "Training Time": 50.0},  # between
-        {"run_id": 4, "dataset": "d", "num_images": 10, "Test Acc": 0.80, "Training Time": 60.0},  # beaten by 2, 3
-        {"run_id": 5, "dataset": "d", "num_images": 10, "Test Acc": 0.90, "Training Time": 120.0},  # tie acc, slower
-        {"run_id": 6, "dataset": "d", "num_images": 10, "Test Acc": 0.85, "Training Time": 50.0},  # same as 3
-        {"run_id": 7, "dataset": "d", "num_images": 10, "Test Acc": 0.95, "Training Time": None},  # no time
-        {"run_id": 8, "dataset": "d", "num_images": 99, "Test Acc": 0.10, "Training Time": 500.0},  # alone in group
+        point(1, 0.90, 100.0),  # best acc
+        point(2, 0.80, 20.0),  # fastest
+        point(3, 0.85, 50.0),  # between
+        point(4, 0.80, 60.0),  # beaten by 2, 3
+        point(5, 0.90, 120.0),  # tie acc, slower
+        point(6, 0.85, 50.0),  # same as 3
+        point(7, 0.95, None),  # no time
+        point(8, 0.10, 500.0, num_images=99),  # alone in group
     ]
     assert pareto_front(rows) == {1, 2, 3, 6, 7, 8}
 
 
 def test_ranked_rows_carry_pareto_and_display_fields():
     rows = ranked_rows(study_records())
-    on_front = {row["run_id"] for row in rows if row["Pareto"]}
+    on_front = {row.run_id for row in rows if row.pareto}
     # 60 s: ResNet18 + fine-tuning is the fastest accurate one; 100 s: ResNet50 + fine-tuning;
     # 140 s: ResNet50 + fine-tuning + Augmentation is the most accurate.
     assert on_front == {2, 6, 8}
     top = rows[0]
-    assert top["Model"] == "ResNet50 + fine-tuning + Augmentation" and top["Rank"] == 1
-    assert (top["Val Loss"], top["Val Acc"], top["Test Acc"], top["Training Time"], top["Epoch Ended"]) == (
+    assert top.description == "ResNet50 + fine-tuning + Augmentation" and top.rank == 1
+    assert (top.val_loss, top.val_acc, top.test_acc, top.train_time_s, top.epoch_ended) == (
         0.6202, 0.7725, 0.8012, 140, 16)
-    assert top["dataset"] == "flowers" and top["num_images"] == 833 and top["status"] == "completed"
-    assert top["created_at"].startswith("2024-01-01")
+    assert top.dataset == "flowers" and top.num_images == 833 and top.status == "completed"
+    assert top.created_at.startswith("2024-01-01")
+    # Under the study's column names, for tables and the CSV.
+    assert top.study_values() == {"Model": top.description, "Val Loss": 0.6202, "Val Acc": 0.7725,
+                                  "Test Acc": 0.8012, "Training Time": 140, "Epoch Ended": 16, "Rank": 1}
+    assert list(top.table_row()) == list(TABLE_COLUMNS)
 
 
 def test_comparison_table_columns_and_order():
@@ -142,7 +152,7 @@ def test_comparison_table_of_no_runs_is_empty_with_columns():
 
 
 def test_study_table_text_matches_the_study_layout():
-    rows = sorted(ranked_rows(study_records()), key=lambda row: row["run_id"])  # the study's row order
+    rows = sorted(ranked_rows(study_records()), key=lambda row: row.run_id)  # the study's row order
     other_size = ranked_rows([record(99, 0.99, num_train=2280)])
     assert format_study_table(rows + other_size, 833) == STUDY_833_TEXT
 
@@ -193,3 +203,11 @@ def test_cli_runs_on_an_empty_store_says_how_to_start(workspace, capsys):
     assert "python -m resnet_core train" in capsys.readouterr().out
     assert main(["runs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_the_best_row_is_the_best_over_every_size():
+    rows = ranked_rows([record(1, 0.267, num_train=12), record(2, 0.422, num_train=24),
+                        record(3, 0.30, num_train=12)])
+    assert rows[0].run_id == 3  # the smallest size's winner comes first in the table
+    assert best_row(rows).run_id == 2
+    assert best_row([]) is None

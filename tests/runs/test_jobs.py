@@ -139,10 +139,13 @@ def test_cancel_a_running_run(manager, tmp_path):
 
 def test_failed_run_reports_its_message(manager, tmp_path):
     folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=10, size=32)
-    run_id = manager.submit(_config(folder, weights="file", weights_path=str(tmp_path / "missing.pth")))
+    # A missing file is refused before a run exists (test_checks_before_run.py); one that is there
+    # but is not a weights file fails the run when it starts.
+    (tmp_path / "broken.pth").write_bytes(b"not a weights file")
+    run_id = manager.submit(_config(folder, weights="file", weights_path=str(tmp_path / "broken.pth")))
     snap = manager.wait(run_id, timeout=60)
     assert snap.status == "failed"
-    assert snap.message and "missing.pth" in snap.message
+    assert snap.message and "broken.pth" in snap.message
     assert manager.store.get_run(run_id).status == "failed"
 
 
@@ -151,7 +154,7 @@ def test_parallel_per_device_allows_two_when_asked(workspace, tmp_path):
     release = threading.Event()
     active, peak = [], []
 
-    def runner(run_id, config, callbacks, cancel_event, progress, resume):
+    def runner(run_id, config, callbacks, cancel_event, resume):
         active.append(run_id)
         peak.append(len(active))
         release.wait(10)

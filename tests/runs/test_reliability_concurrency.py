@@ -57,9 +57,9 @@ class PauseAfterEpoch(Callback):
 
 def real_runner(workspace, store, extra: list[Callback]):
     """The job manager's usual runner, with extra callbacks after its own."""
-    def runner(run_id, cfg, callbacks, cancel_event, progress, resume):
+    def runner(run_id, cfg, callbacks, cancel_event, resume):
         return execute_run(run_id, cfg, workspace, store, callbacks=[*callbacks, *extra],
-                           cancel_event=cancel_event, progress=progress, resume=resume)
+                           cancel_event=cancel_event, resume=resume)
     return runner
 
 
@@ -126,7 +126,7 @@ def test_two_sessions_submitting_at_once_are_queued_in_order_one_at_a_time(works
     lock, running, started, peak = threading.Lock(), [], [], [0]
     go = threading.Event()
 
-    def runner(run_id, cfg, callbacks, cancel_event, progress, resume):
+    def runner(run_id, cfg, callbacks, cancel_event, resume):
         store.mark_running(run_id)
         with lock:
             running.append(run_id)

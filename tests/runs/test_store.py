@@ -174,7 +174,7 @@ def test_newer_schema_is_refused_with_a_message(store, workspace):
 
 def test_damaged_database_file_is_reported(workspace):
     workspace.db_path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="move it away"):
+    with pytest.raises(StoreError, match="resnet_core repair"):
         RunStore(workspace)
 
 

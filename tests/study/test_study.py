@@ -300,15 +300,18 @@ def test_through_the_job_manager_runs_are_queued_once(workspace, tmp_path, monke
         store.close()
 
 
-def _table(n, *rows):
+def _table(n, *rows, pick=None):
+    """A size's table as study_tables gives it; `pick`: the configuration whose run is the wizard's pick."""
     return {"num_images": n, "rows": [
-        {"config": c, "test_acc": acc, "val_loss": 0.5, "train_time_s": t, "rank": rank}
+        {"config": c, "test_acc": acc, "val_loss": 0.5, "train_time_s": t, "rank": rank, "wizard_pick": c == pick}
         for rank, (c, acc, t) in enumerate(rows, start=1)]}
 
 
 def test_conclusion_from_numbers():
-    tables = [_table(833, ("ResNet50 + fine-tuning + augmentation", 0.80, 140), ("ResNet18 + fine-tuning", 0.771, 60)),
-              _table(2280, ("ResNet50 + fine-tuning", 0.89, 180), ("ResNet18 + fine-tuning", 0.885, 60))]
+    tables = [_table(833, ("ResNet50 + fine-tuning + augmentation", 0.80, 140), ("ResNet18 + fine-tuning", 0.771, 60),
+                     pick="ResNet18 + fine-tuning"),
+              _table(2280, ("ResNet50 + fine-tuning", 0.89, 180), ("ResNet18 + fine-tuning", 0.885, 60),
+                     pick="ResNet50 + fine-tuning")]
     text = study_conclusion(tables, {833: "ResNet18 + fine-tuning", 2280: "ResNet50 + fine-tuning"})
     assert text[0].startswith("833 images: best was ResNet50 + fine-tuning + augmentation with 80.0%")
     assert "ranked 2nd of 2; ResNet50 + fine-tuning + augmentation was 2.9 points better" in text[1]
@@ -326,7 +329,8 @@ def test_conclusion_sees_a_flat_learning_curve_and_unfinished_sizes():
 
 
 def test_conclusion_says_a_tie_is_a_tie_not_zero_points():
-    tables = [_table(500, ("ResNet50 + fine-tuning", 0.90, 100), ("ResNet18 + fine-tuning", 0.90, 60))]
+    tables = [_table(500, ("ResNet50 + fine-tuning", 0.90, 100), ("ResNet18 + fine-tuning", 0.90, 60),
+                     pick="ResNet18 + fine-tuning")]
     text = " ".join(study_conclusion(tables, {500: "ResNet18 + fine-tuning"}))
     assert not re.search(r"\b0\.0 points", text)
     assert "same test accuracy as ResNet50 + fine-tuning" in text
@@ -343,3 +347,33 @@ def test_conclusion_calls_runs_within_noise_tied_instead_of_naming_a_winner():
     assert "best was" not in text[0] and "ResNet18 (" not in text[0]
     assert "is tied for first with ResNet50 + fine-tuning" in text[1]
     assert "points better" not in " ".join(text)
+
+
+def _finished_study_runs(plan: StudyPlan, store: RunStore, winner: str) -> None:
+    """Every configuration of the plan stored as completed without training; `winner` is best."""
+    for i, e in enumerate(plan.entries):
+        run_id = store.create_run(e.config, "unused", 24, e.num_images, 6, 6)
+        acc = 0.9 if e.description == winner else 0.5 - i / 100
+        store.finish_run(run_id, "completed", {"test_acc": acc, "val_acc": acc, "val_loss": 1 - acc,
+                                               "train_time_s": 10.0, "epoch_ended": 1})
+
+
+@pytest.mark.parametrize("overrides, the_pick_won", [({}, True), ({"epochs": 2}, False)])
+def test_the_wizards_pick_is_a_run_with_none_of_its_settings_overridden(workspace, offline_torch_home,
+                                                                        tmp_path, overrides, the_pick_won):
+    folder = make_image_folder(tmp_path / "images", num_classes=3, per_class=8, size=32)
+    plan = plan_study(str(folder), (12,), models=("resnet18",), overrides=overrides, workspace=workspace,
+                      device="cpu", gpu_mem_gb=None)
+    store = RunStore(workspace)
+    try:
+        picks = plan.wizard_pick_names()
+        _finished_study_runs(plan, store, winner=picks[12])
+        (table,) = study_tables(plan, store)
+        flagged = [r["config"] for r in table["rows"] if r["wizard_pick"]]
+        assert flagged == ([picks[12]] if the_pick_won else [])
+        text = " ".join(study_conclusion([table], picks))
+        assert ("was the winner" in text) == the_pick_won
+        if not the_pick_won:
+            assert "epochs" in text  # says which setting was overridden
+    finally:
+        store.close()

@@ -166,8 +166,7 @@ def test_nan_loss_stops_the_run_with_a_clear_message(workspace, tmp_path):
 def test_frozen_backbone_really_stays_frozen(workspace, tmp_path, augmentation):
     folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
     cfg, data = _data(workspace, folder, epochs=2, fine_tune=False, augmentation=augmentation)
-    torch.manual_seed(cfg.seed)
-    initial = build_model("resnet18", 2, weights="none")
+    initial = build_model("resnet18", 2, weights="none", generator=torch.Generator().manual_seed(cfg.seed))
     result = fit(cfg, data, checkpoint_dir=tmp_path / "run")
     trained, _ = load_checkpoint(tmp_path / "run" / "best.pt")
     before, after = initial.state_dict(), trained.state_dict()

@@ -78,11 +78,11 @@ def test_cost_performance_draws_every_run_and_joins_the_pareto_front_in_time_ord
     fig = charts.cost_performance(rows)
     (runs,) = traces(fig, "runs")
     assert sorted(runs.x) == [10.0, 30.0, 40.0, 60.0]
-    assert [c[0] for c in runs.customdata] == [r["run_id"] for r in rows]
+    assert [c[0] for c in runs.customdata] == [r.run_id for r in rows]
     (front,) = traces(fig, "pareto")
     assert list(front.x) == [10.0, 30.0, 60.0]
     assert list(front.y) == [0.80, 0.90, 0.95]
-    assert any(a.text == "Pareto front" for a in fig.layout.annotations)
+    assert any(a.text == "Best trade-offs" for a in fig.layout.annotations)
 
 
 @pytest.mark.parametrize("accuracies", [(1.0,), (1.0, 0.8333, 0.5), (0.97, 0.99)])

@@ -8,8 +8,12 @@ from resnet_core.data.synthetic import make_image_folder
 from resnet_core.views.dataset_view import (
     class_samples,
     counts_rows,
+    dataset_name,
+    skipped_rows,
     skipped_summary,
+    smallest_class,
     thumbnail,
+    upload_folder_name,
 )
 
 
@@ -47,3 +51,20 @@ def test_skipped_summary_groups_by_reason(tmp_path):
     rows = skipped_summary(scan(root), examples=2)
     assert [(r["reason"], r["files"]) for r in rows] == [(NOT_IMAGE, 5), (EMPTY_FILE, 1)]
     assert rows[0]["examples"].endswith("(+3)")
+
+
+def test_smallest_class_and_every_skipped_file(tmp_path):
+    root = make_image_folder(tmp_path / "d", num_classes=3, per_class=[4, 2, 2])
+    (root / "class_0" / "notes.txt").write_text("x")
+    report = scan(root)
+    assert smallest_class(report) == "class_1"  # the first by name on a tie
+    assert skipped_rows(report) == [{"file": "class_0/notes.txt", "reason": NOT_IMAGE,
+                                     "size": report.skipped[0].detail}]
+
+
+def test_an_uploaded_folder_names_its_dataset_unless_a_name_is_typed():
+    assert upload_folder_name(["pets/cat/1.jpg", "pets/dog/2.jpg"]) == "pets"
+    assert upload_folder_name(["pets\\cat\\1.jpg"]) == "pets"  # a Windows browser's separators
+    assert upload_folder_name(["1.jpg"]) == upload_folder_name([]) == "uploaded-images"
+    assert dataset_name("  flowers ", "pets") == "flowers"
+    assert dataset_name("   ", "pets") == dataset_name(None, "pets") == "pets"

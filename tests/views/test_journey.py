@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from resnet_core.config import TrainConfig
 from resnet_core.runs.store import RunRecord
+from resnet_core.status import RunStatus
 from resnet_core.views.journey import (
     CURRENT,
     DONE,
@@ -81,9 +82,36 @@ def test_summary_finds_the_best_finished_run():
     summary = summarize(3, [run(1, test_acc=0.7), run(2, test_acc=0.9), run(3, "failed", None),
                             run(4, "queued", None)])
     assert (summary.datasets, summary.runs, summary.finished_runs, summary.active_runs) == (3, 4, 2, 1)
-    assert summary.best_test_acc == 0.9 and summary.best_run_id == 2
-    assert summary.best_run_label == "ResNet18 + fine-tuning + augmentation on pets"
-    assert summarize(0, []).best_test_acc is None
+    assert summary.best.test_acc == 0.9 and summary.best.run_id == 2
+    assert summary.best.label == "ResNet18 + fine-tuning + augmentation on pets"
+    assert summarize(0, []).best is None
+
+
+def test_statuses_are_counted_as_they_are_cancelled_is_not_finished():
+    runs = [run(1), run(2, "cancelled", 0.5), run(3, "failed", None), run(4, "interrupted", None),
+            run(5, "running", None), run(6, "queued", None)]
+    summary = summarize(1, runs)
+    assert summary.finished_runs == 1  # completed only
+    assert summary.ranked_runs == 2  # the cancelled run kept a final score and ranks on Compare
+    assert summary.active_runs == 2
+    assert summary.status_counts == {RunStatus.COMPLETED: 1, RunStatus.CANCELLED: 1, RunStatus.FAILED: 1,
+                                     RunStatus.INTERRUPTED: 1, RunStatus.RUNNING: 1, RunStatus.QUEUED: 1}
+    assert summary.runs_breakdown() == ("1 finished · 1 cancelled · 1 failed · 1 interrupted · "
+                                        "2 training or queued")
+    assert summarize(1, [run(1), run(2)]).runs_breakdown() == "2 finished"
+
+
+def test_the_best_accuracy_names_its_dataset_and_test_images_and_prefers_the_selected_dataset():
+    small = RunRecord(id=1, dataset="shapes", model="resnet18", status="completed", test_acc=0.714, num_test=7,
+                      description="ResNet18 + fine-tuning")
+    clipart = RunRecord(id=2, dataset="clipart", model="resnet18", status="completed", test_acc=0.422,
+                        num_test=45, description="ResNet18 + fine-tuning")
+    overall = summarize(2, [small, clipart])
+    assert overall.best.run_id == 1
+    assert overall.best.detail() == "Run #1 · ResNet18 + fine-tuning · dataset 'shapes', 7 test images"
+    mine = summarize(2, [small, clipart], dataset="clipart")
+    assert mine.best.run_id == 2 and mine.best.dataset == "clipart" and mine.best.num_test == 45
+    assert summarize(2, [small, clipart], dataset="nothing-run-yet").best.run_id == 1
 
 
 def test_likely_dataset_prefers_the_selection_then_the_newest_run_then_the_newest_dataset():

@@ -16,15 +16,19 @@ from resnet_core.training.checkpoints import CheckpointError, save_checkpoint
 from resnet_core.training.models import build_model
 from resnet_core.training.weights_upload import save_weights_upload, weights_dir
 from resnet_core.views.run_details import (
+    ALL_PAIRS,
     confusion_pairs,
     default_run,
+    empty_cell_note,
     has_model,
     misclassified_images,
     outcome_message,
+    pair_choices,
     per_class_rows,
     predictable_runs,
     run_label,
     score_report,
+    split_pair,
     unranked_runs,
 )
 
@@ -162,3 +166,18 @@ def test_save_weights_upload_keeps_files_apart_by_content(workspace):
 def test_save_weights_upload_refuses_bad_files(workspace, name, data, message):
     with pytest.raises(ValueError, match=message):
         save_weights_upload(workspace, name, data)
+
+
+def test_the_misclassified_images_box_offers_every_image_then_each_confused_pair():
+    report = score_report(record(1, final_metrics=REPORT))
+    choices = pair_choices(report)
+    assert list(choices.values()) == ["all (4)", "true dog → predicted cat (2)", "true cat → predicted dog (1)"]
+    first_pair = list(choices)[1]
+    assert split_pair(first_pair) == ("dog", "cat") and split_pair(ALL_PAIRS) == (None, None)
+    assert split_pair(None) == (None, None)
+
+
+def test_a_clicked_cell_without_images_says_why():
+    assert empty_cell_note("cat\u2192cat") == "That cell is a correct prediction."
+    assert empty_cell_note("fox\u2192cat") == "No test images in that cell."
+    assert empty_cell_note(ALL_PAIRS) is None and empty_cell_note(None) is None

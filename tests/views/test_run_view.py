@@ -7,12 +7,23 @@ from resnet_core.config import TrainConfig
 from resnet_core.runs.jobs import JobSnapshot
 from resnet_core.runs.store import RunRecord, RunStore
 from resnet_core.views.run_view import (
+    Focus,
+    can_predict_with,
+    cancel_text,
+    final_metrics,
+    finished_runs_link,
+    interrupted_line,
+    job_line,
+    live_metrics,
+    live_progress,
     load_view,
+    outcome_notice,
     prep_text,
     progress_text,
     queue_text,
     resumable,
-    run_to_follow,
+    run_caption,
+    train_focus,
     view_from_record,
     view_from_snapshot,
 )
@@ -50,13 +61,39 @@ def test_queue_text_names_the_place_and_the_run_ahead():
     assert queue_text(view_from_snapshot(first), everyone) == "waiting: 1st in the queue behind run 7"
 
 
-def test_run_to_follow_prefers_own_active_run_then_newest_active_then_own_finished():
+def test_queue_text_says_which_run_of_another_process_it_waits_for():
+    message = "waiting for the CPU: run 12 is training in another process (pid 4242)"
+    waiting = snap(13, "queued", phase="waiting", message=message)  # next here, so out of the queue
+    assert queue_text(view_from_snapshot(waiting), [waiting]) == message
+    assert queue_text(view_from_snapshot(snap(14, "queued")), []) == "waiting to start"
+
+
+def test_a_session_follows_only_the_run_it_started_or_chose():
+    # Another session's runs, active or queued, never take over this session's page by themselves.
     active = [snap(4), snap(6, "queued", queue_position=1)]
-    assert run_to_follow(4, active) == 4
-    assert run_to_follow(None, active) == 6  # a second tab shows the newest training
-    assert run_to_follow(2, active) == 6  # own run finished, another is training: show that one
-    assert run_to_follow(2, []) == 2
-    assert run_to_follow(None, []) is None
+
+    def focus(own):
+        f = train_focus(own, active)
+        return f.followed, [s.run_id for s in f.others]
+
+    assert focus(4) == (4, [6])
+    assert focus(None) == (None, [4, 6])  # a new tab: nothing followed; the runs are listed
+    assert focus(2) == (2, [4, 6])  # own run cancelled or finished: it stays, with its outcome
+    assert train_focus(2, []) == Focus(2, ())
+    assert train_focus(None, []) == Focus(None, ())
+
+
+def test_cancel_text_confirms_the_request_then_the_outcome():
+    asked = view_from_snapshot(snap(3, epoch=2, phase="training"))
+    assert cancel_text(asked, cancel_asked=True) == (
+        "Cancelling run #3: it stops after the current batch and keeps the best model so far.")
+    assert cancel_text(asked, cancel_asked=False) is None
+    done = view_from_snapshot(snap(3, "cancelled", epoch=2, final={"epoch_ended": 2, "best_epoch": 1},
+                                   message="cancelled by the user during epoch 2"))
+    assert cancel_text(done, cancel_asked=True) == (
+        "Run #3 was cancelled during epoch 2 of 10. The best model so far (epoch 1) was kept.")
+    queued = view_from_snapshot(snap(3, "cancelled", message="cancelled before it started"))
+    assert cancel_text(queued, cancel_asked=False) == "Run #3 was cancelled before it started."
 
 
 def test_view_from_a_finished_snapshot_carries_final_scores_and_the_early_stop():
@@ -120,3 +157,59 @@ def test_view_from_record_without_a_readable_config():
     record = RunRecord(id=1, dataset="d", model="resnet18", status="failed", config=None, error="boom")
     view = view_from_record(record, [])
     assert view.failed and view.message == "boom" and view.epochs >= 1
+
+
+# ----- what the Train page's live view draws (moved out of the page) ------------------------------
+
+def test_live_progress_for_each_stage_of_an_active_run():
+    running = snap(7, "running")
+    queued = view_from_snapshot(snap(8, "queued", queue_position=1))
+    assert live_progress(queued, [running]) == (0.0, "waiting: 1st in the queue behind run 7", False)
+    preparing = view_from_snapshot(snap(8, "preparing", prep=("decoding", 40, 500)))
+    assert live_progress(preparing, []) == (0.08, "Preparing · Decoding the images · 40/500", False)
+    scanning = view_from_snapshot(snap(8, "running", phase="scanning", prep=("scanning", 1, 4)))
+    assert live_progress(scanning, [])[1:] == ("Preparing · Checking the images · 1/4", False)
+    training = view_from_snapshot(snap(8, epoch=3, batch=12, num_batches=40, eta_s=80.0, phase="training",
+                                       progress=1.7))
+    assert live_progress(training, []) == (1.0, "Epoch 3/10 · batch 12/40 · about 1 min 20 s left", True)
+
+
+def test_live_metrics_show_dashes_until_known():
+    fresh = view_from_snapshot(snap(1))
+    assert live_metrics(fresh) == [("Learning rate", "—"), ("Images / s", "—"), ("Elapsed", "0.0s"),
+                                   ("Val accuracy", "—")]
+    busy = view_from_snapshot(snap(1, lr=3e-4, images_per_s=1234.4, elapsed_s=75,
+                                   history=({"epoch": 1, "val_acc": 0.5}, {"epoch": 2, "val_acc": None})))
+    assert [v for _, v in live_metrics(busy)] == ["3.00e-04", "1,234", "1m 15s", "50.0%"]
+
+
+def test_outcome_notice_and_scores_of_a_finished_run():
+    final = {"test_acc": 0.9, "val_acc": 0.85, "val_loss": 0.3, "train_time_s": 12.0, "epoch_ended": 4,
+             "best_epoch": 3, "stopped_early": True}
+    done = view_from_snapshot(snap(1, "completed", final=final, message="no improvement for 2 evaluations"))
+    assert outcome_notice(done) == ("success", "Finished — stopped early at epoch 4: no improvement for 2 "
+                                               "evaluations.")
+    assert [label for label, _ in final_metrics(done)] == ["Test accuracy", "Val accuracy", "Val loss",
+                                                           "Training time", "Epoch ended", "Best epoch"]
+    assert final_metrics(done)[0] == ("Test accuracy", "90.0%") and can_predict_with(done)
+    cancelled = view_from_snapshot(snap(1, "cancelled", final={"test_acc": None, "epoch_ended": 1}))
+    assert outcome_notice(cancelled) == (
+        "warning", "Run #1 was cancelled during epoch 1 of 10. No evaluation had finished yet.")
+    assert final_metrics(cancelled) and not can_predict_with(cancelled)
+    failed = view_from_snapshot(snap(1, "failed", message="out of memory"))
+    assert outcome_notice(failed) == ("error", "Training failed: out of memory")
+    assert final_metrics(failed) == [] and not can_predict_with(failed)
+    assert outcome_notice(view_from_snapshot(snap(1, "interrupted")))[0] == "warning"
+    assert outcome_notice(view_from_snapshot(snap(1, "running"))) is None
+
+
+def test_lines_for_other_runs_and_interrupted_runs():
+    running, waiting = snap(7, "running", progress=0.4), snap(8, "queued", queue_position=1)
+    assert job_line(running, [running, waiting]) == "#7 · ResNet18 + fine-tuning · d — running · 40%"
+    assert job_line(waiting, [running, waiting]).endswith("— waiting: 1st in the queue behind run 7")
+    record = RunRecord(id=4, dataset="pets", model="resnet18", status="interrupted", description="ResNet18")
+    assert interrupted_line(record, 1) == "**#4 · ResNet18** · pets · 1 epoch saved"
+    assert interrupted_line(record, 3).endswith("3 epochs saved")
+    assert run_caption(view_from_snapshot(snap(1))) == "Dataset **d** · 10 epochs planned · cpu"
+    assert finished_runs_link(1) == "See the 1 finished run ranked on Compare"
+    assert finished_runs_link(2) == "See the 2 finished runs ranked on Compare"

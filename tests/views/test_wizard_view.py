@@ -3,18 +3,24 @@ from __future__ import annotations
 
 import pytest
 
+from resnet_core.advice.measured import MeasuredRanking
 from resnet_core.advice.recommend import RecommendationError
 from resnet_core.config import TrainConfig
 from resnet_core.data.scan import scan
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.hardware import Hardware
+from resnet_core.runs.store import RunRecord
 from resnet_core.views.wizard import (
     WizardInputs,
     dataset_numbers,
     hardware_defaults,
+    measured_rows,
+    planned_hardware,
     plans_other_hardware,
     recommend_for,
+    time_estimate,
     train_prefill,
+    why_lines,
 )
 
 CPU = Hardware("cpu", "CPU", None, 2, 2)
@@ -60,8 +66,40 @@ def test_bad_inputs_raise_a_recommendation_error():
 
 def test_train_prefill_is_a_valid_config_with_the_users_weights():
     rec = recommend_for(WizardInputs(3000, 10, 300, 8.0))
-    settings = train_prefill(rec, "auto", "pets")
-    config = TrainConfig.from_dict(settings)
+    config = train_prefill(rec, "auto", "pets")
+    assert isinstance(config, TrainConfig)
     assert config.dataset == "pets" and config.weights == "auto"
     assert (config.model, config.batch_size, config.epochs) == (rec.model, rec.batch_size, rec.epochs)
     assert "weights" not in config.recommended and "model" in config.recommended
+
+
+def test_why_lines_name_each_setting_with_its_reason():
+    rec = recommend_for(WizardInputs(num_images=1000, num_classes=10, smallest_class=100, gpu_mem_gb=None))
+    lines = why_lines(rec)
+    assert len(lines) == len(rec.why)
+    assert lines[0] == f"**Model** — {rec.why['model']}"
+    assert any(line.startswith("**Patience** — ") for line in lines)
+
+
+def test_measured_rows_list_the_best_runs_and_flag_the_pick():
+    runs = tuple(RunRecord(id=i, dataset="d", model="resnet18", status="completed", description=f"config {i}",
+                           test_acc=1 - i / 10, train_time_s=60.0 * i) for i in (1, 2, 3))
+    rows = measured_rows(MeasuredRanking(num_train=20, runs=runs, pick=runs[1]), shown=2)
+    assert [r["Run"] for r in rows] == [1, 2] and [r["Wizard's pick"] for r in rows] == [False, True]
+    assert rows[0]["Configuration"] == "config 1" and rows[0]["Test Acc"] == pytest.approx(0.9)
+
+
+def test_the_time_estimate_counts_every_epoch_and_says_what_it_leaves_out():
+    rec = recommend_for(WizardInputs(num_images=1000, num_classes=10, smallest_class=100, gpu_mem_gb=None))
+    shown = time_estimate(rec, 1000, images_per_s=100.0, device="cpu", training_active=False)
+    assert f"{rec.epochs} epochs over 700 training images" in shown.help
+    assert "Early stopping" in shown.caption and "understated" not in shown.caption
+    busy = time_estimate(rec, 1000, images_per_s=100.0, device="cpu", training_active=True)
+    assert "understated" in busy.caption
+    assert time_estimate(rec, 1000, 50.0, "cpu", False).metric != shown.metric  # half the speed, more time
+
+
+def test_planned_hardware_in_words():
+    gpu = WizardInputs(num_images=10, num_classes=2, smallest_class=5, gpu_mem_gb=8.0)
+    assert planned_hardware(gpu) == "a GPU with 8 GB"
+    assert planned_hardware(WizardInputs(num_images=10, num_classes=2, smallest_class=5, gpu_mem_gb=None)) == "a CPU"

@@ -1,0 +1,167 @@
+"""The Train page's form as plain data: its fields, their limits, the values it starts from, and the
+TrainConfig it hands to the job manager.
+
+The form starts from a TrainConfig (the Wizard's plan, or the wizard's defaults for the dataset) and
+ends as one; in between its values live in widgets. A field the user leaves as it was filled stays
+'recommended'.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from resnet_core.advice.limits import Limits, setting_limits
+from resnet_core.advice.planning import weights_availability, with_overrides
+from resnet_core.advice.recommend import patience_for
+from resnet_core.config import MODEL_LABELS, TrainConfig
+from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
+from resnet_core.training.weights_upload import check_weights_file
+from resnet_core.views import glossary
+
+# The form's fields (TrainConfig names), in the order the page draws them.
+FORM_FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
+               "patience", "eval_every", "image_size", "seed", "device")
+WHOLE_NUMBERS = ("epochs", "batch_size", "patience", "eval_every", "image_size", "seed")
+SEED_RANGE = (0, 2**31 - 1)
+
+# What each choice means, as the widgets' help.
+CHOICE_HELP = {
+    "dataset": "The images to train on; each run uses the dataset's saved split.",
+    "model": "Deeper models can be more accurate but train slower and need more images.",
+    "weights": "ImageNet weights give a head start; 'auto' falls back to random initialisation when they "
+               "are not on this machine. " + glossary.WEIGHTS_FILE,
+    "fine_tune": "Fine-tuning adapts every layer; a frozen backbone trains only the last layer: faster, "
+                 "but usually less accurate.",
+    "augmentation": "\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()),
+    "device": "Where to train; 'auto' picks the GPU when there is one.",
+    "weights_file": "A state dict or checkpoint of a ResNet of the chosen depth; its classification layer "
+                    "is replaced to fit your classes.",
+}
+_NUMBER_WORDS = {  # label, step, help ({card}: the model card's range for this field)
+    "epochs": ("Epochs", 1, "{card}"),
+    "batch_size": ("Batch size", 1, "Images per step; smaller if the GPU runs out of memory (training "
+                                    "halves it by itself if needed)."),
+    "learning_rate": ("Learning rate", 1e-5, "{card}"),
+    "patience": ("Patience (evaluations)", 1, glossary.PATIENCE + " The cost-performance study suggests "
+                                              "10–20% of the epochs."),
+    "eval_every": ("Evaluate every (epochs)", 1, glossary.EVALUATION),
+    "image_size": ("Image size (px)", 16, "Images are resized and centre-cropped to this square; the "
+                                          "cards use 224."),
+    "seed": ("Seed", 1, "Same seed, same settings: the same run again."),
+}
+
+
+@dataclass(frozen=True)
+class NumberField:
+    """One number widget of the form: its label, range, step and help."""
+
+    label: str
+    min_value: int | float
+    max_value: int | float
+    step: int | float
+    help: str
+    format: str | None = None
+
+
+def starts_from_random(model: str, weights: str) -> bool:
+    """Will this model start without ImageNet weights ('auto' falls back when they are missing)?"""
+    return weights == "none" or (weights == "auto" and not weights_availability("auto").get(model, False))
+
+
+def random_init_warning(model: str, weights: str) -> str | None:
+    """What to say where the user picks the starting weights when the run will start from random
+    initialisation (weights 'none', or 'auto' with no ImageNet weights here); None otherwise."""
+    if not starts_from_random(model, weights):
+        return None
+    label = MODEL_LABELS.get(model, model)
+    cause = "Starting weights 'none'" if weights == "none" else f"No ImageNet weights for {label} on this machine"
+    return (f"{cause}: this run starts from random initialisation. Every model card assumes "
+            f"ImageNet-pretrained weights; from scratch a network needs more epochs, a higher learning rate "
+            f"and more images to reach the same accuracy. To add them, put torchvision's {label} ImageNet "
+            f"checkpoint in the torch hub cache (see Home), or choose 'a weights file'.")
+
+
+def form_limits(model: str, weights: str) -> Limits:
+    """Each number field's min and max: the model card's ranges (wider from random initialisation),
+    config.LIMITS for the others."""
+    return setting_limits(model, random_init=starts_from_random(model, weights))
+
+
+def number_fields(limits: Limits, model: str) -> dict[str, NumberField]:
+    """The form's number widgets, with the limits as their min and max (whole numbers but for the
+    learning rate)."""
+    fields = {}
+    for name, (label, step, text) in _NUMBER_WORDS.items():
+        lo, hi = limits.get(name, SEED_RANGE)
+        whole = name != "learning_rate"
+        card = f"The {MODEL_LABELS[model]} card's range: {lo:g}–{hi:g}."
+        fields[name] = NumberField(label, int(lo) if whole else float(lo), int(hi) if whole else float(hi),
+                                   step, text.format(card=card), None if whole else "%.1e")
+    return fields
+
+
+def form_values(config: TrainConfig) -> dict[str, Any]:
+    """What the form's widgets show for these settings."""
+    return {name: getattr(config, name) for name in FORM_FIELDS}
+
+
+def config_from_form(values: Mapping[str, Any], dataset: str, filled_from: TrainConfig | None,
+                     weights_path: str | None) -> TrainConfig:
+    """The run the form describes: the settings it was filled from, with the user's changes.
+
+    A field the user changed is no longer 'recommended'; the subset size (set in the Wizard) stays.
+    ConfigError for a setting out of range.
+    """
+    typed = {name: values[name] for name in FORM_FIELDS}
+    for name in WHOLE_NUMBERS:
+        typed[name] = int(typed[name])
+    typed["learning_rate"] = float(typed["learning_rate"])
+    base = filled_from if filled_from is not None else TrainConfig(dataset=dataset)
+    changed = {name: value for name, value in typed.items() if getattr(base, name) != value}
+    return with_overrides(base, {**changed, "dataset": dataset,
+                                 "weights_path": weights_path if typed["weights"] == "file" else None})
+
+
+def weights_file_verdict(path: str, model: str) -> tuple[str | None, str | None]:
+    """(what is wrong with the weights file for this model, None) or (None, what it holds)."""
+    try:
+        return None, check_weights_file(path, model)
+    except (ValueError, OSError) as e:  # WeightsError is a ValueError
+        return str(e), None
+
+
+def weights_file_problem(weights: str, weights_path: str | None, file_problem: str | None) -> str | None:
+    """Why a run cannot start with these starting weights, or None. file_problem: what reading the
+    uploaded file found wrong (already shown under the file)."""
+    if weights != "file":
+        return None
+    if not weights_path:
+        return ("Starting weights is set to 'a weights file', but no file is uploaded: upload a .pt or "
+                "a .pth file, or choose another starting-weights option.")
+    if file_problem:
+        name = weights_path.rsplit("/", 1)[-1]
+        return (f"Not started: {name} cannot be used as starting weights (see the message under the "
+                "file). Upload another file or choose other starting weights.")
+    return None
+
+
+def patience_hint(epochs: int) -> str:
+    """'10–20% of 30 epochs: 3–6': the study's share of the epochs, as a caption under patience."""
+    lo, hi = patience_for(epochs, "speed"), patience_for(epochs, "accuracy")
+    return f"10–20% of {epochs} epochs: {lo}–{hi}" if lo != hi else f"10–20% of {epochs} epochs: {lo}"
+
+
+def source_caption(plan: TrainConfig | None, dataset: str) -> str:
+    """Where the form's settings came from."""
+    if plan is None:
+        return "Settings from the wizard's defaults — open the Wizard to tailor them."
+    where = "" if plan.dataset == dataset else f" (planned for {plan.dataset})"
+    return f"Settings from the Wizard{where} — change anything you like."
+
+
+def subset_note(plan: TrainConfig | None) -> str | None:
+    """A caption when the Wizard's plan trains on a subset of the training images."""
+    if plan is None or not plan.max_train_images:
+        return None
+    return f"Trains on a stratified subset of {plan.max_train_images:,} training images (set in the Wizard)."

@@ -1,0 +1,217 @@
+"""The wizard's race: candidates from the cards, successive halving within a budget, cancel, a real pick."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import pytest
+
+from resnet_core.advice.race import (
+    MAX_CANDIDATES,
+    Candidate,
+    RaceCancelled,
+    first_rung_images,
+    race_candidates,
+    run_race,
+    stratified_subset,
+)
+from resnet_core.advice.recommend import recommend
+from resnet_core.config import TrainConfig
+from resnet_core.data.prepare import prepare_data
+from resnet_core.data.synthetic import make_image_folder
+from resnet_core.training.engine import FitResult
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, offline_torch_home):
+    monkeypatch.setenv("RESNET_PILOT_OFFLINE", "1")
+
+
+def test_candidates_are_the_recommendation_and_the_alternatives_the_cards_leave_open():
+    rec = recommend(800, 5, 16.0, weights="imagenet", weights_available=True)
+    candidates = race_candidates(rec, "flowers")
+    assert candidates[0].changes == {} and candidates[0].config.model == rec.model
+    assert 4 <= len(candidates) <= MAX_CANDIDATES
+    assert len({c.name for c in candidates}) == len(candidates)
+    assert len({c.config for c in candidates}) == len(candidates)
+    changed = {key for c in candidates for key in c.changes}
+    assert {"model", "augmentation", "fine_tune", "learning_rate"} <= changed
+    assert all(c.source for c in candidates)
+    assert any("card" in c.source for c in candidates[1:])
+
+
+def test_without_imagenet_weights_no_frozen_random_backbone_is_offered():
+    rec = recommend(800, 5, None, weights="none")
+    candidates = race_candidates(rec, "flowers")
+    assert all(c.config.fine_tune for c in candidates)
+
+
+def test_a_stratified_subset_keeps_every_class():
+    import torch
+    labels = torch.tensor([0] * 40 + [1] * 10)
+    subset = stratified_subset(torch.arange(50), labels, 10)
+    assert len(subset) == 10 and set(labels[subset].tolist()) == {0, 1}
+    assert (labels[subset] == 1).sum() == 2
+
+
+def test_the_first_round_is_sized_to_the_budget():
+    small = first_rung_images(10_000, 10, 8, budget_s=60, images_per_s=100)
+    large = first_rung_images(10_000, 10, 8, budget_s=600, images_per_s=100)
+    assert 40 <= small < large <= 10_000
+    assert first_rung_images(10_000, 10, 8, budget_s=60, images_per_s=None) == 40
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_trainer(clock: FakeClock, losses: dict[float, float], seconds_per_image: float = 0.01):
+    """Trains nothing: advances the clock batch by batch (so the budget can cut it) and reports a loss
+    set by the candidate's learning rate, lower for more images."""
+    from resnet_core.training.callbacks import CancelTraining, FitState
+
+    def train(config: TrainConfig, data, callbacks) -> FitResult:
+        state = FitState(config=config, classes=list(data.classes), num_train=len(data.train_idx), num_val=0,
+                         num_test=0, device="cpu", batch_size=config.batch_size, model=None)
+        status, evaluated = "completed", False
+        try:
+            for _epoch in range(config.epochs):
+                for _ in range(0, len(data.train_idx), config.batch_size):
+                    clock.now += config.batch_size * seconds_per_image
+                    for cb in callbacks:
+                        cb.after_batch(state)
+                evaluated = True
+        except CancelTraining:
+            status = "cancelled"
+        loss = losses[config.learning_rate] / len(data.train_idx) ** 0.1 if evaluated else None
+        return FitResult(status=status, stop_reason=None, classes=list(data.classes), history=[], best_epoch=1,
+                         epoch_ended=config.epochs, stopped_early=False, val_loss=loss,
+                         val_acc=None if loss is None else 1 / (1 + loss), test_loss=None, test_acc=None,
+                         train_time_s=0.0, peak_memory_mb=None, batch_size=config.batch_size)
+    return train
+
+
+@dataclasses.dataclass
+class FakeData:
+    train_idx: object
+    labels: object
+    classes: list
+    image_size: int = 32
+    test_idx: object = None
+
+
+def fake_data(n=400, classes=4):
+    import torch
+    return FakeData(train_idx=torch.arange(n), labels=torch.arange(n) % classes,
+                    classes=[f"c{i}" for i in range(classes)])
+
+
+def candidates_with_rates(rates):
+    base = TrainConfig(dataset="d", weights="none", batch_size=8, epochs=3)
+    return [Candidate(f"lr {r:g}", {"learning_rate": r}, "test", dataclasses.replace(base, learning_rate=r))
+            for r in rates]
+
+
+def test_successive_halving_keeps_the_better_half_until_one_is_left():
+    clock = FakeClock()
+    rates = [1e-5, 1e-4, 1e-3, 1e-2]
+    losses = {1e-5: 2.0, 1e-4: 1.5, 1e-3: 0.5, 1e-2: 1.0}
+    result = run_race(candidates_with_rates(rates), fake_data(), budget_s=10_000, images_per_s=None,
+                      trainer=fake_trainer(clock, losses), clock=clock)
+    assert result.winner == "lr 0.001"
+    rounds = [sorted(t.candidate for t in result.trials if t.rung == r) for r in range(3)]
+    assert len(rounds[0]) == 4 and rounds[1] == ["lr 0.001", "lr 0.01"] and rounds[2] == []
+    sizes = [next(t.train_images for t in result.trials if t.rung == r) for r in range(2)]
+    assert sizes[0] < sizes[1]
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert {c["name"] for c in payload["candidates"]} == {f"lr {r:g}" for r in rates}
+    assert all(c["val_loss"] is not None for c in payload["candidates"])
+    assert payload["winner"] == "lr 0.001" and payload["budget_s"] == 10_000
+
+
+def test_the_race_respects_its_budget():
+    clock = FakeClock()
+    rates = [1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 3e-4]
+    losses = {r: 1.0 + i / 10 for i, r in enumerate(rates)}
+    budget = 3.0  # two rounds fit (16 then 32 images a candidate), the third (64) does not
+    result = run_race(candidates_with_rates(rates), fake_data(n=2000), budget_s=budget, images_per_s=None,
+                      trainer=fake_trainer(clock, losses, seconds_per_image=0.005), clock=clock)
+    assert result.stopped_by_budget
+    assert result.used_s <= budget
+    assert {t.rung for t in result.trials} == {0, 1}
+    assert result.winner == "lr 1e-05"  # the best of what was measured in time
+
+
+def test_a_trial_longer_than_the_budget_is_cut_and_the_race_says_it_measured_nothing():
+    clock = FakeClock()
+    losses = {1e-5: 2.0, 1e-4: 1.5}
+    # A rate far too optimistic sizes the first round to every image; the deadline cuts the trial.
+    result = run_race(candidates_with_rates(list(losses)), fake_data(n=2000), budget_s=5.0, images_per_s=1e9,
+                      trainer=fake_trainer(clock, losses, seconds_per_image=0.005), clock=clock)
+    assert result.stopped_by_budget and len(result.trials) == 1 and result.trials[0].cut_by_budget
+    assert result.used_s <= 5.0 + 8 * 0.005  # at most one batch past the budget
+    assert result.winner is None and "measured nothing" in result.verdict("lr 1e-05")
+
+
+def test_cancel_stops_the_race_and_keeps_what_it_measured():
+    clock = FakeClock()
+    cancel = threading.Event()
+    losses = {1e-5: 2.0, 1e-4: 1.5, 1e-3: 0.5, 1e-2: 1.0}
+    trainer = fake_trainer(clock, losses)
+    calls = []
+
+    def cancelling_trainer(config, data, callbacks):
+        calls.append(config.learning_rate)
+        if len(calls) == 2:
+            cancel.set()
+        return trainer(config, data, callbacks)
+
+    with pytest.raises(RaceCancelled) as e:
+        run_race(candidates_with_rates(list(losses)), fake_data(), budget_s=10_000, cancel=cancel,
+                 trainer=cancelling_trainer, clock=clock)
+    assert len(calls) == 2
+    assert len(e.value.result.trials) == 2
+
+
+def test_a_real_race_picks_the_clearly_better_candidate(workspace, tmp_path):
+    """Frozen random backbone, head only: a rate of 1e-6 cannot learn in three epochs, 3e-2 can."""
+    folder = make_image_folder(tmp_path / "imgs", num_classes=3, per_class=20, size=32)
+    base = TrainConfig(dataset=str(folder), weights="none", fine_tune=False, augmentation="none", image_size=32,
+                       batch_size=8, epochs=3, device="cpu")
+    data = prepare_data(base, workspace)
+    candidates = [Candidate(f"lr {r:g}", {"learning_rate": r}, "test", dataclasses.replace(base, learning_rate=r))
+                  for r in (1e-6, 3e-2)]
+    result = run_race(candidates, data, budget_s=600)
+    scores = result.scores()
+    assert result.winner == "lr 0.03"
+    assert scores["lr 0.03"].val_loss < scores["lr 1e-06"].val_loss
+    assert "disagrees" in result.verdict("lr 1e-06") and "agrees" in result.verdict("lr 0.03")
+
+
+def test_recommend_race_on_a_folder_prints_every_candidate_with_its_score(workspace, tmp_path, capsys):
+    from resnet_core.cli import main
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=14, size=32)
+    code = main(["recommend", "--data", str(folder), "--cpu", "--weights", "none", "--image-size", "32",
+                 "--race", "--budget", "2", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    race = out["race"]
+    assert race["budget_s"] == 120
+    names = [c["name"] for c in race["candidates"]]
+    assert len(names) >= 3 and race["winner"] in names
+    assert all({"name", "changes", "source", "val_loss", "val_acc", "rung"} <= set(c) for c in race["candidates"])
+    assert any(c["val_loss"] is not None for c in race["candidates"])
+    assert race["verdict"] and race["trials"]
+
+
+def test_recommend_race_needs_the_data(capsys):
+    from resnet_core.cli import main
+
+    assert main(["recommend", "--images", "500", "--classes", "5", "--cpu", "--race"]) != 0
+    assert "--data" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Compare's ranked table: the study's columns with the dashboard's (status, tie mark, interval, trade-off,
+split leaks), one table per number of training images, and its CSV."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from resnet_core.results.ranking import STUDY_COLUMNS
+from resnet_core.results.trust import TIE_HELP
+from resnet_core.views import glossary
+from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
+from ui.shared import as_percent_points, study_columns
+
+TABLE_CONFIG = {
+    "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
+    **study_columns(),
+    "Pareto": st.column_config.CheckboxColumn("Best trade-off", help=glossary.BEST_TRADE_OFF),
+    "Status": st.column_config.TextColumn("Status", width="small",
+                                          help="'cancelled': stopped by hand after an evaluation; ranked on "
+                                               "the best model it kept."),
+    TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
+    CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
+                                           "over the test images."),
+    "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
+                                                 "among the run's training images: its test accuracy is optimistic."),
+}
+ACCURACY_COLUMNS = ("Val Acc", "Test Acc")
+
+
+# ----- the ranking --------------------------------------------------------------------------------
+
+def ranking_section(table: pd.DataFrame, dataset: str) -> None:
+    sizes = sorted(table["Images"].dropna().unique())
+    # A run cancelled by hand can rank too: say so beside its number when there is one.
+    status = ["Status"] if (table["Status"] != "completed").any() else []
+    shown = with_trust_text(table)
+    # Runs whose split let copies of test images into training: marked, and said why.
+    leaky = ["Split Leaks"] if (table["Split Leaks"].fillna(0) > 0).any() else []
+    if leaky:
+        st.warning("Some runs were tested on images with a copy in their training images (Split leaks): "
+                   "their test accuracy is optimistic. Make a new split on the Data page and train again.",
+                   icon=":material/warning:")
+    columns = ["run_id", *status, *STUDY_COLUMNS, TIE_COLUMN, CI_COLUMN, "Pareto", *leaky]
+    for size in sizes if len(sizes) > 1 else [None]:
+        part = shown if size is None else shown[shown["Images"] == size]
+        if size is not None:
+            st.markdown(f"**{int(size):,} training images**")
+        st.dataframe(as_percent_points(part[columns], ACCURACY_COLUMNS), hide_index=True,
+                     column_config=TABLE_CONFIG, key=f"compare_table_{'all' if size is None else int(size)}")
+    if len(sizes) == 1:
+        st.caption(f"{int(sizes[0]):,} training images · the same test images for every run · "
+                   "click a column header to sort.")
+    st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
+                       file_name=f"{dataset}-runs.csv", mime="text/csv", key="compare_csv",
+                       icon=":material/download:")

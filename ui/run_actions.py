@@ -1,0 +1,62 @@
+"""A stored run's actions, as the Compare page offers them: download its model as a bundle, predict
+with it, delete it (asking first)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_core.results.bundle import bundle_name, export_bundle
+from resnet_core.views.run_details import has_model
+from ui.shared import PAGES, PREDICT_RUN, friendly_errors, services
+
+EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
+
+
+def model_panel(record) -> None:
+    """The run's model as a download (TorchScript or ONNX bundle), or straight to Predict with it."""
+    svc = services()
+    if not has_model(record, svc.workspace):
+        st.info("This run kept no trained model.")
+        return
+    st.caption("Download the best model with labels.json and preprocess.json, ready for use outside "
+               "ResNet Pilot.")
+    fmt = st.radio("Format", list(EXPORT_FORMATS), format_func=EXPORT_FORMATS.get, horizontal=True,
+                   key="compare_export_format")
+    row = st.container(horizontal=True)
+    if row.button("Prepare download", key="compare_export", icon=":material/package_2:"):
+        with st.spinner(f"Exporting run {record.id} as {EXPORT_FORMATS[fmt]}…"):
+            with friendly_errors(f"export run {record.id}"):
+                data = export_bundle(svc.workspace, record.id, fmt)
+                st.session_state["compare_export_ready"] = (record.id, fmt, data)
+    ready = st.session_state.get("compare_export_ready")
+    if ready and ready[0] == record.id and ready[1] == fmt:
+        row.download_button("Download .zip", ready[2], file_name=bundle_name(record.id, record.model, fmt),
+                            mime="application/zip", key="compare_export_download", type="primary",
+                            icon=":material/download:")
+    if row.button("Predict with this model", key="compare_go_predict", icon=":material/image_search:"):
+        st.session_state[PREDICT_RUN] = record.id
+        st.switch_page(PAGES["predict"])
+
+
+def delete_panel(record, forget_key: str | None = None) -> None:
+    """forget_key: a session key that held the run, cleared once it is deleted."""
+    asking = st.session_state.get("compare_delete_ask") == record.id
+    if not asking:
+        if st.button(f"Delete run #{record.id}", key="compare_delete", icon=":material/delete:"):
+            st.session_state["compare_delete_ask"] = record.id
+            st.rerun()
+        return
+    st.warning(f"Delete run #{record.id} ({record.description}) with its model and curves? This cannot be undone.")
+    row = st.container(horizontal=True)
+    if row.button("Yes, delete", key="compare_delete_confirm", type="primary"):
+        st.session_state.pop("compare_delete_ask", None)
+        deleted = False
+        with friendly_errors(f"delete run {record.id}"):
+            deleted = services().store.delete_run(record.id)
+        if deleted:
+            if forget_key:
+                st.session_state.pop(forget_key, None)
+            st.toast(f"Run {record.id} deleted.")
+            st.rerun()
+    if row.button("Keep it", key="compare_delete_cancel"):
+        st.session_state.pop("compare_delete_ask", None)
+        st.rerun()
