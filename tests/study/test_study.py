@@ -338,7 +338,7 @@ def test_conclusion_says_a_tie_is_a_tie_not_zero_points():
 
 def test_conclusion_calls_runs_within_noise_tied_instead_of_naming_a_winner():
     tables = [_table(500, ("ResNet50 + fine-tuning", 0.850, 100), ("ResNet18 + fine-tuning", 0.845, 60),
-                      ("ResNet18", 0.70, 30))]
+                      ("ResNet18", 0.70, 30), pick="ResNet18 + fine-tuning")]
     tables[0]["rows"][0]["tied_for_first"] = tables[0]["rows"][1]["tied_for_first"] = True
     tables[0]["rows"][2]["tied_for_first"] = False
     text = study_conclusion(tables, {500: "ResNet18 + fine-tuning"})
