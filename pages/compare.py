@@ -31,6 +31,7 @@ from resnet_core.views.run_details import (
     unranked_runs,
 )
 from resnet_core.views.trust_view import interval_lines
+from ui.calibration_panel import calibration_panel
 from ui.ranking_table import rank_by_toggle, ranking_section
 from ui.run_actions import delete_panel, model_panel
 from ui.shared import (
@@ -80,7 +81,7 @@ def run_section(records, dataset: str) -> None:
         st.error(f"This run failed: {record.error}")
     elif record.status in ACTIVE:
         st.info(f"This run is {record.status}; its scores appear when it finishes.", icon=":material/hourglass_top:")
-    tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file"])
+    tabs = st.tabs(["Curves", "Confusion matrix", "Per class", "Model file", "Calibration"])
     with tabs[0]:
         epochs = svc.store.epochs(run_id)
         if epochs:
@@ -114,6 +115,8 @@ def run_section(records, dataset: str) -> None:
                             config={"displayModeBar": False})
     with tabs[3]:
         model_panel(record)
+    with tabs[4]:
+        calibration_panel(svc.workspace, run_id)
     delete_panel(record, forget_key=RUN_KEY)
 
 

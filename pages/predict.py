@@ -7,6 +7,7 @@ from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
 from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay
 from resnet_core.text import format_percent
 from resnet_core.training.checkpoints import CheckpointError
+from resnet_core.views.calibration_view import flip_gain_text
 from resnet_core.views.charts import top_k_bars
 from resnet_core.views.run_details import default_run, predictable_runs, run_label
 from ui.shared import (
@@ -51,7 +52,7 @@ def image_input() -> tuple[str, bytes] | None:
     return None
 
 
-def show_prediction(record, name: str, data: bytes) -> None:
+def show_prediction(record, name: str, data: bytes, flip: bool = False) -> None:
     svc = services()
     predictor = None
     with friendly_errors(f"load the model of run {record.id}"):
@@ -60,7 +61,7 @@ def show_prediction(record, name: str, data: bytes) -> None:
         return
     try:
         with st.spinner("Looking at the image…"):
-            top = predictor.predict(data, top_k=min(TOP_K, len(predictor.classes)))
+            top = predictor.predict(data, top_k=min(TOP_K, len(predictor.classes)), flip=flip)
             heat, _ = predictor.gradcam(data)
             preview = predictor.preview(data)
     except ImageLoadError as e:
@@ -74,6 +75,9 @@ def show_prediction(record, name: str, data: bytes) -> None:
     with left:
         st.metric("Prediction", best["class"], help=f"From {name}.")
         st.caption(f"{format_percent(best['probability'])} sure · top {len(top)} of {len(predictor.classes)} classes")
+        st.caption(f"Probabilities calibrated on the validation images (temperature {predictor.temperature:.2f}): "
+                   "of the images called 80% sure, about 80% are right." if predictor.calibrated else
+                   "Probabilities as the model gives them (this run was trained before calibration existed).")
         st.plotly_chart(top_k_bars(top), key="predict_topk", config={"displayModeBar": False})
     with right:
         a, b = st.columns(2)
@@ -102,7 +106,11 @@ with st.container(border=True):
         record = choose_run(runs)
     with c2:
         source = image_input()
+    gain = flip_gain_text(svc.workspace, record.id)
+    flip = st.toggle("Also look at the mirror image (test-time augmentation)", key="predict_flip",
+                     help="Averages the probabilities of the image and its left-right mirror.")
+    st.caption(gain)
 if source is None:
     st.info("Upload an image (or switch on the camera) to see the prediction.", icon=":material/upload:")
 else:
-    show_prediction(record, *source)
+    show_prediction(record, *source, flip=flip)

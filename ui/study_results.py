@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from resnet_core.results.trust import TIE_HELP
 from resnet_core.study.plan import StudyPlan, list_studies
 from resnet_core.study.run import cancel_study, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
@@ -24,6 +25,7 @@ from resnet_core.views.study_view import (
     size_label,
     study_cells,
 )
+from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN
 from ui.shared import PAGES, as_percent_points, friendly_errors, services, study_columns
 
 OPEN_KEY = "study_open"  # the study shown under "Progress and results"
@@ -38,9 +40,12 @@ TABLE_CONFIG = {
                                                       help=glossary.BEST_TRADE_OFF + " Within its size."),
     "Run": st.column_config.NumberColumn("Run", format="#%d"),
     "Status": st.column_config.TextColumn("Status"),
+    TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
+    CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
+                                           "over the test images."),
 }
 TABLE_COLUMNS = ["Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank",
-                 "Best trade-off", "Run"]
+                 TIE_COLUMN, CI_COLUMN, "Best trade-off", "Run"]
 
 
 # ----- messages after an action ------------------------------------------------------------------

@@ -26,6 +26,7 @@ from resnet_core.data.imageio import (
     resize_center_crop,
     to_rgb,
 )
+from resnet_core.training.calibration import CALIBRATION_NAME, read_temperature
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from resnet_core.training.models import Classifier
 
@@ -74,6 +75,13 @@ class Predictor:
     image_size: int
     device: torch.device
     meta: dict[str, Any] = field(default_factory=dict)
+    # The run's fitted temperature (training/calibration.py): logits are divided by it, so the
+    # probabilities are calibrated. 1.0 for a run scored before calibration existed.
+    temperature: float = 1.0
+
+    @property
+    def calibrated(self) -> bool:
+        return self.temperature != 1.0
 
     def preview(self, image: ImageSource) -> Image.Image:
         """The image as the model sees it: RGB, image_size × image_size (for showing next to a heatmap)."""
@@ -88,11 +96,19 @@ class Predictor:
         with torch.inference_mode():
             # Convert on the device: uint8 is a quarter of the bytes to move.
             logits = self.model(model_input(pixels.to(self.device, non_blocking=True)))
-            return torch.softmax(logits.float(), dim=1).cpu()
+            return torch.softmax(logits.float() / self.temperature, dim=1).cpu()
 
-    def predict(self, image: ImageSource, top_k: int = 5) -> list[dict[str, Any]]:
-        """The top_k classes, most probable first: [{"class": name, "probability": p}, ...]."""
-        probs = self.probabilities(self.pixels(image)[None])[0]
+    def flip_probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Test-time augmentation: the probabilities of each image and its mirror image, averaged."""
+        return (self.probabilities(pixels) + self.probabilities(pixels.flip(-1))) / 2
+
+    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False) -> list[dict[str, Any]]:
+        """The top_k classes, most probable first: [{"class": name, "probability": p}, ...].
+
+        flip: average with the mirrored image (see results/tta.py for what it gains on the test split).
+        """
+        pixels = self.pixels(image)[None]
+        probs = (self.flip_probabilities(pixels) if flip else self.probabilities(pixels))[0]
         return self.top(probs, top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[dict[str, Any]]]:
@@ -225,22 +241,27 @@ def load_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor
     model, meta = load_checkpoint(path, map_location="cpu")
     model.to(dev).eval()
     return Predictor(model=model, classes=list(meta["classes"]), image_size=int(meta["image_size"]),
-                     device=dev, meta=meta)
+                     device=dev, meta=meta, temperature=read_temperature(run_dir))
 
 
 def cached_predictor(run_dir: str | os.PathLike, device: str = "cpu") -> Predictor:
     """load_predictor, remembered per process; a re-written checkpoint is noticed and reloaded."""
-    path = Path(run_dir).resolve() / CHECKPOINT_NAME
+    folder = Path(run_dir).resolve()
+    # A new checkpoint or a new temperature both make a new predictor.
+    stamp = tuple(_file_stamp(folder / name) for name in (CHECKPOINT_NAME, CALIBRATION_NAME))
+    return _cached(str(folder), device, stamp)
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
     except OSError:
-        stamp = (0, 0)
-    return _cached(str(path.parent), device, stamp)
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(run_dir: str, device: str, stamp: tuple[int, int]) -> Predictor:
+def _cached(run_dir: str, device: str, stamp: tuple) -> Predictor:
     return load_predictor(run_dir, device)
 
 

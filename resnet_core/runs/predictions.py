@@ -17,7 +17,7 @@ import numpy as np
 
 from resnet_core.fsutil import atomic_write_bytes
 
-if TYPE_CHECKING:  # the engine brings torch; reading stored predictions (`runs`, Compare) needs none
+if TYPE_CHECKING:  # reading predictions (the `runs` command, the tables) must not load torch
     from resnet_core.training.engine import Predictions
 
 PREDICTIONS_NAME = "predictions.npz"
@@ -31,6 +31,7 @@ class RunPredictions:
     val_true: np.ndarray
     val_logits: np.ndarray
     temperature: float = 1.0  # divides the logits before softmax; 1.0 = not calibrated
+    test_logits_mirrored: np.ndarray | None = None  # the test images flipped left to right
 
     @property
     def test_pred(self) -> np.ndarray:
@@ -48,8 +49,10 @@ class RunPredictions:
 def save_predictions(run_dir: str | Path, predictions: Predictions, temperature: float = 1.0) -> None:
     """Write predictions.npz atomically (a reader never sees half a file)."""
     buffer = io.BytesIO()
+    mirrored = predictions.test_logits_mirrored
+    extra = {} if mirrored is None else {"test_logits_mirrored": mirrored.float().numpy().astype(np.float32)}
     np.savez_compressed(
-        buffer, test_paths=np.asarray(predictions.test_paths, dtype=str),
+        buffer, **extra, test_paths=np.asarray(predictions.test_paths, dtype=str),
         test_true=predictions.test_true.numpy().astype(np.int32),
         test_logits=predictions.test_logits.float().numpy().astype(np.float32),
         val_true=predictions.val_true.numpy().astype(np.int32),
@@ -68,9 +71,12 @@ def load_predictions(run_dir: str | Path) -> RunPredictions | None:
             out = RunPredictions(
                 test_paths=f["test_paths"], test_true=f["test_true"].astype(np.int64),
                 test_logits=f["test_logits"], val_true=f["val_true"].astype(np.int64),
-                val_logits=f["val_logits"], temperature=float(f["temperature"]))
+                val_logits=f["val_logits"], temperature=float(f["temperature"]),
+                test_logits_mirrored=f["test_logits_mirrored"] if "test_logits_mirrored" in f.files else None)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
     if len(out.test_true) != len(out.test_logits) or len(out.test_paths) != len(out.test_true):
+        return None
+    if out.test_logits_mirrored is not None and out.test_logits_mirrored.shape != out.test_logits.shape:
         return None
     return out

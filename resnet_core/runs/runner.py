@@ -24,6 +24,7 @@ from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import DeviceUnavailableError, resolve_device
 from resnet_core.runs.predictions import save_predictions
 from resnet_core.status import RunStatus
+from resnet_core.training.calibration import fit_temperature, write_calibration
 from resnet_core.training.callbacks import (
     Callback,
     CallbackList,
@@ -136,9 +137,13 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     final["final_metrics"]["split_leaks"] = data.split_leaks
-    atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
     if result.predictions is not None:
-        save_predictions(run_dir, result.predictions)
+        # Calibrate after training, on the validation split: prediction and export apply it.
+        temperature = fit_temperature(result.predictions.val_logits, result.predictions.val_true)
+        final["final_metrics"]["temperature"] = temperature
+        save_predictions(run_dir, result.predictions, temperature)
+        write_calibration(run_dir, temperature, len(result.predictions.val_true))
+    atomic_write_json(run_dir / "metrics.json", {"history": result.history, **final})
     if result.status == RunStatus.CANCELLED and result.test_acc is None:
         store.add_note(run_id, "Cancelled before the first evaluation; nothing to score.")
     store.finish_run(run_id, result.status, final)

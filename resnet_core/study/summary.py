@@ -6,6 +6,7 @@ from typing import Any
 
 from resnet_core.advice.wizard_pick import overridden_settings, wizard_pick_run
 from resnet_core.results.ranking import RankedRun, format_study_table, ranked_rows
+from resnet_core.results.trust import trust_by_run
 from resnet_core.status import PENDING, RunStatus
 from resnet_core.study.plan import StudyPlan, load_study
 from resnet_core.study.run import completed_run, matching_runs
@@ -22,8 +23,10 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
 
     Each row: config, val_loss, val_acc, test_acc, train_time_s, epoch_ended, rank (None while not
     completed), plus status, run_id, model, fine_tune, augmentation, pareto and wizard_pick (the
-    run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard page uses too). Each
-    table also says which of the wizard's tuned settings the study overrode ("overridden").
+    run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard page uses too); and, for
+    runs that kept their test predictions, test_acc_ci ([low, high], 95%) and tied_for_first (within
+    noise of rank 1 on the same test images). Each table also says which of the wizard's tuned
+    settings the study overrode ("overridden").
     """
     if isinstance(plan, str):
         plan = load_study(plan, store.workspace)
@@ -35,8 +38,9 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
         for e in entries:
             records = runs.get(e.key, [])
             shown[e.key] = completed_run(records) or (records[0] if records else None)
-        ranked = {row.run_id: row for row in ranked_rows(
-            r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)}
+        ranked_list = ranked_rows(r for r in shown.values() if r is not None and r.status == RunStatus.COMPLETED)
+        ranked = {row.run_id: row for row in ranked_list}
+        trust = trust_by_run(ranked_list, store.workspace)
         ranked_runs = sorted((r for r in shown.values() if r is not None and r.id in ranked),
                              key=lambda r: ranked[r.id].rank)
         advice = plan.wizard_advice(size)
@@ -58,10 +62,17 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
                 "wizard_pick": record is not None and record is pick,
+                **_trust_keys(trust.get(record.id) if ranked_row else None),
             })
         overridden = overridden_settings(entries[0].config) if entries else ()
         tables.append({"num_images": size, "rows": rows, "overridden": overridden})
     return tables
+
+
+def _trust_keys(trust) -> dict[str, Any]:
+    iv = trust.intervals if trust else None
+    return {"test_acc_ci": iv.accuracy.as_list() if iv else None,
+            "tied_for_first": trust.tied_for_first if trust else None}
 
 
 def format_tables(tables: list[dict[str, Any]]) -> str:
@@ -97,8 +108,16 @@ def study_conclusion(tables: list[dict[str, Any]], wizard_pick: str | Mapping[in
             continue
         best = ranked[0]
         best_by_size.append((n, best))
-        sentence = (f"{n:,} images: best was {best['config']} with {_pct(best['test_acc'])} test "
-                    f"accuracy in {format_duration(best['train_time_s'])}")
+        tied = [r for r in ranked[1:] if r.get("tied_for_first")]
+        if tied:
+            # Within noise of each other on the same test images: no winner by a hair.
+            names = ", ".join(f"{r['config']} ({_pct(r['test_acc'])})" for r in tied)
+            sentence = (f"{n:,} images: tied for best were {best['config']} ({_pct(best['test_acc'])} in "
+                        f"{format_duration(best['train_time_s'])}) and {names}: their differences on the same "
+                        "test images are within noise, so the ranking between them is no real win")
+        else:
+            sentence = (f"{n:,} images: best was {best['config']} with {_pct(best['test_acc'])} test "
+                        f"accuracy in {format_duration(best['train_time_s'])}")
         value = _best_value(ranked)
         if value is not None and value is not best:
             sentence += (f"; best value was {value['config']}, {_pct(value['test_acc'])} in "
@@ -138,7 +157,12 @@ def _wizard_sentence(n: int, pick: str, ranked: list[dict[str, Any]], overridden
     if row is None:
         return f"{n:,} images: the wizard's pick, {pick}, was not measured in this study."
     if row is best:
+        if any(r.get("tied_for_first") for r in ranked[1:]):
+            return f"{n:,} images: the wizard's pick, {pick}, ranked first, tied with others within noise."
         return f"{n:,} images: the wizard's pick, {pick}, was the winner."
+    if row.get("tied_for_first"):
+        return (f"{n:,} images: the wizard's pick, {pick}, ranked {ordinal(row['rank'])} of {len(ranked)} "
+                f"but is tied for first with {best['config']}: the difference is within noise.")
     gap = (best["test_acc"] - row["test_acc"]) * 100
     if gap < 0.05:  # same accuracy: ranked lower on validation loss or time
         return (f"{n:,} images: the wizard's pick, {pick}, ranked {ordinal(row['rank'])} of {len(ranked)}, "

@@ -117,6 +117,7 @@ class Predictions:
     test_logits: torch.Tensor
     val_true: torch.Tensor
     val_logits: torch.Tensor
+    test_logits_mirrored: torch.Tensor | None = None  # each test image flipped left to right
 
 
 @dataclass
@@ -331,9 +332,13 @@ def _finish(model, data, feats, speed, state, best_state, status, stop_reason, t
         test_report = test_report_from(test, data)
         val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
                        features=feats["val"] if feats else None, keep_predictions=True)
+        # The test images mirrored too, so the gain of flip test-time augmentation is measured, not guessed.
+        mirrored = evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
+                            keep_predictions=True, mirrored=True)
         predictions = Predictions(
             test_paths=[data.paths[int(i)] for i in data.test_idx], test_true=test["true"],
-            test_logits=test["logits"], val_true=val["true"], val_logits=val["logits"])
+            test_logits=test["logits"], val_true=val["true"], val_logits=val["logits"],
+            test_logits_mirrored=mirrored["logits"])
         best_row = next(h for h in state.history if h["epoch"] == state.best_epoch)
         val_loss, val_acc = best_row["val_loss"], best_row["val_acc"]
     return FitResult(
@@ -488,8 +493,11 @@ def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Te
 @torch.inference_mode()
 def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: torch.Tensor,
              speed: Speed, features: torch.Tensor | None = None,
-             keep_predictions: bool = False) -> dict[str, Any]:
-    """Mean loss and accuracy over the given rows (inference mode, larger batches)."""
+             keep_predictions: bool = False, mirrored: bool = False) -> dict[str, Any]:
+    """Mean loss and accuracy over the given rows (inference mode, larger batches).
+
+    mirrored: every image flipped left to right (to measure test-time augmentation).
+    """
     model.eval()
     n = len(idx)
     total_loss, correct = 0.0, 0
@@ -500,6 +508,8 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
             logits = model.head(features[start:start + speed.eval_batch_size].to(speed.device))
         else:
             x = _batch_input(pixels, idx[start:start + speed.eval_batch_size], speed, "none", None)
+            if mirrored:
+                x = x.flip(3)
             with _autocast(speed):
                 logits = model(x)
         logits = logits.float()

@@ -14,10 +14,12 @@ from typing import Any
 
 from resnet_core.config import MODEL_LABELS
 from resnet_core.results.ranking import RankedRun
+from resnet_core.results.trust import TIE_TEXT
 from resnet_core.status import ACTIVE, PENDING, STOPPED, UNDER_WAY, RunStatus
 from resnet_core.study.plan import StudyPlan
 from resnet_core.study.run import matching_runs
-from resnet_core.text import format_time_left, ordinal
+from resnet_core.text import MISSING, format_interval, format_time_left, ordinal
+from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN
 
 # Shares of the training split the page offers as sizes; the first, second and last are preselected,
 # as in the reference study (a small, a middle and the full training set).
@@ -302,7 +304,7 @@ def overall_progress(cells: Sequence[Cell], estimates: Sequence[float] | None = 
 # ----- results -----------------------------------------------------------------------------------
 
 RESULT_COLUMNS = ("Training images", "Run", "Model", "Val Loss", "Val Acc", "Test Acc", "Training Time",
-                  "Epoch Ended", "Rank", "Best trade-off", "Status")
+                  "Epoch Ended", "Rank", "Best trade-off", "Status", "Tie", "Test Acc 95% CI")
 
 
 def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -316,7 +318,9 @@ def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "Val Loss": r.get("val_loss"), "Val Acc": r.get("val_acc"), "Test Acc": r.get("test_acc"),
                 "Training Time": r.get("train_time_s"), "Epoch Ended": r.get("epoch_ended"),
                 "Rank": r.get("rank"), "Best trade-off": bool(r.get("pareto")),
-                "Status": r.get("status", PENDING)})
+                "Status": r.get("status", PENDING),
+                TIE_COLUMN: TIE_TEXT if r.get("tied_for_first") else "",
+                CI_COLUMN: format_interval(*r["test_acc_ci"]) if r.get("test_acc_ci") else MISSING})
     return rows
 
 

@@ -246,6 +246,22 @@ def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(traine
     assert list(at.dataframe[0].value["Tie"]) == ["", ""]
 
 
+def test_the_calibration_tab_shows_ece_before_and_after_and_the_reliability_diagram(trained, env):
+    at = open_compare("tiny")
+    run_id = at.selectbox(key="compare_run").value
+    record = services().store.get_run(run_id)
+    temperature = record.final_metrics["temperature"]
+    text = texts(at.markdown)
+    assert "expected calibration error" in text and f"{record.num_test} test images" in text
+    if temperature != 1.0:
+        assert f"Temperature {temperature:.2f}" in text and "before" in text and "after" in text
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    reliability = next(c for c in charts if c["layout"].get("title", {}).get("text") == "Reliability on the test split")
+    assert {t["meta"] for t in reliability["data"]} == {"diagonal", "before", "after"}
+    after = next(t for t in reliability["data"] if t["meta"] == "after")
+    assert sum(after["customdata"]) == record.num_test
+
+
 def test_runs_whose_split_leaked_are_marked(trained):
     (first, second), _ = trained
     store = services().store

@@ -133,3 +133,42 @@ def test_the_camera_is_only_asked_for_when_switched_on(env):
     assert not at.camera_input
     at.toggle(key="predict_camera_on").set_value(True).run()
     assert at.camera_input(key="predict_camera")
+
+
+def test_probabilities_are_calibrated_and_the_page_says_so(env, image_bytes):
+    from resnet_core.training.calibration import write_calibration
+
+    run_id = finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert "trained before calibration existed" in texts(at.caption)
+    write_calibration(env.run_dir(run_id), 3.0, val_images=6)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception
+    assert "Probabilities calibrated on the validation images (temperature 3.00)" in texts(at.caption)
+
+
+def test_the_flip_switch_shows_its_measured_gain_and_predicts_with_it(env, image_bytes):
+    import numpy as np
+
+    from resnet_core.runs.predictions import RunPredictions  # noqa: F401 (the file format below)
+
+    run_id = finished_run(env, 0.9)
+    at = open_predict(dataset="tiny")
+    assert "Not measured for this run" in texts(at.caption)
+    true = np.array([0, 1] * 100)
+    logits = np.eye(3)[true].astype(np.float32)
+    mirrored = logits.copy()
+    mirrored[:10] = 5 * np.eye(3)[(true[:10] + 1) % 3]  # the mirror is surely wrong on 10 of 200
+    np.savez(env.run_dir(run_id) / "predictions.npz", test_paths=np.array([f"{i}.png" for i in range(200)]),
+             test_true=true, test_logits=logits, val_true=true, val_logits=logits, temperature=np.float64(1.0),
+             test_logits_mirrored=mirrored)
+    at = open_predict(dataset="tiny")
+    assert "Measured on this run's 200 test images: 100.0% without, 95.0% with the flip (-5.0 points)" in texts(
+        at.caption)
+    at.toggle(key="predict_flip").set_value(True).run()
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception and not at.error
+    (prediction,) = [m for m in at.metric if m.label == "Prediction"]
+    assert prediction.value in CLASSES

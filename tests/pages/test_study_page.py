@@ -2,6 +2,8 @@
 ranked table per size with the conclusion, re-launching running nothing new, reopening a study."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from page_helpers import APP, TIMEOUT, metrics, texts
 from streamlit.testing.v1 import AppTest
@@ -154,7 +156,9 @@ def test_plan_estimate_launch_stop_resume_and_results(tiny):
         assert set(table["Model"]) == {"ResNet18", "ResNet18 + fine-tuning", "ResNet18 + augmentation",
                                        "ResNet18 + fine-tuning + augmentation"}
     conclusion = texts(at.markdown)
-    assert "12 images: best was" in conclusion and "24 images: best was" in conclusion
+    # A few test images rarely separate runs: the conclusion then says they are tied.
+    assert re.search("12 images: (best was|tied for best were)", conclusion)
+    assert re.search("24 images: (best was|tied for best were)", conclusion)
     assert "the wizard's pick" in conclusion
     assert "Best test accuracy by size" in conclusion
     assert grid(at)[["12 images", "24 images"]].apply(lambda c: c.str.startswith("✓")).to_numpy().all()

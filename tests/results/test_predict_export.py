@@ -166,7 +166,8 @@ def test_torchscript_export_matches_the_checkpoint(run, images, tmp_path):
     with torch.no_grad():
         assert torch.allclose(loaded(batch), reference_logits(model, images[:3]), atol=1e-4)
     assert read_json(out.parent / "labels.json") == CLASSES
-    assert read_json(out.parent / "preprocess.json") == preprocess_spec(32)
+    spec = read_json(out.parent / "preprocess.json")
+    assert spec.items() >= preprocess_spec(32).items() and spec["calibration"]["temperature"] == 1.0
 
 
 def test_onnx_export_matches_the_checkpoint_for_any_batch_size(run, images, tmp_path):
@@ -183,7 +184,8 @@ def test_onnx_export_matches_the_checkpoint_for_any_batch_size(run, images, tmp_
         np.testing.assert_allclose(logits, reference_logits(model, paths).numpy(), atol=1e-4)
     assert json.loads(session.get_modelmeta().custom_metadata_map["labels"]) == CLASSES
     assert read_json(out.parent / "labels.json") == CLASSES
-    assert read_json(out.parent / "preprocess.json") == preprocess_spec(32)
+    spec = read_json(out.parent / "preprocess.json")
+    assert spec.items() >= preprocess_spec(32).items() and spec["calibration"]["temperature"] == 1.0
 
 
 def test_export_refuses_bad_requests(run, tmp_path):
@@ -246,7 +248,7 @@ def test_cli_export_json(run, tmp_path, capsys):
     assert status == 0
     info = json.loads(capsys.readouterr().out)
     assert info["path"] == str(out / "model.pt") and Path(info["path"]).is_file()
-    assert info["classes"] == CLASSES and read_json(info["preprocess"]) == preprocess_spec(32)
+    assert info["classes"] == CLASSES and read_json(info["preprocess"]).items() >= preprocess_spec(32).items()
     assert main(["export", "--run", "12", "--format", "onnx", "--out", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
 
@@ -287,6 +289,66 @@ def test_the_bundles_predict_script_gives_the_dashboards_probabilities(run, work
         assert [t["class"] for t in result["top"]] == [t["class"] for t in inside]
         assert [t["probability"] for t in result["top"]] == pytest.approx([t["probability"] for t in inside],
                                                                           abs=1e-4)
+
+
+TEMPERATURE = 2.5
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_calibrated_run_predicts_and_exports_calibrated_probabilities(run, workspace, images, tmp_path, fmt):
+    """The run's temperature divides the logits in the dashboard, in the exported graph and so in the
+    bundle's predict.py; the winning class stays the same."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    from resnet_core.results.bundle import export_bundle
+    from resnet_core.training.calibration import write_calibration
+
+    folder, model = run
+    write_calibration(folder, TEMPERATURE, val_images=30)
+    expected = torch.softmax(reference_logits(model, images[:3]) / TEMPERATURE, 1)
+    predictor = load_predictor(folder)
+    assert predictor.calibrated and predictor.temperature == TEMPERATURE
+    inside = predictor.probabilities(torch.stack([load_uint8(p, 32) for p in images[:3]]))
+    assert torch.allclose(inside, expected, atol=1e-5)
+    assert (inside.argmax(1) == reference_logits(model, images[:3]).argmax(1)).all()
+
+    out = tmp_path / "unzipped"
+    with zipfile.ZipFile(io.BytesIO(export_bundle(workspace, RUN_ID, fmt))) as zf:
+        zf.extractall(out)
+    assert read_json(out / "preprocess.json")["calibration"]["temperature"] == TEMPERATURE
+    done = subprocess.run([sys.executable, str(out / "predict.py"), *map(str, images[:3]), "--top", "3", "--json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for row, result in zip(expected, json.loads(done.stdout), strict=True):
+        top = sorted(row.tolist(), reverse=True)
+        assert [t["probability"] for t in result["top"]] == pytest.approx(top, abs=1e-4)
+
+
+def test_the_flip_averages_an_image_with_its_mirror(run, images):
+    predictor = load_predictor(run[0])
+    pixels = load_uint8(images[0], 32)
+    both = (predictor.probabilities(pixels[None]) + predictor.probabilities(pixels.flip(-1)[None])) / 2
+    flipped = predictor.predict(images[0], top_k=3, flip=True)
+    assert [t["probability"] for t in flipped] == pytest.approx(sorted(both[0].tolist(), reverse=True), abs=1e-6)
+    plain = predictor.predict(images[0], top_k=3)
+    assert [t["probability"] for t in plain] != pytest.approx([t["probability"] for t in flipped], abs=1e-6)
+
+
+def test_flip_gain_counts_the_images_the_mirror_puts_right():
+    from resnet_core.results.tta import flip_gain
+    from resnet_core.runs.predictions import RunPredictions
+
+    true = np.array([0, 0, 1, 1])
+    plain = np.array([[2.0, 0.0], [0.0, 0.5], [0.0, 2.0], [0.0, 0.5]])  # 3 of 4 right
+    mirrored = np.array([[2.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 0.5]])  # image 2 clearly class 0 mirrored
+    gain = flip_gain(RunPredictions(test_paths=np.array(list("abcd")), test_true=true, test_logits=plain,
+                                    val_true=true, val_logits=plain, test_logits_mirrored=mirrored))
+    assert (gain.plain, gain.flipped, gain.test_images) == (0.75, 1.0, 4) and gain.gain == 0.25
+    assert flip_gain(RunPredictions(test_paths=np.array(list("abcd")), test_true=true, test_logits=plain,
+                                    val_true=true, val_logits=plain)) is None
 
 
 def test_gradcam_caption_says_when_the_map_means_nothing():

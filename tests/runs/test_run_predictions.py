@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.results.predict import load_predictor
+from resnet_core.results.tta import flip_gain
 from resnet_core.runs.predictions import PREDICTIONS_NAME, load_predictions
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
+from resnet_core.training.calibration import fit_temperature, read_temperature
 
 
 @pytest.fixture
@@ -33,3 +37,22 @@ def test_the_test_split_predictions_are_stored_and_agree_with_the_score(scored_r
     assert np.isclose(p.test_correct.mean(), record.test_acc)
     wrong = {m["path"] for m in record.final_metrics["misclassified"]}
     assert wrong == set(p.test_paths[~p.test_correct])
+
+
+def test_a_scored_run_is_calibrated_on_its_validation_split(scored_run):
+    record, folder = scored_run
+    p = load_predictions(folder)
+    t = read_temperature(folder)
+    assert t == p.temperature == record.final_metrics["temperature"]
+    assert t == fit_temperature(torch.from_numpy(p.val_logits), torch.from_numpy(p.val_true))
+    assert load_predictor(folder).temperature == t
+
+
+def test_the_mirrored_test_images_are_scored_so_the_flip_gain_is_measured(scored_run):
+    record, folder = scored_run
+    p = load_predictions(folder)
+    assert p.test_logits_mirrored.shape == p.test_logits.shape
+    assert not np.allclose(p.test_logits_mirrored, p.test_logits)  # really other inputs
+    gain = flip_gain(p)
+    assert gain.plain == pytest.approx(record.test_acc) and 0 <= gain.flipped <= 1
+    assert gain.test_images == record.num_test
