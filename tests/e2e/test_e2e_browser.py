@@ -164,7 +164,7 @@ def test_new_user_journey(server, browser, tmp_path):
         prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
         expect(prediction.get_by_test_id("stMetricValue")).to_have_text(
             re.compile("|".join(class_names(CLASSES))))
-        expect(page.get_by_text(re.compile(r"\d+(\.\d+)?% sure"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^\d+(\.\d+)?% sure · top"))).to_be_visible()
         expect(keyed(page, "predict_topk").get_by_test_id("stPlotlyChart")).to_be_visible()
         shots.take(page, "predict")
     context.close()
