@@ -35,8 +35,19 @@ def register(sub) -> None:
     p.add_argument("--paths", action="store_true",
                    help="also time a run started the dashboard's way (background job) against the CLI's")
     p.add_argument("--knobs", action="store_true",
-                   help="instead: measure each speed switch (threads, channels_last, bf16, eval batch, BN "
-                        "folding, oneDNN) on a ready tensor on the CPU")
+                   help="instead: measure each speed switch on a ready tensor — on the CPU threads, "
+                        "channels_last, bf16, eval batch, BN folding, oneDNN; with --device cuda TF32, "
+                        "cudnn.benchmark, channels_last, bf16, fused AdamW and CUDA graphs")
+    p.add_argument("--gpu-figures", action="store_true",
+                   help="instead: the GPU figures — each compute setting, the bare-step limit, this engine "
+                        "and the plain DataLoader loop per depth at 224 px, and the largest batch that fits; "
+                        "writes --out (JSON) and the same name with .md (tables)")
+    p.add_argument("--parts", default=",".join(("knobs", "limit", "engine", "plain", "max_batch")),
+                   metavar="knobs,limit,engine,plain,max_batch,compile",
+                   help="which GPU figures to measure (compile: torch.compile, a minute or more); results "
+                        "are merged into an existing --out")
+    p.add_argument("--tiny", action="store_true",
+                   help="with --gpu-figures: every part at a tiny size (seconds; what the tests run on a CPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", help="keep data and the private workspace here (default: a temporary folder)")
     p.add_argument("--out", default="bench.json", help="write the full results here as JSON")
@@ -81,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.is_dir():
         raise UserError(f"--out {args.out!r} is a folder; give a file name such as bench.json")
+    if args.gpu_figures:
+        return _gpu_figures(args, out)
+    if args.knobs and args.device == "cuda":
+        args.parts = "knobs"
+        return _gpu_figures(args, out)
     if args.knobs:
         return _knobs(options, out, args.json)
     try:
@@ -116,4 +132,45 @@ def _knobs(options, out: Path, as_json: bool) -> int:
     else:
         print(format_knobs(knobs))
         print(f"load average before {before}, after {data['load']['after']}; results written to {out}")
+    return 0
+
+
+def _gpu_figures(args: argparse.Namespace, out: Path) -> int:
+    import json
+
+    import torch
+
+    from resnet_core.bench.gpu_figures import PARTS, FigureOptions, format_markdown, run_figures
+    from resnet_core.fsutil import atomic_write_bytes, atomic_write_json
+
+    parts = _names(args.parts, "parts")
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise UserError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    cuda = torch.cuda.is_available()
+    if args.device == "cuda" and not cuda:
+        raise UserError("--device cuda was asked for but PyTorch sees no NVIDIA GPU here; leave --device out "
+                        "(the figures then run on the CPU) or add --tiny for a quick check")
+    if not cuda and not args.tiny:
+        raise UserError("the GPU figures need a CUDA GPU (224 px ResNet-101 steps would take hours on a CPU); "
+                        "add --tiny to run every part at a tiny size on the CPU")
+    options = FigureOptions.tiny(workdir=args.workdir) if args.tiny else FigureOptions(workdir=args.workdir)
+    if args.tiny and cuda:
+        options = FigureOptions.tiny(device="cuda", workdir=args.workdir)
+    previous = None
+    if out.is_file():
+        try:
+            previous = json.loads(out.read_text())
+        except (OSError, ValueError):
+            previous = None  # an unreadable earlier result is replaced, not merged
+    report = run_figures(options, parts, log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                         previous=previous)
+    markdown = format_markdown(report)
+    atomic_write_json(out, report)
+    atomic_write_bytes(out.with_suffix(".md"), markdown.encode("utf-8"))
+    if args.json:
+        print_json(report)
+    else:
+        print(markdown)
+        print(f"results written to {out} and {out.with_suffix('.md')}")
     return 0

@@ -555,6 +555,8 @@ def evaluate(model: nn.Module, pixels: torch.Tensor | DeviceImages, idx: torch.T
     model.eval()
     n = len(idx)
     labels = labels.to(speed.device)
+    if isinstance(pixels, DeviceImages):
+        idx = idx.to(pixels.index_device)  # once, so no batch copies its indices
     total_loss = torch.zeros((), dtype=torch.float64, device=speed.device)
     correct = torch.zeros((), dtype=torch.long, device=speed.device)
     all_logits = []

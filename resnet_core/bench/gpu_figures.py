@@ -1,0 +1,530 @@
+"""The GPU figures: what each compute setting gives, the limit of a bare training step, this engine and
+the plain DataLoader loop side by side, and the largest batch that fits — in one process, a few minutes.
+
+Parts (each optional, results merged into one JSON):
+- knobs: a training step of one ResNet on a ready tensor, from a plain fp32 baseline, each setting
+  switched on alone (TF32, cudnn.benchmark, channels_last, bf16 autocast, fused AdamW), then all of
+  them, then all of them captured as a CUDA graph. `compile` does the same with torch.compile, its
+  compile time reported separately (a separate part: compiling takes a minute or more).
+- limit: per depth, the bare training step with the engine's settings on a ready random tensor.
+- engine: per depth, `fit` on a generated JPEG folder through the normal path (decode once, images on
+  the device), images/s of the epochs after the first; without and with augmentation. Also the first
+  model with its images kept on the host (the pinned path) and the knob model at the wizard's batch
+  (beside a bare step at that batch).
+- plain: per depth, the ImageFolder + PIL + DataLoader loop (workers = cores), as written (fp32) and
+  with the same bf16 autocast and channels_last as the engine, so the data path is what differs.
+- max_batch: per depth, the largest batch whose training step fits in memory (doubling, then
+  bisection), against the wizard's batch size for this GPU's memory.
+
+On a machine without CUDA every part runs on the CPU at a tiny size, so the script is tested in CI.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from resnet_core.bench.plain_loop import PlainSpec, cpu_cores, train_plain
+from resnet_core.config import MODELS, TrainConfig
+from resnet_core.data.prepare import prepare_data
+from resnet_core.data.synthetic import class_names, make_image
+from resnet_core.training.device_images import DEVICE_CACHE_ENV
+from resnet_core.training.engine import fit, is_out_of_memory
+from resnet_core.training.models import build_model
+from resnet_core.workspace import Workspace
+
+PARTS = ("knobs", "limit", "engine", "plain", "max_batch", "compile")
+DEFAULT_PARTS = ("knobs", "limit", "engine", "plain", "max_batch")
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The compute settings a training step can use; the baseline has all of them off."""
+
+    tf32: bool = False
+    cudnn_benchmark: bool = False
+    channels_last: bool = False
+    bf16: bool = False
+    fused_adamw: bool = False
+    compile: bool = False
+    cuda_graph: bool = False
+
+
+ENGINE_KNOBS = Knobs(tf32=True, cudnn_benchmark=True, channels_last=True, bf16=True, fused_adamw=True)
+ALONE = ("tf32", "cudnn_benchmark", "channels_last", "bf16", "fused_adamw")
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    device: str = "cuda"
+    models: tuple[str, ...] = MODELS
+    image_size: int = 224
+    batch_size: int = 256  # knobs, limit, engine and plain loop (the wizard's batch gets its own rows)
+    knob_model: str = "resnet50"
+    images: int = 6000  # the generated JPEG folder for the engine and the plain loop
+    source_size: int = 320  # side of those JPEGs
+    classes: int = 10
+    engine_epochs: int = 3
+    plain_epochs: int = 2
+    min_time_s: float = 1.0  # each timed measurement runs at least this long
+    warmup: int = 3  # untimed steps first (cudnn's algorithm search, allocations)
+    max_batch_cap: int = 4096  # the search for the largest batch stops here
+    workdir: str | None = None
+
+    @classmethod
+    def tiny(cls, **overrides) -> FigureOptions:
+        """The CPU form: every part, tiny sizes, seconds."""
+        base = cls(device="cpu", models=("resnet18",), image_size=32, batch_size=8, knob_model="resnet18",
+                   images=48, source_size=40, classes=3, engine_epochs=2, plain_epochs=1, min_time_s=0.05,
+                   warmup=1, max_batch_cap=16)
+        return replace(base, **overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# A training step with given settings
+
+
+def _apply_global(knobs: Knobs, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = knobs.tf32
+        torch.backends.cudnn.allow_tf32 = knobs.tf32
+        torch.backends.cudnn.benchmark = knobs.cudnn_benchmark
+
+
+def _autocast(knobs: Knobs, device: torch.device):
+    if not knobs.bf16:
+        return nullcontext()
+    dtype = torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+    # A captured graph replays fixed kernels: autocast's cast cache must not outlive the capture.
+    return torch.autocast(device.type, dtype=dtype, cache_enabled=not knobs.cuda_graph)
+
+
+def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torch.device,
+              num_classes: int = 10) -> Callable[[], None]:
+    """A function that runs one training step (forward, loss, backward, AdamW) on a ready random batch."""
+    _apply_global(knobs, device)
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes, weights="none").to(device)
+    x = torch.rand(batch, 3, image_size, image_size, device=device)
+    y = torch.randint(0, num_classes, (batch,), device=device)
+    if knobs.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    options: dict[str, Any] = {"lr": 1e-4, "weight_decay": 1e-4}
+    if knobs.fused_adamw and device.type == "cuda":
+        options["fused"] = True
+    if knobs.cuda_graph:
+        options["capturable"] = True
+    optimizer = torch.optim.AdamW(model.parameters(), **options)
+    net = torch.compile(model) if knobs.compile else model
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=not knobs.cuda_graph)
+        with _autocast(knobs, device):
+            loss = F.cross_entropy(net(x).float(), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if not knobs.cuda_graph:
+        return step
+    # Whole-step capture, as in PyTorch's CUDA graphs notes: warm up on a side stream, then capture.
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_step(step: Callable[[], Any], batch: int, device: torch.device, min_time_s: float,
+              warmup: int = 3) -> dict[str, float]:
+    """Images per second of `step` after `warmup` steps, over at least `min_time_s` and 5 steps;
+    the first warm-up step's time is reported apart (it holds one-off costs such as compiling)."""
+    _sync(device)
+    t0 = time.perf_counter()
+    step()
+    _sync(device)
+    first_s = time.perf_counter() - t0
+    for _ in range(max(0, warmup - 1)):
+        step()
+    _sync(device)
+    steps, started = 0, time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        if steps >= 5:
+            _sync(device)
+            elapsed = time.perf_counter() - started
+            if elapsed >= min_time_s:
+                break
+    return {"images_per_s": batch * steps / elapsed, "step_ms": 1000 * elapsed / steps, "first_step_s": first_s}
+
+
+def _release(device: torch.device) -> None:
+    import gc
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mib(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def measure(arch: str, batch: int, image_size: int, knobs: Knobs, device: torch.device,
+            min_time_s: float, warmup: int = 3) -> dict[str, Any]:
+    _release(device)
+    try:
+        result = time_step(make_step(arch, batch, image_size, knobs, device), batch, device, min_time_s, warmup)
+        result["peak_memory_mib"] = _peak_mib(device)
+        return result
+    except Exception as e:  # one setting failing (a compiler missing, a capture refused) is a finding
+        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"}
+    finally:
+        _release(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# The parts
+
+
+def knob_figures(o: FigureOptions, device: torch.device, log: Log, with_compile: bool = False) -> dict[str, Any]:
+    """Each setting alone against the fp32 baseline, then all of them (the engine's), then a CUDA graph
+    of that step; with_compile: torch.compile of the engine's step instead (compile time apart)."""
+    variants: list[tuple[str, Knobs]] = []
+    if with_compile:
+        variants = [("engine settings", ENGINE_KNOBS), ("engine settings + torch.compile", replace(ENGINE_KNOBS, compile=True))]
+    else:
+        variants = [("fp32 baseline", Knobs())]
+        variants += [(f"+ {name} alone", replace(Knobs(), **{name: True})) for name in ALONE]
+        variants += [("engine settings (all of the above)", ENGINE_KNOBS)]
+        if device.type == "cuda":
+            variants += [("engine settings + CUDA graph", replace(ENGINE_KNOBS, cuda_graph=True))]
+    rows = {}
+    for name, knobs in variants:
+        log(f"knobs: {name}")
+        rows[name] = {"knobs": asdict(knobs), **measure(o.knob_model, o.batch_size, o.image_size, knobs, device,
+                                                         o.min_time_s, o.warmup)}
+    return {"model": o.knob_model, "image_size": o.image_size, "batch_size": o.batch_size, "rows": rows}
+
+
+def limit_figures(o: FigureOptions, device: torch.device, wizard: dict[str, int], log: Log) -> dict[str, Any]:
+    out = {}
+    runs = [(arch, arch, o.batch_size) for arch in o.models]
+    runs.append((f"{o.knob_model} wizard batch", o.knob_model, wizard[o.knob_model]))
+    for name, arch, batch in runs:
+        log(f"limit: {arch} at batch {batch}")
+        out[name] = {"model": arch, "batch_size": batch,
+                     **measure(arch, batch, o.image_size, ENGINE_KNOBS, device, o.min_time_s, o.warmup)}
+    return out
+
+
+def wizard_batches(o: FigureOptions, device: torch.device) -> dict[str, int]:
+    """The wizard's batch size per depth for this device's memory (the largest over dataset sizes)."""
+    from resnet_core.advice.recommend import recommend
+
+    mem_gb = torch.cuda.get_device_properties(device).total_memory / 2**30 if device.type == "cuda" else None
+    out = {}
+    for arch in o.models:
+        out[arch] = max(recommend(n, o.classes, mem_gb, model=arch, weights="none",
+                                  image_size=o.image_size).batch_size for n in (500, 5_000, 50_000))
+    return out
+
+
+def write_jpeg_folder(root: Path, images: int, classes: int, size: int) -> Path:
+    """A learnable folder of `images` JPEGs in `classes` class folders, written by all cores."""
+    if root.exists():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    counts = [images // classes + (1 if i < images % classes else 0) for i in range(classes)]
+    with ProcessPoolExecutor(max_workers=min(cpu_cores(), classes)) as pool:
+        list(pool.map(_write_class, [tmp] * classes, range(classes), counts, [size] * classes,
+                      [classes] * classes))
+    tmp.rename(root)
+    return root
+
+
+def _write_class(root: Path, label: int, count: int, size: int, classes: int) -> None:
+    name = class_names(classes)[label]
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(label)
+    for i in range(count):
+        make_image(label, size, rng).save(folder / f"{name}_{i:05d}.jpg", quality=90)
+
+
+def engine_figures(o: FigureOptions, device: torch.device, folder: Path, workspace: Workspace,
+                   wizard: dict[str, int], log: Log) -> dict[str, Any]:
+    runs = [(f"{arch} {aug}", arch, aug, o.batch_size, True) for arch in o.models for aug in ("none", "standard")]
+    runs.append((f"{o.models[0]} none, images on the host", o.models[0], "none", o.batch_size, False))
+    runs.append((f"{o.knob_model} none, wizard batch", o.knob_model, "none", wizard[o.knob_model], True))
+    out = {}
+    for name, arch, augmentation, batch, on_device in runs:
+        log(f"engine: {name}, batch {batch}")
+        out[name] = _engine_run(o, device, folder, workspace, arch, augmentation, batch, on_device)
+    return out
+
+
+def _engine_run(o: FigureOptions, device: torch.device, folder: Path, workspace: Workspace, arch: str,
+                augmentation: str, batch: int, on_device: bool) -> dict[str, Any]:
+    cfg = TrainConfig(dataset=str(folder), model=arch, weights="none", image_size=o.image_size,
+                      epochs=o.engine_epochs, batch_size=batch, learning_rate=1e-3,
+                      patience=o.engine_epochs, augmentation=augmentation, device=str(device))
+    _release(device)
+    previous = os.environ.get(DEVICE_CACHE_ENV)
+    os.environ[DEVICE_CACHE_ENV] = "1" if on_device else "0"
+    try:
+        started = time.perf_counter()
+        data = prepare_data(cfg, workspace)
+        prep_s = time.perf_counter() - started
+        result = fit(cfg, data, device=device)
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+    finally:
+        if previous is None:
+            os.environ.pop(DEVICE_CACHE_ENV, None)
+        else:
+            os.environ[DEVICE_CACHE_ENV] = previous
+    rates = [h["images_per_s"] for h in result.history[1:]] or [result.history[-1]["images_per_s"]]
+    return {"model": arch, "augmentation": augmentation, "batch_size": result.batch_size,
+            "images_per_s": statistics.median(rates), "epoch_rates": [h["images_per_s"] for h in result.history],
+            "prepare_s": prep_s, "train_images": len(data.train_idx), "test_acc": result.test_acc,
+            "peak_memory_mib": result.peak_memory_mb if device.type == "cuda" else None,
+            "out_of_memory": any("Out of memory" in n for n in result.notes),
+            "placement": next((n for n in result.notes if "Decoded images" in n), "host")}
+
+
+def plain_figures(o: FigureOptions, device: torch.device, folder: Path, workspace: Workspace,
+                  wizard: dict[str, int], log: Log) -> dict[str, Any]:
+    from resnet_core.data.handle import open_dataset
+
+    split = open_dataset(str(folder), workspace).split
+    classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir()))
+    out = {}
+    for arch in o.models:
+        for amp in (False, True):
+            name = f"{arch} {'bf16 + channels_last' if amp else 'fp32 as written'}"
+            log(f"plain loop: {name}, batch {o.batch_size}, {cpu_cores()} workers")
+            spec = PlainSpec(root=str(folder), train_files=tuple(e.path for e in split.train),
+                             val_files=tuple(e.path for e in split.val), classes=classes, model=arch,
+                             image_size=o.image_size, epochs=o.plain_epochs, batch_size=o.batch_size,
+                             device=str(device), amp=amp)
+            _release(device)
+            try:
+                result = train_plain(spec)
+            except Exception as e:
+                out[name] = {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+                continue
+            rates = [h["images_per_s"] for h in result["history"][1:]] or [result["history"][-1]["images_per_s"]]
+            out[name] = {"model": arch, "amp": amp, "batch_size": o.batch_size, "workers": result["num_workers"],
+                         "images_per_s": statistics.median(rates), "peak_memory_mib": _peak_mib(device)}
+    return out
+
+
+def max_batch_figures(o: FigureOptions, device: torch.device, batches: dict[str, int], log: Log) -> dict[str, Any]:
+    """The largest batch whose training step (engine settings) fits, found by doubling then bisection."""
+    out = {}
+    for arch in o.models:
+        log(f"largest batch: {arch}")
+        out[arch] = largest_batch(lambda b, arch=arch: _step_fits(arch, b, o.image_size, device),
+                                  start=max(1, batches[arch]), cap=o.max_batch_cap)
+        out[arch]["wizard_batch"] = batches[arch]
+        out[arch]["wizard_batch_fits"] = out[arch]["tried"].get(str(batches[arch]), False)
+    return out
+
+
+def largest_batch(fits: Callable[[int], bool], start: int, cap: int) -> dict[str, Any]:
+    """Double from `start` while `fits`, then bisect to within an eighth; never tries above `cap`."""
+    tried: dict[int, bool] = {}
+
+    def attempt(b: int) -> bool:
+        if b not in tried:
+            tried[b] = fits(b)
+        return tried[b]
+
+    good, b = 0, start
+    while b <= cap and attempt(b):
+        good, b = b, b * 2
+    capped = b > cap
+    if not capped:
+        bad = b
+        while bad - good > max(1, good // 8):
+            mid = (good + bad) // 2
+            good, bad = (mid, bad) if attempt(mid) else (good, mid)
+    return {"largest_batch": good, "search_capped": capped, "cap": cap,
+            "tried": {str(k): v for k, v in sorted(tried.items())}}
+
+
+def _step_fits(arch: str, batch: int, image_size: int, device: torch.device) -> bool:
+    _release(device)
+    try:
+        step = make_step(arch, batch, image_size, ENGINE_KNOBS, device)
+        step()
+        step()
+        _sync(device)
+        return True
+    except Exception as e:
+        if not is_out_of_memory(e):
+            raise
+        return False
+    finally:
+        _release(device)
+
+
+# ---------------------------------------------------------------------------------------------
+# All of it
+
+
+def run_figures(o: FigureOptions, parts: Sequence[str] = DEFAULT_PARTS, log: Log = print,
+                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the asked parts and return them merged into `previous` (another call's results)."""
+    from resnet_core.bench.side_by_side import machine_info
+
+    device = torch.device(o.device)
+    report = dict(previous or {})
+    work = Path(o.workdir) if o.workdir else Path(tempfile.mkdtemp(prefix="gpu-figures-"))
+    workspace = Workspace.at(work / "workspace")
+    report["machine"] = machine_info(device.type)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        report["machine"]["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
+    report["options"] = asdict(o)
+    batches = wizard_batches(o, device)
+    report["wizard_batches"] = batches
+    timings = report.setdefault("part_seconds", {})
+    folder = None
+    if "engine" in parts or "plain" in parts:  # before any CUDA work: the writers are forked processes
+        log(f"writing {o.images} JPEGs of {o.source_size} px")
+        folder = write_jpeg_folder(work / f"jpeg-{o.images}-{o.source_size}", o.images, o.classes, o.source_size)
+    for part in parts:
+        started = time.perf_counter()
+        if part == "knobs":
+            report["knobs"] = knob_figures(o, device, log)
+        elif part == "compile":
+            report["compile"] = knob_figures(o, device, log, with_compile=True)
+        elif part == "limit":
+            report["limit"] = limit_figures(o, device, batches, log)
+        elif part in ("engine", "plain"):
+            figures = engine_figures if part == "engine" else plain_figures
+            report[part] = figures(o, device, folder, workspace, batches, log)
+        elif part == "max_batch":
+            report["max_batch"] = max_batch_figures(o, device, batches, log)
+        else:
+            raise ValueError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
+        timings[part] = round(time.perf_counter() - started, 1)
+    report["ratios"] = ratios(report)
+    return report
+
+
+def ratios(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per depth: engine / limit, and engine / plain loop (both the as-written and the same-compute loop)."""
+    out = {}
+    limit, engine, plain = report.get("limit", {}), report.get("engine", {}), report.get("plain", {})
+    for arch in report.get("options", {}).get("models", []):
+        ours = engine.get(f"{arch} none", {}).get("images_per_s")
+        bare = limit.get(arch, {}).get("images_per_s")
+        fp32 = plain.get(f"{arch} fp32 as written", {}).get("images_per_s")
+        amp = plain.get(f"{arch} bf16 + channels_last", {}).get("images_per_s")
+        out[arch] = {"engine_vs_limit": ours / bare if ours and bare else None,
+                     "engine_vs_plain_fp32": ours / fp32 if ours and fp32 else None,
+                     "engine_vs_plain_same_compute": ours / amp if ours and amp else None}
+    return out
+
+
+def _n(v: Any, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    """The figures as Markdown tables (docs/performance.md's GPU section is made of these)."""
+    m = report.get("machine", {})
+    o = report.get("options", {})
+    lines = [f"Machine: {m.get('gpu') or m.get('cpu')} ({m.get('gpu_memory_gib', '—')} GiB), {m.get('cores')} CPU "
+             f"cores, torch {m.get('torch')}; {o.get('image_size')} px images.", ""]
+    for key, title in (("knobs", "Compute settings, each alone"), ("compile", "torch.compile")):
+        if key in report:
+            k = report[key]
+            rows = k["rows"]
+            base = next((r.get("images_per_s") for r in rows.values() if r.get("images_per_s")), None)
+            lines += [f"**{title}** — {k['model']} training step, batch {k['batch_size']}, ready tensor:", "",
+                      "| setting | images/s | × first row | step ms | first step s | peak MiB |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, r in rows.items():
+                if "error" in r:
+                    lines.append(f"| {name} | failed: {r['error']} | | | | |")
+                    continue
+                lines.append(f"| {name} | {_n(r['images_per_s'])} | {_n(r['images_per_s'] / base, 2)} | "
+                             f"{_n(r['step_ms'], 1)} | {_n(r['first_step_s'], 1)} | {_n(r.get('peak_memory_mib'))} |")
+            lines.append("")
+    if "limit" in report or "engine" in report:
+        lines += ["**The limit, this engine and the plain loop** (images/s of training):", "",
+                  "| model | batch | bare step (limit) | engine, no aug. | engine, standard aug. | plain fp32 | "
+                  "plain bf16 | engine ÷ limit | engine ÷ plain fp32 | engine ÷ plain bf16 | engine peak MiB |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for arch in o.get("models", []):
+            lim = report.get("limit", {}).get(arch, {})
+            eng = report.get("engine", {}).get(f"{arch} none", {})
+            aug = report.get("engine", {}).get(f"{arch} standard", {})
+            p32 = report.get("plain", {}).get(f"{arch} fp32 as written", {})
+            p16 = report.get("plain", {}).get(f"{arch} bf16 + channels_last", {})
+            r = report.get("ratios", {}).get(arch, {})
+            lines.append(
+                f"| {arch} | {o.get('batch_size')} | {_n(lim.get('images_per_s'))} | "
+                f"{_n(eng.get('images_per_s'))} | {_n(aug.get('images_per_s'))} | {_n(p32.get('images_per_s'))} | "
+                f"{_n(p16.get('images_per_s'))} | {_n(r.get('engine_vs_limit'), 2)} | "
+                f"{_n(r.get('engine_vs_plain_fp32'), 2)} | {_n(r.get('engine_vs_plain_same_compute'), 2)} | "
+                f"{_n(eng.get('peak_memory_mib'))} |")
+        extra = []
+        host = report.get("engine", {}).get(f"{o.get('models', ['?'])[0]} none, images on the host")
+        if host and "images_per_s" in host:
+            extra.append(f"- {o['models'][0]} with its images kept on the host (pinned buffers, non-blocking copies): "
+                         f"{_n(host['images_per_s'])} images/s.")
+        km = o.get("knob_model")
+        wiz_e = report.get("engine", {}).get(f"{km} none, wizard batch", {})
+        wiz_l = report.get("limit", {}).get(f"{km} wizard batch", {})
+        if wiz_e.get("images_per_s") and wiz_l.get("images_per_s"):
+            extra.append(f"- {km} at the wizard's batch ({wiz_e['batch_size']}): engine {_n(wiz_e['images_per_s'])}, "
+                         f"bare step {_n(wiz_l['images_per_s'])} images/s "
+                         f"({_n(wiz_e['images_per_s'] / wiz_l['images_per_s'], 2)}).")
+        lines += extra
+        errors = [f"{k}: {v['error']}" for part in ("limit", "engine", "plain")
+                  for k, v in report.get(part, {}).items() if "error" in v]
+        lines += [f"- failed: {e}" for e in errors]
+        lines.append("")
+    if "max_batch" in report:
+        lines += ["**Largest batch that trains** (engine settings) against the wizard's batch for this GPU:", "",
+                  "| model | largest batch | wizard's batch | wizard's batch trains |", "|---|---:|---:|---|"]
+        for arch, r in report["max_batch"].items():
+            largest = f"≥ {r['largest_batch']:,} (search stopped at {r['cap']:,})" if r["search_capped"] \
+                else f"{r['largest_batch']:,}"
+            lines.append(f"| {arch} | {largest} | {r['wizard_batch']} | {'yes' if r['wizard_batch_fits'] else 'NO'} |")
+        lines.append("")
+    if report.get("part_seconds"):
+        lines.append("Seconds per part: " + ", ".join(f"{k} {v}" for k, v in report["part_seconds"].items()) + ".")
+    return "\n".join(lines) + "\n"
