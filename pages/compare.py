@@ -33,7 +33,7 @@ from resnet_core.views.run_details import (
 from resnet_core.views.trust_view import interval_lines
 from ui.calibration_panel import calibration_panel
 from ui.ranking_table import rank_by_toggle, ranking_section
-from ui.run_actions import delete_panel, model_panel
+from ui.run_actions import delete_panel, model_panel, repeat_panel
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -117,6 +117,7 @@ def run_section(records, dataset: str) -> None:
         model_panel(record)
     with tabs[4]:
         calibration_panel(svc.workspace, run_id)
+    repeat_panel(record)
     delete_panel(record, forget_key=RUN_KEY)
 
 
