@@ -5,6 +5,9 @@ the training device. Geometry (random resized crop, rotation, flip) is one affin
 done for the whole batch by a single `grid_sample`; colour (brightness, contrast, saturation) is a
 per-image blend. torchvision's v2 transforms draw one set of parameters per call, i.e. per batch,
 which would give every image in a batch the same crop — hence this small module.
+
+Random parameters are drawn on the generator's device: with a CUDA generator nothing per batch
+touches the CPU or waits for the GPU.
 """
 from __future__ import annotations
 
@@ -50,31 +53,36 @@ def augment_batch(images: torch.Tensor, level: str, generator: torch.Generator |
     if policy is None:
         return images
     n = images.shape[0]
-    dev = images.device
-    theta = _random_affine(n, policy, generator).to(dev, images.dtype)
+    theta = _random_affine(n, policy, generator, _draw_device(images, generator)).to(images.device, images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return _random_colour(out, policy, generator)
 
 
-def _uniform(n: int, lo: float, hi: float, g: torch.Generator | None) -> torch.Tensor:
-    return torch.rand(n, generator=g) * (hi - lo) + lo
+def _draw_device(images: torch.Tensor, g: torch.Generator | None) -> torch.device:
+    """Where random numbers are drawn: on the generator's device, else the images'."""
+    return g.device if g is not None else images.device
 
 
-def _random_affine(n: int, p: AugmentPolicy, g: torch.Generator | None) -> torch.Tensor:
+def _uniform(n: int, lo: float, hi: float, g: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    return torch.rand(n, generator=g, device=device) * (hi - lo) + lo
+
+
+def _random_affine(n: int, p: AugmentPolicy, g: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """Per-image 2×3 matrices mapping output to input coordinates (affine_grid's convention)."""
-    area = _uniform(n, *p.crop_scale, g)
-    log_ratio = _uniform(n, math.log(p.crop_ratio[0]), math.log(p.crop_ratio[1]), g)
+    area = _uniform(n, *p.crop_scale, g, device)
+    log_ratio = _uniform(n, math.log(p.crop_ratio[0]), math.log(p.crop_ratio[1]), g, device)
     ratio = torch.exp(log_ratio)
     sx = torch.sqrt(area * ratio).clamp(max=1.0)  # crop width as a fraction of the image
     sy = torch.sqrt(area / ratio).clamp(max=1.0)
     # The crop's centre may move anywhere that keeps the crop inside the image.
-    tx = (torch.rand(n, generator=g) * 2 - 1) * (1 - sx)
-    ty = (torch.rand(n, generator=g) * 2 - 1) * (1 - sy)
-    angle = _uniform(n, -p.rotation_deg, p.rotation_deg, g) * math.pi / 180
-    flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0) if p.flip else torch.ones(n)
+    tx = (torch.rand(n, generator=g, device=device) * 2 - 1) * (1 - sx)
+    ty = (torch.rand(n, generator=g, device=device) * 2 - 1) * (1 - sy)
+    angle = _uniform(n, -p.rotation_deg, p.rotation_deg, g, device) * math.pi / 180
+    flip = (torch.where(torch.rand(n, generator=g, device=device) < 0.5, -1.0, 1.0) if p.flip
+            else torch.ones(n, device=device))
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.empty(n, 2, 3)
+    theta = torch.empty(n, 2, 3, device=device)
     theta[:, 0, 0] = sx * cos * flip
     theta[:, 0, 1] = -sx * sin
     theta[:, 0, 2] = tx
@@ -86,9 +94,10 @@ def _random_affine(n: int, p: AugmentPolicy, g: torch.Generator | None) -> torch
 
 def _random_colour(x: torch.Tensor, p: AugmentPolicy, g: torch.Generator | None) -> torch.Tensor:
     n = x.shape[0]
+    device = _draw_device(x, g)
 
     def factors(strength: float) -> torch.Tensor:
-        return _uniform(n, 1 - strength, 1 + strength, g).to(x.device, x.dtype).view(n, 1, 1, 1)
+        return _uniform(n, 1 - strength, 1 + strength, g, device).to(x.device, x.dtype).view(n, 1, 1, 1)
 
     weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     if p.brightness:
@@ -100,7 +109,7 @@ def _random_colour(x: torch.Tensor, p: AugmentPolicy, g: torch.Generator | None)
         gray = (x * weights).sum(1, keepdim=True)
         s = factors(p.saturation) if p.saturation else torch.ones(n, 1, 1, 1, device=x.device, dtype=x.dtype)
         if p.grayscale_p:
-            to_gray = (torch.rand(n, generator=g) < p.grayscale_p).to(x.device).view(n, 1, 1, 1)
+            to_gray = (torch.rand(n, generator=g, device=device) < p.grayscale_p).to(x.device).view(n, 1, 1, 1)
             s = torch.where(to_gray, torch.zeros_like(s), s)
         x = gray + (x - gray) * s
     return x.clamp_(0.0, 1.0)

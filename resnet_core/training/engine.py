@@ -5,10 +5,15 @@ then `evaluate` on the validation split every `eval_every` epochs → keep the w
 validation loss → restore them and score the test split once (`test_report`).
 
 Speed: images arrive as one decoded uint8 tensor (imagecache), so a batch is an index into memory,
-augmented on the training device (augment). With a frozen backbone and no augmentation the
+augmented on the training device (augment). On CUDA the images are copied to GPU memory once per run
+when they fit (device_images), the epoch's order, the labels and the augmentation's random numbers
+live there too, and the running loss and accuracy are summed on the device: a training batch neither
+copies from the host nor waits for the GPU (divergence is checked every DIVERGENCE_CHECK_BATCHES
+batches there, every batch on the CPU). With a frozen backbone and no augmentation the
 backbone's pooled features are computed once and only the head trains on them; with a frozen
 backbone and augmentation the backbone runs without gradients. On CUDA: channels_last, bf16
-autocast (fp16 with a grad scaler where bf16 is missing) and cudnn benchmark. On a CPU with native
+autocast (fp16 with a grad scaler where bf16 is missing), cudnn benchmark, TF32 and fused AdamW
+(each measured by `bench --knobs --device cuda`, docs/performance.md). On a CPU with native
 bf16 (AVX512-BF16, AMX): bf16 autocast and channels_last. Checkpoints are written at most once per
 ~20x their write cost (see `_Checkpoints`), so they never dominate short epochs.
 
@@ -56,6 +61,7 @@ from resnet_core.training.callbacks import (
     TrainingDiverged,
 )
 from resnet_core.training.checkpoints import CheckpointError, save_checkpoint_state
+from resnet_core.training.device_images import DeviceImages
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
 from resnet_core.training.weights import (
     WeightsError,
@@ -69,6 +75,9 @@ MIN_LR_FRACTION = 0.01
 # Checkpoints are written once at least this many times their last write's duration has passed, so
 # writing them stays under ~5% of training time (see _Checkpoints).
 CHECKPOINT_INTERVAL_PER_WRITE_COST = 20
+# On CUDA reading the loss back waits for the GPU, so a non-finite loss is looked for every this many
+# batches (and at the end of the epoch) rather than after each one.
+DIVERGENCE_CHECK_BATCHES = 20
 
 
 @dataclass
@@ -128,6 +137,12 @@ class Speed:
     channels_last: bool
     autocast_dtype: torch.dtype | None
     eval_batch_size: int
+    fused_adamw: bool = False  # one kernel for the whole optimiser step (CUDA)
+
+    @property
+    def sync_free(self) -> bool:
+        """True where reading a value back waits for queued device work (so the loop avoids it)."""
+        return self.device.type == "cuda"
 
 
 def speed_settings(device: torch.device, batch_size: int) -> Speed:
@@ -136,7 +151,7 @@ def speed_settings(device: torch.device, batch_size: int) -> Speed:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return Speed(device, True, dtype, min(1024, max(256, batch_size * 2)))
+        return Speed(device, True, dtype, min(1024, max(256, batch_size * 2)), fused_adamw=True)
     # CPU: bf16 autocast with channels_last only where the CPU computes bf16 in hardware; there it measured
     # 1.5-2.2x faster training steps and 1.9-2.3x faster evaluation for ResNet-18/50 (docs/performance.md).
     # In float32, channels_last was mixed (evaluation up to 7% slower), so it is not used; evaluation
@@ -190,14 +205,17 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
         model.to(memory_format=torch.channels_last)
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(params, config.learning_rate, config.weight_decay, speed)
     scaler = torch.amp.GradScaler("cuda") if speed.autocast_dtype == torch.float16 else None
+    images = DeviceImages(data.pixels, data.labels, device, max(config.batch_size, speed.eval_batch_size))
 
     state = FitState(config=config, classes=list(data.classes), num_train=len(data.train_idx),
                      num_val=len(data.val_idx), num_test=len(data.test_idx), device=str(device),
                      batch_size=min(config.batch_size, max(1, len(data.train_idx))), model=model)
     state.notes.extend(data.warnings)
     state.notes.extend(weight_notes)
+    if images.placement != "host":
+        state.notes.append(images.describe())
     if weights_mode == "none" and not config.fine_tune:
         state.notes.append("The backbone is frozen and randomly initialised, so only the head can learn: "
                            "expect low accuracy. Use ImageNet weights or fine-tuning.")
@@ -220,8 +238,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     cbs.before_fit(state)
     result: FitResult | None = None
     try:
-        result = _train(model, optimizer, scaler, data, state, speed, cbs, checkpoints, start_epoch,
-                        best_state)
+        result = _train(model, optimizer, scaler, data, images, state, speed, cbs, checkpoints,
+                        start_epoch, best_state)
     except BaseException as e:
         state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
         state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -239,8 +257,15 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     return result
 
 
-def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed: Speed, cbs: Callback,
-           checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
+def make_optimizer(params, learning_rate: float, weight_decay: float, speed: Speed) -> torch.optim.AdamW:
+    """AdamW; on CUDA the fused implementation (one kernel per step instead of one per tensor group)."""
+    if speed.fused_adamw:
+        return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=True)
+    return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+
+
+def _train(model, optimizer, scaler, data: TrainingData, images: DeviceImages, state: FitState, speed: Speed,
+           cbs: Callback, checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
     """The epochs, then the test pass with the best weights; stops early or on cancel, keeping what it learned."""
     config = state.config
     frozen_features = (not config.fine_tune and config.augmentation == "none")
@@ -249,7 +274,7 @@ def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed:
     try:
         if frozen_features:
             state.phase = "preparing"
-            feats = _evaluate_within_memory(state, speed, lambda: _precompute_features(model, data, speed))
+            feats = _evaluate_within_memory(state, speed, lambda: _precompute_features(model, data, images, speed))
             state.notes.append("Frozen backbone without augmentation: backbone features computed once, "
                                "only the head trains.")
         for epoch in range(start_epoch, config.epochs + 1):
@@ -259,7 +284,7 @@ def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed:
                 checkpoints.weights_changing()
             cbs.before_epoch(state)
             state.phase = "training"
-            train_metrics = _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state,
+            train_metrics = _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, state,
                                                         speed, cbs)
             train_time = time.perf_counter() - state.epoch_started
             row: dict[str, Any] = {"epoch": epoch, **train_metrics, "lr": state.lr,
@@ -267,7 +292,7 @@ def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed:
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 state.phase = "evaluating"
                 val = _evaluate_within_memory(state, speed, lambda: evaluate(
-                    model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+                    model, images, data.val_idx, data.labels[data.val_idx], speed,
                     features=feats["val"] if feats else None))
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
                 if val["loss"] < state.best_val_loss:
@@ -294,7 +319,7 @@ def _train(model, optimizer, scaler, data: TrainingData, state: FitState, speed:
         checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
-    return _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s)
+    return _finish(model, data, images, feats, speed, state, best_state, status, stop_reason, train_time_s)
 
 
 def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, str, list[str]]:
@@ -319,21 +344,22 @@ def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, s
                        generator=torch.Generator().manual_seed(config.seed)), "none", notes
 
 
-def _finish(model, data, feats, speed, state, best_state, status, stop_reason, train_time_s) -> FitResult:
+def _finish(model, data, images, feats, speed, state, best_state, status, stop_reason,
+            train_time_s) -> FitResult:
     epoch_ended = state.history[-1]["epoch"] if state.history else 0
     test_report = test_loss = test_acc = val_loss = val_acc = predictions = None
     if best_state is not None:
         model.load_state_dict(best_state)
         state.phase = "testing"
         test = _evaluate_within_memory(state, speed, lambda: evaluate(
-            model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
+            model, images, data.test_idx, data.labels[data.test_idx], speed,
             features=feats["test"] if feats else None, keep_predictions=True))
         test_loss, test_acc = test["loss"], test["acc"]
         test_report = test_report_from(test, data)
-        val = evaluate(model, data.pixels, data.val_idx, data.labels[data.val_idx], speed,
+        val = evaluate(model, images, data.val_idx, data.labels[data.val_idx], speed,
                        features=feats["val"] if feats else None, keep_predictions=True)
         # The test images mirrored too, so the gain of flip test-time augmentation is measured, not guessed.
-        mirrored = evaluate(model, data.pixels, data.test_idx, data.labels[data.test_idx], speed,
+        mirrored = evaluate(model, images, data.test_idx, data.labels[data.test_idx], speed,
                             keep_predictions=True, mirrored=True)
         predictions = Predictions(
             test_paths=[data.paths[int(i)] for i in data.test_idx], test_true=test["true"],
@@ -360,22 +386,32 @@ class EpochProgress:
     generator: torch.Generator  # the run's own: drew the order, now draws the augmentation
     done: int = 0  # images of `order` trained on
     batches: int = 0
+    # Summed where the batches are computed (on CUDA, the GPU), read once the epoch ends.
     total_loss: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
     correct: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.long))
 
     @classmethod
-    def start(cls, data: TrainingData, seed: int, epoch: int) -> "EpochProgress":
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        return cls(data.train_idx[torch.randperm(len(data.train_idx), generator=gen)], gen)
+    def start(cls, data: TrainingData, seed: int, epoch: int,
+              device: torch.device = torch.device("cpu")) -> "EpochProgress":
+        """The epoch's order (drawn on the CPU, so it is the same on every device) and, on CUDA, a
+        generator on the device for the augmentation, seeded alike."""
+        epoch_seed = seed * 100_003 + epoch
+        gen = torch.Generator().manual_seed(epoch_seed)
+        order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
+        if device.type == "cuda":
+            gen = torch.Generator(device=device).manual_seed(epoch_seed)
+        return cls(order, gen, total_loss=torch.zeros((), dtype=torch.float64, device=device),
+                   correct=torch.zeros((), dtype=torch.long, device=device))
 
 
-def _train_epoch_with_oom_retry(model, optimizer, scaler, data, feats, state, speed, cbs) -> dict[str, float]:
+def _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, state, speed,
+                                cbs) -> dict[str, float]:
     """Run one epoch; on out-of-memory halve the batch size (the cards' advice) and carry on from the
     first image not yet trained on."""
-    progress = EpochProgress.start(data, state.config.seed, state.epoch)
+    progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device)
     while True:
         try:
-            return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs,
+            return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs, images=images,
                                    features=feats["train"] if feats else None, progress=progress)
         except (CancelTraining, StopTraining, TrainingDiverged):
             raise
@@ -424,15 +460,18 @@ def is_out_of_memory(e: BaseException) -> bool:
 def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, data: TrainingData,
                     state: FitState, speed: Speed, cbs: Callback,
                     features: torch.Tensor | None = None,
-                    progress: EpochProgress | None = None) -> dict[str, float]:
+                    progress: EpochProgress | None = None,
+                    images: DeviceImages | None = None) -> dict[str, float]:
     """One pass over the training split in a fresh random order. Returns loss, acc and images seen.
 
     With `progress` from an attempt that ran out of memory, the pass carries on where it stopped.
     """
     cfg = state.config
     set_train_mode(model, cfg.fine_tune)
-    p = progress or EpochProgress.start(data, cfg.seed, state.epoch)
-    order, gen = p.order, p.generator
+    images = images or DeviceImages(data.pixels, data.labels, speed.device, state.batch_size)
+    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device)
+    order = p.order.to(images.index_device)  # once per epoch: slicing it then costs no copy
+    gen = p.generator
     loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
         if cfg.class_balance == "weighted_loss" else None
     bs = state.batch_size
@@ -444,14 +483,14 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(order)
         idx = order[start:end]
-        y = data.labels[idx].to(speed.device, non_blocking=True)
+        y = images.labels_of(idx)
         state.lr = _scheduled_lr(cfg, state.epoch - 1 + p.batches / state.num_batches)
         for group in optimizer.param_groups:
             group["lr"] = state.lr
         if features is not None:
             logits = model.head(features[idx.to(features.device)])
         else:
-            x = _batch_input(data.pixels, idx, speed, cfg.augmentation, gen)
+            x = _batch_input(images, idx, speed, cfg.augmentation, gen)
             with _autocast(speed):
                 if cfg.fine_tune:
                     logits = model(x)
@@ -460,10 +499,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
                         f = model.features(x)
                     logits = model.head(f.float())
         loss = F.cross_entropy(logits.float(), y, weight=loss_weights)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"the loss became {loss.item()} in epoch {state.epoch}, batch {p.batches + 1}: training "
-                f"diverged. Try a lower learning rate (now {cfg.learning_rate:g}).")
+        if not speed.sync_free and not torch.isfinite(loss):
+            _diverged(cfg, state.epoch, f"batch {p.batches + 1}", loss.item())
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -472,14 +509,29 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         else:
             loss.backward()
             optimizer.step()
-        p.total_loss += loss.detach().double().cpu() * len(idx)
-        p.correct += (logits.detach().argmax(1) == y).sum().cpu()
+        p.total_loss += loss.detach().double() * len(idx)
+        p.correct += (logits.detach().argmax(1) == y).sum()
         p.done, p.batches = end, p.batches + 1  # applied: a retry starts after it
+        if speed.sync_free and (p.batches % DIVERGENCE_CHECK_BATCHES == 0 or i + 1 == len(starts)):
+            _check_finite(p.total_loss, cfg, state.epoch, p.batches)
         state.batch = p.batches
         state.images_seen_epoch = p.done
         cbs.after_batch(state)
     return {"train_loss": (p.total_loss / max(p.done, 1)).item(),
             "train_acc": (p.correct.double() / max(p.done, 1)).item(), "images": p.done}
+
+
+def _diverged(cfg: TrainConfig, epoch: int, where: str, value: float):
+    raise TrainingDiverged(
+        f"the loss became {value} in epoch {epoch}, {where}: training diverged. Try a lower learning "
+        f"rate (now {cfg.learning_rate:g}).")
+
+
+def _check_finite(total_loss: torch.Tensor, cfg: TrainConfig, epoch: int, batches: int) -> None:
+    """The summed loss turns inf or NaN as soon as one batch's does, so one read-back covers them all."""
+    value = total_loss.item()
+    if not math.isfinite(value):
+        _diverged(cfg, epoch, f"by batch {batches}", value)
 
 
 def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -491,19 +543,23 @@ def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Te
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: torch.Tensor,
+def evaluate(model: nn.Module, pixels: torch.Tensor | DeviceImages, idx: torch.Tensor, labels: torch.Tensor,
              speed: Speed, features: torch.Tensor | None = None,
              keep_predictions: bool = False, mirrored: bool = False) -> dict[str, Any]:
-    """Mean loss and accuracy over the given rows (inference mode, larger batches).
+    """Mean loss and accuracy over the given rows (inference mode, large batches).
 
+    pixels: the decoded images (or the run's DeviceImages); labels: those of `idx`, in its order.
+    Sums and predictions stay on the device until the pass ends, so batches queue without waiting.
     mirrored: every image flipped left to right (to measure test-time augmentation).
     """
     model.eval()
     n = len(idx)
-    total_loss, correct = 0.0, 0
-    preds, probs, all_logits = [], [], []
+    labels = labels.to(speed.device)
+    total_loss = torch.zeros((), dtype=torch.float64, device=speed.device)
+    correct = torch.zeros((), dtype=torch.long, device=speed.device)
+    all_logits = []
     for start in range(0, n, speed.eval_batch_size):
-        y = labels[start:start + speed.eval_batch_size].to(speed.device)
+        y = labels[start:start + speed.eval_batch_size]
         if features is not None:
             logits = model.head(features[start:start + speed.eval_batch_size].to(speed.device))
         else:
@@ -513,19 +569,17 @@ def evaluate(model: nn.Module, pixels: torch.Tensor, idx: torch.Tensor, labels: 
             with _autocast(speed):
                 logits = model(x)
         logits = logits.float()
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        p = logits.softmax(1)
-        pred = p.argmax(1)
-        correct += (pred == y).sum().item()
+        total_loss += F.cross_entropy(logits, y, reduction="sum").double()
+        correct += (logits.argmax(1) == y).sum()
         if keep_predictions:
-            preds.append(pred.cpu())
-            probs.append(p.cpu())
-            all_logits.append(logits.cpu())
-    out: dict[str, Any] = {"loss": total_loss / max(n, 1), "acc": correct / max(n, 1), "n": n}
+            all_logits.append(logits)
+    out: dict[str, Any] = {"loss": total_loss.item() / max(n, 1), "acc": correct.item() / max(n, 1), "n": n}
     if keep_predictions:
-        out["pred"] = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
-        out["probs"] = torch.cat(probs) if probs else torch.empty(0, 0)
-        out["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0, 0)
+        logits = torch.cat(all_logits).cpu() if all_logits else torch.empty(0, 0)
+        probs = logits.softmax(1) if all_logits else torch.empty(0, 0)
+        out["pred"] = probs.argmax(1) if all_logits else torch.empty(0, dtype=torch.long)
+        out["probs"] = probs
+        out["logits"] = logits
         out["true"] = labels.cpu()
     return out
 
@@ -574,14 +628,17 @@ def _autocast(speed: Speed):
     return torch.autocast(speed.device.type, dtype=speed.autocast_dtype)
 
 
-def _batch_input(pixels: torch.Tensor, idx: torch.Tensor, speed: Speed, augmentation: str,
+def _batch_input(pixels: torch.Tensor | DeviceImages, idx: torch.Tensor, speed: Speed, augmentation: str,
                  gen: torch.Generator | None) -> torch.Tensor:
-    """Gather uint8 rows, move them to the device, make floats in [0, 1] and augment there."""
-    x = pixels[idx]
-    if speed.device.type == "cuda":
-        x = x.pin_memory().to(speed.device, non_blocking=True)
+    """Gather uint8 rows onto the device, make floats in [0, 1] and augment there."""
+    if isinstance(pixels, DeviceImages):
+        x = pixels.images(idx)
     else:
-        x = x.to(speed.device)
+        x = pixels[idx]
+        if speed.device.type == "cuda":
+            x = x.pin_memory().to(speed.device, non_blocking=True)
+        else:
+            x = x.to(speed.device)
     x = x.float().div_(255.0)
     if augmentation != "none":
         x = augment_batch(x, augmentation, gen)
@@ -591,7 +648,7 @@ def _batch_input(pixels: torch.Tensor, idx: torch.Tensor, speed: Speed, augmenta
 
 
 @torch.inference_mode()
-def _precompute_features(model, data: TrainingData, speed: Speed) -> dict[str, torch.Tensor]:
+def _precompute_features(model, data: TrainingData, images: DeviceImages, speed: Speed) -> dict[str, torch.Tensor]:
     """Pooled backbone features for every image of each split, computed once (frozen backbone only).
 
     The train features are stored by dataset row (so a shuffled batch of rows indexes them directly).
@@ -601,7 +658,7 @@ def _precompute_features(model, data: TrainingData, speed: Speed) -> dict[str, t
     for name, idx in (("train", data.train_idx), ("val", data.val_idx), ("test", data.test_idx)):
         chunks = []
         for start in range(0, len(idx), speed.eval_batch_size):
-            x = _batch_input(data.pixels, idx[start:start + speed.eval_batch_size], speed, "none", None)
+            x = _batch_input(images, idx[start:start + speed.eval_batch_size], speed, "none", None)
             with _autocast(speed):
                 chunks.append(model.features(x).float())
         f = torch.cat(chunks) if chunks else torch.empty(0, model.feature_dim, device=speed.device)
