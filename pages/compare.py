@@ -203,7 +203,10 @@ if summary.best is None:
         st.switch_page(PAGES["train"])
 else:
     m1, m2, m3 = st.columns(3)
-    m1.metric("Scored runs", len(summary.table))
+    configurations = len(summary.table)  # a configuration repeated with other seeds is one row
+    scored = int(summary.table["Repeats"].sum())
+    m1.metric("Scored runs", scored,
+              help=f"In {configurations} configurations." if scored != configurations else None)
     best_label, best_score = summary.best_score()
     m2.metric(best_label, f"{best_score:.1%}", help=summary.best_help())
     m3.metric("Best trade-offs", summary.on_front, help=glossary.BEST_TRADE_OFF)

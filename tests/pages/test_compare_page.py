@@ -318,7 +318,8 @@ def test_repeats_show_as_one_row_with_mean_sd_and_count(env):
     assert row["Training Time"] == pytest.approx(60.0) and row["Training Time SD"] == pytest.approx(10.0)
     assert table.set_index("run_id").loc[other, "Repeats"] == 1
     assert "ranked by the mean" in texts(at.caption)
-    assert next(m for m in at.metric if m.label == "Scored runs").value == "2"
+    scored = next(m for m in at.metric if m.label == "Scored runs")
+    assert scored.value == "4" and "2 configurations" in scored.help
     csv = at.get("download_button")[0].proto
     assert csv.label == "Download CSV"
 
