@@ -128,13 +128,15 @@ class Predictor:
             return self.probabilities(pixels)
         raise ValueError(f"test-time augmentation must be one of {', '.join(TTA_MODES)}; got {tta!r}")
 
-    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False) -> list[dict[str, Any]]:
+    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False,
+                tta: str | None = None) -> list[dict[str, Any]]:
         """The top_k classes, most probable first: [{"class": name, "probability": p}, ...].
 
         flip: average with the mirrored image (see results/tta.py for what it gains on the test split).
+        tta: one of TTA_MODES instead (five crops: see results/tta_measure.py for its gain).
         """
         pixels = self.pixels(image)[None]
-        probs = (self.flip_probabilities(pixels) if flip else self.probabilities(pixels))[0]
+        probs = self.tta_probabilities(pixels, tta or ("flip" if flip else "none"))[0]
         return self.top(probs, top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[dict[str, Any]]]:

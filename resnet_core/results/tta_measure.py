@@ -13,10 +13,10 @@ import torch
 
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.results.predict import TTA_MODES, Predictor
+from resnet_core.results.tta import GAIN_NAME
 from resnet_core.runs.predictions import load_predictions
 from resnet_core.runs.store import RunRecord
 
-GAIN_NAME = "tta_gain.json"
 BATCH = 32  # test images per forward pass
 
 
