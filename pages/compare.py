@@ -33,7 +33,7 @@ from resnet_core.views.run_details import (
 from resnet_core.views.trust_view import interval_lines
 from ui.calibration_panel import calibration_panel
 from ui.ranking_table import rank_by_toggle, ranking_section
-from ui.run_actions import delete_panel, model_panel
+from ui.run_actions import delete_panel, model_panel, repeat_panel
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -117,6 +117,7 @@ def run_section(records, dataset: str) -> None:
         model_panel(record)
     with tabs[4]:
         calibration_panel(svc.workspace, run_id)
+    repeat_panel(record)
     delete_panel(record, forget_key=RUN_KEY)
 
 
@@ -202,7 +203,10 @@ if summary.best is None:
         st.switch_page(PAGES["train"])
 else:
     m1, m2, m3 = st.columns(3)
-    m1.metric("Scored runs", len(summary.table))
+    configurations = len(summary.table)  # a configuration repeated with other seeds is one row
+    scored = int(summary.table["Repeats"].sum())
+    m1.metric("Scored runs", scored,
+              help=f"In {configurations} configurations." if scored != configurations else None)
     best_label, best_score = summary.best_score()
     m2.metric(best_label, f"{best_score:.1%}", help=summary.best_help())
     m3.metric("Best trade-offs", summary.on_front, help=glossary.BEST_TRADE_OFF)

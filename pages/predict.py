@@ -5,9 +5,10 @@ import streamlit as st
 
 from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
 from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay
+from resnet_core.results.tta_measure import GainUnavailable, tta_gain
 from resnet_core.text import format_percent
 from resnet_core.training.checkpoints import CheckpointError
-from resnet_core.views.calibration_view import flip_gain_text
+from resnet_core.views.calibration_view import five_crop_gain_text, flip_gain_text
 from resnet_core.views.charts import top_k_bars
 from resnet_core.views.run_details import default_run, predictable_runs, run_label
 from ui.shared import (
@@ -52,7 +53,29 @@ def image_input() -> tuple[str, bytes] | None:
     return None
 
 
-def show_prediction(record, name: str, data: bytes, flip: bool = False) -> None:
+def five_crop_switch(record) -> bool:
+    """Five-crop test-time augmentation: offered once its gain on the run's test split is measured."""
+    svc = services()
+    gain = five_crop_gain_text(svc.workspace, record.id)
+    if gain is None and st.button("Measure five crops on the test split", key="predict_measure_five_crop",
+                                  icon=":material/crop_free:",
+                                  help="Runs the model on the run's test images five times over, once."):
+        with st.spinner("Measuring five crops on the test images…"), friendly_errors("measure five crops"):
+            predictor = cached_predictor(svc.workspace.run_dir(record.id), device="auto")
+            try:
+                tta_gain(predictor, record, svc.workspace.run_dir(record.id))
+            except GainUnavailable as e:
+                st.warning(str(e))
+            gain = five_crop_gain_text(svc.workspace, record.id)
+    on = st.toggle("Average five crops instead (test-time augmentation)", key="predict_five_crop",
+                   disabled=gain is None,
+                   help="The image enlarged a little, its four corners and its centre, their probabilities "
+                        "averaged. Measure it on the test split first; when on, it replaces the mirror image.")
+    st.caption(gain or "Not measured yet for this run.")
+    return on
+
+
+def show_prediction(record, name: str, data: bytes, flip: bool = False, tta: str | None = None) -> None:
     svc = services()
     predictor = None
     with friendly_errors(f"load the model of run {record.id}"):
@@ -61,7 +84,7 @@ def show_prediction(record, name: str, data: bytes, flip: bool = False) -> None:
         return
     try:
         with st.spinner("Looking at the image…"):
-            top = predictor.predict(data, top_k=min(TOP_K, len(predictor.classes)), flip=flip)
+            top = predictor.predict(data, top_k=min(TOP_K, len(predictor.classes)), flip=flip, tta=tta)
             heat, _ = predictor.gradcam(data)
             preview = predictor.preview(data)
     except ImageLoadError as e:
@@ -110,7 +133,8 @@ with st.container(border=True):
     flip = st.toggle("Also look at the mirror image (test-time augmentation)", key="predict_flip",
                      help="Averages the probabilities of the image and its left-right mirror.")
     st.caption(gain)
+    five_crop = five_crop_switch(record)
 if source is None:
     st.info("Upload an image (or switch on the camera) to see the prediction.", icon=":material/upload:")
 else:
-    show_prediction(record, *source, flip=flip)
+    show_prediction(record, *source, flip=flip, tta="five-crop" if five_crop else None)

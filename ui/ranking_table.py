@@ -26,10 +26,22 @@ TABLE_CONFIG = {
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),
+    "Repeats": st.column_config.NumberColumn("Repeats", format="×%d",
+                                             help="Runs of this configuration with different seeds: its "
+                                                  "scores and time are their mean, and it ranks by the mean."),
+    "Test Acc SD": st.column_config.NumberColumn("± SD", format="± %.1f",
+                                                 help="Standard deviation of the test accuracy over the "
+                                                      "repeats, in percentage points."),
+    "Balanced Acc SD": st.column_config.NumberColumn("Balanced ± SD", format="± %.1f",
+                                                     help="Standard deviation of the balanced accuracy "
+                                                          "over the repeats, in percentage points."),
+    "Training Time SD": st.column_config.NumberColumn("Time ± SD", format="± %.0f s",
+                                                      help="Standard deviation of the training time over "
+                                                           "the repeats."),
     "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
                                                  "among the run's training images: its test accuracy is optimistic."),
 }
-ACCURACY_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1")
+ACCURACY_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1", "Test Acc SD", "Balanced Acc SD")
 RANK_BALANCED = "compare_rank_balanced"
 
 
@@ -48,6 +60,9 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     sizes = sorted(table["Images"].dropna().unique())
     # A run cancelled by hand can rank too: say so beside its number when there is one.
     status = ["Status"] if (table["Status"] != "completed").any() else []
+    # A configuration repeated with other seeds: its row holds means; say over how many and how spread.
+    repeated = ["Repeats", "Test Acc SD", "Balanced Acc SD", "Training Time SD"] if (
+        table["Repeats"] > 1).any() else []
     shown = with_trust_text(table)
     # Runs whose split let copies of test images into training: marked, and said why.
     leaky = ["Split Leaks"] if (table["Split Leaks"].fillna(0) > 0).any() else []
@@ -57,7 +72,7 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
                    icon=":material/warning:")
     at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
     columns = ["run_id", *status, *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
-               TIE_COLUMN, CI_COLUMN, "Pareto", *leaky]
+               TIE_COLUMN, CI_COLUMN, *repeated, "Pareto", *leaky]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:
@@ -67,6 +82,9 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     if len(sizes) == 1:
         st.caption(f"{int(sizes[0]):,} training images · the same test images for every run · "
                    "click a column header to sort.")
+    if repeated:
+        st.caption("A configuration with repeats (×N) is one row: the mean of its runs, ranked by the mean, "
+                   "± their standard deviation.")
     st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
                        file_name=f"{dataset}-runs.csv", mime="text/csv", key="compare_csv",
                        icon=":material/download:")

@@ -1,14 +1,17 @@
 """A stored run's actions, as the Compare page offers them: download its model as a bundle, predict
-with it, delete it (asking first)."""
+with it, repeat its configuration with other seeds, delete it (asking first)."""
 from __future__ import annotations
 
 import streamlit as st
 
 from resnet_core.results.bundle import bundle_name, export_bundle
+from resnet_core.runs.repeats import plan_repeats
 from resnet_core.views.run_details import has_model
 from ui.shared import PAGES, PREDICT_RUN, friendly_errors, services
 
 EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
+REPEATS = 3  # the Compare page's "Repeat ×3": enough seeds to see the spread, few enough to wait for
+REPEAT_QUEUED = "compare_repeat_queued"  # (run id, the queued runs' ids, their seeds)
 
 
 def model_panel(record) -> None:
@@ -35,6 +38,29 @@ def model_panel(record) -> None:
     if row.button("Predict with this model", key="compare_go_predict", icon=":material/image_search:"):
         st.session_state[PREDICT_RUN] = record.id
         st.switch_page(PAGES["predict"])
+
+
+def repeat_panel(record) -> None:
+    """'Repeat ×3': queue the run's configuration with three new seeds; the ranked table then shows it
+    once, with the mean ± standard deviation of its runs."""
+    queued = st.session_state.get(REPEAT_QUEUED)
+    if queued and queued[0] == record.id:
+        st.success(f"Queued runs {', '.join(f'#{i}' for i in queued[1])} with seeds "
+                   f"{', '.join(map(str, queued[2]))}: this configuration shows as one row with their mean "
+                   "± standard deviation once they finish.", icon=":material/repeat:")
+    if not record.is_ranked or record.config is None:
+        return
+    if st.button(f"Repeat ×{REPEATS}", key="compare_repeat", icon=":material/repeat:",
+                 help=f"Train this configuration {REPEATS} more times with new seeds, to see how much of its "
+                      "score is the luck of one seed. The table ranks the configuration by the mean."):
+        svc = services()
+        st.session_state.pop(REPEAT_QUEUED, None)
+        with friendly_errors(f"repeat run {record.id}"):
+            plan = plan_repeats(svc.store, record, REPEATS)
+            ids = [svc.jobs.submit(config, repeat_of=plan.root) for config in plan.configs]
+            st.session_state[REPEAT_QUEUED] = (record.id, ids, plan.seeds)
+        if st.session_state.get(REPEAT_QUEUED, (None,))[0] == record.id:
+            st.rerun()  # outside friendly_errors: a rerun is an exception Streamlit must see
 
 
 def delete_panel(record, forget_key: str | None = None) -> None:

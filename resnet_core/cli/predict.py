@@ -8,7 +8,7 @@ from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.data.imageio import ImageLoadError
-from resnet_core.results.predict import Predictor, load_predictor
+from resnet_core.results.predict import TTA_MODES, Predictor, load_predictor
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError
 from resnet_core.workspace import Workspace
 
@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=5, metavar="K",
                    help="how many classes to show per image, most probable first (default 5)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    p.add_argument("--tta", choices=TTA_MODES, default="none",
+                   help="test-time augmentation: average with the mirror image (flip) or over five crops; "
+                        "its gain is measured on the run's test split and printed with the predictions")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.set_defaults(func=run)
 
@@ -53,6 +56,31 @@ def open_predictor(run_id: str, device: str = "cpu") -> Predictor:
         raise UserError(f"cannot load run {run_id} on device {device!r} ({e}); try --device cpu") from e
 
 
+def measured_gain(predictor: Predictor, run_id: str, tta: str) -> tuple[dict | None, str | None]:
+    """(what each test-time augmentation scores on the run's test split, None) for a prediction with
+    one; (None, why) when it cannot be measured; (None, None) without one."""
+    from resnet_core.results.tta_measure import GainUnavailable, tta_gain
+    from resnet_core.runs.store import RunStore, StoreError
+
+    if tta == "none":
+        return None, None
+    folder = run_folder(run_id)
+    try:
+        store = RunStore(Workspace.default())
+    except StoreError as e:
+        return None, f"the gain of {tta} was not measured: {e}"
+    try:
+        record = store.get_run(int(folder.name))
+    finally:
+        store.close()
+    if record is None:
+        return None, f"the gain of {tta} was not measured: run {run_id} is not in the run list"
+    try:
+        return tta_gain(predictor, record, folder), None
+    except GainUnavailable as e:
+        return None, str(e)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UserError(f"--top-k must be at least 1, got {args.top_k}")
@@ -68,13 +96,20 @@ def run(args: argparse.Namespace) -> int:
             entries.append({"image": name})
         except ImageLoadError as e:
             entries.append({"image": name, "error": f"{e}; use a JPEG, PNG or other common image file"})
-    results = predictor.predict_pixels([pixels for _, pixels in good], top_k=args.top_k)
+    results = predictor.predict_pixels([pixels for _, pixels in good], top_k=args.top_k, tta=args.tta)
     for (index, _), predictions in zip(good, results):
         entries[index]["predictions"] = predictions
+    gain, gain_note = measured_gain(predictor, args.run, args.tta)
     if args.json:
-        print_json({"predictions": entries})
+        print_json({"predictions": entries, "tta": args.tta, "tta_gain": gain, "tta_gain_note": gain_note})
     else:
         print(format_predictions(entries))
+        if gain is not None:
+            acc = gain["accuracy"]
+            print(f"\n{args.tta} on the run's {gain['test_images']} test images: accuracy {acc[args.tta]:.1%} "
+                  f"against {acc['none']:.1%} without")
+        elif gain_note:
+            print(f"\n{gain_note}")
     failed = [e for e in entries if "error" in e]
     for entry in failed if not args.json else []:
         print(f"error: {entry['image']}: {entry['error']}", file=sys.stderr)

@@ -6,8 +6,8 @@ from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.results.metrics import keep_known, run_scores
-from resnet_core.results.ranking import RankedRun, ranked_rows
-from resnet_core.results.trust import RunTrust, trust_by_run, trust_json
+from resnet_core.results.ranking import RankedRun, ranked_rows, rows_by_run
+from resnet_core.results.trust import RunTrust, run_intervals, trust_by_run, trust_json
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.store import RunRecord, RunStore, StoreError
 from resnet_core.status import NOT_COMPLETED, RunStatus
@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     rows = ranked_rows(runs)
-    ranks = {row.run_id: row for row in rows}
+    ranks = rows_by_run(rows)  # a repeat's row is its configuration's
     trust = trust_by_run(rows, workspace)
-    items = [run_dict(r, ranks.get(r.id), trust.get(r.id)) for r in runs]
+    items = [run_dict(r, ranks.get(r.id), _own_trust(r.id, ranks.get(r.id), trust, workspace)) for r in runs]
     if args.json:
         print_json(items)
         return 0
@@ -53,10 +53,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_trust(run_id: int, row: RankedRun | None, trust: dict[int, RunTrust],
+               workspace: Workspace) -> RunTrust | None:
+    """The run's intervals; the tie mark is its configuration's (a repeat shares its row's)."""
+    if row is None or row.repeats == 1:
+        return trust.get(run_id)
+    shared = trust.get(row.run_id)
+    return RunTrust(run_intervals(workspace, run_id), shared.tied_for_first if shared else None,
+                    shared.p_vs_leader if shared else None)
+
+
+def repeat_json(row: RankedRun | None) -> dict[str, Any]:
+    """A run's configuration over its repeats with other seeds: how many runs, which, their mean and
+    standard deviation (sd None for a single run; everything None for a run not ranked)."""
+    return {
+        "repeats": row.repeats if row else None,
+        "repeat_runs": list(row.members) if row else None,
+        "test_acc_mean": row.test_acc if row else None, "test_acc_sd": row.test_acc_sd if row else None,
+        "balanced_acc_mean": row.balanced_acc if row else None,
+        "balanced_acc_sd": row.balanced_acc_sd if row else None,
+        "train_time_mean": row.train_time_s if row else None,
+        "train_time_sd": row.train_time_sd if row else None,
+    }
+
+
 def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None = None) -> dict[str, Any]:
     """One run as plain JSON-ready data; rank and pareto are None when it is not ranked.
 
-    After the keys every version printed come the 95% intervals and the tie mark (trust_json).
+    After the keys every version printed come the 95% intervals and the tie mark (trust_json), then
+    the run's configuration over its repeats (repeat_of, repeat_json): rank and pareto are the
+    configuration's, ranked by its mean.
     """
     return {
         "run_id": record.id,
@@ -85,6 +111,8 @@ def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None
         "notes": list(record.notes),
         # balanced_acc and macro_f1: from stored predictions, else from the test report's confusion matrix
         **keep_known(trust_json(trust), run_scores(record.final_metrics)),
+        "repeat_of": record.repeat_of,
+        **repeat_json(ranked),
     }
 
 
@@ -115,6 +143,8 @@ def format_table(items: list[dict[str, Any]]) -> str:
     header = [title for title, _ in _COLUMNS]
     body = [[cell(key, item[key]) for _, key in _COLUMNS] for item in items]
     for row, item in zip(body, items):
+        if item["repeats"] and item["repeats"] > 1:
+            row[-1] += f" x{item['repeats']}"  # the rank of its configuration, by the mean of its runs
         if item["tied_for_first"]:
             row[-1] += " ="  # within noise of rank 1
         if item["pareto"]:
@@ -124,7 +154,8 @@ def format_table(items: list[dict[str, Any]]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     text = "\n".join(lines) + ("\n\nrank: among runs on the same dataset with the same number of training images; "
                               "* no faster run is as accurate (cost-performance front); = tied for first "
-                              "(within noise of rank 1 on the same test images).")
+                              "(within noise of rank 1 on the same test images); xN a configuration run with N seeds, "
+                              "ranked by their mean.")
     if any(item["status"] in NOT_COMPLETED for item in items):
         text += ("\nA stopped run continues from its last saved epoch with `python -m resnet_core resume ID`; "
                  "`rerun ID` trains one again as a new run.")

@@ -86,10 +86,24 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
     device is held for the run across processes: while another run trains on it, this one waits
     (and says so), or with wait=False is stored as cancelled and refused.
     """
+    code, summary = train_and_summarise(workspace, store, run_id, config, resume, extra, warnings, wait)
+    if summary is None:
+        return code
+    if as_json:
+        print_json(summary)
+    else:
+        _print_human(summary)
+    report_failure(workspace, summary)
+    return code
+
+
+def train_and_summarise(workspace, store, run_id: int, config, resume: bool, extra: dict | None = None,
+                        warnings: list[str] = (), wait: bool = True) -> tuple[int, dict | None]:
+    """train_in_foreground without the printing: (exit code, the run's summary; None after Ctrl-C)."""
     from resnet_core.results.ranking import ranked_rows
-    from resnet_core.results.trust import trust_by_run, trust_json
+    from resnet_core.results.trust import run_trust, trust_json
     from resnet_core.runs.lease import hold_device
-    from resnet_core.runs.runner import error_log_path, execute_run, run_summary
+    from resnet_core.runs.runner import execute_run, run_summary
 
     bar = ConsoleProgress()
     try:
@@ -106,27 +120,29 @@ def train_in_foreground(workspace, store, run_id: int, config, resume: bool, as_
         store.add_note(run_id, "Stopped with Ctrl-C.")
         print(f"interrupted; `python -m resnet_core resume {run_id}` continues from the last saved "
               "epoch", file=sys.stderr)
-        return 130
+        return 130, None
     finally:
         bar.close()
     summary = run_summary(store, run_id)
     summary["recommended"] = list(config.recommended)
     summary["warnings"] = list(dict.fromkeys([*warnings, *summary["warnings"]]))
     summary.update(extra or {})
-    trust = trust_json(trust_by_run(ranked_rows(store.list_runs(dataset=summary["dataset"])), workspace).get(run_id))
+    trust = trust_json(run_trust(ranked_rows(store.list_runs(dataset=summary["dataset"])), workspace, run_id))
     # balanced_acc and macro_f1: from stored predictions, else from the test report's confusion matrix
     summary.update(keep_known(trust, run_scores(store.get_run(run_id).final_metrics)))
-    if as_json:
-        print_json(summary)
-    else:
-        _print_human(summary)
-    if status == RunStatus.FAILED:
-        print(f"error: run {run_id} failed: {summary['error']}", file=sys.stderr)
-        details = error_log_path(workspace, run_id)
-        if details:
-            print(f"details: {details} (--debug prints them here)", file=sys.stderr)
-        return 1
-    return 0
+    return (1 if status == RunStatus.FAILED else 0), summary
+
+
+def report_failure(workspace, summary: dict) -> None:
+    """On stderr: why the run failed and where its details are (nothing for a run that did not fail)."""
+    from resnet_core.runs.runner import error_log_path
+
+    if summary["status"] != RunStatus.FAILED:
+        return
+    print(f"error: run {summary['run_id']} failed: {summary['error']}", file=sys.stderr)
+    details = error_log_path(workspace, summary["run_id"])
+    if details:
+        print(f"details: {details} (--debug prints them here)", file=sys.stderr)
 
 
 def _print_human(s: dict) -> None:

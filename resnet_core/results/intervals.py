@@ -7,6 +7,9 @@ A test split of a few hundred images measures accuracy to within a few points; t
 - `mcnemar_p`: McNemar's exact test on the same test images: of the images exactly one of the two
   runs gets right, is the split further from 50/50 than chance would make it? Two runs are "within
   noise" of each other when p >= 0.05.
+- For a configuration repeated with other seeds, `repeats_score_intervals` averages the scores of its
+  runs over the same resampled images, and `sign_flip_p` compares two configurations by each image's
+  share of runs that got it right (the same test as McNemar's when each side is a single run).
 """
 from __future__ import annotations
 
@@ -44,11 +47,30 @@ class ScoreIntervals:
 def score_intervals(true: np.ndarray, pred: np.ndarray, num_classes: int, resamples: int = RESAMPLES,
                     level: float = LEVEL, seed: int = SEED) -> ScoreIntervals | None:
     """The three scores with their bootstrap intervals; None when there are no test images."""
-    true, pred = np.asarray(true, dtype=np.int64), np.asarray(pred, dtype=np.int64)
+    return repeats_score_intervals(true, np.asarray(pred)[None, :], num_classes, resamples, level, seed)
+
+
+def repeats_score_intervals(true: np.ndarray, preds: np.ndarray, num_classes: int, resamples: int = RESAMPLES,
+                            level: float = LEVEL, seed: int = SEED) -> ScoreIntervals | None:
+    """The mean scores of several runs on the same test images (preds: one row of predictions per
+    run) with bootstrap intervals: each resample of the images scores every run, then averages."""
+    true, preds = np.asarray(true, dtype=np.int64), np.asarray(preds, dtype=np.int64)
     n = len(true)
-    if n == 0 or num_classes < 1:
+    if n == 0 or num_classes < 1 or preds.ndim != 2 or preds.shape[1] != n or len(preds) == 0:
         return None
-    k = num_classes
+    full, boot = zip(*(_bootstrap(true, pred, num_classes, resamples, seed) for pred in preds))
+    full, boot = np.mean(full, axis=0), np.mean(boot, axis=0)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(boot, [tail, 100 - tail], axis=1)
+    intervals = [Interval(float(full[i, 0]), float(low[i]), float(high[i])) for i in range(3)]
+    return ScoreIntervals(*intervals, test_images=n)
+
+
+def _bootstrap(true: np.ndarray, pred: np.ndarray, num_classes: int, resamples: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores on all images: 3×1, scores on each resample: 3×resamples). The same seed draws the
+    same resamples, so several runs' scores can be averaged resample by resample."""
+    n, k = len(true), num_classes
     # Classes of the test split: macro scores average over these in every resample, so a class
     # missing from one resample counts as a miss rather than changing what is averaged.
     present = np.bincount(true, minlength=k) > 0
@@ -62,11 +84,7 @@ def score_intervals(true: np.ndarray, pred: np.ndarray, num_classes: int, resamp
         codes = (true[idx] * k + pred[idx]) + (np.arange(b) * k * k)[:, None]
         confusion = np.bincount(codes.ravel(), minlength=b * k * k).reshape(b, k, k)
         samples.append(_scores(confusion, present))
-    boot = np.concatenate(samples, axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(boot, [tail, 100 - tail], axis=1)
-    intervals = [Interval(float(full[i, 0]), float(low[i]), float(high[i])) for i in range(3)]
-    return ScoreIntervals(*intervals, test_images=n)
+    return full, np.concatenate(samples, axis=1)
 
 
 def _scores(confusion: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -107,6 +125,35 @@ def _binomial_two_sided(k: int, n: int) -> float:
     top = max(terms)
     cdf = math.exp(top) * sum(math.exp(t - top) for t in terms)
     return min(1.0, 2 * cdf)
+
+
+def sign_flip_p(share_a: np.ndarray, share_b: np.ndarray, draws: int = 10_000, seed: int = SEED) -> float:
+    """Two-sided p-value that two configurations are equally good on the same images, from each
+    image's share of runs that got it right (share_a, share_b in [0, 1], same image order).
+
+    Under "equally good" each image's difference could as well have the other sign: the p-value is
+    how often randomly flipped signs give a total at least as far from zero (seeded Monte Carlo).
+    With single runs on both sides the differences are -1, 0 or 1 and this is McNemar's exact test.
+    """
+    a, b = np.asarray(share_a, dtype=np.float64), np.asarray(share_b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError("the paired test needs both sides scored on the same images")
+    diff = a - b
+    diff = diff[np.abs(diff) > 1e-12]
+    if diff.size == 0:
+        return 1.0
+    if np.all(np.isclose(np.abs(diff), 1.0)):
+        plus = int((diff > 0).sum())
+        return _binomial_two_sided(min(plus, diff.size - plus), diff.size)
+    observed = abs(diff.sum())
+    rng = np.random.default_rng(seed)
+    beyond = 0
+    chunk = max(1, _CHUNK_CELLS // diff.size)
+    for start in range(0, draws, chunk):
+        b_ = min(chunk, draws - start)
+        signs = rng.integers(0, 2, size=(b_, diff.size)) * 2 - 1
+        beyond += int((np.abs(signs @ diff) >= observed - 1e-9).sum())
+    return (beyond + 1) / (draws + 1)
 
 
 def within_noise(correct_leader: np.ndarray, correct_other: np.ndarray, alpha: float = TIE_ALPHA) -> bool:

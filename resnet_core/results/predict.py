@@ -36,6 +36,10 @@ ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Im
 MIN_CAM_CELLS = 4
 _STAGE_STRIDES = (("layer4", 32), ("layer3", 16), ("layer2", 8), ("layer1", 4))
 _BATCH = 32  # images per forward pass in predict_batch: bounds memory for long lists
+# Test-time augmentation: none, the mirror image (flip), or five crops (four corners and the centre)
+# of the image enlarged by FIVE_CROP_ZOOM, averaged (results/tta_measure.py measures what each gains).
+TTA_MODES = ("none", "flip", "five-crop")
+FIVE_CROP_ZOOM = 8 / 7  # 224 px crops of a 256 px image, as ImageNet evaluations take them
 
 
 def resolve_device(name: str = "cpu") -> torch.device:
@@ -102,13 +106,37 @@ class Predictor:
         """Test-time augmentation: the probabilities of each image and its mirror image, averaged."""
         return (self.probabilities(pixels) + self.probabilities(pixels.flip(-1))) / 2
 
-    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False) -> list[dict[str, Any]]:
+    def five_crop_probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Test-time augmentation: the image enlarged by FIVE_CROP_ZOOM, its four corner crops and its
+        centre crop at the model's size, their probabilities averaged."""
+        size = pixels.shape[-1]
+        big = round(size * FIVE_CROP_ZOOM)
+        enlarged = F.interpolate(pixels.float(), size=(big, big), mode="bilinear", align_corners=False)
+        enlarged = enlarged.round().clamp(0, 255).to(torch.uint8)
+        edge, middle = big - size, (big - size) // 2
+        corners = ((0, 0), (0, edge), (edge, 0), (edge, edge), (middle, middle))
+        return sum(self.probabilities(enlarged[..., y:y + size, x:x + size].contiguous())
+                   for y, x in corners) / len(corners)
+
+    def tta_probabilities(self, pixels: torch.Tensor, tta: str = "none") -> torch.Tensor:
+        """probabilities() with one of TTA_MODES."""
+        if tta == "flip":
+            return self.flip_probabilities(pixels)
+        if tta == "five-crop":
+            return self.five_crop_probabilities(pixels)
+        if tta == "none":
+            return self.probabilities(pixels)
+        raise ValueError(f"test-time augmentation must be one of {', '.join(TTA_MODES)}; got {tta!r}")
+
+    def predict(self, image: ImageSource, top_k: int = 5, flip: bool = False,
+                tta: str | None = None) -> list[dict[str, Any]]:
         """The top_k classes, most probable first: [{"class": name, "probability": p}, ...].
 
         flip: average with the mirrored image (see results/tta.py for what it gains on the test split).
+        tta: one of TTA_MODES instead (five crops: see results/tta_measure.py for its gain).
         """
         pixels = self.pixels(image)[None]
-        probs = (self.flip_probabilities(pixels) if flip else self.probabilities(pixels))[0]
+        probs = self.tta_probabilities(pixels, tta or ("flip" if flip else "none"))[0]
         return self.top(probs, top_k)
 
     def predict_batch(self, images: Sequence[ImageSource], top_k: int = 5) -> list[list[dict[str, Any]]]:
@@ -122,11 +150,12 @@ class Predictor:
                 raise ImageLoadError(f"image {i + 1} ({_describe(image)}): {e}") from e
         return self.predict_pixels(decoded, top_k)
 
-    def predict_pixels(self, pixels: Sequence[torch.Tensor], top_k: int = 5) -> list[list[dict[str, Any]]]:
-        """Predictions for already preprocessed uint8 3×S×S images."""
+    def predict_pixels(self, pixels: Sequence[torch.Tensor], top_k: int = 5,
+                       tta: str = "none") -> list[list[dict[str, Any]]]:
+        """Predictions for already preprocessed uint8 3×S×S images (tta: one of TTA_MODES)."""
         out: list[list[dict[str, Any]]] = []
         for start in range(0, len(pixels), _BATCH):
-            probs = self.probabilities(torch.stack(list(pixels[start:start + _BATCH])))
+            probs = self.tta_probabilities(torch.stack(list(pixels[start:start + _BATCH])), tta)
             out.extend(self.top(p, top_k) for p in probs)
         return out
 

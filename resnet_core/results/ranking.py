@@ -3,6 +3,8 @@
 Runs compete only with runs on the same dataset and the same number of training images, as in the
 cost-performance study: a ranking across dataset sizes would mostly measure the size. They rank by
 test accuracy as the study does, or by balanced accuracy (every class counts the same) on request.
+A run repeated with other seeds (runs/repeats.py) is one row: the mean of its runs, their standard
+deviation and how many there are; it ranks by the mean.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from resnet_core.results.metrics import BALANCED_ACC, MACRO_F1, keep_known, run_scores
+from resnet_core.results.repeats import mean_sd
 from resnet_core.results.trust import TRUST_COLUMNS, trust_by_run, trust_columns
 from resnet_core.runs.store import RunRecord
 from resnet_core.status import RunStatus
@@ -26,6 +29,10 @@ STUDY_COLUMNS = ("Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "E
 # Status: 'completed', or 'cancelled' for a run stopped by hand after an evaluation (it still ranks).
 TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Status", "Split Leaks",
                                  "Balanced Acc", "Macro F1")
+# A configuration run with several seeds: its scores above are means; these say over how many runs
+# (Repeats, Runs: their ids) and how far apart (standard deviations; None for a single run).
+REPEAT_COLUMNS = ("Repeats", "Runs", "Test Acc SD", "Balanced Acc SD", "Training Time SD")
+TABLE_COLUMNS = TABLE_COLUMNS + REPEAT_COLUMNS
 # With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py);
 # balanced accuracy and macro-F1 are already there (from the confusion matrix) and stay where they are.
 TRUST_TABLE_COLUMNS = TABLE_COLUMNS + tuple(c for c in TRUST_COLUMNS if c not in TABLE_COLUMNS)
@@ -54,6 +61,20 @@ class RankedRun:
     split_leaks: int | None = None  # test images with a copy among the training images; None: not recorded
     balanced_acc: float | None = None  # mean per-class recall on the test images; None: no confusion matrix
     macro_f1: float | None = None  # mean per-class F1 on the test images; None: no confusion matrix
+    # A configuration repeated with other seeds: run_id is its group's first run, the scores above
+    # are means over run_ids, the *_sd their sample standard deviations (None for a single run).
+    run_ids: tuple[int, ...] = ()  # every run of the row; () means just run_id
+    test_acc_sd: float | None = None
+    balanced_acc_sd: float | None = None
+    train_time_sd: float | None = None
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return self.run_ids or (self.run_id,)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.members)
 
     def study_values(self) -> dict[str, Any]:
         """This run under the study's column names (STUDY_COLUMNS)."""
@@ -65,7 +86,13 @@ class RankedRun:
         """This run as a row of the Compare table and its CSV (TABLE_COLUMNS)."""
         return {**self.study_values(), "Dataset": self.dataset, "Images": self.num_images, "Pareto": self.pareto,
                 "run_id": self.run_id, "Status": self.status, "Split Leaks": self.split_leaks,
-                "Balanced Acc": self.balanced_acc, "Macro F1": self.macro_f1}
+                "Balanced Acc": self.balanced_acc, "Macro F1": self.macro_f1, **self.repeat_values()}
+
+    def repeat_values(self) -> dict[str, Any]:
+        """REPEAT_COLUMNS of this row."""
+        return {"Repeats": self.repeats, "Runs": " ".join(f"#{i}" for i in self.members),
+                "Test Acc SD": self.test_acc_sd, "Balanced Acc SD": self.balanced_acc_sd,
+                "Training Time SD": self.train_time_sd}
 
 
 def _group_key(row: RankedRun) -> tuple[str, int]:
@@ -101,6 +128,7 @@ def ranked_rows(runs: Iterable[RunRecord], rank_by: str = "accuracy") -> list[Ra
     """
     _check_rank_by(rank_by)
     groups: dict[tuple[str, int], list[RankedRun]] = defaultdict(list)
+    repeats: dict[tuple[str, int, int], list[RankedRun]] = defaultdict(list)
     for run in runs:
         if not run.is_ranked:
             continue
@@ -110,6 +138,10 @@ def ranked_rows(runs: Iterable[RunRecord], rank_by: str = "accuracy") -> list[Ra
                         train_time_s=run.train_time_s, epoch_ended=run.epoch_ended, status=run.status,
                         created_at=run.created_at, split_leaks=split_leaks(run),
                         balanced_acc=scores[BALANCED_ACC], macro_f1=scores[MACRO_F1])
+        root = run.repeat_of if run.repeat_of is not None else run.id
+        repeats[(*_group_key(row), root)].append(row)
+    for (_, _, root), members in repeats.items():
+        row = members[0] if len(members) == 1 else _average(members, root)
         groups[_group_key(row)].append(row)
     ranked: list[RankedRun] = []
     for key in sorted(groups):
@@ -117,6 +149,30 @@ def ranked_rows(runs: Iterable[RunRecord], rank_by: str = "accuracy") -> list[Ra
                       enumerate(sorted(groups[key], key=lambda row: _order_key(row, rank_by)), start=1))
     front = pareto_front(ranked, rank_by)
     return [dataclasses.replace(row, pareto=row.run_id in front) for row in ranked]
+
+
+def _average(members: list[RankedRun], root: int) -> RankedRun:
+    """One row for a configuration's runs (its repeats with other seeds): means, with the spread."""
+    members = sorted(members, key=lambda r: r.run_id)
+    first = next((r for r in members if r.run_id == root), members[0])
+    test_acc, test_sd = mean_sd(r.test_acc for r in members)
+    balanced, balanced_sd = mean_sd(r.balanced_acc for r in members)
+    time, time_sd = mean_sd(r.train_time_s for r in members)
+    epochs, _ = mean_sd(r.epoch_ended for r in members)
+    leaks = [r.split_leaks for r in members if r.split_leaks is not None]
+    cancelled = [r.status for r in members if r.status != RunStatus.COMPLETED]
+    return dataclasses.replace(
+        first, run_ids=tuple(r.run_id for r in members), test_acc=test_acc, test_acc_sd=test_sd,
+        balanced_acc=balanced, balanced_acc_sd=balanced_sd, train_time_s=time, train_time_sd=time_sd,
+        val_loss=mean_sd(r.val_loss for r in members)[0], val_acc=mean_sd(r.val_acc for r in members)[0],
+        macro_f1=mean_sd(r.macro_f1 for r in members)[0],
+        epoch_ended=None if epochs is None else round(epochs), split_leaks=max(leaks) if leaks else None,
+        status=cancelled[0] if cancelled else RunStatus.COMPLETED)
+
+
+def rows_by_run(rows: Iterable[RankedRun]) -> dict[int, RankedRun]:
+    """Every ranked run's row, repeats included (a repeat's row is its configuration's)."""
+    return {run_id: row for row in rows for run_id in row.members}
 
 
 def best_row(rows: Iterable[RankedRun], rank_by: str = "accuracy") -> RankedRun | None:

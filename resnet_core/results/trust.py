@@ -4,7 +4,9 @@ Reads each run's predictions.npz (runs/predictions.py). Runs on the same dataset
 split, so a run is compared with its group's rank 1 image by image (McNemar's test): a run whose
 difference from the leader could be chance is "tied for first", and so is the leader then. Ranks
 themselves stay as `ranking` computes them; a run without stored predictions (scored by an older
-version) simply has no interval and no mark.
+version) simply has no interval and no mark. A configuration repeated with other seeds is one row:
+its intervals are those of its runs' mean scores, and it is compared with the leader by each image's
+share of runs that got it right (intervals.sign_flip_p; McNemar's test when both are single runs).
 """
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from resnet_core.results.intervals import TIE_ALPHA, ScoreIntervals, mcnemar_p, score_intervals
+from resnet_core.results.intervals import (
+    TIE_ALPHA,
+    ScoreIntervals,
+    mcnemar_p,
+    repeats_score_intervals,
+    score_intervals,
+    sign_flip_p,
+)
 from resnet_core.runs.predictions import PREDICTIONS_NAME, RunPredictions, load_predictions
 from resnet_core.workspace import Workspace
 
@@ -71,21 +80,22 @@ def run_intervals(workspace: Workspace, run_id: int) -> ScoreIntervals | None:
 
 
 def trust_by_run(rows: Iterable[Any], workspace: Workspace) -> dict[int, RunTrust]:
-    """Intervals and tie marks for ranked rows (ranking.RankedRun: run_id, dataset, num_images, rank)."""
+    """Intervals and tie marks for ranked rows (ranking.RankedRun: run_id, members, dataset, num_images,
+    rank), keyed by the row's run_id."""
     groups: dict[tuple, list[Any]] = defaultdict(list)
     for row in rows:
         groups[(row.dataset, row.num_images)].append(row)
     out: dict[int, RunTrust] = {}
     for group in groups.values():
         leader = min(group, key=lambda r: r.rank)
-        leader_predictions = run_predictions(workspace, leader.run_id)
-        p_values = {row.run_id: _p_against(leader_predictions, run_predictions(workspace, row.run_id))
+        outputs = {row.run_id: _row_outputs(workspace, row) for row in group}
+        p_values = {row.run_id: _p_between(outputs[leader.run_id], outputs[row.run_id])
                     for row in group if row is not leader}
         anyone_tied = any(p is not None and p >= TIE_ALPHA for p in p_values.values())
         for row in group:
-            intervals = run_intervals(workspace, row.run_id)
+            intervals = _row_intervals(workspace, row, outputs[row.run_id])
             if row is leader:
-                tied = anyone_tied if leader_predictions is not None else None
+                tied = anyone_tied if outputs[row.run_id] is not None else None
                 out[row.run_id] = RunTrust(intervals, tied, None)
             else:
                 p = p_values[row.run_id]
@@ -93,19 +103,83 @@ def trust_by_run(rows: Iterable[Any], workspace: Workspace) -> dict[int, RunTrus
     return out
 
 
-def _p_against(leader: RunPredictions | None, other: RunPredictions | None) -> float | None:
-    """McNemar p-value on the images both were scored on; None unless both saw the same test split."""
+def run_trust(rows: Iterable[Any], workspace: Workspace, run_id: int) -> RunTrust | None:
+    """What trust_by_run says of run_id's row; for one repeat of a configuration, its own intervals
+    (the row's tie mark is the configuration's, not this run's)."""
+    rows = list(rows)
+    own = trust_by_run(rows, workspace).get(run_id)
+    if own is not None or not any(run_id in row.members for row in rows):
+        return own
+    return RunTrust(run_intervals(workspace, run_id), None, None)
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """A row's test outputs: one line per run, the images in the order of `paths`."""
+
+    paths: np.ndarray
+    true: np.ndarray
+    pred: np.ndarray  # runs × images
+    num_classes: int
+
+    @property
+    def share_right(self) -> np.ndarray:
+        """Each image's share of the row's runs that got it right."""
+        return (self.pred == self.true[None, :]).mean(axis=0)
+
+
+def _row_outputs(workspace: Workspace, row: Any) -> _Outputs | None:
+    """None unless every run of the row has stored predictions on the same test images."""
+    runs = [run_predictions(workspace, run_id) for run_id in row.members]
+    if any(p is None for p in runs):
+        return None
+    first = runs[0]
+    preds = []
+    for p in runs:
+        order = _alignment(first.test_paths, p.test_paths)
+        if order is None:
+            return None
+        preds.append(np.asarray(p.test_pred)[order])
+    return _Outputs(np.asarray(first.test_paths), np.asarray(first.test_true), np.stack(preds),
+                    first.num_classes)
+
+
+def _row_intervals(workspace: Workspace, row: Any, outputs: _Outputs | None) -> ScoreIntervals | None:
+    if len(row.members) == 1:
+        return run_intervals(workspace, row.run_id)  # cached by file
+    if outputs is None:
+        return None
+    return repeats_score_intervals(outputs.true, outputs.pred, outputs.num_classes)
+
+
+def _alignment(reference: np.ndarray, other: np.ndarray) -> np.ndarray | None:
+    """Indices putting `other`'s images in `reference`'s order; None unless both hold the same images."""
+    reference, other = np.asarray(reference), np.asarray(other)
+    if len(reference) != len(other):
+        return None
+    if np.array_equal(reference, other):
+        return np.arange(len(other))
+    order_r, order_o = np.argsort(reference), np.argsort(other)
+    if not np.array_equal(reference[order_r], other[order_o]):
+        return None
+    # other[order_o][j] is reference[order_r][j]: so reference[i] sits at other[order_o[rank of i]].
+    aligned = np.empty_like(order_o)
+    aligned[order_r] = order_o
+    return aligned
+
+
+def _p_between(leader: _Outputs | None, other: _Outputs | None) -> float | None:
+    """p-value that the two rows are equally good on the same test images; None unless both have outputs
+    on the same test split."""
     if leader is None or other is None:
         return None
-    if len(leader.test_paths) != len(other.test_paths):
+    order = _alignment(leader.paths, other.paths)
+    if order is None:
         return None
-    if np.array_equal(leader.test_paths, other.test_paths):
-        return mcnemar_p(leader.test_correct, other.test_correct)
-    # Same images in another order: line them up by path.
-    order_l, order_o = np.argsort(leader.test_paths), np.argsort(other.test_paths)
-    if not np.array_equal(leader.test_paths[order_l], other.test_paths[order_o]):
-        return None
-    return mcnemar_p(leader.test_correct[order_l], other.test_correct[order_o])
+    other_right = (other.pred[:, order] == other.true[order][None, :])
+    if len(leader.pred) == 1 and len(other.pred) == 1:
+        return mcnemar_p(leader.pred[0] == leader.true, other_right[0])
+    return sign_flip_p(leader.share_right, other_right.mean(axis=0))
 
 
 def trust_columns(trust: RunTrust | None) -> dict[str, Any]:

@@ -10,6 +10,10 @@ import numpy as np
 from resnet_core.results.calibration import softmax
 from resnet_core.runs.predictions import RunPredictions
 
+# Each test-time augmentation's accuracy on the run's test split, measured with its model by
+# results/tta_measure.py (five crops cannot be kept as logits at training time like the flip).
+GAIN_NAME = "tta_gain.json"
+
 
 @dataclass(frozen=True)
 class FlipGain:

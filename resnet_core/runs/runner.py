@@ -76,13 +76,15 @@ class StoreRecorder(Callback):
         self._noted = len(state.notes)
 
 
-def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None) -> int:
+def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None,
+               repeat_of: int | None = None) -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
     A dataset that cannot be trained on (fewer than 2 classes, no validation images), a weights file
     that is not there, ImageNet weights asked for but unavailable, or a device this machine lacks
     is refused here, before a run exists, rather than stored as a failed run. dataset: config.dataset
-    already opened (by the plan), so it is not read again.
+    already opened (by the plan), so it is not read again. repeat_of: the run whose configuration this
+    one repeats with another seed (runs/repeats.py).
     """
     check_startable(config)
     handle = dataset or open_dataset(config.dataset, workspace)
@@ -96,7 +98,7 @@ def create_run(config: TrainConfig, workspace: Workspace, store, dataset: Datase
     if config.max_train_images is not None:
         num_train = min(num_train, config.max_train_images)
     return store.create_run(config, str(info.root), report.num_images, num_train, len(split.val),
-                            len(split.test))
+                            len(split.test), repeat_of=repeat_of)
 
 
 def check_startable(config: TrainConfig) -> None:
@@ -208,5 +210,5 @@ def run_summary(store, run_id: int) -> dict:
         "train_time_s": r.train_time_s, "epoch_ended": r.epoch_ended, "best_epoch": r.best_epoch,
         "stopped_early": r.stopped_early, "num_images": r.num_images, "num_train": r.num_train,
         "peak_memory_mb": r.peak_memory_mb, "error": r.error, "warnings": list(r.notes),
-        "config": json.loads(json.dumps(r.config.to_dict())),
+        "config": json.loads(json.dumps(r.config.to_dict())), "seed": r.config.seed, "repeat_of": r.repeat_of,
     }

@@ -97,6 +97,10 @@ _MIGRATIONS: tuple[str, ...] = (
         since TEXT NOT NULL
     );
     """,
+    # 3: a repeat of a configuration with another seed names the run it repeats (its group's first run).
+    """
+    ALTER TABLE runs ADD COLUMN repeat_of INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -162,6 +166,7 @@ class RunRecord:
     final_metrics: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
     error: str | None = None
+    repeat_of: int | None = None  # the run this one repeats with another seed (None: not a repeat)
 
     @property
     def run_id(self) -> int:
@@ -291,18 +296,21 @@ class RunStore:
     # ----- writing -----------------------------------------------------------------------------
 
     def create_run(self, config: TrainConfig, dataset_root: str, num_images: int, num_train: int,
-                   num_val: int, num_test: int, status: str = RunStatus.QUEUED) -> int:
-        """Register a run and create its folder (with config.json); returns the run id."""
+                   num_val: int, num_test: int, status: str = RunStatus.QUEUED,
+                   repeat_of: int | None = None) -> int:
+        """Register a run and create its folder (with config.json); returns the run id.
+
+        repeat_of: the run whose configuration this one repeats with another seed."""
         _check_status(status)
         with self._write() as conn:
             cur = conn.execute(
                 """INSERT INTO runs (dataset, dataset_root, num_images, num_train, num_val, num_test,
                        model, description, config, status, created_at, owner_pid, owner_host,
-                       owner_token)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       owner_token, repeat_of)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (config.dataset, str(dataset_root), num_images, num_train, num_val, num_test,
                  config.model, config.describe(), json.dumps(config.to_dict()), status, utc_now(),
-                 os.getpid(), self._host, self._token))
+                 os.getpid(), self._host, self._token, repeat_of))
             run_id = int(cur.lastrowid)
         try:
             folder = self.workspace.run_dir(run_id)

@@ -1,13 +1,14 @@
 """A run's calibration as the Compare page shows it: ECE before and after its temperature, and the
 reliability diagram (confidence against accuracy per bin, on the test split); and the measured gain
-of the flip test-time augmentation the Predict page offers."""
+of the flip and five-crop test-time augmentations the Predict page offers."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from resnet_core.fsutil import read_json
 from resnet_core.results.calibration import CalibrationReport, calibration_report
 from resnet_core.results.trust import run_predictions
-from resnet_core.results.tta import flip_gain
+from resnet_core.results.tta import GAIN_NAME, flip_gain
 from resnet_core.workspace import Workspace
 
 BEFORE_COLOUR = "#9AA5B1"
@@ -53,6 +54,18 @@ def reliability_figure(report: CalibrationReport) -> go.Figure:
                       xaxis=dict(title="confidence (top probability)", range=[0, 1], tickformat=".0%"),
                       yaxis=dict(title="accuracy", range=[0, 1.02], tickformat=".0%"))
     return fig
+
+
+def five_crop_gain_text(workspace: Workspace, run_id: int) -> str | None:
+    """What five crops did on the run's test images, once measured (results/tta_measure.py); None before."""
+    gain = read_json(workspace.run_dir(run_id) / GAIN_NAME, default=None)
+    try:
+        acc, n = gain["accuracy"], int(gain["test_images"])
+        plain, cropped = float(acc["none"]), float(acc["five-crop"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return (f"Measured on this run's {n} test images: {plain:.1%} without, {cropped:.1%} with five crops "
+            f"({(cropped - plain) * 100:+.1f} points). It takes five times the time.")
 
 
 def flip_gain_text(workspace: Workspace, run_id: int) -> str:

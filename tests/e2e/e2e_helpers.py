@@ -23,6 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SERVER_START_S = 90
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def free_port() -> int:
@@ -87,6 +88,32 @@ class StreamlitServer:
             return self.log_path.read_text(errors="replace")[-tail_chars:]
         except OSError as e:
             return f"(no server log: {e})"
+
+
+@contextlib.contextmanager
+def running_server(tmp_path: Path, home: Path | None = None, log_name: str = "streamlit.log"
+                   ) -> Iterator[StreamlitServer]:
+    """A started server with an empty TORCH_HOME under tmp_path (no ImageNet weights found or fetched),
+    its workspace `home` (default tmp_path/workspace); stopped on the way out, whatever happened."""
+    torch_home = tmp_path / "torch_home"
+    torch_home.mkdir(exist_ok=True)
+    server = StreamlitServer(home=home or tmp_path / "workspace", torch_home=torch_home,
+                             log_path=tmp_path / log_name)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def new_page(browser, load_s: float, viewport: dict | None = None, **context_options):
+    """A page in a fresh browser context (VIEWPORT unless told), where every wait (Playwright's and
+    expect's) lasts up to load_s: a page's first script run imports torch on busy cores."""
+    from playwright.sync_api import expect
+    expect.set_options(timeout=load_s * 1000)
+    context = browser.new_context(viewport=viewport or VIEWPORT, **context_options)
+    context.set_default_timeout(load_s * 1000)
+    return context.new_page()
 
 
 def require_browser():

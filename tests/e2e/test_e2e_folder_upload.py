@@ -10,7 +10,7 @@ import re
 import zipfile
 
 import pytest
-from e2e_helpers import StreamlitServer, keyed, report_failure, wait_until_idle
+from e2e_helpers import keyed, new_page, report_failure, running_server, wait_until_idle
 
 from resnet_core.data.registry import dataset_origin, dataset_report, get_dataset
 from resnet_core.data.synthetic import make_image_folder
@@ -32,23 +32,8 @@ def folder(tmp_path_factory):
 
 @pytest.fixture
 def server(tmp_path):
-    (tmp_path / "torch_home").mkdir()
-    srv = StreamlitServer(home=tmp_path / "workspace", torch_home=tmp_path / "torch_home",
-                          log_path=tmp_path / "streamlit.log")
-    try:
-        srv.start()
+    with running_server(tmp_path) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-def open_data_page(browser, server):
-    from playwright.sync_api import expect
-    expect.set_options(timeout=LOAD_S * 1000)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(LOAD_S * 1000)
-    page = context.new_page()
-    return page
 
 
 def choose_folder(page, server, folder) -> None:
@@ -64,7 +49,7 @@ def choose_folder(page, server, folder) -> None:
 def test_every_file_of_a_3000_image_folder_is_imported(server, browser, folder):
     from playwright.sync_api import expect
     total = CLASSES * PER_CLASS
-    page = open_data_page(browser, server)
+    page = new_page(browser, LOAD_S)
     with report_failure(server, lambda: page):
         choose_folder(page, server, folder)
         uploader = page.frame_locator(".st-key-data_upload_folder iframe")
@@ -101,7 +86,7 @@ def test_files_lost_on_the_way_are_named_and_never_imported_silently(server, bro
         ws.on_message(from_page)
         to_server.on_message(ws.send)
 
-    page = open_data_page(browser, server)
+    page = new_page(browser, LOAD_S)
     page.route_web_socket(re.compile(r".*/_stcore/stream"), route)
     with report_failure(server, lambda: page):
         choose_folder(page, server, folder)
@@ -140,13 +125,8 @@ def test_a_zip_over_the_upload_limit_is_refused_before_it_is_sent(browser, tmp_p
     archive = tmp_path / "big.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
         z.writestr("big/noise/noise.bin", os.urandom(2_000_000))
-    (tmp_path / "torch_home").mkdir()
-    server = StreamlitServer(home=tmp_path / "workspace", torch_home=tmp_path / "torch_home",
-                             log_path=tmp_path / "streamlit.log")
-    page = None
-    try:
-        server.start()
-        page = open_data_page(browser, server)
+    with running_server(tmp_path) as server:
+        page = new_page(browser, LOAD_S)
         uploads: list[str] = []
         page.on("request", lambda request: uploads.append(request.url) if "upload_file" in request.url else None)
         with report_failure(server, lambda: page):
@@ -160,5 +140,3 @@ def test_a_zip_over_the_upload_limit_is_refused_before_it_is_sent(browser, tmp_p
             wait_until_idle(page)
             expect(keyed(page, "data_zip_import").get_by_role("button")).to_be_disabled()
             assert uploads == []  # nothing was sent
-    finally:
-        server.stop()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,49 @@ def test_a_toggle_ranks_by_balanced_accuracy(env):
     table = at.dataframe[0].value
     assert list(table["run_id"]) == ids[::-1] and list(table["Rank"]) == [1, 2]
     assert "Best balanced accuracy" in [m.label for m in at.metric]
+
+
+def test_repeats_show_as_one_row_with_mean_sd_and_count(env):
+    store = services().store
+    finals = {"val_loss": 0.4, "val_acc": 0.8, "epoch_ended": 3}
+    base = TrainConfig(dataset="seeds")
+    first = store.create_run(base, "unused", 300, 100, 100, 100)
+    repeats = [store.create_run(base.replace(seed=s), "unused", 300, 100, 100, 100, repeat_of=first)
+               for s in (1, 2)]
+    other = store.create_run(base.replace(model="resnet50"), "unused", 300, 100, 100, 100)
+    for run_id, acc, seconds in zip([first, *repeats, other], (0.90, 0.70, 0.74, 0.80), (50.0, 60.0, 70.0, 90.0)):
+        store.finish_run(run_id, "completed", {**finals, "test_acc": acc, "train_time_s": seconds})
+    at = open_compare("seeds")
+    table = at.dataframe[0].value
+    # The configuration's mean (78%) ranks below the steady 80% run, though its first seed scored 90%.
+    assert list(table["run_id"]) == [other, first] and list(table["Rank"]) == [1, 2]
+    row = table.set_index("run_id").loc[first]
+    assert row["Repeats"] == 3 and row["Test Acc"] == pytest.approx(78.0)  # percentage points
+    assert row["Test Acc SD"] == pytest.approx(100 * statistics.stdev([0.90, 0.70, 0.74]))
+    assert row["Training Time"] == pytest.approx(60.0) and row["Training Time SD"] == pytest.approx(10.0)
+    assert table.set_index("run_id").loc[other, "Repeats"] == 1
+    assert "ranked by the mean" in texts(at.caption)
+    scored = next(m for m in at.metric if m.label == "Scored runs")
+    assert scored.value == "4" and "2 configurations" in scored.help
+    csv = at.get("download_button")[0].proto
+    assert csv.label == "Download CSV"
+
+
+def test_repeat_x3_queues_three_seeds_that_join_the_runs_row(trained):
+    (first, second), _ = trained
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(first).run()
+    at.button(key="compare_repeat").click().run()
+    assert not at.exception
+    jobs, store = services().jobs, services().store
+    queued = [r for r in store.list_runs(dataset="tiny") if r.repeat_of == first]
+    assert len(queued) == 3 and sorted(r.config.seed for r in queued) == [1, 2, 3]
+    assert "Queued runs" in texts(at.success) and "seeds 1, 2, 3" in texts(at.success)
+    for r in queued:
+        assert jobs.wait(r.id, timeout=300).status == "completed"
+    at = open_compare("tiny")
+    table = at.dataframe[0].value.set_index("run_id")
+    assert sorted(table.index) == sorted([first, second])  # the repeats joined their configuration's row
+    accs = [store.get_run(i).test_acc for i in (first, *(r.id for r in queued))]
+    assert table.loc[first, "Repeats"] == 4 and table.loc[second, "Repeats"] == 1
+    assert table.loc[first, "Test Acc"] == pytest.approx(100 * statistics.fmean(accs))

@@ -33,11 +33,11 @@ def env(env, tmp_path):
     return workspace
 
 
-def finished_run(workspace, test_acc: float, dataset: str = "tiny") -> int:
+def finished_run(workspace, test_acc: float, dataset: str = "tiny", dataset_root: str = "unused") -> int:
     """A completed run with a saved model (untrained weights: predicting needs no accuracy)."""
     store = services().store
     config = TrainConfig(dataset=dataset, weights="none", image_size=32, epochs=1)
-    run_id = store.create_run(config, "unused", 36, 24, 6, 6)
+    run_id = store.create_run(config, dataset_root, 36, 24, 6, 6)
     store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 0.5,
                                            "train_time_s": 3.0, "epoch_ended": 1, "best_epoch": 1})
     torch_model = build_model("resnet18", len(CLASSES))
@@ -168,6 +168,37 @@ def test_the_flip_switch_shows_its_measured_gain_and_predicts_with_it(env, image
     assert "Measured on this run's 200 test images: 100.0% without, 95.0% with the flip (-5.0 points)" in texts(
         at.caption)
     at.toggle(key="predict_flip").set_value(True).run()
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception and not at.error
+    (prediction,) = [m for m in at.metric if m.label == "Prediction"]
+    assert prediction.value in CLASSES
+
+
+def test_five_crops_are_offered_once_measured_on_the_test_split(env, image_bytes, tmp_path):
+    import numpy as np
+
+    from resnet_core.results.predict import load_predictor
+
+    root = tmp_path / "tiny"  # the registered folder of 'tiny' (env fixture)
+    run_id = finished_run(env, 0.9, dataset_root=str(root))
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))[:9]
+    true = np.array([int(p.split("/")[0].rsplit("_", 1)[1]) for p in paths])
+    logits = np.eye(3)[true].astype(np.float32)
+    np.savez(env.run_dir(run_id) / "predictions.npz", test_paths=np.array(paths), test_true=true,
+             test_logits=logits, val_true=true, val_logits=logits, temperature=np.float64(1.0))
+    at = open_predict(dataset="tiny")
+    assert at.toggle(key="predict_five_crop").disabled and "Not measured yet" in texts(at.caption)
+    at.button(key="predict_measure_five_crop").click().run()
+    assert not at.exception and not at.error
+    # The model's own answers on those images, without augmentation, as the page must report them.
+    predictor = load_predictor(env.run_dir(run_id))
+    plain = np.mean([int(predictor.probabilities(predictor.pixels(root / p)[None]).argmax()) == t
+                     for p, t in zip(paths, true)])
+    assert f"Measured on this run's 9 test images: {plain:.1%} without" in texts(at.caption)
+    assert "with five crops" in texts(at.caption)
+    at = open_predict(dataset="tiny")  # measured once, remembered
+    assert not at.toggle(key="predict_five_crop").disabled
+    at.toggle(key="predict_five_crop").set_value(True).run()
     at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
     assert not at.exception and not at.error
     (prediction,) = [m for m in at.metric if m.label == "Prediction"]
