@@ -225,7 +225,10 @@ class JobManager:
             except Exception as e:  # the runner stores failures itself; this is the last safety net
                 log.exception("run %s stopped by an error outside the runner", run_id)
                 self._publish(job, message=f"{type(e).__name__}: {e}")
-            self._publish_outcome(job, status)
+            try:
+                self._publish_outcome(job, status)
+            except Exception:  # the store busy or gone: the outcome is already stored; the finally publishes it
+                log.exception("run %s: its stored outcome could not be read back", run_id)
         finally:
             # Whatever failed above (the store locked by another process, say), the device is freed
             # and the next queued run starts; a wedged device would hold every later run forever.
