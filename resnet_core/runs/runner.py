@@ -109,11 +109,12 @@ def check_startable(config: TrainConfig) -> None:
 
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                resume: bool = False) -> str:
+                resume: bool = False, device: str | None = None) -> str:
     """Train run `run_id` and store the outcome. Returns the final status.
 
     The callbacks see the data being prepared (on_prepare) as well as the training; `cancel_event`
-    is honoured in both.
+    is honoured in both. `device` ('cuda:1', 'cpu') pins the run to one device, as a study spread
+    over several does; the stored settings keep the planned device, so the configuration stays the same.
     """
     run_dir = workspace.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +130,8 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
             _check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
-        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume)
+        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume,
+                     device=resolve_device(device) if device else None)
     except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
         store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
         store.finish_run(run_id, RunStatus.CANCELLED)
