@@ -75,6 +75,7 @@ class _Job:
     config: TrainConfig
     device_key: str
     resume: bool
+    pinned: bool = False  # trains on device_key, whatever its settings say
     cancel: threading.Event = field(default_factory=threading.Event)
     snapshot: JobSnapshot | None = None
 
@@ -102,14 +103,15 @@ class JobManager:
 
     # -- submitting -------------------------------------------------------------------------
 
-    def submit(self, config: TrainConfig, repeat_of: int | None = None) -> int:
+    def submit(self, config: TrainConfig, repeat_of: int | None = None, device: str | None = None) -> int:
         """Queue a new run; returns its id at once (the run is stored as 'queued'). repeat_of: the run
-        whose configuration it repeats with another seed."""
+        whose configuration it repeats with another seed. device ('cuda:1'): the device it waits
+        for and trains on, as a study spread over several GPUs pins each configuration."""
         with self._submit_lock:
             if self._closed:  # checked first: a refused submit must not leave a queued row behind
                 raise RuntimeError("the job manager is shut down")
             run_id = create_run(config, self.workspace, self.store, repeat_of=repeat_of)
-            self._enqueue(run_id, config, resume=False)
+            self._enqueue(run_id, config, resume=False, device=device)
         return run_id
 
     def resume(self, run_id: int) -> int:
@@ -126,9 +128,9 @@ class JobManager:
         self._enqueue(run_id, record.config, resume=True)
         return run_id
 
-    def _enqueue(self, run_id: int, config: TrainConfig, resume: bool) -> None:
-        key = device_key(config.device)
-        job = _Job(run_id, config, key, resume)
+    def _enqueue(self, run_id: int, config: TrainConfig, resume: bool, device: str | None = None) -> None:
+        key = device_key(device or config.device)
+        job = _Job(run_id, config, key, resume, pinned=device is not None)
         job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
                                    dataset=config.dataset, device=key, epochs=config.epochs)
         with self._lock:
@@ -263,8 +265,9 @@ class JobManager:
             if holder is not None:  # cancelled while another process trained on the device
                 return self._cancelled_while_waiting(job)
             self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
+            pin = {"device": job.device_key} if job.pinned else {}
             return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                          resume=job.resume)
+                          resume=job.resume, **pin)
 
     def _device(self, job: _Job):
         """The workspace-wide lease on the job's device (one run per device across processes); with

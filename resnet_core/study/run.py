@@ -101,7 +101,9 @@ def run_study(plan: StudyPlan, workspace: Workspace, store, jobs=None,
         if jobs is not None:
             if any(r.id in active for r in records or ()):
                 continue
-            run_id = jobs.submit(entry.config)
+            # Several GPUs: each configuration waits on one of them in turn, so K train at once.
+            pin = {"device": slots[len(result.ran) % len(slots)]} if len(slots) > 1 else {}
+            run_id = jobs.submit(entry.config, **pin)
             result.ran.append(run_id)
             if progress:
                 progress(StudyEvent("start", index, total, entry, run_id, RunStatus.QUEUED))
@@ -141,6 +143,12 @@ def study_slots(device: str, parallel: int) -> list[str]:
     if resolved.type != "cpu":
         raise StudyError(f"the {resolved.type} device trains one configuration at a time; use --parallel 1")
     return ["cpu"] * parallel
+
+
+def gpu_slots() -> list[str]:
+    """Every GPU here when there are several (a study then trains one configuration on each), else none."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i}" for i in range(count)] if count > 1 else []
 
 
 def _run_at_once(pending: list[tuple[int, StudyEntry]], total: int, slots: Sequence[str],

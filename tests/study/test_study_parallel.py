@@ -132,3 +132,29 @@ def test_sweep_dry_run_names_the_slots_and_rejects_a_bad_parallel(folder, monkey
     assert json.loads(out.getvalue())["slots"] == ["cpu", "cpu"]
     assert main([*args, "--parallel", "0", "--dry-run"]) != 0
     assert "1 or more configurations at once" in capsys.readouterr().err
+
+
+class _RecordingJobs:
+    """A job manager that only records what was queued, and where."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def active_run_ids(self):
+        return set()
+
+    def submit(self, config, device=None):
+        self.submitted.append((config.describe(), device))
+        return len(self.submitted)
+
+
+def test_the_dashboard_queues_a_study_round_the_gpus_in_the_studys_order(folder, tmp_path):
+    ws = Workspace.at(tmp_path / "ws")
+    plan = plan_study(str(folder), (12,), models=("resnet18",), augmentations=("none", "standard"),
+                      include_frozen_random=True, overrides=OVERRIDES, workspace=ws, device="cpu")
+    jobs = _RecordingJobs()
+    run_study(plan, ws, RunStore(ws), jobs=jobs, slots=["cuda:0", "cuda:1"])
+    assert jobs.submitted == [(e.description, f"cuda:{i % 2}") for i, e in enumerate(plan.entries)]
+    one_gpu = _RecordingJobs()
+    run_study(plan, Workspace.at(tmp_path / "ws2"), RunStore(Workspace.at(tmp_path / "ws2")), jobs=one_gpu)
+    assert [device for _, device in one_gpu.submitted] == [None] * len(plan.entries)
