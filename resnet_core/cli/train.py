@@ -35,8 +35,15 @@ def register(sub) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--no-wait", action="store_true",
                    help="when another run (of any process) trains on the device, exit instead of waiting")
+    add_label_arguments(p)
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
+
+
+def add_label_arguments(p: argparse.ArgumentParser) -> None:
+    """--name and --note: the user's own label for a new run (shown by `runs` and the Compare page)."""
+    p.add_argument("--name", default="", help="a name for the run, such as 'baseline' (changed later with `rename`)")
+    p.add_argument("--note", default="", help="a note about the run: why you tried these settings")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
     if args.no_wait:  # refused before a run exists
         _refuse_if_taken(store.device_lease(device_key(plan.config.device)))
-    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset)
+    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset, name=args.name, note=args.note)
     cfg = plan.config
     print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
           f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +

@@ -103,14 +103,16 @@ class JobManager:
 
     # -- submitting -------------------------------------------------------------------------
 
-    def submit(self, config: TrainConfig, repeat_of: int | None = None, device: str | None = None) -> int:
+    def submit(self, config: TrainConfig, repeat_of: int | None = None, name: str = "",
+               note: str = "", device: str | None = None) -> int:
         """Queue a new run; returns its id at once (the run is stored as 'queued'). repeat_of: the run
-        whose configuration it repeats with another seed. device ('cuda:1'): the device it waits
-        for and trains on, as a study spread over several GPUs pins each configuration."""
+        whose configuration it repeats with another seed; name, note: the user's label for it.
+        device ('cuda:1'): the device it waits for and trains on, as a study spread over several
+        GPUs pins each configuration."""
         with self._submit_lock:
             if self._closed:  # checked first: a refused submit must not leave a queued row behind
                 raise RuntimeError("the job manager is shut down")
-            run_id = create_run(config, self.workspace, self.store, repeat_of=repeat_of)
+            run_id = create_run(config, self.workspace, self.store, repeat_of=repeat_of, name=name, note=note)
             self._enqueue(run_id, config, resume=False, device=device)
         return run_id
 

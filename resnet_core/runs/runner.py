@@ -23,6 +23,7 @@ from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import DeviceUnavailableError, resolve_device
 from resnet_core.runs.predictions import save_predictions
+from resnet_core.runs.store import clean_label
 from resnet_core.status import RunStatus
 from resnet_core.training.calibration import fit_temperature, write_calibration
 from resnet_core.training.callbacks import (
@@ -77,15 +78,16 @@ class StoreRecorder(Callback):
 
 
 def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None,
-               repeat_of: int | None = None) -> int:
+               repeat_of: int | None = None, name: str = "", note: str = "") -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
     A dataset that cannot be trained on (fewer than 2 classes, no validation images), a weights file
     that is not there, ImageNet weights asked for but unavailable, or a device this machine lacks
     is refused here, before a run exists, rather than stored as a failed run. dataset: config.dataset
     already opened (by the plan), so it is not read again. repeat_of: the run whose configuration this
-    one repeats with another seed (runs/repeats.py).
+    one repeats with another seed (runs/repeats.py). name, note: the user's name for the run and note.
     """
+    clean_label(name, note)  # a label too long is refused before the dataset is read
     check_startable(config)
     handle = dataset or open_dataset(config.dataset, workspace)
     info, report = handle.info, handle.report
@@ -98,7 +100,7 @@ def create_run(config: TrainConfig, workspace: Workspace, store, dataset: Datase
     if config.max_train_images is not None:
         num_train = min(num_train, config.max_train_images)
     return store.create_run(config, str(info.root), report.num_images, num_train, len(split.val),
-                            len(split.test), repeat_of=repeat_of)
+                            len(split.test), repeat_of=repeat_of, name=name, note=note)
 
 
 def check_startable(config: TrainConfig) -> None:
@@ -213,4 +215,5 @@ def run_summary(store, run_id: int) -> dict:
         "stopped_early": r.stopped_early, "num_images": r.num_images, "num_train": r.num_train,
         "peak_memory_mb": r.peak_memory_mb, "error": r.error, "warnings": list(r.notes),
         "config": json.loads(json.dumps(r.config.to_dict())), "seed": r.config.seed, "repeat_of": r.repeat_of,
+        "name": r.name, "note": r.user_note,
     }
