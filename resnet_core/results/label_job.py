@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from resnet_core.config import TrainConfig
+from resnet_core.data.feature_cache import save_features
 from resnet_core.data.handle import DatasetHandle
 from resnet_core.data.prepare import DataError, prepare_data
 from resnet_core.data.scan import DatasetError
@@ -128,6 +129,8 @@ def run_label_check(handle: DatasetHandle, workspace: Workspace, source: Feature
     data = prepare_data(TrainConfig(dataset=handle.name, image_size=source.image_size), workspace,
                         progress=progress, dataset=handle)
     features, method = image_features(data, source.checkpoint, source.arch, progress=stage("features"))
+    if source.checkpoint is None:  # ImageNet features: the duplicate check compares by them too
+        save_features(handle.info.meta_dir, handle.report.fingerprint, data.paths, features)
     return check_labels(data, features, method, folds=folds, progress=stage("cross-validating"))
 
 
