@@ -3,8 +3,8 @@ cost (measured on this machine before it starts), running it in the background w
 cancel, and keeping its findings beside the dataset so a reload still shows them.
 
 The check scores the dataset as every run sees it (the user's label decisions applied); its report
-is kept in the metadata folder (label-check.json) with the folder's fingerprint and the decisions
-it saw, and is dropped when the files change.
+is kept in the metadata folder (label-check.json) with the folder's fingerprint, and is dropped when
+the files change.
 """
 from __future__ import annotations
 
@@ -136,16 +136,11 @@ def run_label_check(handle: DatasetHandle, workspace: Workspace, source: Feature
 
 # ---- kept beside the dataset ------------------------------------------------------------------
 
-def _key(handle: DatasetHandle) -> dict:
-    return {"fingerprint": handle.report.fingerprint, "excluded": list(handle.report.excluded),
-            "moved": dict(handle.report.moved)}
-
-
 def save_report(handle: DatasetHandle, report: LabelReport, seconds: float) -> None:
     try:
         atomic_write_json(Path(handle.info.meta_dir) / REPORT_FILE,
                           {"version": 1, "folder": handle.report.fingerprint, "seconds": seconds,
-                           "decisions": _key(handle), "report": report.to_dict()})
+                           "report": report.to_dict()})
     except OSError:
         pass  # a read-only metadata folder: the findings last as long as the page
 
@@ -154,7 +149,6 @@ def save_report(handle: DatasetHandle, report: LabelReport, seconds: float) -> N
 class SavedCheck:
     report: LabelReport
     seconds: float
-    current: bool  # made with the label decisions in force now (else: before some of them)
 
 
 def load_report(handle: DatasetHandle) -> SavedCheck | None:
@@ -166,7 +160,7 @@ def load_report(handle: DatasetHandle) -> SavedCheck | None:
         r = data["report"]
         report = LabelReport(method=str(r["method"]), folds=int(r["folds"]), num_images=int(r["num_images"]),
                              suspects=[Suspect(**s) for s in r["suspects"]])
-        return SavedCheck(report, float(data.get("seconds", 0.0)), data.get("decisions") == _key(handle))
+        return SavedCheck(report, float(data.get("seconds", 0.0)))
     except (KeyError, TypeError, ValueError):
         return None
 

@@ -56,8 +56,7 @@ class LabelPanel:
         r = self.check.report
         found = (f"{len(r.suspects):,} of {r.num_images:,} images may be in the wrong class"
                  if r.suspects else f"no likely mislabels among {r.num_images:,} images")
-        older = "" if self.check.current else " (checked before some of your decisions: check again to update)"
-        return f"Last check: {found}, {self.undecided:,} still to decide on{older}. {r.method}"
+        return f"Last check: {found}, {self.undecided:,} still to decide on. {r.method}"
 
 
 def label_panel(handle: DatasetHandle, workspace: Workspace) -> LabelPanel:
