@@ -76,4 +76,4 @@ def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, bu
     rate = probe_throughput(rec.model, rec.batch_size, size, rec.fine_tune, device)
     result = run_race(candidates, data, budget_s, images_per_s=rate, cancel=cancel, progress=progress)
     return RaceCheck(result, recommended_s, budget_words(budget_s, recommended_s),
-                     result.verdict(candidates[0].name))
+                     result.verdict(candidates[0].key))

@@ -117,13 +117,13 @@ def format_race(race) -> str:
     """The race's candidates, best first, with what each measured and the verdict."""
     scores = race.result.scores()
     order = sorted(race.result.candidates,
-                   key=lambda c: (-scores[c.name].rung, scores[c.name].val_loss) if c.name in scores else (1, 0))
+                   key=lambda c: (-scores[c.key].rung, scores[c.key].val_loss) if c.key in scores else (1, 0))
     lines = [f"Race on your data ({race.budget_text}; used {race.result.used_s:,.0f} s, "
              f"{race.result.image_size} px):"]
     for c in order:
-        t = scores.get(c.name)
+        t = scores.get(c.key)
         measured = (f"val loss {t.val_loss:.3f} on {t.train_images:,} images" if t else "not measured")
-        mark = "*" if c.name == race.result.winner else " "
+        mark = "*" if c.key == race.result.winner_key else " "
         lines.append(f" {mark} {c.name:<62} {measured}")
     lines += textwrap.wrap(race.verdict, _WIDTH, initial_indent="", subsequent_indent="")
     return "\n".join(lines)

@@ -284,9 +284,9 @@ def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets,
         candidates = race_candidates(rec, dataset)
         progress(1, 2, "round 1")
         winner = candidates[1]
-        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner=winner.name,
-                            trials=[Trial(c.name, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
-        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].name))
+        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner_key=winner.key,
+                            trials=[Trial(c.name, c.key, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
+        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].key))
 
     monkeypatch.setattr(ui.race_panel, "check_on_data", fake_check)
     pets.number_input(key="wizard_race_minutes").set_value(1.0)
