@@ -87,6 +87,7 @@ class RaceResult:
     used_s: float = 0.0
     image_size: int = RACE_IMAGE_SIZE
     stopped_by_budget: bool = False
+    cancelled: bool = False  # the user stopped it: the winner is only the best of the rounds it reached
 
     @property
     def winning(self) -> Candidate | None:
@@ -118,6 +119,7 @@ class RaceResult:
             "trials": [t.to_dict() for t in self.trials],
             "winner": self.winner, "winner_key": self.winner_key, "budget_s": self.budget_s, "used_s": self.used_s,
             "image_size": self.image_size, "stopped_by_budget": self.stopped_by_budget,
+            "cancelled": self.cancelled,
         }
 
     def verdict(self, recommended: str) -> str:
@@ -272,7 +274,7 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
         subset = stratified_subset(data.train_idx, data.labels, size)
         for cand in alive:
             if cancel is not None and cancel.is_set():
-                result.used_s = clock() - started
+                result.used_s, result.cancelled = clock() - started, True
                 raise RaceCancelled(_decide(result))
             if rate and clock() + len(subset) * epochs / rate > deadline and _scored_in(result, rung):
                 result.stopped_by_budget = True  # this trial cannot finish in time: do not start it
@@ -287,7 +289,7 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
                 result.stopped_by_budget = True
                 break
         if cancel is not None and cancel.is_set():
-            result.used_s = clock() - started
+            result.used_s, result.cancelled = clock() - started, True
             raise RaceCancelled(_decide(result))
         if result.stopped_by_budget or len(alive) == 1:
             break

@@ -271,6 +271,28 @@ def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick(pets):
     assert list(table.loc[table["Wizard's pick"], "Run"]) == [study_run]
 
 
+def test_what_won_on_an_earlier_dataset_of_the_same_kind_is_shown(pets, workspace, tmp_path):
+    """'birds' (colour, 3 classes, 32 px, as 'pets') counts; 'scans' (grayscale) does not."""
+    from PIL import Image
+
+    assert not [c for c in pets.markdown if c.value == "**On your earlier datasets**"]
+    register_folder(make_image_folder(tmp_path / "birds", num_classes=3, per_class=12, seed=3), workspace)
+    scans = make_image_folder(tmp_path / "scans", num_classes=3, per_class=12, seed=4)
+    for path in scans.rglob("*.png"):
+        Image.open(path).convert("L").save(path)
+    register_folder(scans, workspace)
+    add_measured_run("birds", "resnet50", False, "none", 0.90, 12.0)
+    add_measured_run("birds", "resnet18", True, "heavy", 0.70, 12.0)
+    add_measured_run("scans", "resnet101", True, "light", 0.99, 12.0)
+    pets.run()
+    assert not pets.exception and not pets.error
+    shown = " ".join(m.value for m in pets.markdown)
+    assert "**On your earlier datasets**" in shown
+    assert "On your earlier dataset of this kind, ResNet50 won" in shown
+    assert "On 'birds' (23 training images, 3 classes, colour, 32 px), ResNet50 was best of 2" in shown
+    assert "'scans'" not in shown and "99.0%" not in shown
+
+
 def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets, monkeypatch):
     """The race itself is tested in tests/advice/test_race.py; here, what the page does with it."""
     import ui.race_panel
