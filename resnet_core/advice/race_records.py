@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_core.advice.dataset_profile import DatasetProfile
-from resnet_core.advice.race import RaceResult
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.workspace import Workspace
+
+if TYPE_CHECKING:  # the race trains (torch); reading kept races must not load it
+    from resnet_core.advice.race import RaceResult
 
 COMPLETE, PARTIAL = "complete", "partial"
 RECORD_VERSION = 1
