@@ -27,6 +27,7 @@ from resnet_core.views.wizard import (
 )
 from ui.cards import card_buttons
 from ui.earlier_panel import earlier_panel
+from ui.lr_panel import lr_panel
 from ui.measured_panel import measured_panel
 from ui.race_panel import race_panel
 from ui.shared import (
@@ -205,6 +206,7 @@ with friendly_errors("estimate the training time"):
 can_train = report is not None
 if can_train:
     race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
+    lr_panel(name, rec)
 st.divider()
 if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,
              icon=":material/model_training:"):

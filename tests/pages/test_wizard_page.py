@@ -334,3 +334,24 @@ def test_a_reason_opens_its_card_with_the_quote_marked(app):
     assert not app.exception
     marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
     assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
+
+
+def test_find_a_learning_rate_draws_the_range_test_with_the_suggestion(pets, monkeypatch):
+    """The range test itself is tested in tests/training/test_lr_range.py; here, what the page draws."""
+    import ui.lr_panel
+    from resnet_core.advice.lr_check import LRCheck, leading_config
+    from resnet_core.training.lr_range import rate_schedule, sweep
+
+    def fake_check(dataset, workspace, rec, *, race, **kw):
+        config, words = leading_config(rec, dataset, race)
+        falling = sweep(lambda rate: 2.0 / (1.0 + 100 * rate) + rate ** 2, rate_schedule(1e-5, 10.0, 80))
+        return LRCheck(config, words, falling)
+
+    monkeypatch.setattr(ui.lr_panel, "lr_check_on_data", fake_check)
+    assert not pets.get("plotly_chart")
+    pets.button(key="wizard_lr_range").click().run()
+    assert not pets.exception and not pets.error
+    assert any("The loss falls fastest near" in i.value for i in pets.info)
+    (chart,) = pets.get("plotly_chart")
+    assert '"type":"log"' in chart.proto.spec.replace(" ", "") and "suggested rate" in chart.proto.spec
+    assert "Tested: the cards' pick." in " ".join(c.value for c in pets.caption)
