@@ -34,6 +34,9 @@ DEFAULT_BUDGET_SHARE = 0.15  # of the recommended run's estimated time
 RACE_IMAGE_SIZE = 64  # small enough to be quick, large enough to tell settings apart
 RACE_EPOCHS = 3  # per rung: enough for the validation loss to separate good settings from bad
 MIN_IMAGES_PER_CLASS = 4  # the first rung's subset never has fewer per class
+# Validation images each trial is judged on: the same stratified subset for every candidate, so the
+# comparison stays fair, and small enough that evaluating does not eat the budget on a large split.
+RACE_VAL_IMAGES = 1_000
 
 
 class RaceCancelled(Exception):
@@ -267,6 +270,8 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
     size = first_rung_images(len(data.train_idx), len(data.classes), len(candidates), budget_s, images_per_s,
                              epochs)
     alive = list(candidates)
+    if len(data.val_idx) > RACE_VAL_IMAGES:
+        data = dataclasses.replace(data, val_idx=stratified_subset(data.val_idx, data.labels, RACE_VAL_IMAGES))
     planned = _planned_trials(len(candidates))
     rung = 0
     rate: float | None = images_per_s

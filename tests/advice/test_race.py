@@ -101,14 +101,15 @@ class FakeData:
     train_idx: object
     labels: object
     classes: list
+    val_idx: object
     image_size: int = 32
     test_idx: object = None
 
 
-def fake_data(n=400, classes=4):
+def fake_data(n=400, classes=4, val=40):
     import torch
-    return FakeData(train_idx=torch.arange(n), labels=torch.arange(n) % classes,
-                    classes=[f"c{i}" for i in range(classes)])
+    return FakeData(train_idx=torch.arange(n), labels=torch.arange(n + val) % classes,
+                    classes=[f"c{i}" for i in range(classes)], val_idx=torch.arange(n, n + val))
 
 
 def candidates_with_rates(rates):
@@ -149,6 +150,25 @@ def test_candidates_that_share_a_name_are_scored_apart_by_their_settings():
     payload = result.to_dict()["candidates"]
     assert [c["winner"] for c in payload] == [False, True]
     assert payload[0]["val_loss"] != payload[1]["val_loss"]
+
+
+def test_every_trial_is_judged_on_the_same_stratified_validation_subset():
+    from resnet_core.advice.race import RACE_VAL_IMAGES
+
+    clock = FakeClock()
+    losses = {1e-5: 2.0, 1e-3: 0.5}
+    trainer = fake_trainer(clock, losses)
+    seen = []
+
+    def recording(config, data, callbacks):
+        seen.append(data.val_idx)
+        return trainer(config, data, callbacks)
+
+    data = fake_data(n=200, val=3 * RACE_VAL_IMAGES)
+    run_race(candidates_with_rates(list(losses)), data, budget_s=10_000, trainer=recording, clock=clock)
+    assert len(seen) == 2 and len(seen[0]) == RACE_VAL_IMAGES and bool((seen[0] == seen[1]).all())
+    counts = data.labels[seen[0]].bincount()
+    assert counts.max() - counts.min() <= 1  # every class in its share
 
 
 def test_the_race_respects_its_budget():
