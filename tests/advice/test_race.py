@@ -41,6 +41,13 @@ def test_candidates_are_the_recommendation_and_the_alternatives_the_cards_leave_
     assert any("card" in c.source for c in candidates[1:])
 
 
+def test_no_augmentation_always_races_as_the_study_measures_it():
+    rec = recommend(833, 10, None, weights="none")
+    assert rec.augmentation == "heavy"  # its neighbour is standard; none is two levels away
+    (plain,) = [c for c in race_candidates(rec, "fashion") if c.changes == {"augmentation": "none"}]
+    assert "cost-performance study" in plain.source and "without data augmentation" in plain.source
+
+
 def test_without_imagenet_weights_no_frozen_random_backbone_is_offered():
     rec = recommend(800, 5, None, weights="none")
     candidates = race_candidates(rec, "flowers")
