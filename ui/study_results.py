@@ -10,6 +10,7 @@ import streamlit as st
 
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.study.plan import StudyPlan, list_studies
+from resnet_core.study.race_compare import race_against_study
 from resnet_core.study.run import cancel_study, gpu_slots, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
 from resnet_core.views import glossary
@@ -147,6 +148,7 @@ def results_section(plan: StudyPlan) -> None:
     with st.container(border=True):
         st.markdown("**Conclusion**")
         st.markdown("\n".join(f"- {line}" for line in study_conclusion(tables, picks)))
+    race_box(plan, tables)
 
     rows = result_rows(tables)
     frame = pd.DataFrame(rows)
@@ -193,6 +195,18 @@ def results_section(plan: StudyPlan) -> None:
         figure = cost_performance(chart_rows(tables))
         figure.update_layout(height=440)  # room for a legend entry per size above the plot
         st.plotly_chart(figure, key="study_cost_chart", config={"displayModeBar": False})
+
+
+def race_box(plan: StudyPlan, tables) -> None:
+    """The Wizard's race on this dataset against the study's best, when both exist."""
+    comparison = race_against_study(plan.dataset, tables, services().workspace)
+    if comparison is None:
+        return
+    with st.container(border=True, key="study_race_compare"):
+        st.markdown("**The Wizard's race against the study**")
+        st.markdown("\n".join(f"- {line}" for line in comparison.sentences()))
+        st.caption("The race ('Check on my data' on the Wizard page) trains each candidate briefly on small parts "
+                   "of the training images; the study trains every configuration in full.")
 
 
 def open_study_section(dataset: str, planned_id: str | None) -> None:
