@@ -23,9 +23,10 @@ from typing import Any
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.eta import RunPace
-from resnet_core.runs.lease import hold_device
+from resnet_core.runs.group import device_keys, execute_on_devices
+from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
-from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.runs.runner import create_run
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
 
@@ -254,8 +255,8 @@ class JobManager:
     def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
         runner = self._runner
         if runner is None:
-            def runner(run_id, config, **kw):
-                return execute_run(run_id, config, self.workspace, self.store, **kw)
+            def runner(run_id, config, **kw):  # one device here, or a torchrun group (runs.group)
+                return execute_on_devices(run_id, config, self.workspace, self.store, **kw)
         with self._device(job) as holder:
             if holder is not None:  # cancelled while another process trained on the device
                 return self._cancelled_while_waiting(job)
@@ -264,15 +265,17 @@ class JobManager:
                           resume=job.resume)
 
     def _device(self, job: _Job):
-        """The workspace-wide lease on the job's device (one run per device across processes); with
-        parallel_per_device above 1 the device is shared on purpose, so no lease is taken."""
+        """The workspace-wide lease on the job's device (one run per device across processes; a group
+        on GPUs holds each of its GPUs); with parallel_per_device above 1 the device is shared on
+        purpose, so no lease is taken."""
         if self._parallel > 1:
             return nullcontext()
 
         def waiting(message: str) -> None:
             self._publish(job, status=RunStatus.QUEUED, phase="waiting", message=message)
 
-        return hold_device(self.store, job.device_key, job.run_id, cancel=job.cancel, on_wait=waiting)
+        return hold_devices(self.store, device_keys(job.config, job.device_key), job.run_id, cancel=job.cancel,
+                            on_wait=waiting)
 
     def _cancelled_while_waiting(self, job: _Job) -> str:
         self.store.finish_run(job.run_id, RunStatus.CANCELLED, error=None)
