@@ -126,7 +126,7 @@ def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: Pr
                         f"the end of {GROUP_LOG} in the run's folder says why", run_dir,
                         details=group.log_tail())
     saved = store.epochs(run_id)
-    store.finish_run(run_id, RunStatus.INTERRUPTED)
+    store.finish_run(run_id, RunStatus.INTERRUPTED, {"epoch_ended": saved[-1]["epoch"] if saved else None})
     store.add_note(run_id, f"A process of the group stopped before the run finished ({how}); the others were "
                            "ended with it. Resume continues from the last saved epoch"
                            + (f" (epoch {saved[-1]['epoch']})." if saved else "."))

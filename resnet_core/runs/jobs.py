@@ -113,8 +113,9 @@ class JobManager:
             self._enqueue(run_id, config, resume=False)
         return run_id
 
-    def resume(self, run_id: int) -> int:
-        """Queue an interrupted run to continue from its last saved epoch (same config, same split)."""
+    def resume(self, run_id: int, devices: int | None = None) -> int:
+        """Queue an interrupted run to continue from its last saved epoch (same config, same split);
+        devices: continue it on this many devices instead of those it started on."""
         record = self.store.get_run(run_id)
         if record is None:
             raise ValueError(f"run {run_id} does not exist")
@@ -124,7 +125,10 @@ class JobManager:
         if problem:
             raise ValueError(problem)
         self.store.requeue_run(run_id)
-        self._enqueue(run_id, record.config, resume=True)
+        config = record.config
+        if devices is not None and devices != config.devices:
+            config = self.store.set_devices(run_id, devices)
+        self._enqueue(run_id, config, resume=True)
         return run_id
 
     def _enqueue(self, run_id: int, config: TrainConfig, resume: bool) -> None:
