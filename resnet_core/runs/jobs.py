@@ -23,9 +23,10 @@ from typing import Any
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.eta import RunPace
-from resnet_core.runs.lease import hold_device
+from resnet_core.runs.group import device_keys, execute_on_devices
+from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
-from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.runs.runner import create_run
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, FitState
 
@@ -116,8 +117,9 @@ class JobManager:
             self._enqueue(run_id, config, resume=False, device=device)
         return run_id
 
-    def resume(self, run_id: int) -> int:
-        """Queue an interrupted run to continue from its last saved epoch (same config, same split)."""
+    def resume(self, run_id: int, devices: int | None = None) -> int:
+        """Queue an interrupted run to continue from its last saved epoch (same config, same split);
+        devices: continue it on this many devices instead of those it started on."""
         record = self.store.get_run(run_id)
         if record is None:
             raise ValueError(f"run {run_id} does not exist")
@@ -127,7 +129,10 @@ class JobManager:
         if problem:
             raise ValueError(problem)
         self.store.requeue_run(run_id)
-        self._enqueue(run_id, record.config, resume=True)
+        config = record.config
+        if devices is not None and devices != config.devices:
+            config = self.store.set_devices(run_id, devices)
+        self._enqueue(run_id, config, resume=True)
         return run_id
 
     def _enqueue(self, run_id: int, config: TrainConfig, resume: bool, device: str | None = None) -> None:
@@ -261,8 +266,8 @@ class JobManager:
     def _run(self, job: _Job, publisher: "_SnapshotPublisher") -> str:
         runner = self._runner
         if runner is None:
-            def runner(run_id, config, **kw):
-                return execute_run(run_id, config, self.workspace, self.store, **kw)
+            def runner(run_id, config, **kw):  # one device here, or a torchrun group (runs.group)
+                return execute_on_devices(run_id, config, self.workspace, self.store, **kw)
         with self._device(job) as holder:
             if holder is not None:  # cancelled while another process trained on the device
                 return self._cancelled_while_waiting(job)
@@ -272,15 +277,17 @@ class JobManager:
                           resume=job.resume, **pin)
 
     def _device(self, job: _Job):
-        """The workspace-wide lease on the job's device (one run per device across processes); with
-        parallel_per_device above 1 the device is shared on purpose, so no lease is taken."""
+        """The workspace-wide lease on the job's device (one run per device across processes; a group
+        on GPUs holds each of its GPUs); with parallel_per_device above 1 the device is shared on
+        purpose, so no lease is taken."""
         if self._parallel > 1:
             return nullcontext()
 
         def waiting(message: str) -> None:
             self._publish(job, status=RunStatus.QUEUED, phase="waiting", message=message)
 
-        return hold_device(self.store, job.device_key, job.run_id, cancel=job.cancel, on_wait=waiting)
+        return hold_devices(self.store, device_keys(job.config, job.device_key), job.run_id, cancel=job.cancel,
+                            on_wait=waiting)
 
     def _cancelled_while_waiting(self, job: _Job) -> str:
         self.store.finish_run(job.run_id, RunStatus.CANCELLED, error=None)
