@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "test split, its earlier epochs kept. A run that never saved an epoch cannot be "
                     "resumed; `rerun ID` trains it again as a new run.")
     p.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="continue on N devices (GPUs or CPU processes) instead of those it started on")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
 
@@ -37,10 +39,15 @@ def run(args: argparse.Namespace) -> int:
             store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
         except (RunInUseError, RunNotFoundError) as e:
             raise UserError(f"{e}; {RUNS_HINT}") from e
+        config = record.config
+        if args.devices is not None and args.devices != config.devices:
+            if args.devices < 1:
+                raise UserError(f"--devices must be 1 or more, got {args.devices}")
+            config = store.set_devices(run_id, args.devices)
         done = len(store.epochs(run_id))
         print(f"run {run_id}: resuming {record.config.describe()} on '{record.dataset}' after epoch "
               f"{done} of {record.config.epochs}", file=sys.stderr)
-        return train_in_foreground(workspace, store, run_id, record.config, resume=True,
+        return train_in_foreground(workspace, store, run_id, config, resume=True,
                                    as_json=args.json)
     finally:
         store.close()

@@ -364,6 +364,21 @@ class RunStore:
                 (os.getpid(), self._host, self._token, run_id))
         self._mirror(run_id)
 
+    def set_devices(self, run_id: int, devices: int) -> TrainConfig:
+        """Resume a stopped run on another number of devices: its config says so from now on (the
+        saved state fits any number; the batch stays per device). Returns the new config."""
+        record = self.get_run(run_id)
+        if record is None or record.config is None:
+            raise RunNotFoundError(f"no run with id {run_id}; list the runs to see which exist")
+        config = record.config.replace(devices=devices,
+                                       sync_batchnorm=record.config.sync_batchnorm and devices > 1)
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config.to_dict()), run_id))
+        with suppress(OSError):
+            atomic_write_json(self.workspace.run_dir(run_id) / "config.json", config.to_dict())
+        self._mirror(run_id)
+        return config
+
     def add_epoch(self, run_id: int, metrics: dict[str, Any]) -> None:
         """Store one epoch's metrics (keys: "epoch" plus EPOCH_COLUMNS); rewriting an epoch replaces it."""
         if "epoch" not in metrics:
