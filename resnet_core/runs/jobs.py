@@ -6,14 +6,20 @@ half an update. Nothing here knows about Streamlit.
 
 By default one run at a time per device (two trainings on one GPU mostly fight over its memory and
 finish no sooner); later submissions wait in order.
+
+When the process exits (Ctrl-C on the server), every manager stops its training at the next batch and
+stores it as interrupted, resumable, before the interpreter goes: the worker threads are daemons, and
+one killed in the middle of a batch left its run 'running' and aborted the process.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import math
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -28,12 +34,14 @@ from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run
 from resnet_core.status import ACTIVE, RunStatus
-from resnet_core.training.callbacks import Callback, FitState
+from resnet_core.training.callbacks import Callback, FitState, StopForExit
 
 log = logging.getLogger("resnet_pilot.runs")
 
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
+# At exit, how long to wait for a training to reach its next batch (a CPU batch at 224 px takes seconds).
+EXIT_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,11 @@ class JobManager:
         self._running: dict[str, set[int]] = {}
         self._finished_order: deque[int] = deque()
         self._closed = False
+        self._exiting = False  # stop_for_exit was called: trainings stop at their next batch
         # Held from creating a run's row to queueing it, so run ids follow queue order even when
         # several browser sessions submit at once.
         self._submit_lock = threading.Lock()
+        _MANAGERS.add(self)
 
     # -- submitting -------------------------------------------------------------------------
 
@@ -210,6 +220,22 @@ class JobManager:
         with self._changed:
             while any(self._running.values()) and time.monotonic() < deadline:
                 self._changed.wait(0.1)
+
+    def stop_for_exit(self, timeout: float = EXIT_WAIT_S) -> bool:
+        """The process is exiting: take nothing new, stop the trainings at their next batch (stored as
+        interrupted, so Resume continues them) and wait for their threads; True when all stopped in time.
+        Queued runs stay queued: start-up recovery marks them interrupted (never started)."""
+        with self._lock:
+            self._closed = self._exiting = True
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while any(self._running.values()) and time.monotonic() < deadline:
+                self._changed.wait(0.1)
+            return not any(self._running.values())
+
+    @property
+    def exiting(self) -> bool:
+        return self._exiting
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -326,7 +352,12 @@ class _SnapshotPublisher(Callback):
         self._last = 0.0
         self._pace = RunPace()  # this process's pace only: a resumed run's earlier epochs took no time here
 
+    def _stop_if_exiting(self) -> None:
+        if self.manager.exiting:
+            raise StopForExit("the server stopped")
+
     def on_prepare(self, stage: str, done: int, total: int) -> None:
+        self._stop_if_exiting()
         now = time.monotonic()
         if done == total or now - self._last >= PUBLISH_INTERVAL_S:
             self._last = now
@@ -339,9 +370,11 @@ class _SnapshotPublisher(Callback):
                               batch_size=state.batch_size)
 
     def before_epoch(self, state: FitState) -> None:
+        self._stop_if_exiting()
         self._pace.epoch_started(time.monotonic())
 
     def after_batch(self, state: FitState) -> None:
+        self._stop_if_exiting()
         now = time.monotonic()
         self._pace.batches_done(now, state.batch)
         if now - self._last >= PUBLISH_INTERVAL_S:
@@ -372,6 +405,20 @@ class _SnapshotPublisher(Callback):
             lr=state.lr, images_per_s=last.get("images_per_s"), batch_size=state.batch_size,
             history=tuple(dict(h) for h in state.history), best_epoch=state.best_epoch,
             notes=tuple(state.notes), message=state.stop_reason)
+
+
+_MANAGERS: weakref.WeakSet[JobManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_managers_at_exit() -> None:
+    """Runs after the main thread ended (daemon threads still run): stop every manager's trainings."""
+    for manager in list(_MANAGERS):
+        try:
+            if not manager.stop_for_exit():
+                log.warning("a training did not reach its next batch within %.0f s of exit", EXIT_WAIT_S)
+        except Exception:  # exiting anyway: one manager's trouble must not keep the others running
+            log.exception("stopping the trainings at exit")
 
 
 def device_key(requested: str) -> str:
