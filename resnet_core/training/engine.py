@@ -392,12 +392,16 @@ class EpochProgress:
 
     @classmethod
     def start(cls, data: TrainingData, seed: int, epoch: int,
-              device: torch.device = torch.device("cpu")) -> "EpochProgress":
+              device: torch.device = torch.device("cpu"), balanced: bool = False) -> "EpochProgress":
         """The epoch's order (drawn on the CPU, so it is the same on every device) and, on CUDA, a
-        generator on the device for the augmentation, seeded alike."""
+        generator on the device for the augmentation, seeded alike. balanced: the balanced sampler
+        (class_balance="balanced_sampler")."""
         epoch_seed = seed * 100_003 + epoch
         gen = torch.Generator().manual_seed(epoch_seed)
-        order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
+        if balanced:
+            order = balanced_order(data.train_idx, data.labels[data.train_idx], gen)
+        else:
+            order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
         if device.type == "cuda":
             gen = torch.Generator(device=device).manual_seed(epoch_seed)
         return cls(order, gen, total_loss=torch.zeros((), dtype=torch.float64, device=device),
@@ -408,7 +412,8 @@ def _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, s
                                 cbs) -> dict[str, float]:
     """Run one epoch; on out-of-memory halve the batch size (the cards' advice) and carry on from the
     first image not yet trained on."""
-    progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device)
+    progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device,
+                                   balanced=state.config.class_balance == "balanced_sampler")
     while True:
         try:
             return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs, images=images,
@@ -469,7 +474,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
     cfg = state.config
     set_train_mode(model, cfg.fine_tune)
     images = images or DeviceImages(data.pixels, data.labels, speed.device, state.batch_size)
-    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device)
+    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device,
+                                        balanced=cfg.class_balance == "balanced_sampler")
     order = p.order.to(images.index_device)  # once per epoch: slicing it then costs no copy
     gen = p.generator
     loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
@@ -532,6 +538,15 @@ def _check_finite(total_loss: torch.Tensor, cfg: TrainConfig, epoch: int, batche
     value = total_loss.item()
     if not math.isfinite(value):
         _diverged(cfg, epoch, f"by batch {batches}", value)
+
+
+def balanced_order(train_idx: torch.Tensor, train_labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """An epoch of training rows drawn with replacement, each class equally likely: a small class's
+    images are seen several times an epoch, a large class's some not at all. As many draws as rows."""
+    counts = torch.bincount(train_labels)
+    chance = 1.0 / counts[train_labels].double()
+    picks = torch.multinomial(chance, len(train_idx), replacement=True, generator=gen)
+    return train_idx[picks]
 
 
 def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
