@@ -67,10 +67,12 @@ def check_split(name: str, split) -> None:
 
 
 def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress | None = None,
-                 dataset: DatasetHandle | None = None) -> TrainingData:
+                 dataset: DatasetHandle | None = None, memory_map: bool = False) -> TrainingData:
     """Scan (cached), load the dataset's saved split, and decode its images once (cached).
 
     dataset: config.dataset already opened (its scan and split are reused); otherwise it is opened here.
+    memory_map: map the decoded-image cache file rather than read it into this process's memory, so
+    the processes of one multi-device run share one copy of the pixels (the OS's page cache).
     """
     started = time.perf_counter()
     handle = dataset or open_dataset(
@@ -91,6 +93,7 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
     # Every file is decoded (one cache, whatever the label decisions); excluded rows are in no split.
     paths = report.decoded_paths()
     decoded = load_decoded(info.root, paths, report.fingerprint, config.image_size, workspace.cache_dir,
+                           memory_map=memory_map,
                            progress=(lambda d, t: progress("decoding", d, t)) if progress else None)
     row = {p: i for i, p in enumerate(paths)}
     label_of = {e.path: e.label for e in report.images}
