@@ -40,14 +40,14 @@ def label_section(info: DatasetInfo, report: ScanReport, flash_key: str) -> None
                    "is never changed.")
         job = current_job(info.meta_dir)
         running = job is not None and job.snapshot().state == "running"
-        st.fragment(check_status, run_every=POLL_S if running else None)(handle)
+        st.fragment(check_status, run_every=POLL_S if running else None)(handle, panel)
         if panel.summary():
             st.caption(panel.summary())
         suspects_grid(info, panel, flash_key)
         decisions_list(info, panel, flash_key)
 
 
-def check_status(handle: DatasetHandle) -> None:
+def check_status(handle: DatasetHandle, panel: label_view.LabelPanel) -> None:
     """The start button with the cost, or the running check's progress and cancel (polled)."""
     info = handle.info
     job = current_job(info.meta_dir)
@@ -66,7 +66,6 @@ def check_status(handle: DatasetHandle) -> None:
         st.rerun(scope="app")  # the whole panel shows the new findings
     if message := st.session_state.pop("data_labels_error", None):
         st.warning(message, icon=":material/info:")
-    panel = label_view.label_panel(handle, services().workspace)
     if panel.source is None:
         st.info(panel.unavailable, icon=":material/model_training:")
         return

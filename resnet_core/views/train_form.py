@@ -35,8 +35,9 @@ CHOICE_HELP = {
                  "but usually less accurate.",
     "augmentation": "\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()),
     "device": "Where to train; 'auto' picks the GPU when there is one.",
-    "class_balance": "With unequal classes, a class-weighted loss keeps the model from favouring the large "
-                     "ones (the Wizard recommends it at 3× or more).",
+    "class_balance": "With unequal classes, a class-weighted loss (or a balanced sampler, which draws every "
+                     "class as often) keeps the model from favouring the large ones (the Wizard recommends "
+                     "the one that measured better at 3× or more).",
     "weights_file": "A state dict or checkpoint of a ResNet of the chosen depth; its classification layer "
                     "is replaced to fit your classes.",
 }
