@@ -15,6 +15,7 @@ WEIGHTS = ("auto", "imagenet", "none", "file")
 WEIGHT_LABELS = {"auto": "Auto — ImageNet when available", "imagenet": "ImageNet (pretrained)",
                  "none": "None — random initialisation", "file": "A weights file I upload"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_DEVICES = 64  # processes in one DDP run (GPUs, or CPU processes)
 SCHEDULES = ("cosine", "constant")
 PRIORITIES = ("speed", "balanced", "accuracy")
 TASK_KINDS = ("simple", "fine-grained")
@@ -61,6 +62,10 @@ class TrainConfig:
     device: str = "auto"
     max_train_images: int | None = None  # stratified subset of the train split (the study's sizes)
     class_balance: str = "none"  # see CLASS_BALANCE
+    # Processes (one per GPU, or CPU processes) training this run together with DDP; batch_size is
+    # per device, so the global batch is batch_size × devices.
+    devices: int = 1
+    sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (GPUs only)
     recommended: tuple[str, ...] = field(default=())  # which fields came from the wizard
 
     def __post_init__(self) -> None:
@@ -86,6 +91,8 @@ class TrainConfig:
                 out.append(f"{name} must be a finite number, got {value}")
             elif not lo <= value <= hi:
                 out.append(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
+        if not isinstance(self.devices, int) or not 1 <= self.devices <= MAX_DEVICES:
+            out.append(f"devices must be a whole number from 1 to {MAX_DEVICES}, got {self.devices!r}")
         if self.max_train_images is not None and self.max_train_images < 2:
             out.append(f"max_train_images must be at least 2, got {self.max_train_images}")
         return out

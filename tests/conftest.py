@@ -48,3 +48,12 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="session")
+def ddp_env() -> dict[str, str]:
+    """The environment for DDP processes in tests: one thread each (two ranks share two cores), the
+    repository importable, no ImageNet download."""
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "OMP_NUM_THREADS": "1", "RESNET_PILOT_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}

@@ -11,7 +11,7 @@ import streamlit as st
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.study.plan import StudyPlan, list_studies
 from resnet_core.study.race_compare import race_against_study
-from resnet_core.study.run import cancel_study, run_study
+from resnet_core.study.run import cancel_study, gpu_slots, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
 from resnet_core.views import glossary
 from resnet_core.views.charts import cost_performance, learning_curves
@@ -73,14 +73,16 @@ def show_flash(where: str) -> None:
 def launch(plan: StudyPlan) -> None:
     result = None
     with friendly_errors("launch the study"):
-        result = run_study(plan, services().workspace, services().store, jobs=services().jobs)
+        slots = gpu_slots()
+        result = run_study(plan, services().workspace, services().store, jobs=services().jobs, slots=slots)
     if result is None:
         return
     st.session_state[OPEN_KEY] = plan.study_id
     st.session_state.pop(_DRAWN, None)
     skipped = f" {len(result.skipped)} finished configuration(s) skipped." if result.skipped else ""
     if result.ran:
-        flash("success", f"Queued {len(result.ran)} run(s); they train one after another.{skipped}")
+        how = f"{len(slots)} at once, one per GPU" if slots else "one after another"
+        flash("success", f"Queued {len(result.ran)} run(s); they train {how}.{skipped}")
     else:
         flash("info", f"Nothing new to run: every configuration is done or already queued.{skipped}")
     st.rerun()

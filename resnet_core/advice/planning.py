@@ -13,7 +13,7 @@ from typing import Any
 
 from resnet_core.advice.limits import outside_card_limits
 from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
-from resnet_core.config import MODELS, TrainConfig
+from resnet_core.config import LIMITS, MODELS, ConfigError, TrainConfig
 from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes
 from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
@@ -33,6 +33,12 @@ class Plan:
     recommendation: Recommendation
     warnings: list[str]
     dataset: DatasetHandle | None = None  # the dataset as planned, for create_run to reuse
+    notes: tuple[str, ...] = ()  # what the plan decided and why (several devices: batch, learning rate)
+
+
+# Below this many images per device, BatchNorm's batch statistics get noisy: SyncBatchNorm computes
+# them over the whole global batch instead.
+SYNC_BATCHNORM_BELOW = 16
 
 
 def weights_request(weights: str) -> tuple[str, str | None]:
@@ -63,10 +69,12 @@ def median_size(report) -> tuple[int, int] | None:
 def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: dict[str, Any] | None = None,
                   weights: str = "auto", seed: int = 0, device: str = "auto",
                   max_train_images: int | None = None, priority: str = "balanced",
-                  task: str = "simple", gpu_mem_gb: float | None | str = "detect") -> Plan:
+                  task: str = "simple", gpu_mem_gb: float | None | str = "detect", devices: int = 1,
+                  sync_batchnorm: bool | None = None) -> Plan:
     """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win.
 
     data: a dataset name or folder, or a dataset already opened (a study plans many runs on one).
+    devices: train over this many devices (see `for_devices`); sync_batchnorm None lets the plan decide.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     dataset = data if isinstance(data, DatasetHandle) else open_dataset(data, workspace)
@@ -95,7 +103,56 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
                                 device=device, max_train_images=max_train_images, val_images=val_images)
     warnings = list(rec.warnings)
     warnings += outside_card_limits(config, rec.limits)
-    return Plan(config, rec, warnings, dataset)
+    config, notes = for_devices(config, devices, sync_batchnorm, on_gpu=gpu_mem_gb is not None,
+                                lr_chosen="learning_rate" in overrides)
+    return Plan(config, rec, warnings, dataset, tuple(notes))
+
+
+def for_devices(config: TrainConfig, devices: int, sync_batchnorm: bool | None, on_gpu: bool,
+                lr_chosen: bool) -> tuple[TrainConfig, list[str]]:
+    """The config for a run over `devices` devices, and the notes that say what changed and why.
+
+    The batch size stays per device (the cards' advice is per GPU memory), so the global batch is
+    batch × devices. The learning rate follows the linear scaling rule (Goyal et al., 2017: k times
+    the batch, k times the rate), unless the user chose it. SyncBatchNorm is recommended on GPUs
+    below SYNC_BATCHNORM_BELOW images per device; on CPUs it is not available.
+    """
+    if devices == 1:
+        if sync_batchnorm:
+            raise ConfigError("SyncBatchNorm only applies to a run over several devices: add --devices 2 or more")
+        return config, []
+    if devices < 1:
+        raise ConfigError(f"devices must be 1 or more, got {devices}")
+    if sync_batchnorm and not on_gpu:
+        raise ConfigError("SyncBatchNorm needs GPUs (PyTorch syncs BatchNorm only through CUDA); "
+                          "on CPU processes leave out --sync-batchnorm")
+    hw = detect_hardware()
+    if on_gpu and hw.device == "cuda":
+        import torch
+
+        visible = torch.cuda.device_count()
+        if devices > visible:
+            raise ConfigError(f"{devices} devices were asked for but this machine has {visible} GPU(s); "
+                              f"use --devices {visible} or fewer")
+    changes: dict = {"devices": devices}
+    notes = [f"Batch size {config.batch_size} per device × {devices} devices = global batch "
+             f"{config.batch_size * devices}."]
+    if not lr_chosen:
+        scaled = min(LIMITS["learning_rate"][1], config.learning_rate * devices)
+        changes["learning_rate"] = scaled
+        notes.append(f"Learning rate {scaled:g} = {config.learning_rate:g} × {devices}: the linear scaling rule "
+                     f"(a {devices}× larger global batch takes {devices}× fewer steps per epoch, so each step "
+                     "moves further); set the learning rate yourself to keep another.")
+    if sync_batchnorm is None:
+        sync_batchnorm = on_gpu and config.batch_size < SYNC_BATCHNORM_BELOW and config.fine_tune
+        if sync_batchnorm:
+            notes.append(f"SyncBatchNorm on: {config.batch_size} images per device is below "
+                         f"{SYNC_BATCHNORM_BELOW}, where BatchNorm's statistics of one device's batch get "
+                         "noisy; it computes them over the global batch.")
+    changes["sync_batchnorm"] = bool(sync_batchnorm)
+    recommended = config.recommended if "learning_rate" not in changes else \
+        tuple(dict.fromkeys([*config.recommended, "learning_rate"]))
+    return config.replace(**changes, recommended=recommended), notes
 
 
 def config_from_advice(rec: Recommendation, dataset: str, overrides: Mapping[str, Any] | None = None, *,

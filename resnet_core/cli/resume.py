@@ -9,7 +9,6 @@ import argparse
 import sys
 
 from resnet_core.cli import UserError, summary
-from resnet_core.cli.train import train_in_foreground
 
 RUNS_HINT = "`python -m resnet_core runs` lists the runs"
 
@@ -21,11 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "test split, its earlier epochs kept. A run that never saved an epoch cannot be "
                     "resumed; `rerun ID` trains it again as a new run.")
     p.add_argument("run_id", metavar="ID", help="the run's id (see `runs`)")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="continue on N devices (GPUs or CPU processes) instead of those it started on")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from resnet_core.cli.train import train_in_foreground  # here: `rename` shares this module, without torch
     from resnet_core.runs.store import RunInUseError, RunNotFoundError
 
     workspace, store = open_workspace()
@@ -37,10 +39,15 @@ def run(args: argparse.Namespace) -> int:
             store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
         except (RunInUseError, RunNotFoundError) as e:
             raise UserError(f"{e}; {RUNS_HINT}") from e
+        config = record.config
+        if args.devices is not None and args.devices != config.devices:
+            if args.devices < 1:
+                raise UserError(f"--devices must be 1 or more, got {args.devices}")
+            config = store.set_devices(run_id, args.devices)
         done = len(store.epochs(run_id))
         print(f"run {run_id}: resuming {record.config.describe()} on '{record.dataset}' after epoch "
               f"{done} of {record.config.epochs}", file=sys.stderr)
-        return train_in_foreground(workspace, store, run_id, record.config, resume=True,
+        return train_in_foreground(workspace, store, run_id, config, resume=True,
                                    as_json=args.json)
     finally:
         store.close()
@@ -61,8 +68,9 @@ def open_workspace():
     return workspace, store
 
 
-def get_record(store, text: str):
-    """The run with id `text`, or UserError saying what to type instead."""
+def get_record(store, text: str, need_config: bool = True):
+    """The run with id `text`, or UserError saying what to type instead (also when its settings
+    cannot be read and need_config)."""
     try:
         run_id = int(str(text).strip())
     except ValueError:
@@ -70,7 +78,7 @@ def get_record(store, text: str):
     record = store.get_run(run_id) if 0 < run_id < 2**63 else None  # SQLite ids are 64-bit
     if record is None:
         raise UserError(f"run {run_id} not found; {RUNS_HINT}")
-    if record.config is None:
+    if record.config is None and need_config:
         raise UserError(f"run {run_id}'s settings cannot be read by this version of ResNet Pilot; "
                         "start a new run with `python -m resnet_core train`")
     return record

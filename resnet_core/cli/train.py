@@ -33,10 +33,23 @@ def register(sub) -> None:
                         "largest class has 3x or more the images of the smallest)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--devices", type=int, default=1, metavar="N",
+                   help="train one run over N devices with DistributedDataParallel (torchrun): N GPUs, "
+                        "or N CPU processes; --batch-size is per device")
+    p.add_argument("--sync-batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --devices: BatchNorm statistics over the global batch (GPUs only; on by "
+                        "default below 16 images per device there)")
     p.add_argument("--no-wait", action="store_true",
                    help="when another run (of any process) trains on the device, exit instead of waiting")
+    add_label_arguments(p)
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
+
+
+def add_label_arguments(p: argparse.ArgumentParser) -> None:
+    """--name and --note: the user's own label for a new run (shown by `runs` and the Compare page)."""
+    p.add_argument("--name", default="", help="a name for the run, such as 'baseline' (changed later with `rename`)")
+    p.add_argument("--note", default="", help="a note about the run: why you tried these settings")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,16 +67,21 @@ def run(args: argparse.Namespace) -> int:
         "eval_every": args.eval_every, "image_size": args.image_size, "class_balance": args.class_balance,
     }
     plan = plan_training(args.data, workspace, overrides=overrides, weights=args.weights,
-                         seed=args.seed, device=args.device, max_train_images=args.max_train_images)
+                         seed=args.seed, device=args.device, max_train_images=args.max_train_images,
+                         devices=args.devices, sync_batchnorm=args.sync_batchnorm)
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
     store = RunStore(workspace)
     startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
     if args.no_wait:  # refused before a run exists
         _refuse_if_taken(store.device_lease(device_key(plan.config.device)))
-    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset)
+    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset, name=args.name, note=args.note)
     cfg = plan.config
-    print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, batch {cfg.batch_size}, "
+    batch = (f"batch {cfg.batch_size}" if cfg.devices == 1 else
+             f"{cfg.devices} devices, batch {cfg.batch_size} per device ({cfg.batch_size * cfg.devices} global)")
+    print(f"run {run_id}: {cfg.describe()} on '{cfg.dataset}', {cfg.epochs} epochs, {batch}, "
           f"lr {cfg.learning_rate:g}, {cfg.image_size}px" +
           (f" (recommended: {', '.join(cfg.recommended)})" if cfg.recommended else ""), file=sys.stderr)
     return train_in_foreground(workspace, store, run_id, cfg, resume=False, as_json=args.json,
@@ -102,18 +120,19 @@ def train_and_summarise(workspace, store, run_id: int, config, resume: bool, ext
     """train_in_foreground without the printing: (exit code, the run's summary; None after Ctrl-C)."""
     from resnet_core.results.ranking import ranked_rows
     from resnet_core.results.trust import run_trust, trust_json
-    from resnet_core.runs.lease import hold_device
-    from resnet_core.runs.runner import execute_run, run_summary
+    from resnet_core.runs.group import device_keys, execute_on_devices
+    from resnet_core.runs.lease import hold_devices
+    from resnet_core.runs.runner import run_summary
 
     bar = ConsoleProgress()
     try:
-        with hold_device(store, device_key(config.device), run_id, wait=wait,
-                         on_wait=lambda message: print(f"{message}…", file=sys.stderr)) as taken:
+        with hold_devices(store, device_keys(config, device_key(config.device)), run_id, wait=wait,
+                          on_wait=lambda message: print(f"{message}…", file=sys.stderr)) as taken:
             if taken is not None:
                 store.finish_run(run_id, RunStatus.CANCELLED)
                 store.add_note(run_id, "Not started: the device was taken and --no-wait was given.")
                 _refuse_if_taken(taken)
-            status = execute_run(run_id, config, workspace, store, callbacks=[bar], resume=resume)
+            status = execute_on_devices(run_id, config, workspace, store, callbacks=[bar], resume=resume)
     except KeyboardInterrupt:
         bar.close()
         store.finish_run(run_id, RunStatus.INTERRUPTED)

@@ -113,26 +113,30 @@ def _dataset_tag(root: str | Path) -> str:
 
 def load_decoded(root: str | Path, paths: Sequence[str], fingerprint: str, image_size: int,
                  cache_dir: str | Path, budget_bytes: int | None = None,
-                 progress: Progress | None = None, workers: int | None = None) -> DecodedImages:
+                 progress: Progress | None = None, workers: int | None = None,
+                 memory_map: bool = False) -> DecodedImages:
     """The decoded pixels of `paths` (relative to root), from memory, the cache file, or by decoding.
 
     `fingerprint` must change whenever the files change (the dataset scan provides it).
+    memory_map: map the cache file whatever its size (processes mapping one file share its pages).
     """
     budget = default_budget_bytes() if budget_bytes is None else budget_bytes
+    open_budget = 0 if memory_map else budget
     key = cache_key(root, fingerprint, image_size)
     paths = tuple(paths)
     hit = _MEMORY.get(key)
-    if hit is not None and hit.paths == paths:
+    if hit is not None and hit.paths == paths and (hit.memory_mapped or not memory_map):
         return hit
     with _build_lock(key):
         hit = _MEMORY.get(key)
-        if hit is not None and hit.paths == paths:
+        if hit is not None and hit.paths == paths and (hit.memory_mapped or not memory_map):
             return hit
         cache_dir = Path(cache_dir)
-        item = _read_cache_file(cache_dir, key, paths, image_size, budget)
+        item = _read_cache_file(cache_dir, key, paths, image_size, open_budget)
         if item is None:
             _remove_stale(cache_dir, root, image_size, key)
-            item = _decode_to_file(Path(root), paths, image_size, cache_dir, key, budget, progress, workers)
+            item = _decode_to_file(Path(root), paths, image_size, cache_dir, key, open_budget, progress,
+                                   workers)
         _MEMORY.put(key, item, budget)
         return item
 

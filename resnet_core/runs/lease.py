@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from resnet_core.runs.store import DeviceLease
 
@@ -63,3 +63,17 @@ def hold_device(store, device: str, run_id: int, cancel: threading.Event | None 
         yield None
     finally:
         store.release_device(device, run_id)
+
+
+@contextmanager
+def hold_devices(store, devices: list[str], run_id: int, **kwargs) -> Iterator[DeviceLease | None]:
+    """hold_device for several devices (a multi-device run), taken in a fixed order so two groups
+    waiting for overlapping devices cannot each hold a part the other needs. Yields None once all are
+    held, or the lease of a holder when one cannot be waited for (see hold_device)."""
+    with ExitStack() as stack:
+        for device in sorted(devices):
+            holder = stack.enter_context(hold_device(store, device, run_id, **kwargs))
+            if holder is not None:
+                yield holder
+                return
+        yield None

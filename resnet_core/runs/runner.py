@@ -23,6 +23,7 @@ from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import DeviceUnavailableError, resolve_device
 from resnet_core.runs.predictions import save_predictions
+from resnet_core.runs.store import clean_label
 from resnet_core.status import RunStatus
 from resnet_core.training.calibration import fit_temperature, write_calibration
 from resnet_core.training.callbacks import (
@@ -33,6 +34,7 @@ from resnet_core.training.callbacks import (
     FitState,
     TrainingDiverged,
 )
+from resnet_core.training.distributed import DistContext, is_peer_failure
 from resnet_core.training.engine import fit
 from resnet_core.training.weights import WeightsError, resolve_weights
 from resnet_core.workspace import Workspace
@@ -77,15 +79,16 @@ class StoreRecorder(Callback):
 
 
 def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None,
-               repeat_of: int | None = None) -> int:
+               repeat_of: int | None = None, name: str = "", note: str = "") -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
     A dataset that cannot be trained on (fewer than 2 classes, no validation images), a weights file
     that is not there, ImageNet weights asked for but unavailable, or a device this machine lacks
     is refused here, before a run exists, rather than stored as a failed run. dataset: config.dataset
     already opened (by the plan), so it is not read again. repeat_of: the run whose configuration this
-    one repeats with another seed (runs/repeats.py).
+    one repeats with another seed (runs/repeats.py). name, note: the user's name for the run and note.
     """
+    clean_label(name, note)  # a label too long is refused before the dataset is read
     check_startable(config)
     handle = dataset or open_dataset(config.dataset, workspace)
     info, report = handle.info, handle.report
@@ -98,7 +101,7 @@ def create_run(config: TrainConfig, workspace: Workspace, store, dataset: Datase
     if config.max_train_images is not None:
         num_train = min(num_train, config.max_train_images)
     return store.create_run(config, str(info.root), report.num_images, num_train, len(split.val),
-                            len(split.test), repeat_of=repeat_of)
+                            len(split.test), repeat_of=repeat_of, name=name, note=note)
 
 
 def check_startable(config: TrainConfig) -> None:
@@ -109,11 +112,15 @@ def check_startable(config: TrainConfig) -> None:
 
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                resume: bool = False) -> str:
+                resume: bool = False, device: str | None = None, dist: DistContext | None = None) -> str:
     """Train run `run_id` and store the outcome. Returns the final status.
 
     The callbacks see the data being prepared (on_prepare) as well as the training; `cancel_event`
-    is honoured in both.
+    is honoured in both. `device` ('cuda:1', 'cpu') pins the run to one device, as a study spread
+    over several does; the stored settings keep the planned device, so the configuration stays the same.
+    dist: this is rank 0 of a multi-device run (runs.ddp_worker); the decoded images are
+    memory-mapped, and an error saying another rank is gone is raised rather than stored, so the
+    launcher stores the run as interrupted (resumable) instead of failed.
     """
     run_dir = workspace.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -124,18 +131,21 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
     try:
         # The dataset is read afresh: a queued run may start long after create_run saw it.
-        data = prepare_data(config, workspace, progress=CallbackList(cbs).on_prepare)
+        data = prepare_data(config, workspace, progress=CallbackList(cbs).on_prepare, memory_map=dist is not None)
         if resume:
-            _check_same_classes(run_dir, data.classes)
+            check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
-        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume)
+        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume,
+                     device=resolve_device(device) if device else None, dist=dist)
     except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
         store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
         store.finish_run(run_id, RunStatus.CANCELLED)
         return RunStatus.CANCELLED
     except Exception as e:
-        return _fail(store, run_id, failure_message(e, workspace), run_dir)
+        if dist is not None and is_peer_failure(e):
+            raise
+        return fail_run(store, run_id, failure_message(e, workspace), run_dir)
     final = result.final_dict()
     final["final_metrics"]["prep_time_s"] = data.prep_time_s
     final["final_metrics"]["split_leaks"] = data.split_leaks
@@ -183,7 +193,7 @@ def error_log_path(workspace: Workspace, run_id: int) -> Path | None:
     return path if path.is_file() else None
 
 
-def _check_same_classes(run_dir, classes: list[str]) -> None:
+def check_same_classes(run_dir, classes: list[str]) -> None:
     """A run resumes only on the classes it started with (its model has one output per class)."""
     before = read_json(run_dir / "labels.json")
     if isinstance(before, list) and before != list(classes):
@@ -191,9 +201,10 @@ def _check_same_classes(run_dir, classes: list[str]) -> None:
                          f"{list(classes)}), so it cannot be resumed; re-run it instead")
 
 
-def _fail(store, run_id: int, message: str, run_dir: Path) -> str:
-    """Store the failure; its traceback (the exception being handled) goes to error.log and the log."""
-    details = traceback.format_exc()
+def fail_run(store, run_id: int, message: str, run_dir: Path, details: str | None = None) -> str:
+    """Store the failure; its traceback (the exception being handled, unless `details` are given) goes to
+    error.log and the log."""
+    details = details or traceback.format_exc()
     log.error("run %s failed: %s", run_id, message, exc_info=True)
     with suppress(OSError):  # a full or read-only disk must not hide the failure itself
         (run_dir / ERROR_LOG).write_text(f"run {run_id} failed: {message}\n\n{details}", encoding="utf-8")
@@ -211,4 +222,5 @@ def run_summary(store, run_id: int) -> dict:
         "stopped_early": r.stopped_early, "num_images": r.num_images, "num_train": r.num_train,
         "peak_memory_mb": r.peak_memory_mb, "error": r.error, "warnings": list(r.notes),
         "config": json.loads(json.dumps(r.config.to_dict())), "seed": r.config.seed, "repeat_of": r.repeat_of,
+        "name": r.name, "note": r.user_note,
     }

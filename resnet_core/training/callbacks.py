@@ -60,6 +60,8 @@ class FitState:
     outcome: str | None = None
     error: str | None = None
     model: Any = None  # the network being trained, for callbacks that inspect it
+    world_size: int = 1  # processes training together (DDP); each sees its shard of every epoch
+    batch_rows: Any = None  # the dataset rows of the batch just trained on (this rank's)
 
     @property
     def last(self) -> dict[str, Any] | None:

@@ -24,6 +24,12 @@ torch's global generator, which other threads (another run, the time-estimate pr
 Out of memory: training halves its batch size and carries on after the last batch applied (none is
 applied twice); evaluation halves its batch and runs the pass again. Each is noted in the run's notes.
 
+Several devices: with a `DistContext` (training.distributed, one process per device under torchrun)
+the model is wrapped in DistributedDataParallel, each rank trains on its shard of the epoch's order
+(the same order on every rank), and every sum the history reports (training and evaluation loss,
+correct, images) is added up across ranks, so the figures are those of the whole dataset and the
+ranks' decisions (best epoch, early stop) agree. Only rank 0 writes checkpoints.
+
 Learning rate: AdamW with a per-step cosine decay to 1% of the starting rate over the planned
 epochs (or the starting rate throughout with schedule="constant"), computed from progress rather than held in a scheduler object, so resuming and batch-size
 changes (after running out of memory) stay exact.
@@ -37,7 +43,7 @@ import os
 import resource
 import time
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +51,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from resnet_core.config import TrainConfig
+from resnet_core.config import ConfigError, TrainConfig
 from resnet_core.data.augment import augment_batch
 from resnet_core.data.prepare import TrainingData
 from resnet_core.fsutil import atomic_write_bytes
@@ -62,6 +68,7 @@ from resnet_core.training.callbacks import (
 )
 from resnet_core.training.checkpoints import CheckpointError, save_checkpoint_state
 from resnet_core.training.device_images import DeviceImages
+from resnet_core.training.distributed import DistContext
 from resnet_core.training.models import build_model, freeze_backbone, set_train_mode
 from resnet_core.training.weights import (
     WeightsError,
@@ -100,6 +107,7 @@ class FitResult:
     test_report: dict[str, Any] | None = None
     # Per-image outputs of the best model (see `Predictions`); None when it was never evaluated.
     predictions: Predictions | None = None
+    weights: str | None = None  # the starting weights used: imagenet | none | file ('auto' resolved)
 
     def final_dict(self) -> dict[str, Any]:
         """The run's final row, as the store takes it."""
@@ -109,7 +117,8 @@ class FitResult:
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
             "peak_memory_mb": self.peak_memory_mb,
             "final_metrics": {"test_loss": self.test_loss, "stop_reason": self.stop_reason,
-                              "batch_size": self.batch_size, **(self.test_report or {})},
+                              "batch_size": self.batch_size, "weights": self.weights,
+                              **(self.test_report or {})},
         }
 
 
@@ -189,16 +198,20 @@ def cpu_has_native_bf16() -> bool:
 
 def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | None = None,
         checkpoint_dir: str | Path | None = None, resume: bool = False,
-        device: torch.device | None = None) -> FitResult:
+        device: torch.device | None = None, dist: DistContext | None = None) -> FitResult:
     """Train per `config` on prepared data. Raises TrainingDiverged on NaN loss; other errors propagate.
 
     With `checkpoint_dir`, the best weights go to best.pt and the full training state to last.pt
-    (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt.
+    (atomically; see `_Checkpoints` for when); `resume=True` continues from last.pt. With `dist`, this
+    process is one rank of a DDP group (every rank calls fit alike; only rank 0 writes the checkpoints,
+    and only it needs last.pt to resume).
     """
-    device = device or resolve_device(config.device)
+    device = dist.device if dist else (device or resolve_device(config.device))
     model, weights_mode, weight_notes = _starting_model(config, len(data.classes))
     if not config.fine_tune:
         freeze_backbone(model)
+    elif dist and config.sync_batchnorm and device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     speed = speed_settings(device, config.batch_size)
     model.to(device)
     if speed.channels_last:
@@ -211,7 +224,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
 
     state = FitState(config=config, classes=list(data.classes), num_train=len(data.train_idx),
                      num_val=len(data.val_idx), num_test=len(data.test_idx), device=str(device),
-                     batch_size=min(config.batch_size, max(1, len(data.train_idx))), model=model)
+                     batch_size=min(config.batch_size, max(1, len(data.train_idx))), model=model,
+                     world_size=dist.world_size if dist else 1)
     state.notes.extend(data.warnings)
     state.notes.extend(weight_notes)
     if images.placement != "host":
@@ -219,27 +233,34 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     if weights_mode == "none" and not config.fine_tune:
         state.notes.append("The backbone is frozen and randomly initialised, so only the head can learn: "
                            "expect low accuracy. Use ImageNet weights or fine-tuning.")
+    if dist:
+        state.notes.append(f"Trained on {dist.world_size} {'GPUs' if device.type == 'cuda' else 'processes'} "
+                           f"with DistributedDataParallel: batch size {config.batch_size} per device, "
+                           f"{config.batch_size * dist.world_size} in all"
+                           + (", SyncBatchNorm" if config.sync_batchnorm and device.type == "cuda" else "") + ".")
     cbs = CallbackList([*(callbacks or []), EarlyStopping(config.patience)])
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
-    checkpoints = _Checkpoints(ckpt_dir, data, config) if ckpt_dir else None
+    writes = dist is None or dist.is_main
+    checkpoints = _Checkpoints(ckpt_dir, data, config) if ckpt_dir and writes else None
     start_epoch = 1
     best_state: dict[str, torch.Tensor] | None = None
     elapsed_before = 0.0
     if resume:
-        if not ckpt_dir or not (ckpt_dir / "last.pt").exists():
-            raise FileNotFoundError("nothing to resume from: the run has no saved epoch (last.pt)")
+        saved = _read_training_state(ckpt_dir, dist)
         start_epoch, best_state, elapsed_before = _load_training_state(
-            ckpt_dir / "last.pt", model, optimizer, state)
+            saved, "last.pt", model, optimizer, state)
         state.notes.append(f"Resumed after epoch {start_epoch - 1}.")
         if checkpoints and best_state is not None:
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
+    # Wrapped after resuming, so every rank starts from the same loaded weights (DDP checks).
+    group = _Group(dist, dist.wrap(model if config.fine_tune else model.head)) if dist else None
 
     cbs.before_fit(state)
     result: FitResult | None = None
     try:
-        result = _train(model, optimizer, scaler, data, images, state, speed, cbs, checkpoints,
-                        start_epoch, best_state)
+        result = replace(_train(model, optimizer, scaler, data, images, state, speed, cbs, checkpoints,
+                                start_epoch, best_state, group), weights=weights_mode)
     except BaseException as e:
         state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
         state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -264,10 +285,21 @@ def make_optimizer(params, learning_rate: float, weight_decay: float, speed: Spe
     return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """A DDP run's rank and the part of the model that trains, wrapped in DistributedDataParallel
+    (the whole model when fine-tuning, the head on a frozen backbone)."""
+
+    ctx: DistContext
+    net: nn.Module
+
+
 def _train(model, optimizer, scaler, data: TrainingData, images: DeviceImages, state: FitState, speed: Speed,
-           cbs: Callback, checkpoints: _Checkpoints | None, start_epoch: int, best_state) -> FitResult:
+           cbs: Callback, checkpoints: _Checkpoints | None, start_epoch: int, best_state,
+           group: _Group | None = None) -> FitResult:
     """The epochs, then the test pass with the best weights; stops early or on cancel, keeping what it learned."""
     config = state.config
+    dist = group.ctx if group else None
     frozen_features = (not config.fine_tune and config.augmentation == "none")
     feats = None
     status, stop_reason = RunStatus.COMPLETED, None
@@ -285,7 +317,7 @@ def _train(model, optimizer, scaler, data: TrainingData, images: DeviceImages, s
             cbs.before_epoch(state)
             state.phase = "training"
             train_metrics = _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, state,
-                                                        speed, cbs)
+                                                        speed, cbs, group)
             train_time = time.perf_counter() - state.epoch_started
             row: dict[str, Any] = {"epoch": epoch, **train_metrics, "lr": state.lr,
                                    "images_per_s": train_metrics.pop("images") / max(train_time, 1e-9)}
@@ -293,7 +325,7 @@ def _train(model, optimizer, scaler, data: TrainingData, images: DeviceImages, s
                 state.phase = "evaluating"
                 val = _evaluate_within_memory(state, speed, lambda: evaluate(
                     model, images, data.val_idx, data.labels[data.val_idx], speed,
-                    features=feats["val"] if feats else None))
+                    features=feats["val"] if feats else None, dist=dist))
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
                 if val["loss"] < state.best_val_loss:
                     state.best_val_loss, state.best_epoch = val["loss"], epoch
@@ -319,7 +351,7 @@ def _train(model, optimizer, scaler, data: TrainingData, images: DeviceImages, s
         checkpoints.flush(model, optimizer, state, best_state)
 
     train_time_s = state.elapsed()
-    return _finish(model, data, images, feats, speed, state, best_state, status, stop_reason, train_time_s)
+    return _finish(model, data, images, feats, speed, state, best_state, status, stop_reason, train_time_s, dist)
 
 
 def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, str, list[str]]:
@@ -345,7 +377,7 @@ def _starting_model(config: TrainConfig, num_classes: int) -> tuple[nn.Module, s
 
 
 def _finish(model, data, images, feats, speed, state, best_state, status, stop_reason,
-            train_time_s) -> FitResult:
+            train_time_s, dist: DistContext | None = None) -> FitResult:
     epoch_ended = state.history[-1]["epoch"] if state.history else 0
     test_report = test_loss = test_acc = val_loss = val_acc = predictions = None
     if best_state is not None:
@@ -353,14 +385,14 @@ def _finish(model, data, images, feats, speed, state, best_state, status, stop_r
         state.phase = "testing"
         test = _evaluate_within_memory(state, speed, lambda: evaluate(
             model, images, data.test_idx, data.labels[data.test_idx], speed,
-            features=feats["test"] if feats else None, keep_predictions=True))
+            features=feats["test"] if feats else None, keep_predictions=True, dist=dist))
         test_loss, test_acc = test["loss"], test["acc"]
         test_report = test_report_from(test, data)
         val = evaluate(model, images, data.val_idx, data.labels[data.val_idx], speed,
-                       features=feats["val"] if feats else None, keep_predictions=True)
+                       features=feats["val"] if feats else None, keep_predictions=True, dist=dist)
         # The test images mirrored too, so the gain of flip test-time augmentation is measured, not guessed.
         mirrored = evaluate(model, images, data.test_idx, data.labels[data.test_idx], speed,
-                            keep_predictions=True, mirrored=True)
+                            keep_predictions=True, mirrored=True, dist=dist)
         predictions = Predictions(
             test_paths=[data.paths[int(i)] for i in data.test_idx], test_true=test["true"],
             test_logits=test["logits"], val_true=val["true"], val_logits=val["logits"],
@@ -392,12 +424,17 @@ class EpochProgress:
 
     @classmethod
     def start(cls, data: TrainingData, seed: int, epoch: int,
-              device: torch.device = torch.device("cpu")) -> "EpochProgress":
-        """The epoch's order (drawn on the CPU, so it is the same on every device) and, on CUDA, a
-        generator on the device for the augmentation, seeded alike."""
+              device: torch.device = torch.device("cpu"), dist: DistContext | None = None) -> "EpochProgress":
+        """The epoch's order (drawn on the CPU, so it is the same on every device and every rank) and,
+        on CUDA, a generator on the device for the augmentation, seeded alike. In a DDP group each
+        rank keeps its shard of the order, and draws its augmentation from a seed of its own."""
         epoch_seed = seed * 100_003 + epoch
         gen = torch.Generator().manual_seed(epoch_seed)
         order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
+        if dist:
+            order = dist.shard(order)
+            epoch_seed = epoch_seed * 1_009 + dist.rank
+            gen = torch.Generator().manual_seed(epoch_seed)
         if device.type == "cuda":
             gen = torch.Generator(device=device).manual_seed(epoch_seed)
         return cls(order, gen, total_loss=torch.zeros((), dtype=torch.float64, device=device),
@@ -405,17 +442,24 @@ class EpochProgress:
 
 
 def _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, state, speed,
-                                cbs) -> dict[str, float]:
+                                cbs, group: _Group | None = None) -> dict[str, float]:
     """Run one epoch; on out-of-memory halve the batch size (the cards' advice) and carry on from the
-    first image not yet trained on."""
-    progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device)
+    first image not yet trained on. (Not in a DDP group: the ranks' batches must stay in step, so
+    running out of memory there ends the run with advice.)"""
+    progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device,
+                                   group.ctx if group else None)
     while True:
         try:
             return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs, images=images,
-                                   features=feats["train"] if feats else None, progress=progress)
+                                   features=feats["train"] if feats else None, progress=progress,
+                                   group=group)
         except (CancelTraining, StopTraining, TrainingDiverged):
             raise
         except RuntimeError as e:
+            if is_out_of_memory(e) and group is not None:
+                raise ConfigError(
+                    f"out of memory at batch size {state.batch_size} per device; train again with a "
+                    f"smaller batch size (for example {max(1, state.batch_size // 2)})") from e
             if not is_out_of_memory(e) or state.batch_size <= 1:
                 raise
             old = state.batch_size
@@ -461,15 +505,16 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
                     state: FitState, speed: Speed, cbs: Callback,
                     features: torch.Tensor | None = None,
                     progress: EpochProgress | None = None,
-                    images: DeviceImages | None = None) -> dict[str, float]:
+                    images: DeviceImages | None = None, group: _Group | None = None) -> dict[str, float]:
     """One pass over the training split in a fresh random order. Returns loss, acc and images seen.
 
     With `progress` from an attempt that ran out of memory, the pass carries on where it stopped.
+    In a DDP group (`group`) the pass covers this rank's shard and the returned sums are the group's.
     """
     cfg = state.config
     set_train_mode(model, cfg.fine_tune)
     images = images or DeviceImages(data.pixels, data.labels, speed.device, state.batch_size)
-    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device)
+    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device, group.ctx if group else None)
     order = p.order.to(images.index_device)  # once per epoch: slicing it then costs no copy
     gen = p.generator
     loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
@@ -485,19 +530,22 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         idx = order[start:end]
         y = images.labels_of(idx)
         state.lr = _scheduled_lr(cfg, state.epoch - 1 + p.batches / state.num_batches)
-        for group in optimizer.param_groups:
-            group["lr"] = state.lr
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = state.lr
+        # In a group, the DDP-wrapped part of the model: its backward averages the ranks' gradients.
+        trained = group.net if group else (model if cfg.fine_tune else model.head)
+        state.batch_rows = idx
         if features is not None:
-            logits = model.head(features[idx.to(features.device)])
+            logits = trained(features[idx.to(features.device)])
         else:
             x = _batch_input(images, idx, speed, cfg.augmentation, gen)
             with _autocast(speed):
                 if cfg.fine_tune:
-                    logits = model(x)
+                    logits = trained(x)
                 else:
                     with torch.no_grad():
                         f = model.features(x)
-                    logits = model.head(f.float())
+                    logits = trained(f.float())
         loss = F.cross_entropy(logits.float(), y, weight=loss_weights)
         if not speed.sync_free and not torch.isfinite(loss):
             _diverged(cfg, state.epoch, f"batch {p.batches + 1}", loss.item())
@@ -517,8 +565,13 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         state.batch = p.batches
         state.images_seen_epoch = p.done
         cbs.after_batch(state)
-    return {"train_loss": (p.total_loss / max(p.done, 1)).item(),
-            "train_acc": (p.correct.double() / max(p.done, 1)).item(), "images": p.done}
+    total_loss, correct, done = p.total_loss, p.correct, p.done
+    if group:
+        group.ctx.sync_buffers(model)
+        total_loss, correct, done = group.ctx.sum(total_loss, correct, done)
+        done = int(done)
+    return {"train_loss": (total_loss / max(done, 1)).item(),
+            "train_acc": (correct.double() / max(done, 1)).item(), "images": done}
 
 
 def _diverged(cfg: TrainConfig, epoch: int, where: str, value: float):
@@ -545,22 +598,31 @@ def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Te
 @torch.inference_mode()
 def evaluate(model: nn.Module, pixels: torch.Tensor | DeviceImages, idx: torch.Tensor, labels: torch.Tensor,
              speed: Speed, features: torch.Tensor | None = None,
-             keep_predictions: bool = False, mirrored: bool = False) -> dict[str, Any]:
+             keep_predictions: bool = False, mirrored: bool = False,
+             dist: DistContext | None = None) -> dict[str, Any]:
     """Mean loss and accuracy over the given rows (inference mode, large batches).
 
     pixels: the decoded images (or the run's DeviceImages); labels: those of `idx`, in its order.
     Sums and predictions stay on the device until the pass ends, so batches queue without waiting.
     mirrored: every image flipped left to right (to measure test-time augmentation).
+    dist: one rank of a DDP group; each rank scores its share of the rows and the sums of loss,
+    correct and count are added up across ranks (predictions gathered), so every rank returns what
+    one process would on the same weights.
     """
     model.eval()
     n = len(idx)
+    all_labels = labels
+    if dist:
+        positions = dist.eval_positions(n)
+        idx, labels = idx[positions], labels[positions]
+        features = features[positions.to(features.device)] if features is not None else None
     labels = labels.to(speed.device)
     if isinstance(pixels, DeviceImages):
         idx = idx.to(pixels.index_device)  # once, so no batch copies its indices
     total_loss = torch.zeros((), dtype=torch.float64, device=speed.device)
     correct = torch.zeros((), dtype=torch.long, device=speed.device)
     all_logits = []
-    for start in range(0, n, speed.eval_batch_size):
+    for start in range(0, len(idx), speed.eval_batch_size):
         y = labels[start:start + speed.eval_batch_size]
         if features is not None:
             logits = model.head(features[start:start + speed.eval_batch_size].to(speed.device))
@@ -575,15 +637,24 @@ def evaluate(model: nn.Module, pixels: torch.Tensor | DeviceImages, idx: torch.T
         correct += (logits.argmax(1) == y).sum()
         if keep_predictions:
             all_logits.append(logits)
+    if dist:
+        total_loss, correct = dist.sum(total_loss, correct)
     out: dict[str, Any] = {"loss": total_loss.item() / max(n, 1), "acc": correct.item() / max(n, 1), "n": n}
     if keep_predictions:
-        logits = torch.cat(all_logits).cpu() if all_logits else torch.empty(0, 0)
-        probs = logits.softmax(1) if all_logits else torch.empty(0, 0)
-        out["pred"] = probs.argmax(1) if all_logits else torch.empty(0, dtype=torch.long)
+        logits = torch.cat(all_logits).cpu() if all_logits else torch.empty(0, _num_outputs(model))
+        if dist:
+            logits = dist.gather_rows(logits, n)
+        probs = logits.softmax(1) if n else torch.empty(0, 0)
+        out["pred"] = probs.argmax(1) if n else torch.empty(0, dtype=torch.long)
         out["probs"] = probs
-        out["logits"] = logits
-        out["true"] = labels.cpu()
+        out["logits"] = logits if n else torch.empty(0, 0)
+        out["true"] = all_labels.cpu()
     return out
+
+
+def _num_outputs(model: nn.Module) -> int:
+    head = getattr(model, "head", None)
+    return int(getattr(head, "out_features", 0))
 
 
 def test_report_from(test: dict[str, Any], data: TrainingData) -> dict[str, Any]:
@@ -773,8 +844,21 @@ def _save_training_state(path: Path, model, optimizer, state: FitState, best_sta
     atomic_write_bytes(path, buf.getbuffer())  # a view, not a second copy of a state of up to ~1 GB
 
 
-def _load_training_state(path: Path, model, optimizer, state: FitState):
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+def _read_training_state(ckpt_dir: Path | None, dist: DistContext | None) -> dict[str, Any]:
+    """last.pt as saved; in a DDP group read by rank 0 and handed to the others (only rank 0's
+    machine needs the run's folder)."""
+    def read():
+        if not ckpt_dir or not (ckpt_dir / "last.pt").exists():
+            return None
+        return torch.load(ckpt_dir / "last.pt", map_location="cpu", weights_only=True)
+
+    saved = dist.from_main(read) if dist else read()
+    if saved is None:
+        raise FileNotFoundError("nothing to resume from: the run has no saved epoch (last.pt)")
+    return saved
+
+
+def _load_training_state(saved: dict[str, Any], name: str, model, optimizer, state: FitState):
     best = saved["best_model"]
     checksum = saved.get("frozen_backbone_checksum")
     if checksum is not None:  # saved without its frozen backbone: the freshly built one must be the same
@@ -783,7 +867,7 @@ def _load_training_state(path: Path, model, optimizer, state: FitState):
                              "it began (a different weights file?); start a new run instead")
         missing, unexpected = model.load_state_dict(saved["model"], strict=False)
         if unexpected or any(not k.startswith("backbone.") for k in missing):
-            raise CheckpointError(f"cannot resume: {path.name} does not fit this model; start a new run instead")
+            raise CheckpointError(f"cannot resume: {name} does not fit this model; start a new run instead")
         if best is not None:
             full = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             best = {**full, **best}

@@ -181,6 +181,16 @@ def test_plan_estimate_launch_stop_resume_and_results(tiny):
     assert "1 epoch, 32 px · 8/8 done" in texts(at.caption)
 
 
+def test_with_two_gpus_the_estimate_counts_both(tiny, monkeypatch):
+    from resnet_core.study import run as study_run
+    monkeypatch.setattr(study_run, "gpu_slots", lambda: ["cuda:0", "cuda:1"])
+    # The speed is what it is; this is about the count of devices, so no measuring.
+    monkeypatch.setattr(study_run, "probe_throughput", lambda *args: 100.0)
+    at = plan_tiny(open_study(tiny))
+    assert "Estimated time (upper bound)" in metrics(at)
+    assert "2 GPUs each train one configuration at a time" in texts(at.caption)
+
+
 def test_the_races_pick_is_compared_with_the_studys_best(tiny, probe_only_when_asked):
     """A finished study (stored without training) and a kept race on the same dataset."""
     from resnet_core.advice.dataset_profile import DatasetProfile

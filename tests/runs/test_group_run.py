@@ -1,0 +1,130 @@
+"""One run over two Gloo processes on the CPU, launched by the job manager as a torchrun subprocess:
+live snapshots as for one process, the accuracy of one process, cancel, and a rank killed."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.prepare import prepare_data
+from resnet_core.data.synthetic import make_image_folder
+from resnet_core.runs.ddp_worker import pid_file
+from resnet_core.runs.jobs import JobManager
+from resnet_core.runs.recovery import resume_problem
+from resnet_core.runs.store import RunStore
+from resnet_core.training.engine import fit
+
+WAIT_S = 240  # only how long a broken test may hang; nothing asserts a duration
+
+
+@pytest.fixture(autouse=True)
+def _ddp_environment(monkeypatch, offline_torch_home):
+    monkeypatch.setenv("RESNET_PILOT_OFFLINE", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # two ranks on two cores
+
+
+@pytest.fixture
+def manager(workspace):
+    jm = JobManager(workspace, RunStore(workspace))
+    yield jm
+    jm.shutdown(timeout=60)
+
+
+def _config(folder, **kw) -> TrainConfig:
+    base = dict(dataset=str(folder), weights="none", image_size=32, epochs=2, batch_size=4,
+                learning_rate=1e-3, augmentation="none", patience=5, device="cpu", devices=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _watch(manager, run_id, until=lambda snap: not snap.is_active) -> list:
+    """The run's snapshots as the dashboard polls them, until `until` holds (or the run ends)."""
+    seen, deadline = [], time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        snap = manager.snapshot(run_id)
+        if not seen or snap != seen[-1]:
+            seen.append(snap)
+        if until(snap) or not snap.is_active:
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} still {seen[-1].status} after {WAIT_S}s")
+
+
+def _group_processes(workspace) -> list[int]:
+    """Live processes (torchrun or a rank) started for runs of this workspace."""
+    mark = str(workspace.root).encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if mark in cmdline and b"torch" in cmdline + b"resnet_core.runs.ddp_worker" and state != "Z":
+                found.append(int(proc.name))
+    return found
+
+
+def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager, workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=3, per_class=20, size=32)
+    two = _config(folder, epochs=4, batch_size=4)  # global batch 8
+    run_id = manager.submit(two)
+    snaps = _watch(manager, run_id)
+    final = snaps[-1]
+    assert final.status == "completed", final.message
+    running = [s for s in snaps if s.status == "running"]
+    assert running and any(0 < s.batch for s in running)  # batches replayed while it trained
+    assert [len(s.history) for s in snaps] == sorted(len(s.history) for s in snaps)
+    assert len(final.history) == 4 and final.progress == 1.0 and final.final["test_acc"] is not None
+    record = manager.store.get_run(run_id)
+    assert record.status == "completed" and len(manager.store.epochs(run_id)) == 4
+    assert any("2 processes" in note and "8 in all" in note for note in record.notes)
+    assert not _group_processes(workspace)
+
+    one = _config(folder, epochs=4, batch_size=8, devices=1)  # the same global batch, one process
+    alone = fit(one, prepare_data(one, workspace))
+    assert record.val_acc >= 0.8 and alone.val_acc >= 0.8
+    assert abs(record.val_acc - alone.val_acc) <= 0.15
+
+
+def test_cancel_mid_epoch_stops_every_rank_and_keeps_what_was_learned(manager, workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
+    run_id = manager.submit(_config(folder, epochs=50, batch_size=2))
+    _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
+    assert manager.cancel(run_id)
+    final = _watch(manager, run_id)[-1]
+    assert final.status == "cancelled"
+    record = manager.store.get_run(run_id)
+    assert record.status == "cancelled" and record.val_acc is not None  # scored on what it learned
+    assert 1 <= record.epoch_ended < 50
+    assert not _group_processes(workspace)
+
+
+def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manager, workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
+    config = _config(folder, epochs=50, batch_size=2)
+    run_id = manager.submit(config)
+    _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
+    run_dir = workspace.run_dir(run_id)
+    os.kill(int(pid_file(run_dir, 1).read_text()), signal.SIGKILL)
+    final = _watch(manager, run_id)[-1]
+    assert final.status == "interrupted"
+    record = manager.store.get_run(run_id)
+    assert record.status == "interrupted"
+    assert any("resume continues from the last saved epoch" in n.lower() for n in record.notes)
+    assert (run_dir / "last.pt").is_file() and resume_problem(record, workspace) is None
+    assert not _group_processes(workspace)
+
+    # Resumable on another number of devices: here one process continues it (cancelled once it has).
+    manager.resume(run_id, devices=1)
+    _watch(manager, run_id, until=lambda s: s.status == "running" and s.batch >= 1)
+    manager.cancel(run_id)
+    _watch(manager, run_id)
+    after = manager.store.get_run(run_id)
+    assert after.config.devices == 1
+    assert any(note.startswith("Resumed after epoch") for note in after.notes)
