@@ -37,3 +37,15 @@ def test_sync_batchnorm_on_cpu_processes_is_refused_before_any_run_exists(tmp_pa
     assert code != 0
     assert "SyncBatchNorm needs GPUs" in err and "Traceback" not in err
     assert not workspace.runs_dir.exists() or not any(workspace.runs_dir.iterdir())
+
+
+def test_prepare_only_stores_the_run_decodes_its_images_and_prints_the_torchrun_command(tmp_path, capsys,
+                                                                                         workspace):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=4, size=32)
+    code = main(["train", str(folder), "--devices", "4", "--device", "cpu", "--image-size", "32",
+                 "--prepare-only", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["status"] == "queued" and out["devices"] == 4
+    assert "--rdzv-backend c10d" in out["command"] and f"--run-id {out['run_id']}" in out["command"]
+    assert "-m resnet_core.runs.ddp_worker" in out["command"]
+    assert any(workspace.cache_dir.glob("*.u8"))  # the ranks only map it
