@@ -33,7 +33,7 @@ from resnet_core.views.run_details import (
 from resnet_core.views.trust_view import interval_lines
 from ui.calibration_panel import calibration_panel
 from ui.ranking_table import rank_by_toggle, ranking_section
-from ui.run_actions import delete_panel, model_panel, repeat_panel
+from ui.run_actions import delete_panel, label_panel, model_panel, repeat_panel
 from ui.shared import (
     PAGES,
     PERCENT_FORMAT,
@@ -76,6 +76,7 @@ def run_section(records, dataset: str) -> None:
     run_id = st.selectbox("Run", ids, key=RUN_KEY, format_func=lambda i: run_label(by_id[i]),
                           help="Best-ranked first by default.")
     record = by_id[run_id]
+    label_panel(record)
     svc = services()
     if record.error:
         st.error(f"This run failed: {record.error}")

@@ -18,7 +18,7 @@ from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import AUGMENTATIONS, MODEL_LABELS, MODELS, WEIGHT_LABELS
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.study.plan import StudyPlan
-from resnet_core.study.run import estimate_study_time
+from resnet_core.study.run import estimate_study_time, gpu_slots
 from resnet_core.views.study_plan_view import (
     OVERRIDE_INPUTS,
     SplitCounts,
@@ -188,7 +188,7 @@ def estimate_metric(plan: StudyPlan, cells: list[Cell]) -> str | None:
     est = None
     with friendly_errors("estimate the study's time"):
         with st.spinner("Measuring…"):
-            est = estimate_study_time(plan, store=svc.store)
+            est = estimate_study_time(plan, store=svc.store, devices=max(1, len(gpu_slots())))
     if est is None:
         return None
     if clicked:

@@ -15,11 +15,11 @@ from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import list_datasets
 from resnet_core.hardware import detect_hardware
 from resnet_core.status import RANKED, RunStatus
-from resnet_core.training.weights_upload import WEIGHTS_EXTENSIONS, save_weights_upload
 from resnet_core.views import run_view as rv
 from resnet_core.views import train_form as tf
 from ui.forms import remember_form, restore_form
 from ui.live_run import follow, followed_view, live_section, other_jobs_section
+from ui.past_runs import label_inputs, label_values, past_runs_table
 from ui.shared import (
     PAGES,
     PLAN,
@@ -29,17 +29,15 @@ from ui.shared import (
     services,
     through_the_app,
 )
+from ui.weights_file import WEIGHTS_PATH, weights_file_check, weights_file_input
 
 through_the_app()
 
 KEYS = {name: f"train_{name}" for name in tf.FORM_FIELDS}  # widget keys by TrainConfig field
 DATASET_KEY = "train_dataset"
-WEIGHTS_FILE_KEY = "train_weights_file"
 _SAVED = "train_form_saved"  # the form's values, kept while its widgets are off screen
 _APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form (their key)
 _PREFILL = "train_prefill_values"  # that TrainConfig, to tell which fields the user changed
-_WEIGHTS_PATH = "train_weights_path"
-_WEIGHTS_CHECK = "train_weights_check"  # (path, model, problem or None, description): read once per pair
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
 
 
@@ -49,7 +47,7 @@ def apply_values(config: TrainConfig, source: tuple) -> None:
     """Fill the form from a plan or the defaults (only when the source changed)."""
     for name, value in tf.form_values(config).items():
         st.session_state[KEYS[name]] = value
-    st.session_state.update({_WEIGHTS_PATH: config.weights_path, _PREFILL: config, _APPLIED: source,
+    st.session_state.update({WEIGHTS_PATH: config.weights_path, _PREFILL: config, _APPLIED: source,
                              _PATIENCE_FOLLOWS: True})
 
 
@@ -143,51 +141,25 @@ def settings_section(datasets: list[str]) -> None:
             c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]], st.session_state.get(KEYS["devices"], 1)))
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
+        label_inputs()
         start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:")
     remember_form(_SAVED, [DATASET_KEY, *KEYS.values()])
     if start:
         start_run(dataset)
-
-
-def weights_file_input(model: str) -> None:
-    upload = st.file_uploader("Weights file (.pt / .pth)", type=[e.lstrip(".") for e in WEIGHTS_EXTENSIONS],
-                              key=WEIGHTS_FILE_KEY, help=tf.CHOICE_HELP["weights_file"])
-    if upload is not None:
-        st.session_state[_WEIGHTS_PATH] = None
-        with friendly_errors("keep the weights file"):
-            st.session_state[_WEIGHTS_PATH] = str(
-                save_weights_upload(services().workspace, upload.name, upload.getvalue()))
-    path = st.session_state.get(_WEIGHTS_PATH)
-    if not path:
-        return
-    problem, description = weights_file_check(path, model)
-    if problem:
-        st.error(f"{problem}. Upload another file or choose other starting weights.", icon=":material/error:")
-    else:
-        name = path.rsplit("/", 1)[-1]
-        st.caption(f":material/check_circle: {'U' if upload is not None else 'Still u'}sing {name}: {description}.")
-
-
-def weights_file_check(path: str, model: str) -> tuple[str | None, str | None]:
-    """(problem, description), read once per file and model (a ResNet-101 file is large)."""
-    cached = st.session_state.get(_WEIGHTS_CHECK)
-    if not cached or cached[:2] != (path, model):
-        with st.spinner("Checking the weights file…"):
-            cached = (path, model, *tf.weights_file_verdict(path, model))
-        st.session_state[_WEIGHTS_CHECK] = cached
-    return cached[2], cached[3]
+    past_runs_table(dataset)
 
 
 def start_run(dataset: str) -> None:
     values = {name: st.session_state[key] for name, key in KEYS.items()}
-    path = st.session_state.get(_WEIGHTS_PATH)
+    path = st.session_state.get(WEIGHTS_PATH)
     file_problem = weights_file_check(path, values["model"])[0] if values["weights"] == "file" and path else None
     problem = tf.weights_file_problem(values["weights"], path, file_problem)
     if problem:  # a file's own fault is already shown under it
         st.error(problem, icon=":material/block:")
         return
     with friendly_errors("start the training"):
-        follow(services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path)))
+        follow(services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
+                                      **label_values()))
 
 
 # ----- interrupted runs ---------------------------------------------------------------------------

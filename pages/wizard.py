@@ -26,6 +26,8 @@ from resnet_core.views.wizard import (
     why_lines,
 )
 from ui.cards import card_buttons
+from ui.earlier_panel import earlier_panel
+from ui.lr_panel import lr_panel
 from ui.measured_panel import measured_panel
 from ui.race_panel import race_panel
 from ui.shared import (
@@ -174,6 +176,8 @@ warnings_box(rec.warnings)
 if report is not None:
     with friendly_errors("read the measured runs"):
         measured_panel(name, rec)
+with friendly_errors("read what your earlier datasets measured"):
+    earlier_panel(name if report is not None else None, inputs.num_images, inputs.num_classes, rec)
 
 # Training time on this machine, measured rather than guessed.
 st.subheader("Training time on this machine")
@@ -202,6 +206,7 @@ with friendly_errors("estimate the training time"):
 can_train = report is not None
 if can_train:
     race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
+    lr_panel(name, rec)
 st.divider()
 if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,
              icon=":material/model_training:"):

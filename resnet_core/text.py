@@ -1,10 +1,11 @@
 """Numbers in words, one function per way the product writes them: durations, time left,
-percentages, losses and ordinals. Every page, view and CLI command formats through here, so the
+percentages, losses, ordinals and how long ago something happened. Every page, view and CLI command formats through here, so the
 same number reads the same everywhere.
 """
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 MISSING = "—"  # what a table or metric shows for a number it does not have
@@ -92,3 +93,25 @@ def ordinal(n: int) -> str:
     else:
         suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def format_when(moment: str | None, now: datetime) -> str:
+    """An ISO time (the store's, with its zone) as how long before `now` it was: 'just now', '5 min ago',
+    '3 h ago', 'yesterday', '4 days ago', then the date ('2026-11-02'); '—' when unknown or unreadable."""
+    try:
+        then = datetime.fromisoformat(moment) if moment else None
+        seconds = (now - then).total_seconds() if then else None
+    except (TypeError, ValueError):  # unreadable, or a time without its zone
+        seconds = None
+    if seconds is None:
+        return MISSING
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86_400)
+    if days < 7:
+        return "yesterday" if days == 1 else f"{days} days ago"
+    return then.date().isoformat()

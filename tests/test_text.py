@@ -5,6 +5,8 @@ from tests/advice/test_estimate.py and the duration cases from tests/results/tes
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from resnet_core.text import (
@@ -14,6 +16,7 @@ from resnet_core.text import (
     format_percent,
     format_rough_duration,
     format_time_left,
+    format_when,
     ordinal,
 )
 
@@ -60,3 +63,14 @@ def test_format_percent_and_loss(value, percent, loss):
 def test_finite_or_none_keeps_only_finite_numbers():
     assert finite_or_none(3) == 3.0 and finite_or_none("2.5") == 2.5
     assert [finite_or_none(v) for v in (None, "x", float("nan"), float("-inf"), [1])] == [None] * 5
+
+
+@pytest.mark.parametrize("moment, expected", [
+    ("2026-03-10T11:59:30+00:00", "just now"), ("2026-03-10T11:55:00+00:00", "5 min ago"),
+    ("2026-03-10T09:00:00+00:00", "3 h ago"), ("2026-03-09T10:00:00+00:00", "yesterday"),
+    ("2026-03-06T12:00:00+00:00", "4 days ago"), ("2026-02-01T08:00:00+00:00", "2026-02-01"),
+    ("2026-03-10T13:30:00+01:00", "just now"),  # another zone: the same moment
+    (None, "—"), ("not a time", "—"), ("2026-03-10T11:00:00", "—"),  # no zone: cannot compare
+])
+def test_when_says_how_long_ago(moment, expected):
+    assert format_when(moment, datetime(2026, 3, 10, 12, 0, tzinfo=UTC)) == expected

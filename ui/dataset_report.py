@@ -9,6 +9,7 @@ from resnet_core.data.registry import DatasetInfo
 from resnet_core.data.scan import ScanReport
 from resnet_core.views import dataset_view
 from resnet_core.views.charts import class_counts_bars
+from ui.label_panel import label_section
 from ui.progress import progress_bar
 from ui.shared import PAGES, PERCENT_FORMAT, as_percent_points, friendly_errors, warnings_box
 
@@ -38,6 +39,7 @@ def report_section(current: str, info: DatasetInfo, report: ScanReport, flash_ke
               help="Files that are not usable images; see below for why")
     warnings_box(report.warnings)
     duplicates_section(info, report, current, flash_key)
+    label_section(info, report, flash_key)
 
     if report.counts:
         counts = pd.DataFrame(dataset_view.counts_rows(report))  # largest class first, everywhere below

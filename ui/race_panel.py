@@ -51,7 +51,7 @@ def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: in
     if not stored or stored[0] != key:
         return
     check = stored[1]
-    (st.success if check.result.winner == check.result.candidates[0].name else st.warning)(
+    (st.success if check.result.winner_key == check.result.candidates[0].key else st.warning)(
         check.verdict, icon=":material/sports_score:")
     st.dataframe(pd.DataFrame(race_rows(check.result)), hide_index=True, key="wizard_race_table",
                  column_config={"Val loss": st.column_config.NumberColumn(format="%.3f"),

@@ -1,11 +1,12 @@
-"""Compare's ranked table: the study's columns with the dashboard's (status, class-fair scores, tie mark,
-interval, trade-off, split leaks), one table per number of training images, its CSV, and what it ranks by."""
+"""Compare's ranked table: the study's columns with the dashboard's (name, status, class-fair scores, tie
+mark, interval, trade-off, split leaks, the settings, note), one table per number of training images, its
+CSV, and what it ranks by."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from resnet_core.results.ranking import STUDY_COLUMNS
+from resnet_core.results.ranking import SETTING_COLUMNS, STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.views import glossary
 from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
@@ -40,7 +41,19 @@ TABLE_CONFIG = {
                                                            "the repeats."),
     "Split Leaks": st.column_config.NumberColumn("Split leaks", help="Test images with a copy or near-copy "
                                                  "among the run's training images: its test accuracy is optimistic."),
+    "Name": st.column_config.TextColumn("Name", help="Your name for the run: set it below, under One run in "
+                                                     "detail, or with `python -m resnet_core rename`."),
+    "Note": st.column_config.TextColumn("Note", width="large"),
+    "Epochs": st.column_config.NumberColumn("Epochs", format="%d", help="Epochs planned; Epoch Ended says "
+                                                                        "where early stopping ended it."),
+    "Batch Size": st.column_config.NumberColumn("Batch size", format="%d",
+                                                help="The batch size it trained with (lowered when memory ran out)."),
+    "Learning Rate": st.column_config.NumberColumn("Learning rate", format="%.1e"),
+    "Image Size": st.column_config.NumberColumn("Image size", format="%d px"),
+    "Weights": st.column_config.TextColumn("Weights", help="What the network started from: ImageNet weights, "
+                                                           "random initialisation, or a file of yours."),
 }
+SETTINGS = [c for c in SETTING_COLUMNS if c not in ("Name", "Note")]  # between the scores and the note
 ACCURACY_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1", "Test Acc SD", "Balanced Acc SD")
 RANK_BALANCED = "compare_rank_balanced"
 
@@ -71,8 +84,9 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
                    "their test accuracy is optimistic. Make a new split on the Data page and train again.",
                    icon=":material/warning:")
     at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
-    columns = ["run_id", *status, *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
-               TIE_COLUMN, CI_COLUMN, *repeated, "Pareto", *leaky]
+    # The study's columns keep their order; the user's name leads, the settings and the note follow.
+    columns = ["run_id", *status, "Name", *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
+               TIE_COLUMN, CI_COLUMN, *repeated, "Pareto", *leaky, *SETTINGS, "Note"]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:

@@ -1,17 +1,38 @@
-"""A stored run's actions, as the Compare page offers them: download its model as a bundle, predict
-with it, repeat its configuration with other seeds, delete it (asking first)."""
+"""A stored run's actions, as the Compare page offers them: name it and note why it was tried, download
+its model as a bundle, predict with it, repeat its configuration with other seeds, delete it (asking first)."""
 from __future__ import annotations
 
 import streamlit as st
 
 from resnet_core.results.bundle import bundle_name, export_bundle
 from resnet_core.runs.repeats import plan_repeats
+from resnet_core.runs.store import MAX_NAME_CHARS, MAX_NOTE_CHARS
 from resnet_core.views.run_details import has_model
 from ui.shared import PAGES, PREDICT_RUN, friendly_errors, services
 
 EXPORT_FORMATS = {"torchscript": "TorchScript (.pt)", "onnx": "ONNX (.onnx)"}
 REPEATS = 3  # the Compare page's "Repeat ×3": enough seeds to see the spread, few enough to wait for
 REPEAT_QUEUED = "compare_repeat_queued"  # (run id, the queued runs' ids, their seeds)
+
+
+def label_panel(record) -> None:
+    """The run's name and note, shown and edited in place (the ranked table and its CSV show them)."""
+    if record.user_note:
+        st.caption(f":material/sticky_note_2: {record.user_note}")
+    with st.expander("Name and note", icon=":material/edit:", expanded=False):
+        # Keys per run: choosing another run shows its own label, not the text typed for this one.
+        name = st.text_input("Name", record.name, max_chars=MAX_NAME_CHARS, key=f"compare_name_{record.id}",
+                             placeholder="e.g. baseline, small images, more epochs")
+        note = st.text_area("Note", record.user_note, max_chars=MAX_NOTE_CHARS, key=f"compare_note_{record.id}",
+                            placeholder="Why you tried these settings, what you noticed", height=80)
+        if st.button("Save name and note", key="compare_label_save", icon=":material/save:"):
+            saved = False
+            with friendly_errors(f"rename run {record.id}"):
+                services().store.label_run(record.id, name=name, note=note)
+                saved = True
+            if saved:
+                st.toast(f"Run {record.id}: name and note saved.")
+                st.rerun()
 
 
 def model_panel(record) -> None:

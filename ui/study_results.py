@@ -10,7 +10,8 @@ import streamlit as st
 
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.study.plan import StudyPlan, list_studies
-from resnet_core.study.run import cancel_study, run_study
+from resnet_core.study.race_compare import race_against_study
+from resnet_core.study.run import cancel_study, gpu_slots, run_study
 from resnet_core.study.summary import format_tables, study_conclusion, study_tables
 from resnet_core.views import glossary
 from resnet_core.views.charts import cost_performance, learning_curves
@@ -72,14 +73,16 @@ def show_flash(where: str) -> None:
 def launch(plan: StudyPlan) -> None:
     result = None
     with friendly_errors("launch the study"):
-        result = run_study(plan, services().workspace, services().store, jobs=services().jobs)
+        slots = gpu_slots()
+        result = run_study(plan, services().workspace, services().store, jobs=services().jobs, slots=slots)
     if result is None:
         return
     st.session_state[OPEN_KEY] = plan.study_id
     st.session_state.pop(_DRAWN, None)
     skipped = f" {len(result.skipped)} finished configuration(s) skipped." if result.skipped else ""
     if result.ran:
-        flash("success", f"Queued {len(result.ran)} run(s); they train one after another.{skipped}")
+        how = f"{len(slots)} at once, one per GPU" if slots else "one after another"
+        flash("success", f"Queued {len(result.ran)} run(s); they train {how}.{skipped}")
     else:
         flash("info", f"Nothing new to run: every configuration is done or already queued.{skipped}")
     st.rerun()
@@ -145,6 +148,7 @@ def results_section(plan: StudyPlan) -> None:
     with st.container(border=True):
         st.markdown("**Conclusion**")
         st.markdown("\n".join(f"- {line}" for line in study_conclusion(tables, picks)))
+    race_box(plan, tables)
 
     rows = result_rows(tables)
     frame = pd.DataFrame(rows)
@@ -191,6 +195,18 @@ def results_section(plan: StudyPlan) -> None:
         figure = cost_performance(chart_rows(tables))
         figure.update_layout(height=440)  # room for a legend entry per size above the plot
         st.plotly_chart(figure, key="study_cost_chart", config={"displayModeBar": False})
+
+
+def race_box(plan: StudyPlan, tables) -> None:
+    """The Wizard's race on this dataset against the study's best, when both exist."""
+    comparison = race_against_study(plan.dataset, tables, services().workspace)
+    if comparison is None:
+        return
+    with st.container(border=True, key="study_race_compare"):
+        st.markdown("**The Wizard's race against the study**")
+        st.markdown("\n".join(f"- {line}" for line in comparison.sentences()))
+        st.caption("The race ('Check on my data' on the Wizard page) trains each candidate briefly on small parts "
+                   "of the training images; the study trains every configuration in full.")
 
 
 def open_study_section(dataset: str, planned_id: str | None) -> None:

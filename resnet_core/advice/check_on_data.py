@@ -12,16 +12,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.dataset_profile import profile_of_report
 from resnet_core.advice.estimate import estimate_training_time, probe_throughput
 from resnet_core.advice.race import (
     DEFAULT_BUDGET_SHARE,
     RACE_IMAGE_SIZE,
     Progress,
+    RaceCancelled,
     RaceResult,
     budget_words,
     race_candidates,
     run_race,
 )
+from resnet_core.advice.race_records import save_race
 from resnet_core.advice.recommend import Recommendation
 from resnet_core.data.handle import open_dataset
 from resnet_core.data.prepare import check_classes, check_split, prepare_data
@@ -74,6 +77,12 @@ def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, bu
                                                 len(handle.split.test), device)
         budget_s = default_budget_s(recommended_s)
     rate = probe_throughput(rec.model, rec.batch_size, size, rec.fine_tune, device)
-    result = run_race(candidates, data, budget_s, images_per_s=rate, cancel=cancel, progress=progress)
+    profile = profile_of_report(handle.report).at_size(len(handle.split.train))  # the split's real count
+    try:
+        result = run_race(candidates, data, budget_s, images_per_s=rate, cancel=cancel, progress=progress)
+    except RaceCancelled as stopped:
+        save_race(workspace, handle.name, profile, stopped.result, complete=False)
+        raise
+    save_race(workspace, handle.name, profile, result, complete=True)
     return RaceCheck(result, recommended_s, budget_words(budget_s, recommended_s),
-                     result.verdict(candidates[0].name))
+                     result.verdict(candidates[0].key))

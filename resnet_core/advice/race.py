@@ -29,11 +29,15 @@ from resnet_core.text import format_duration
 from resnet_core.training.callbacks import Callback, CancelOnEvent, CancelTraining, FitState
 from resnet_core.training.engine import FitResult, fit
 
+STUDY_WITH_AND_WITHOUT_AUGMENTATION = "every configuration is measured with and without data augmentation"
 MAX_CANDIDATES = 8
 DEFAULT_BUDGET_SHARE = 0.15  # of the recommended run's estimated time
 RACE_IMAGE_SIZE = 64  # small enough to be quick, large enough to tell settings apart
 RACE_EPOCHS = 3  # per rung: enough for the validation loss to separate good settings from bad
 MIN_IMAGES_PER_CLASS = 4  # the first rung's subset never has fewer per class
+# Validation images each trial is judged on: the same stratified subset for every candidate, so the
+# comparison stays fair, and small enough that evaluating does not eat the budget on a large split.
+RACE_VAL_IMAGES = 1_000
 
 
 class RaceCancelled(Exception):
@@ -51,13 +55,21 @@ class Candidate:
     source: str  # the card sentence (or the study's) this candidate comes from
     config: TrainConfig
 
+    @property
+    def key(self) -> str:
+        """What the race's results are filed under: the settings themselves, not the name, which two
+        candidates may share (the name leaves out weight decay, batch size, seed...)."""
+        return self.config.key()
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "changes": dict(self.changes), "source": self.source}
+        return {"name": self.name, "key": self.key, "changes": dict(self.changes), "source": self.source,
+                "config": self.config.to_dict()}
 
 
 @dataclass(frozen=True)
 class Trial:
-    candidate: str
+    candidate: str  # the candidate's name, for people
+    key: str  # the candidate's configuration key (Candidate.key), what scores are filed under
     rung: int
     train_images: int
     epochs: int
@@ -74,42 +86,56 @@ class Trial:
 class RaceResult:
     candidates: list[Candidate]
     trials: list[Trial] = field(default_factory=list)
-    winner: str | None = None
+    winner_key: str | None = None  # the winning candidate's configuration key
     budget_s: float = 0.0
     used_s: float = 0.0
     image_size: int = RACE_IMAGE_SIZE
     stopped_by_budget: bool = False
+    cancelled: bool = False  # the user stopped it: the winner is only the best of the rounds it reached
+
+    @property
+    def winning(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.key == self.winner_key), None)
+
+    @property
+    def winner(self) -> str | None:
+        """The winning candidate's name (None when the race measured nothing)."""
+        win = self.winning
+        return win.name if win is not None else None
 
     def scores(self) -> dict[str, Trial]:
-        """Each candidate's furthest scored trial (the highest rung it reached)."""
+        """Each candidate's furthest scored trial (the highest rung it reached), by configuration key."""
         best: dict[str, Trial] = {}
         for t in self.trials:
             # A trial the budget cut short trained less than its round's others: it is not compared.
-            if t.val_loss is not None and not t.cut_by_budget and (t.candidate not in best or t.rung >= best[t.candidate].rung):
-                best[t.candidate] = t
+            if t.val_loss is not None and not t.cut_by_budget and (t.key not in best or t.rung >= best[t.key].rung):
+                best[t.key] = t
         return best
 
     def to_dict(self) -> dict[str, Any]:
         scores = self.scores()
         return {
-            "candidates": [{**c.to_dict(), "val_loss": _score(scores, c.name, "val_loss"),
-                            "val_acc": _score(scores, c.name, "val_acc"),
-                            "rung": scores[c.name].rung if c.name in scores else None}
+            "candidates": [{**c.to_dict(), "val_loss": _score(scores, c.key, "val_loss"),
+                            "val_acc": _score(scores, c.key, "val_acc"),
+                            "rung": scores[c.key].rung if c.key in scores else None,
+                            "winner": c.key == self.winner_key}
                            for c in self.candidates],
             "trials": [t.to_dict() for t in self.trials],
-            "winner": self.winner, "budget_s": self.budget_s, "used_s": self.used_s,
+            "winner": self.winner, "winner_key": self.winner_key, "budget_s": self.budget_s, "used_s": self.used_s,
             "image_size": self.image_size, "stopped_by_budget": self.stopped_by_budget,
+            "cancelled": self.cancelled,
         }
 
     def verdict(self, recommended: str) -> str:
-        """What the race measured, in one or two sentences for the wizard."""
-        if self.winner is None:
+        """What the race measured, in one or two sentences for the wizard; `recommended` is the cards'
+        pick's configuration key."""
+        if self.winner_key is None:
             return ("The race measured nothing before its budget ran out: give it more time, or follow "
                     "the cards' recommendation.")
         scores = self.scores()
-        win = scores[self.winner]
+        win = scores[self.winner_key]
         where = f"on {win.train_images:,} training images at {self.image_size} px"
-        if self.winner == recommended:
+        if self.winner_key == recommended:
             return (f"The race agrees with the cards: {self.winner} reached the lowest validation loss "
                     f"({win.val_loss:.2f}) {where}.")
         rec = scores.get(recommended)
@@ -149,6 +175,9 @@ def race_candidates(rec: Recommendation, dataset: str, weights_available: bool |
         if 0 <= level + step < len(AUGMENTATIONS):
             add({"augmentation": AUGMENTATIONS[level + step]},
                 f"{c.title} card, {band.label}: \"{band.augmentation_text}\"")
+    # The study measures every configuration with and without augmentation, and on small data none
+    # can win (Fashion-MNIST, 833 images: none beat the cards' heavy by 2.2 points): always race it.
+    add({"augmentation": "none"}, f"the {STUDY}: {STUDY_WITH_AND_WITHOUT_AUGMENTATION}")
     if rec.weights == "imagenet":
         add({"fine_tune": False}, f"the {STUDY}: {STUDY_FINE_TUNE_TEXT}")
     # The band's learning-rate range, or the card's whole range where the band names one rate.
@@ -233,6 +262,7 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
     Stops when one candidate is left, when the budget is spent (a trial in flight is cut; the winner is
     the best of the furthest round) or on `cancel` (raises RaceCancelled with what was measured).
     """
+    candidates = list({c.key: c for c in reversed(candidates)}.values())[::-1]  # equal settings race once
     if not candidates:
         raise ValueError("the race needs at least one candidate")
     if not budget_s > 0:
@@ -244,6 +274,8 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
     size = first_rung_images(len(data.train_idx), len(data.classes), len(candidates), budget_s, images_per_s,
                              epochs)
     alive = list(candidates)
+    if len(data.val_idx) > RACE_VAL_IMAGES:
+        data = dataclasses.replace(data, val_idx=stratified_subset(data.val_idx, data.labels, RACE_VAL_IMAGES))
     planned = _planned_trials(len(candidates))
     rung = 0
     rate: float | None = images_per_s
@@ -251,7 +283,7 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
         subset = stratified_subset(data.train_idx, data.labels, size)
         for cand in alive:
             if cancel is not None and cancel.is_set():
-                result.used_s = clock() - started
+                result.used_s, result.cancelled = clock() - started, True
                 raise RaceCancelled(_decide(result))
             if rate and clock() + len(subset) * epochs / rate > deadline and _scored_in(result, rung):
                 result.stopped_by_budget = True  # this trial cannot finish in time: do not start it
@@ -266,15 +298,15 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
                 result.stopped_by_budget = True
                 break
         if cancel is not None and cancel.is_set():
-            result.used_s = clock() - started
+            result.used_s, result.cancelled = clock() - started, True
             raise RaceCancelled(_decide(result))
         if result.stopped_by_budget or len(alive) == 1:
             break
         ranked = sorted((t for t in result.trials if t.rung == rung and t.val_loss is not None
                          and not t.cut_by_budget),
                         key=lambda t: t.val_loss)
-        keep = {t.candidate for t in ranked[:math.ceil(len(alive) / 2)]}
-        alive = [c for c in alive if c.name in keep]
+        keep = {t.key for t in ranked[:math.ceil(len(alive) / 2)]}
+        alive = [c for c in alive if c.key in keep]
         if len(alive) <= 1:  # the round's best is the winner: a round alone would compare nothing
             break
         rung += 1
@@ -304,10 +336,10 @@ def _decide(result: RaceResult) -> RaceResult:
     """The winner: lowest validation loss among the candidates that reached the furthest scored round."""
     scores = result.scores()
     if not scores:
-        result.winner = None
+        result.winner_key = None
         return result
     furthest = max(t.rung for t in scores.values())
-    result.winner = min((t for t in scores.values() if t.rung == furthest), key=lambda t: t.val_loss).candidate
+    result.winner_key = min((t for t in scores.values() if t.rung == furthest), key=lambda t: t.val_loss).key
     return result
 
 
@@ -323,7 +355,7 @@ def _trial(cand: Candidate, rung: int, subset: torch.Tensor, epochs: int, data: 
     result = trainer(config, dataclasses.replace(data, train_idx=subset), callbacks)
     seconds = clock() - t0
     cut = result.status == "cancelled" and not (cancel is not None and cancel.is_set())
-    return Trial(candidate=cand.name, rung=rung, train_images=len(subset), epochs=epochs,
+    return Trial(candidate=cand.name, key=cand.key, rung=rung, train_images=len(subset), epochs=epochs,
                  val_loss=result.val_loss, val_acc=result.val_acc, seconds=seconds, cut_by_budget=cut)
 
 

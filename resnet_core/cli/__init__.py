@@ -40,6 +40,7 @@ COMMANDS = {
     "resume": Command("resume", "continue an interrupted, cancelled or failed run from its last saved epoch"),
     "rerun": Command("rerun", "train a new run with the same settings as an earlier one"),
     "runs": Command("runs", "list training runs, their scores and ranks"),
+    "rename": Command("rename", "give a run a name and a note of your own"),
     "predict": Command("predict", "classify images with a trained run"),
     "export": Command("export", "export a trained run to TorchScript or ONNX"),
     "bench": Command("bench", "time the plain PyTorch loop against this project's engine on the same data"),

@@ -47,12 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "small subsets at a reduced image size, judged on validation loss")
     p.add_argument("--budget", type=float, metavar="MINUTES",
                    help="time for the race (default: 15%% of the recommended run's estimated time)")
-    p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the recommendation as JSON (with earlier_datasets: what won on the workspace's "
+                        "earlier datasets of this kind)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    num_images, num_classes, smallest_class, median, largest_class = _dataset_counts(args)
+    num_images, num_classes, smallest_class, median, largest_class, report = _dataset_counts(args)
     gpu_mem_gb, hardware = _gpu_memory(args)
     available = _weights_available() if args.weights != "none" else True
     try:
@@ -64,18 +66,65 @@ def run(args: argparse.Namespace) -> int:
     except RecommendationError as e:
         raise UserError(str(e)) from e
     race = _race(args, rec, available) if args.race else None
+    earlier = _earlier(args, rec, report, num_images, num_classes)
     if args.json:
         d = rec.to_dict()
         if hardware:
             d["hardware"] = hardware
         if race is not None:
             d["race"] = race.to_dict()
+        d["earlier_datasets"] = earlier
         print_json(d)
     else:
         print(format_recommendation(rec, hardware))
+        if earlier["findings"]:
+            print("\n" + format_earlier(earlier))
         if race is not None:
             print("\n" + format_race(race))
     return 0
+
+
+def _earlier(args: argparse.Namespace, rec: Recommendation, report, num_images: int, num_classes: int) -> dict:
+    """What won on the workspace's earlier datasets of this kind (learned.earlier_advice)."""
+    from resnet_core.advice.dataset_profile import DatasetProfile, profile_of_report
+    from resnet_core.advice.learned import earlier_advice
+    from resnet_core.runs.store import RunStore, StoreError
+    from resnet_core.workspace import Workspace
+
+    profile = (profile_of_report(report) if report is not None
+               else DatasetProfile(training_images(num_images), num_classes))
+    workspace = Workspace.default()
+    try:
+        store = RunStore(workspace)
+    except StoreError as e:  # the advice stands without it; say why it is missing
+        return {"profile": profile.to_dict(), "summary": None, "findings": [], "unavailable": str(e)}
+    try:
+        return earlier_advice(profile, workspace, store, exclude=_dataset_name(args.data, workspace),
+                              recommendation=rec)
+    finally:
+        store.close()
+
+
+def _dataset_name(target: str | None, workspace) -> str | None:
+    """The workspace's name for --data (a name, or the folder of a registered dataset), so a dataset
+    never counts as its own earlier dataset."""
+    from resnet_core.data.registry import list_datasets
+
+    if target is None:
+        return None
+    path = Path(target).expanduser()
+    if not path.exists():
+        return target
+    return next((d.name for d in list_datasets(workspace) if d.root.resolve() == path.resolve()), None)
+
+
+def format_earlier(earlier: dict) -> str:
+    """'On your earlier datasets ...' with one line a dataset."""
+    lines = textwrap.wrap(earlier["summary"], _WIDTH)
+    for finding in earlier["findings"]:
+        text = finding["sentence"]
+        lines += textwrap.wrap(text[:1].upper() + text[1:], _WIDTH, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(lines)
 
 
 def _race(args: argparse.Namespace, rec: Recommendation, available):
@@ -117,19 +166,20 @@ def format_race(race) -> str:
     """The race's candidates, best first, with what each measured and the verdict."""
     scores = race.result.scores()
     order = sorted(race.result.candidates,
-                   key=lambda c: (-scores[c.name].rung, scores[c.name].val_loss) if c.name in scores else (1, 0))
+                   key=lambda c: (-scores[c.key].rung, scores[c.key].val_loss) if c.key in scores else (1, 0))
     lines = [f"Race on your data ({race.budget_text}; used {race.result.used_s:,.0f} s, "
              f"{race.result.image_size} px):"]
     for c in order:
-        t = scores.get(c.name)
+        t = scores.get(c.key)
         measured = (f"val loss {t.val_loss:.3f} on {t.train_images:,} images" if t else "not measured")
-        mark = "*" if c.name == race.result.winner else " "
+        mark = "*" if c.key == race.result.winner_key else " "
         lines.append(f" {mark} {c.name:<62} {measured}")
     lines += textwrap.wrap(race.verdict, _WIDTH, initial_indent="", subsequent_indent="")
     return "\n".join(lines)
 
 
-def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None, int | None]:
+def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tuple[int, int] | None, int | None,
+                                                      object]:
     if args.data is not None:
         if args.images is not None or args.classes is not None:
             raise UserError("give either --data DIR or --images N --classes K, not both")
@@ -141,10 +191,10 @@ def _dataset_counts(args: argparse.Namespace) -> tuple[int, int, int | None, tup
         raise UserError(f"--images must be at least 1, got {args.images}")
     if args.classes < 1:
         raise UserError(f"--classes must be at least 1, got {args.classes}")
-    return args.images, args.classes, None, None, None
+    return args.images, args.classes, None, None, None, None
 
 
-def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None, int | None]:
+def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | None, int | None, object]:
     from resnet_core.cli.scan import stderr_progress
     from resnet_core.data.registry import dataset_report, get_dataset
     from resnet_core.data.scan import DatasetError, scan
@@ -167,7 +217,7 @@ def _scan_counts(target: str) -> tuple[int, int, int | None, tuple[int, int] | N
     median = (report.median_width, report.median_height) if report.median_width and report.median_height \
         else None
     return (report.num_images, len(report.classes), report.smallest_class_count, median,
-            max(report.counts.values(), default=0))
+            max(report.counts.values(), default=0), report)
 
 
 def _gpu_memory(args: argparse.Namespace) -> tuple[float | None, str | None]:

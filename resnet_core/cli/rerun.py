@@ -7,7 +7,12 @@ import sys
 
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.cli.resume import get_record, open_workspace
-from resnet_core.cli.train import report_failure, train_and_summarise, train_in_foreground
+from resnet_core.cli.train import (
+    add_label_arguments,
+    report_failure,
+    train_and_summarise,
+    train_in_foreground,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_id", metavar="ID", help="the run to repeat (see `runs`)")
     p.add_argument("--seeds", type=int, metavar="N",
                    help="repeat the configuration with N new seeds (one after another, in this process)")
+    add_label_arguments(p)
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
 
@@ -32,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         original = get_record(store, args.run_id)
         if args.seeds is not None:
-            return _repeat(workspace, store, original, args.seeds, args.json)
+            return _repeat(workspace, store, original, args.seeds, args.json, args.name, args.note)
         config = original.config
         try:
-            run_id = create_run(config, workspace, store)
+            run_id = create_run(config, workspace, store, name=args.name, note=args.note)
         except (DatasetError, ValueError) as e:
             raise UserError(f"cannot re-run run {original.id}: {e}") from e
         print(f"run {run_id}: re-run of run {original.id}, {config.describe()} on '{config.dataset}', "
@@ -47,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _repeat(workspace, store, original, count: int, as_json: bool) -> int:
-    """Train `count` repeats of original's configuration; print each run, then the configuration."""
+def _repeat(workspace, store, original, count: int, as_json: bool, name: str = "", note: str = "") -> int:
+    """Train `count` repeats of original's configuration; print each run, then the configuration.
+    Every repeat gets the name and note given (the table shows the configuration once)."""
     from resnet_core.cli.runs import repeat_json
     from resnet_core.data.scan import DatasetError
     from resnet_core.results.ranking import ranked_rows, rows_by_run
@@ -60,7 +67,8 @@ def _repeat(workspace, store, original, count: int, as_json: bool) -> int:
         plan = plan_repeats(store, original, count)
         # Every run is created before the first trains: a dataset that cannot be trained on is
         # refused before any time is spent, and the runs are listed at once.
-        run_ids = [create_run(config, workspace, store, repeat_of=plan.root) for config in plan.configs]
+        run_ids = [create_run(config, workspace, store, repeat_of=plan.root, name=name, note=note)
+                   for config in plan.configs]
     except (DatasetError, ValueError) as e:
         raise UserError(f"cannot repeat run {original.id}: {e}") from e
     print(f"runs {', '.join(map(str, run_ids))}: repeats of run {plan.root} ({original.description} on "

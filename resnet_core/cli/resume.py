@@ -9,7 +9,6 @@ import argparse
 import sys
 
 from resnet_core.cli import UserError, summary
-from resnet_core.cli.train import train_in_foreground
 
 RUNS_HINT = "`python -m resnet_core runs` lists the runs"
 
@@ -28,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from resnet_core.cli.train import train_in_foreground  # here: `rename` shares this module, without torch
     from resnet_core.runs.store import RunInUseError, RunNotFoundError
 
     workspace, store = open_workspace()
@@ -68,8 +68,9 @@ def open_workspace():
     return workspace, store
 
 
-def get_record(store, text: str):
-    """The run with id `text`, or UserError saying what to type instead."""
+def get_record(store, text: str, need_config: bool = True):
+    """The run with id `text`, or UserError saying what to type instead (also when its settings
+    cannot be read and need_config)."""
     try:
         run_id = int(str(text).strip())
     except ValueError:
@@ -77,7 +78,7 @@ def get_record(store, text: str):
     record = store.get_run(run_id) if 0 < run_id < 2**63 else None  # SQLite ids are 64-bit
     if record is None:
         raise UserError(f"run {run_id} not found; {RUNS_HINT}")
-    if record.config is None:
+    if record.config is None and need_config:
         raise UserError(f"run {run_id}'s settings cannot be read by this version of ResNet Pilot; "
                         "start a new run with `python -m resnet_core train`")
     return record

@@ -113,6 +113,8 @@ def run_dict(record: RunRecord, ranked: RankedRun | None, trust: RunTrust | None
         **keep_known(trust_json(trust), run_scores(record.final_metrics)),
         "repeat_of": record.repeat_of,
         **repeat_json(ranked),
+        "name": record.name,
+        "note": record.user_note,
     }
 
 
@@ -123,7 +125,7 @@ def status_text(record: RunRecord) -> str:
     return record.status
 
 
-_COLUMNS = (("id", "run_id"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
+_COLUMNS = (("id", "run_id"), ("name", "name"), ("dataset", "dataset"), ("train", "num_train"), ("model", "description"),
             ("status", "status_text"), ("val loss", "val_loss"), ("val acc", "val_acc"),
             ("test acc", "test_acc"), ("bal acc", "balanced_acc"), ("time", "train_time_s"), ("epochs", "epoch_ended"),
             ("rank", "rank"))

@@ -40,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--weights", default="auto", metavar="auto|imagenet|none|PATH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--parallel", type=int, default=1, metavar="K",
+                   help="train K configurations at once: one per GPU (cuda:0 to cuda:K-1), or K slots "
+                        "sharing the cores on a CPU (default: 1, one after another)")
     p.add_argument("--include-frozen-random", action="store_true",
                    help="also run frozen-backbone configurations without pretrained weights "
                         "(a random frozen backbone learns next to nothing)")
@@ -52,7 +55,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from resnet_core.runs.store import RunStore, StoreError
     from resnet_core.study.plan import StudyError, plan_study
-    from resnet_core.study.run import estimate_study_time, run_study, study_progress
+    from resnet_core.study.run import estimate_study_time, run_study, study_progress, study_slots
     from resnet_core.study.summary import study_conclusion, study_tables
     from resnet_core.workspace import Workspace
 
@@ -64,8 +67,10 @@ def run(args: argparse.Namespace) -> int:
                           augmentations=_words(args.augmentations),
                           include_frozen_random=args.include_frozen_random, overrides=overrides,
                           workspace=workspace, weights=args.weights, seed=args.seed, device=args.device)
+        slots = study_slots(args.device, args.parallel)
     except StudyError as e:
         raise UserError(str(e)) from e
+    gpus = sum(1 for slot in slots if slot.startswith("cuda"))
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     try:
@@ -80,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
           f"({state['completed']} already done)", file=sys.stderr)
 
     if args.dry_run:
-        estimate = estimate_study_time(plan, store=store)
+        estimate = estimate_study_time(plan, store=store, devices=max(1, gpus))
         out = {"study_id": plan.study_id, "name": plan.name, "dataset": plan.dataset,
                "sizes": list(plan.sizes), "progress": state, "estimate_s": estimate.seconds,
+               "slots": slots,
                "estimate": estimate.describe(), "left_out": list(plan.left_out), "notes": list(plan.notes),
                "configurations": [{"num_images": e.num_images, "config": e.description,
                                    "settings": e.config.to_dict()} for e in plan.entries]}
@@ -97,10 +103,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     cancel = threading.Event()
-    reporter = _Reporter()
+    reporter = _Reporter(at_once=len(slots) > 1)
     with _cancel_on_ctrl_c(cancel):
         result = run_study(plan, workspace, store, progress=reporter.on_event, callbacks=[reporter],
-                           cancel_event=cancel)
+                           cancel_event=cancel, slots=slots)
     tables = study_tables(plan, store)
     conclusion = study_conclusion(tables, plan.wizard_pick_names())
     runs = [{"run_id": r["run_id"], "num_images": t["num_images"], "config": r["config"],
@@ -168,7 +174,11 @@ def _cancel_on_ctrl_c(cancel: threading.Event) -> Iterator[None]:
 
 
 class _Reporter(Callback):
-    """One line per configuration and per epoch on stderr."""
+    """One line per configuration and per epoch on stderr; with several at once, each epoch line
+    names its configuration."""
+
+    def __init__(self, at_once: bool = False):
+        self.at_once = at_once
 
     def on_event(self, event) -> None:
         where = f"[{event.index}/{event.total}] {event.entry.num_images} images, {event.entry.description}"
@@ -185,7 +195,11 @@ class _Reporter(Callback):
 
     def after_epoch(self, state: FitState) -> None:
         h = state.history[-1]
-        text = f"    epoch {h['epoch']}/{state.config.epochs}: loss {h['train_loss']:.3f}"
+        who = ""
+        if self.at_once:
+            c = state.config
+            who = f"{c.max_train_images or 'all'} images, {c.describe()}: "
+        text = f"    {who}epoch {h['epoch']}/{state.config.epochs}: loss {h['train_loss']:.3f}"
         if h.get("val_loss") is not None:
             text += f", val loss {h['val_loss']:.4f}, val acc {h['val_acc']:.3f}"
         print(text, file=sys.stderr)

@@ -44,8 +44,15 @@ def register(sub) -> None:
                         "that trains it (for a run over several machines)")
     p.add_argument("--no-wait", action="store_true",
                    help="when another run (of any process) trains on the device, exit instead of waiting")
+    add_label_arguments(p)
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
+
+
+def add_label_arguments(p: argparse.ArgumentParser) -> None:
+    """--name and --note: the user's own label for a new run (shown by `runs` and the Compare page)."""
+    p.add_argument("--name", default="", help="a name for the run, such as 'baseline' (changed later with `rename`)")
+    p.add_argument("--note", default="", help="a note about the run: why you tried these settings")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     startup(workspace, store)  # runs of dead processes → interrupted; leftovers of killed imports go
     if args.no_wait:  # refused before a run exists
         _refuse_if_taken(store.device_lease(device_key(plan.config.device)))
-    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset)
+    run_id = create_run(plan.config, workspace, store, dataset=plan.dataset, name=args.name, note=args.note)
     cfg = plan.config
     if args.prepare_only:
         return _prepare_only(workspace, store, run_id, cfg, args.json)

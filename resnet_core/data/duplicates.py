@@ -10,6 +10,11 @@ black), so each candidate pair is then confirmed on the thumbnails themselves: t
 must reach NEAR_CORRELATION. A nearly flat image (blank, one colour) has no shape to compare, so it
 is matched by exact copy only.
 
+When the label check has taken ImageNet features of the images (feature_cache.py), pictures are
+also compared by what they show: two images that are each other's nearest neighbour by feature
+cosine similarity, at FEATURE_COSINE or above, are near-copies too (a crop, a mirror image or a
+colour change that the thumbnail misses).
+
 Hashes and thumbnails are cached per file (keyed by size and modification time) in the dataset's
 metadata folder, so only new or changed files are decoded again; the pair search compares every
 hash with every other in blocks (vectorised XOR and bit count): seconds for 20,000 images.
@@ -28,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resnet_core.data.feature_cache import load_features
 from resnet_core.data.imageio import ImageLoadError, open_rgb
 from resnet_core.data.registry import DatasetInfo
 from resnet_core.data.scan import ImageEntry, ScanReport
@@ -47,6 +53,9 @@ CANDIDATE_BITS = 10
 NEAR_CORRELATION = 0.98
 # A thumbnail whose grey levels vary less than this (standard deviation, 0-255) is flat.
 FLAT_STD = 2.0
+# Cosine similarity of ImageNet features from which mutual nearest neighbours are near-copies: high,
+# so that two photos of one kind of thing are not called copies.
+FEATURE_COSINE = 0.95
 _CACHE_FILE = "duplicates.json"
 _THUMBS_FILE = "duplicates-thumbs.u8"
 _CACHE_VERSION = 1
@@ -154,6 +163,27 @@ def near_copy_pairs(thumbs: np.ndarray, max_bits: int = CANDIDATE_BITS,
         a, b = ci[start:start + 65536], cj[start:start + 65536]
         keep[start:start + 65536] = np.einsum("ij,ij->i", z[a], z[b]) >= min_correlation
     return list(zip(ci[keep].tolist(), cj[keep].tolist()))
+
+
+def feature_pairs(features: np.ndarray, min_cosine: float = FEATURE_COSINE) -> list[tuple[int, int]]:
+    """Index pairs (i < j) that are each other's nearest neighbour by cosine similarity, at min_cosine
+    or above. Compared in blocks, so 20,000 × 512 features need no 20,000² matrix at once."""
+    x = np.asarray(features, dtype=np.float32)
+    n = len(x)
+    if n < 2:
+        return []
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+    nearest = np.zeros(n, dtype=np.int64)
+    best = np.zeros(n, dtype=np.float32)
+    for start in range(0, n, _PAIR_BLOCK):
+        sims = x[start:start + _PAIR_BLOCK] @ x.T
+        rows = np.arange(len(sims))
+        sims[rows, rows + start] = -np.inf  # not its own neighbour
+        nearest[start:start + len(sims)] = sims.argmax(axis=1)
+        best[start:start + len(sims)] = sims[rows, nearest[start:start + len(sims)]]
+    i = np.arange(n)
+    mutual = (nearest[nearest] == i) & (i < nearest) & (best >= min_cosine)
+    return list(zip(i[mutual].tolist(), nearest[mutual].tolist()))
 
 
 def _groups_from_pairs(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -279,10 +309,11 @@ def leak_warnings(leaks: dict[str, list[str]]) -> list[str]:
 
 def find_duplicates(root: str | Path, entries: Sequence[ImageEntry], classes: Sequence[str],
                     cache_dir: str | Path | None = None, progress: Progress | None = None,
-                    workers: int | None = None) -> DuplicateReport:
+                    workers: int | None = None, features: dict[str, np.ndarray] | None = None) -> DuplicateReport:
     """Group the exact and near-copies among `entries` (paths relative to root).
 
-    With cache_dir, per-file hashes and thumbnails are read from and written back there.
+    With cache_dir, per-file hashes and thumbnails are read from and written back there. features:
+    path → ImageNet feature vector; mutual nearest neighbours by cosine join the groups.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -313,6 +344,8 @@ def find_duplicates(root: str | Path, entries: Sequence[ImageEntry], classes: Se
     if cache_dir and (todo or set(known) != set(hashes) or cached_groups is None):
         _write_cache(Path(cache_dir), {p: (stats[p], h) for p, h in hashes.items()},
                      key, [[present[i].path for i in g] for g in groups])
+    if features:
+        groups = _with_feature_pairs(present, groups, features)
     out = []
     for g in groups:
         members = sorted(g, key=lambda i: present[i].path)
@@ -323,6 +356,17 @@ def find_duplicates(root: str | Path, entries: Sequence[ImageEntry], classes: Se
     unreadable = sorted(e.path for e in present if hashes[e.path].thumb is None)
     return DuplicateReport(classes=list(classes), groups=out, num_images=len(present),
                            unreadable=unreadable, seconds=time.perf_counter() - started)
+
+
+def _with_feature_pairs(present: Sequence[ImageEntry], groups: list[list[int]],
+                        features: dict[str, np.ndarray]) -> list[list[int]]:
+    """The groups merged with the feature near-copies among the images that have features."""
+    have = [i for i, e in enumerate(present) if e.path in features]
+    pairs = [(g[0], other) for g in groups for other in g[1:]]
+    if len(have) > 1:
+        found = feature_pairs(np.stack([features[present[i].path] for i in have]))
+        pairs.extend((have[a], have[b]) for a, b in found)
+    return sorted((sorted(g) for g in _groups_from_pairs(len(present), pairs)), key=lambda g: g[0])
 
 
 def _compare(present: Sequence[ImageEntry], hashes: dict[str, FileHash]) -> list[list[int]]:
@@ -409,4 +453,4 @@ def dataset_duplicates(info: DatasetInfo, report: ScanReport,
                        progress: Progress | None = None) -> DuplicateReport:
     """The duplicates of a workspace dataset, with its hashes cached beside its scan."""
     return find_duplicates(info.root, report.images, report.classes, cache_dir=info.meta_dir,
-                           progress=progress)
+                           progress=progress, features=load_features(info.meta_dir, report.fingerprint))

@@ -31,7 +31,7 @@ class TrainingData:
     classes: list[str]
     paths: list[str]  # row → path relative to root
     pixels: torch.Tensor  # N×3×S×S uint8
-    labels: torch.Tensor  # N, class index per row
+    labels: torch.Tensor  # N, class index per row (-1 for an image the user excluded: in no split)
     train_idx: torch.Tensor
     val_idx: torch.Tensor
     test_idx: torch.Tensor
@@ -41,6 +41,10 @@ class TrainingData:
     prep_time_s: float
     # Validation and test images with a copy in training ({'val': n, 'test': n}); the run keeps it.
     split_leaks: dict[str, int] = field(default_factory=dict)
+
+    def labelled_idx(self) -> torch.Tensor:
+        """The rows of every split, in row order: the images a run may use."""
+        return torch.cat([self.train_idx, self.val_idx, self.test_idx]).unique(sorted=True)
 
 
 def check_classes(name: str, report) -> None:
@@ -86,12 +90,17 @@ def prepare_data(config: TrainConfig, workspace: Workspace, progress: Progress |
     if not train:
         raise DataError(f"dataset '{info.name}' has no training images after the split. Add images.")
 
-    paths = [e.path for e in report.images]
+    # Every file is decoded (one cache, whatever the label decisions); excluded rows are in no split.
+    paths = report.decoded_paths()
     decoded = load_decoded(info.root, paths, report.fingerprint, config.image_size, workspace.cache_dir,
                            memory_map=memory_map,
                            progress=(lambda d, t: progress("decoding", d, t)) if progress else None)
     row = {p: i for i, p in enumerate(paths)}
-    labels = torch.tensor([e.label for e in report.images], dtype=torch.long)
+    label_of = {e.path: e.label for e in report.images}
+    labels = torch.tensor([label_of.get(p, -1) for p in paths], dtype=torch.long)
+    if report.excluded or report.moved:
+        warnings.append(f"Label decisions applied: {len(report.excluded)} image(s) left out and "
+                        f"{len(report.moved)} counted in another class than their folder's (Data page).")
 
     def rows(entries) -> torch.Tensor:
         usable = [row[e.path] for e in entries if e.path in row and e.path not in decoded.failed]

@@ -1,7 +1,8 @@
 """The datasets a workspace knows: names, where their images are, and their cached scans.
 
 The workspace keeps one metadata folder per dataset, `datasets/<name>/` with dataset.json, the
-cached scan (scan.json) and the saved split (split.json, see splits.py). Imported datasets keep
+cached scan (scan.json), the saved split (split.json, see splits.py) and the user's label decisions
+(label-decisions.json, see label_decisions.py). Imported datasets keep
 their images in `<meta>/images`; registered folders are referenced by path and never written to.
 Importing (folder, zip, browser upload) lives in importing.py.
 """
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from resnet_core.data.label_decisions import apply_decisions, load_decisions
 from resnet_core.data.scan import (
     SCAN_CACHE_VERSION,
     DatasetError,
@@ -209,7 +211,13 @@ def delete_dataset(name: str, workspace: Workspace) -> None:
 
 
 def dataset_report(info: DatasetInfo, progress: Progress | None = None) -> ScanReport:
-    """The scan of a workspace dataset, cached in scan.json while its files are unchanged."""
+    """The scan of a workspace dataset with the user's label decisions applied (excluded images
+    out, moved ones in their new class): what the report, the split and every run use."""
+    return apply_decisions(folder_report(info, progress), load_decisions(info.meta_dir))
+
+
+def folder_report(info: DatasetInfo, progress: Progress | None = None) -> ScanReport:
+    """The scan of the dataset's folder as it is, cached in scan.json while its files are unchanged."""
     listing = list_folder(info.root)
     key = listing.fingerprint()
     cache_path = info.meta_dir / "scan.json"

@@ -86,6 +86,10 @@ class ScanReport:
     # so no recommended image size enlarges them.
     median_width: int | None = None
     median_height: int | None = None
+    # The user's label decisions applied (label_decisions.py): images left out, and images counted
+    # in another class than their folder's (path → class). Empty for a folder's own scan.
+    excluded: list[str] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_images(self) -> int:
@@ -94,6 +98,14 @@ class ScanReport:
     @property
     def smallest_class_count(self) -> int:
         return min(self.counts.values(), default=0)
+
+    def decoded_paths(self) -> list[str]:
+        """Every usable file of the folder, excluded ones included, in the folder scan's order (class
+        folder, then path): the decoded-image cache holds them all, so a decision decodes nothing again."""
+        paths = [e.path for e in self.images] + list(self.excluded)
+        if not self.excluded and not self.moved:
+            return paths
+        return sorted(paths, key=lambda p: (p.split("/", 1)[0], p))
 
     def skipped_by_reason(self) -> dict[str, list[str]]:
         grouped: dict[str, list[str]] = {}
@@ -114,6 +126,8 @@ class ScanReport:
             "fingerprint": self.fingerprint,
             "median_width": self.median_width,
             "median_height": self.median_height,
+            "excluded": list(self.excluded),
+            "moved": dict(self.moved),
         }
         if include_images:
             d["images"] = [{"path": e.path, "label": e.label} for e in self.images]
@@ -131,6 +145,8 @@ class ScanReport:
             fingerprint=d["fingerprint"],
             median_width=d.get("median_width"),
             median_height=d.get("median_height"),
+            excluded=[str(p) for p in d.get("excluded", [])],
+            moved={str(k): str(v) for k, v in d.get("moved", {}).items()},
         )
 
 

@@ -188,6 +188,8 @@ def get_split(info: DatasetInfo, report: ScanReport | None = None,
     if duplicates is None:
         duplicates = dataset_duplicates(info, report)
     assignments = _assign(report, old, fractions, seed, [g.paths for g in duplicates.groups])
+    # An image the user excluded keeps its part, so undoing the exclusion puts it back there.
+    assignments.update({p: old[p] for p in report.excluded if p in old})
     if assignments != old:
         if old:
             added = sum(1 for p in assignments if p not in old)

@@ -160,10 +160,15 @@ def image_features(data: TrainingData, run_checkpoint: str | None = None, arch: 
 
 def check_labels(data: TrainingData, features: np.ndarray, method: str, folds: int = DEFAULT_FOLDS,
                  seed: int = 0, progress: Progress | None = None) -> LabelReport:
-    """The images whose given label disagrees with a confident out-of-sample prediction."""
-    labels = data.labels.numpy()
-    probs = out_of_sample_probabilities(features, labels, len(data.classes), folds, seed, progress)
-    suspects = [Suspect(path=data.paths[i], given=data.classes[int(labels[i])], suggested=data.classes[j],
-                        confidence=p, margin=m)
+    """The images whose given label disagrees with a confident out-of-sample prediction.
+
+    Only the rows of the split count: an image the user excluded (or that failed to decode) is
+    neither scored nor used to score the others."""
+    rows = data.labelled_idx().numpy()
+    labels = data.labels.numpy()[rows]
+    probs = out_of_sample_probabilities(np.asarray(features)[rows], labels, len(data.classes), folds, seed,
+                                        progress)
+    suspects = [Suspect(path=data.paths[rows[i]], given=data.classes[int(labels[i])],
+                        suggested=data.classes[j], confidence=p, margin=m)
                 for i, j, p, m in confident_suspects(probs, labels)]
     return LabelReport(method=method, folds=folds, num_images=len(labels), suspects=suspects)

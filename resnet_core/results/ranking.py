@@ -13,6 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,10 @@ TABLE_COLUMNS = STUDY_COLUMNS + ("Dataset", "Images", "Pareto", "run_id", "Statu
 # (Repeats, Runs: their ids) and how far apart (standard deviations; None for a single run).
 REPEAT_COLUMNS = ("Repeats", "Runs", "Test Acc SD", "Balanced Acc SD", "Training Time SD")
 TABLE_COLUMNS = TABLE_COLUMNS + REPEAT_COLUMNS
+# What the user called the run and the settings that tell runs of one description apart. Batch Size is
+# the one trained with (lowered when memory ran out); Weights what the run started from ('auto' resolved).
+SETTING_COLUMNS = ("Name", "Note", "Epochs", "Batch Size", "Learning Rate", "Image Size", "Weights")
+TABLE_COLUMNS = TABLE_COLUMNS + SETTING_COLUMNS
 # With a workspace, comparison_table adds each run's 95% intervals and its tie mark (results/trust.py);
 # balanced accuracy and macro-F1 are already there (from the confusion matrix) and stay where they are.
 TRUST_TABLE_COLUMNS = TABLE_COLUMNS + tuple(c for c in TRUST_COLUMNS if c not in TABLE_COLUMNS)
@@ -67,6 +72,7 @@ class RankedRun:
     test_acc_sd: float | None = None
     balanced_acc_sd: float | None = None
     train_time_sd: float | None = None
+    settings: tuple[tuple[str, Any], ...] = ()  # SETTING_COLUMNS with their values (run_settings)
 
     @property
     def members(self) -> tuple[int, ...]:
@@ -86,7 +92,8 @@ class RankedRun:
         """This run as a row of the Compare table and its CSV (TABLE_COLUMNS)."""
         return {**self.study_values(), "Dataset": self.dataset, "Images": self.num_images, "Pareto": self.pareto,
                 "run_id": self.run_id, "Status": self.status, "Split Leaks": self.split_leaks,
-                "Balanced Acc": self.balanced_acc, "Macro F1": self.macro_f1, **self.repeat_values()}
+                "Balanced Acc": self.balanced_acc, "Macro F1": self.macro_f1, **self.repeat_values(),
+                **dict.fromkeys(SETTING_COLUMNS), **dict(self.settings)}
 
     def repeat_values(self) -> dict[str, Any]:
         """REPEAT_COLUMNS of this row."""
@@ -137,7 +144,8 @@ def ranked_rows(runs: Iterable[RunRecord], rank_by: str = "accuracy") -> list[Ra
                         val_loss=run.val_loss, val_acc=run.val_acc, test_acc=run.test_acc,
                         train_time_s=run.train_time_s, epoch_ended=run.epoch_ended, status=run.status,
                         created_at=run.created_at, split_leaks=split_leaks(run),
-                        balanced_acc=scores[BALANCED_ACC], macro_f1=scores[MACRO_F1])
+                        balanced_acc=scores[BALANCED_ACC], macro_f1=scores[MACRO_F1],
+                        settings=tuple(run_settings(run).items()))
         root = run.repeat_of if run.repeat_of is not None else run.id
         repeats[(*_group_key(row), root)].append(row)
     for (_, _, root), members in repeats.items():
@@ -168,6 +176,22 @@ def _average(members: list[RankedRun], root: int) -> RankedRun:
         macro_f1=mean_sd(r.macro_f1 for r in members)[0],
         epoch_ended=None if epochs is None else round(epochs), split_leaks=max(leaks) if leaks else None,
         status=cancelled[0] if cancelled else RunStatus.COMPLETED)
+
+
+WEIGHTS_USED = {"imagenet": "ImageNet", "none": "random", "file": "file", "auto": "auto"}
+
+
+def run_settings(run: RunRecord) -> dict[str, Any]:
+    """The run's SETTING_COLUMNS: its name and note, and the settings it trained with."""
+    config, final = run.config, run.final_metrics or {}
+    values: dict[str, Any] = {"Name": run.name, "Note": run.user_note}
+    if config is None:  # settings this version cannot read: the label alone
+        return values
+    weights = WEIGHTS_USED.get(final.get("weights") or config.weights, config.weights)
+    if weights == "file" and config.weights_path:
+        weights = f"file {Path(config.weights_path).name}"
+    return {**values, "Epochs": config.epochs, "Batch Size": final.get("batch_size") or config.batch_size,
+            "Learning Rate": config.learning_rate, "Image Size": config.image_size, "Weights": weights}
 
 
 def rows_by_run(rows: Iterable[RankedRun]) -> dict[int, RankedRun]:

@@ -76,6 +76,7 @@ class _Job:
     config: TrainConfig
     device_key: str
     resume: bool
+    pinned: bool = False  # trains on device_key, whatever its settings say
     cancel: threading.Event = field(default_factory=threading.Event)
     snapshot: JobSnapshot | None = None
 
@@ -103,14 +104,17 @@ class JobManager:
 
     # -- submitting -------------------------------------------------------------------------
 
-    def submit(self, config: TrainConfig, repeat_of: int | None = None) -> int:
+    def submit(self, config: TrainConfig, repeat_of: int | None = None, name: str = "",
+               note: str = "", device: str | None = None) -> int:
         """Queue a new run; returns its id at once (the run is stored as 'queued'). repeat_of: the run
-        whose configuration it repeats with another seed."""
+        whose configuration it repeats with another seed; name, note: the user's label for it.
+        device ('cuda:1'): the device it waits for and trains on, as a study spread over several
+        GPUs pins each configuration."""
         with self._submit_lock:
             if self._closed:  # checked first: a refused submit must not leave a queued row behind
                 raise RuntimeError("the job manager is shut down")
-            run_id = create_run(config, self.workspace, self.store, repeat_of=repeat_of)
-            self._enqueue(run_id, config, resume=False)
+            run_id = create_run(config, self.workspace, self.store, repeat_of=repeat_of, name=name, note=note)
+            self._enqueue(run_id, config, resume=False, device=device)
         return run_id
 
     def resume(self, run_id: int, devices: int | None = None) -> int:
@@ -131,9 +135,9 @@ class JobManager:
         self._enqueue(run_id, config, resume=True)
         return run_id
 
-    def _enqueue(self, run_id: int, config: TrainConfig, resume: bool) -> None:
-        key = device_key(config.device)
-        job = _Job(run_id, config, key, resume)
+    def _enqueue(self, run_id: int, config: TrainConfig, resume: bool, device: str | None = None) -> None:
+        key = device_key(device or config.device)
+        job = _Job(run_id, config, key, resume, pinned=device is not None)
         job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
                                    dataset=config.dataset, device=key, epochs=config.epochs)
         with self._lock:
@@ -230,7 +234,10 @@ class JobManager:
             except Exception as e:  # the runner stores failures itself; this is the last safety net
                 log.exception("run %s stopped by an error outside the runner", run_id)
                 self._publish(job, message=f"{type(e).__name__}: {e}")
-            self._publish_outcome(job, status)
+            try:
+                self._publish_outcome(job, status)
+            except Exception:  # the store busy or gone: the outcome is already stored; the finally publishes it
+                log.exception("run %s: its stored outcome could not be read back", run_id)
         finally:
             # Whatever failed above (the store locked by another process, say), the device is freed
             # and the next queued run starts; a wedged device would hold every later run forever.
@@ -265,8 +272,9 @@ class JobManager:
             if holder is not None:  # cancelled while another process trained on the device
                 return self._cancelled_while_waiting(job)
             self._publish(job, status=RunStatus.PREPARING, phase="preparing", message=None)
+            pin = {"device": job.device_key} if job.pinned else {}
             return runner(job.run_id, job.config, callbacks=[publisher], cancel_event=job.cancel,
-                          resume=job.resume)
+                          resume=job.resume, **pin)
 
     def _device(self, job: _Job):
         """The workspace-wide lease on the job's device (one run per device across processes; a group

@@ -23,6 +23,7 @@ from resnet_core.data.scan import DatasetError
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.hardware import DeviceUnavailableError, resolve_device
 from resnet_core.runs.predictions import save_predictions
+from resnet_core.runs.store import clean_label
 from resnet_core.status import RunStatus
 from resnet_core.training.calibration import fit_temperature, write_calibration
 from resnet_core.training.callbacks import (
@@ -78,15 +79,16 @@ class StoreRecorder(Callback):
 
 
 def create_run(config: TrainConfig, workspace: Workspace, store, dataset: DatasetHandle | None = None,
-               repeat_of: int | None = None) -> int:
+               repeat_of: int | None = None, name: str = "", note: str = "") -> int:
     """Record a queued run; the dataset must resolve and be splittable (errors say why).
 
     A dataset that cannot be trained on (fewer than 2 classes, no validation images), a weights file
     that is not there, ImageNet weights asked for but unavailable, or a device this machine lacks
     is refused here, before a run exists, rather than stored as a failed run. dataset: config.dataset
     already opened (by the plan), so it is not read again. repeat_of: the run whose configuration this
-    one repeats with another seed (runs/repeats.py).
+    one repeats with another seed (runs/repeats.py). name, note: the user's name for the run and note.
     """
+    clean_label(name, note)  # a label too long is refused before the dataset is read
     check_startable(config)
     handle = dataset or open_dataset(config.dataset, workspace)
     info, report = handle.info, handle.report
@@ -99,7 +101,7 @@ def create_run(config: TrainConfig, workspace: Workspace, store, dataset: Datase
     if config.max_train_images is not None:
         num_train = min(num_train, config.max_train_images)
     return store.create_run(config, str(info.root), report.num_images, num_train, len(split.val),
-                            len(split.test), repeat_of=repeat_of)
+                            len(split.test), repeat_of=repeat_of, name=name, note=note)
 
 
 def check_startable(config: TrainConfig) -> None:
@@ -110,13 +112,15 @@ def check_startable(config: TrainConfig) -> None:
 
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                resume: bool = False, dist: DistContext | None = None) -> str:
+                resume: bool = False, device: str | None = None, dist: DistContext | None = None) -> str:
     """Train run `run_id` and store the outcome. Returns the final status.
 
     The callbacks see the data being prepared (on_prepare) as well as the training; `cancel_event`
-    is honoured in both. dist: this is rank 0 of a multi-device run (runs.ddp_worker); the decoded
-    images are memory-mapped, and an error saying another rank is gone is raised rather than stored,
-    so the launcher stores the run as interrupted (resumable) instead of failed.
+    is honoured in both. `device` ('cuda:1', 'cpu') pins the run to one device, as a study spread
+    over several does; the stored settings keep the planned device, so the configuration stays the same.
+    dist: this is rank 0 of a multi-device run (runs.ddp_worker); the decoded images are
+    memory-mapped, and an error saying another rank is gone is raised rather than stored, so the
+    launcher stores the run as interrupted (resumable) instead of failed.
     """
     run_dir = workspace.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +136,8 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
             check_same_classes(run_dir, data.classes)
         atomic_write_json(run_dir / "labels.json", list(data.classes))
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
-        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume, dist=dist)
+        result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume,
+                     device=resolve_device(device) if device else None, dist=dist)
     except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
         store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
         store.finish_run(run_id, RunStatus.CANCELLED)
@@ -217,4 +222,5 @@ def run_summary(store, run_id: int) -> dict:
         "stopped_early": r.stopped_early, "num_images": r.num_images, "num_train": r.num_train,
         "peak_memory_mb": r.peak_memory_mb, "error": r.error, "warnings": list(r.notes),
         "config": json.loads(json.dumps(r.config.to_dict())), "seed": r.config.seed, "repeat_of": r.repeat_of,
+        "name": r.name, "note": r.user_note,
     }

@@ -35,6 +35,10 @@ RUN_FILE = "run.json"  # the run's row and epochs, mirrored into its folder
 NOTE_OWNER_GONE = "the process running it stopped"
 NOTE_NEVER_STARTED = "queued, never started"
 
+# A name fits a table cell and a select box; a note a few sentences.
+MAX_NAME_CHARS = 80
+MAX_NOTE_CHARS = 1000
+
 # Waiting this long for another writer is far beyond any of our small transactions.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -100,6 +104,11 @@ _MIGRATIONS: tuple[str, ...] = (
     # 3: a repeat of a configuration with another seed names the run it repeats (its group's first run).
     """
     ALTER TABLE runs ADD COLUMN repeat_of INTEGER;
+    """,
+    # 4: the user's own name for a run and a note about it (the run's `notes` are what training said).
+    """
+    ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN user_note TEXT NOT NULL DEFAULT '';
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -167,6 +176,8 @@ class RunRecord:
     notes: tuple[str, ...] = ()
     error: str | None = None
     repeat_of: int | None = None  # the run this one repeats with another seed (None: not a repeat)
+    name: str = ""  # the user's name for the run ("" until given one)
+    user_note: str = ""  # the user's note about it (apart from `notes`, which training wrote)
 
     @property
     def run_id(self) -> int:
@@ -297,20 +308,22 @@ class RunStore:
 
     def create_run(self, config: TrainConfig, dataset_root: str, num_images: int, num_train: int,
                    num_val: int, num_test: int, status: str = RunStatus.QUEUED,
-                   repeat_of: int | None = None) -> int:
+                   repeat_of: int | None = None, name: str = "", note: str = "") -> int:
         """Register a run and create its folder (with config.json); returns the run id.
 
-        repeat_of: the run whose configuration this one repeats with another seed."""
+        repeat_of: the run whose configuration this one repeats with another seed. name, note: the
+        user's name for the run and note about it (checked by `clean_label`)."""
         _check_status(status)
+        name, note = clean_label(name, note)
         with self._write() as conn:
             cur = conn.execute(
                 """INSERT INTO runs (dataset, dataset_root, num_images, num_train, num_val, num_test,
                        model, description, config, status, created_at, owner_pid, owner_host,
-                       owner_token, repeat_of)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       owner_token, repeat_of, name, user_note)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (config.dataset, str(dataset_root), num_images, num_train, num_val, num_test,
                  config.model, config.describe(), json.dumps(config.to_dict()), status, utc_now(),
-                 os.getpid(), self._host, self._token, repeat_of))
+                 os.getpid(), self._host, self._token, repeat_of, name, note))
             run_id = int(cur.lastrowid)
         try:
             folder = self.workspace.run_dir(run_id)
@@ -384,6 +397,19 @@ class RunStore:
     def add_note(self, run_id: int, note: str) -> None:
         with self._write() as conn:
             self._append_note(conn, run_id, note)
+        self._mirror(run_id)
+
+    def label_run(self, run_id: int, name: str | None = None, note: str | None = None) -> None:
+        """Set the user's name and/or note of a run (None leaves that one as it is; "" clears it).
+        Any run may be labelled, a running one too: the label is not part of how it trains."""
+        current = self.get_run(run_id)
+        if current is None:
+            raise RunNotFoundError(f"no run with id {run_id}; list the runs to see which exist")
+        name, note = clean_label(current.name if name is None else name,
+                                 current.user_note if note is None else note)
+        with self._write() as conn:
+            self._require(conn, run_id)
+            conn.execute("UPDATE runs SET name = ?, user_note = ? WHERE id = ?", (name, note, run_id))
         self._mirror(run_id)
 
     def finish_run(self, run_id: int, status: str, final: dict[str, Any] | None = None,
@@ -604,6 +630,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     if data.get("stopped_early") is not None:
         data["stopped_early"] = bool(data["stopped_early"])
     data["description"] = data.get("description") or ""
+    data["name"], data["user_note"] = data.get("name") or "", data.get("user_note") or ""
     return RunRecord(**data)
 
 
@@ -630,6 +657,19 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__} in final_metrics")
+
+
+def clean_label(name: str, note: str) -> tuple[str, str]:
+    """A run's name and note as stored: trimmed; a name is one line. Raises ValueError saying what
+    is wrong and what to do when either is too long."""
+    name = " ".join(str(name or "").split())
+    note = str(note or "").strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"the run name has {len(name)} characters; keep it to {MAX_NAME_CHARS} "
+                         "(put the rest in the note)")
+    if len(note) > MAX_NOTE_CHARS:
+        raise ValueError(f"the note has {len(note)} characters; keep it to {MAX_NOTE_CHARS}")
+    return name, note
 
 
 def _check_status(status: str) -> None:

@@ -43,7 +43,7 @@ import os
 import resource
 import time
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ class FitResult:
     test_report: dict[str, Any] | None = None
     # Per-image outputs of the best model (see `Predictions`); None when it was never evaluated.
     predictions: Predictions | None = None
+    weights: str | None = None  # the starting weights used: imagenet | none | file ('auto' resolved)
 
     def final_dict(self) -> dict[str, Any]:
         """The run's final row, as the store takes it."""
@@ -116,7 +117,8 @@ class FitResult:
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
             "peak_memory_mb": self.peak_memory_mb,
             "final_metrics": {"test_loss": self.test_loss, "stop_reason": self.stop_reason,
-                              "batch_size": self.batch_size, **(self.test_report or {})},
+                              "batch_size": self.batch_size, "weights": self.weights,
+                              **(self.test_report or {})},
         }
 
 
@@ -257,8 +259,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
     cbs.before_fit(state)
     result: FitResult | None = None
     try:
-        result = _train(model, optimizer, scaler, data, images, state, speed, cbs, checkpoints,
-                        start_epoch, best_state, group)
+        result = replace(_train(model, optimizer, scaler, data, images, state, speed, cbs, checkpoints,
+                                start_epoch, best_state, group), weights=weights_mode)
     except BaseException as e:
         state.outcome = RunStatus.INTERRUPTED if isinstance(e, KeyboardInterrupt) else RunStatus.FAILED
         state.error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

@@ -12,13 +12,13 @@ def race_rows(result: RaceResult) -> list[dict[str, Any]]:
     scores = result.scores()
 
     def order(c) -> tuple:
-        t = scores.get(c.name)
+        t = scores.get(c.key)
         return (0, -t.rung, t.val_loss) if t else (1, 0, 0.0)
 
     rows = []
     for c in sorted(result.candidates, key=order):
-        t = scores.get(c.name)
-        rows.append({"Pick": "★" if c.name == result.winner else "", "Candidate": c.name,
+        t = scores.get(c.key)
+        rows.append({"Pick": "★" if c.key == result.winner_key else "", "Candidate": c.name,
                      "Round": t.rung + 1 if t else None, "Images": t.train_images if t else None,
                      "Val loss": t.val_loss if t else None, "Val acc": t.val_acc if t else None,
                      "From": c.source})

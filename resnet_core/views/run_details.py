@@ -19,10 +19,12 @@ from resnet_core.workspace import Workspace
 
 
 def run_label(record: RunRecord) -> str:
-    """'#3 · ResNet18 + fine-tuning + augmentation · test acc 93.3%' (or the status when unscored)."""
+    """'#3 · baseline · ResNet18 + fine-tuning + augmentation · test acc 93.3%' (the user's name when
+    the run has one; the status when unscored)."""
     score = (f"test acc {record.test_acc:.1%}" if record.test_acc is not None and math.isfinite(record.test_acc)
              else record.status)
-    return f"#{record.id} · {record.description or record.model} · {score}"
+    name = f" · {record.name}" if record.name else ""
+    return f"#{record.id}{name} · {record.description or record.model} · {score}"
 
 
 def has_model(record: RunRecord, workspace: Workspace) -> bool:

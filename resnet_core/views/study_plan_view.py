@@ -182,6 +182,8 @@ def estimate_words(est: StudyEstimate, training_active: bool) -> EstimateWords:
     notes = [f"Estimated time: at most {words} for the {est.remaining} configuration(s) still to run, at the "
              "speed measured on this machine. An upper bound: every run is counted to its last epoch, and "
              "early stopping usually ends runs sooner.", "Not counted: reading the images once per run."]
+    if est.devices > 1:
+        notes.append(f"{est.devices} GPUs each train one configuration at a time, so that many run at once.")
     if training_active:
         notes.append("Training was in progress while measuring, so the speed may be understated.")
     return EstimateWords("< 1 min" if est.seconds < 60 else words, " ".join(notes))

@@ -41,6 +41,13 @@ def test_candidates_are_the_recommendation_and_the_alternatives_the_cards_leave_
     assert any("card" in c.source for c in candidates[1:])
 
 
+def test_no_augmentation_always_races_as_the_study_measures_it():
+    rec = recommend(833, 10, None, weights="none")
+    assert rec.augmentation == "heavy"  # its neighbour is standard; none is two levels away
+    (plain,) = [c for c in race_candidates(rec, "fashion") if c.changes == {"augmentation": "none"}]
+    assert "cost-performance study" in plain.source and "without data augmentation" in plain.source
+
+
 def test_without_imagenet_weights_no_frozen_random_backbone_is_offered():
     rec = recommend(800, 5, None, weights="none")
     candidates = race_candidates(rec, "flowers")
@@ -101,14 +108,15 @@ class FakeData:
     train_idx: object
     labels: object
     classes: list
+    val_idx: object
     image_size: int = 32
     test_idx: object = None
 
 
-def fake_data(n=400, classes=4):
+def fake_data(n=400, classes=4, val=40):
     import torch
-    return FakeData(train_idx=torch.arange(n), labels=torch.arange(n) % classes,
-                    classes=[f"c{i}" for i in range(classes)])
+    return FakeData(train_idx=torch.arange(n), labels=torch.arange(n + val) % classes,
+                    classes=[f"c{i}" for i in range(classes)], val_idx=torch.arange(n, n + val))
 
 
 def candidates_with_rates(rates):
@@ -134,6 +142,42 @@ def test_successive_halving_keeps_the_better_half_until_one_is_left():
     assert payload["winner"] == "lr 0.001" and payload["budget_s"] == 10_000
 
 
+def test_candidates_that_share_a_name_are_scored_apart_by_their_settings():
+    """Results are filed under the configuration, not the name: two candidates named alike that differ
+    only in learning rate keep their own scores, and the better one wins."""
+    clock = FakeClock()
+    losses = {1e-5: 2.0, 1e-3: 0.5}
+    alike = [dataclasses.replace(c, name="ResNet18 · same words") for c in candidates_with_rates(list(losses))]
+    result = run_race(alike, fake_data(), budget_s=10_000, images_per_s=None,
+                      trainer=fake_trainer(clock, losses), clock=clock)
+    scores = result.scores()
+    assert len(scores) == 2
+    assert scores[alike[1].key].val_loss < scores[alike[0].key].val_loss
+    assert result.winning is alike[1]
+    payload = result.to_dict()["candidates"]
+    assert [c["winner"] for c in payload] == [False, True]
+    assert payload[0]["val_loss"] != payload[1]["val_loss"]
+
+
+def test_every_trial_is_judged_on_the_same_stratified_validation_subset():
+    from resnet_core.advice.race import RACE_VAL_IMAGES
+
+    clock = FakeClock()
+    losses = {1e-5: 2.0, 1e-3: 0.5}
+    trainer = fake_trainer(clock, losses)
+    seen = []
+
+    def recording(config, data, callbacks):
+        seen.append(data.val_idx)
+        return trainer(config, data, callbacks)
+
+    data = fake_data(n=200, val=3 * RACE_VAL_IMAGES)
+    run_race(candidates_with_rates(list(losses)), data, budget_s=10_000, trainer=recording, clock=clock)
+    assert len(seen) == 2 and len(seen[0]) == RACE_VAL_IMAGES and bool((seen[0] == seen[1]).all())
+    counts = data.labels[seen[0]].bincount()
+    assert counts.max() - counts.min() <= 1  # every class in its share
+
+
 def test_the_race_respects_its_budget():
     clock = FakeClock()
     rates = [1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 3e-4]
@@ -155,7 +199,7 @@ def test_a_trial_longer_than_the_budget_is_cut_and_the_race_says_it_measured_not
                       trainer=fake_trainer(clock, losses, seconds_per_image=0.005), clock=clock)
     assert result.stopped_by_budget and len(result.trials) == 1 and result.trials[0].cut_by_budget
     assert result.used_s <= 5.0 + 8 * 0.005  # at most one batch past the budget
-    assert result.winner is None and "measured nothing" in result.verdict("lr 1e-05")
+    assert result.winner is None and "measured nothing" in result.verdict("any")
 
 
 def test_cancel_stops_the_race_and_keeps_what_it_measured():
@@ -189,8 +233,9 @@ def test_a_real_race_picks_the_clearly_better_candidate(workspace, tmp_path):
     result = run_race(candidates, data, budget_s=600)
     scores = result.scores()
     assert result.winner == "lr 0.03"
-    assert scores["lr 0.03"].val_loss < scores["lr 1e-06"].val_loss
-    assert "disagrees" in result.verdict("lr 1e-06") and "agrees" in result.verdict("lr 0.03")
+    assert scores[candidates[1].key].val_loss < scores[candidates[0].key].val_loss
+    by_name = {c.name: c.key for c in candidates}
+    assert "disagrees" in result.verdict(by_name["lr 1e-06"]) and "agrees" in result.verdict(by_name["lr 0.03"])
 
 
 def test_recommend_race_on_a_folder_prints_every_candidate_with_its_score(workspace, tmp_path, capsys):

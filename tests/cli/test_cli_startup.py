@@ -4,41 +4,11 @@ load torch (which alone takes seconds and hundreds of MB), and every command sti
 files: told both (--cpu or --gpu-mem, and --weights), it stays light."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import pytest
+from cli_helpers import run_cli
 
 from resnet_core.cli import COMMANDS
 from resnet_core.data.synthetic import make_image_folder
-
-PROBE = textwrap.dedent("""
-    import contextlib, io, json, sys
-    from resnet_core.cli import main
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            code = main(sys.argv[1:])
-        except SystemExit as e:
-            code = e.code
-    heavy = sorted(m for m in ("torch", "torchvision") if m in sys.modules)
-    print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
-""")
-
-
-def run_cli(args, env) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    import os
-    return {**os.environ, "RESNET_PILOT_HOME": str(tmp_path / "ws"), "RESNET_PILOT_OFFLINE": "1"}
 
 
 def test_help_lists_every_command_without_loading_torch(env):

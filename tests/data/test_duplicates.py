@@ -10,6 +10,7 @@ from PIL import Image
 
 from resnet_core.data import duplicates
 from resnet_core.data.duplicates import dataset_duplicates
+from resnet_core.data.feature_cache import save_features
 from resnet_core.data.registry import dataset_report, register_folder
 from resnet_core.data.splits import SPLITS, get_split, reset_split, split_path
 from resnet_core.data.synthetic import make_image_folder, make_picture
@@ -141,3 +142,38 @@ def test_flat_and_unreadable_images_match_by_exact_copy_only(tmp_path, workspace
             Image.new("RGB", (64 + i, 64), (colour,) * 3).save(root / cls / f"{i}.png")
     found = dataset_duplicates(*_dataset(root, workspace))
     assert found.groups == []  # blank pictures are not "the same picture" as each other
+
+
+def test_mutual_nearest_neighbours_by_feature_cosine_are_near_copies():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(6, 32))
+    feats[3] = feats[1] + rng.normal(scale=0.05, size=32)  # 1 and 3: the same picture, seen twice
+    feats[5] = feats[4] + rng.normal(scale=0.8, size=32)  # 4 and 5: alike (cosine 0.67), not copies
+    assert duplicates.feature_pairs(feats) == [(1, 3)]
+    assert duplicates.feature_pairs(feats, min_cosine=0.6) == [(1, 3), (4, 5)]
+    feats[2] = feats[3] + rng.normal(scale=0.01, size=32)  # 3's nearest is now 2, not 1: 1-3 not mutual
+    assert duplicates.feature_pairs(feats) == [(2, 3)]
+
+
+def test_images_with_near_identical_imagenet_features_join_the_groups_and_the_split_keeps_them(
+        pictures, workspace):
+    # A mirror image: the thumbnail does not match, the features of what it shows do.
+    with Image.open(pictures / "cats" / "cats_03.png") as im:
+        im.transpose(Image.FLIP_LEFT_RIGHT).save(pictures / "dogs" / "mirrored.png")
+    info, report = _dataset(pictures, workspace)
+    assert dataset_duplicates(info, report).groups == []  # pixels alone miss it
+    rng = np.random.default_rng(1)
+    paths = [e.path for e in report.images]
+    feats = rng.normal(size=(len(paths), 64))
+    feats[paths.index("dogs/mirrored.png")] = feats[paths.index("cats/cats_03.png")] * 1.01
+    save_features(info.meta_dir, report.fingerprint, paths, feats)
+
+    found = dataset_duplicates(info, report)
+    (group,) = found.groups
+    assert group.paths == ("cats/cats_03.png", "dogs/mirrored.png") and group.cross_class and not group.exact
+    reset_split(info)
+    where = parts_of(get_split(info))
+    assert where["cats/cats_03.png"] == where["dogs/mirrored.png"]
+    # Features of another version of the folder are not used.
+    save_features(info.meta_dir, "another folder", paths, feats)
+    assert dataset_duplicates(info, report).groups == []

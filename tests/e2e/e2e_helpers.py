@@ -218,3 +218,14 @@ def chart_points(page, key: str) -> int:
     """How many data markers a Plotly chart draws (0 while it is not on the page). A chart marked
     stale by a running rerun still shows its points, so it counts too."""
     return page.locator(f".st-key-{key}").first.locator(".scatterlayer .point").count()
+
+
+def wait_for_chart_points(page, key: str, more_than: int, timeout_s: float = 30) -> int:
+    """The chart's point count once it exceeds `more_than`, or the last count seen after the timeout.
+    The rerun that follows a finished run redraws the chart, which briefly has no points."""
+    deadline = time.monotonic() + timeout_s
+    points = chart_points(page, key)
+    while points <= more_than and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        points = chart_points(page, key)
+    return points

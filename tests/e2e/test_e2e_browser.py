@@ -19,6 +19,7 @@ from e2e_helpers import (
     keyed,
     report_failure,
     set_number,
+    wait_for_chart_points,
 )
 
 from resnet_core.data.synthetic import class_names, make_image_folder
@@ -133,7 +134,7 @@ def test_new_user_journey(server, browser, tmp_path):
         expect(finished).to_be_visible(timeout=TRAIN_S * 1000)
         expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")
                .get_by_test_id("stMetricValue")).to_have_text(re.compile(r"\d+(\.\d+)?%"))
-        final_points = chart_points(page, "train_curves")
+        final_points = wait_for_chart_points(page, "train_curves", more_than=live_points)
         assert final_points > live_points, (live_points, final_points, live_progress)
         shots.take(page, "train-finished")
 

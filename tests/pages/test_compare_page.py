@@ -201,7 +201,8 @@ def test_a_cancelled_run_that_ranks_says_so(trained):
     at = open_compare("tiny")
     table = at.dataframe[0].value
     assert table.iloc[0]["run_id"] == cancelled and table.iloc[0]["Rank"] == 1
-    assert list(table.columns[:3]) == ["run_id", "Status", "Model"]  # beside the run, study columns intact
+    # Beside the run, then its name; the study columns intact.
+    assert list(table.columns[:4]) == ["run_id", "Status", "Name", "Model"]
     assert table.iloc[0]["Status"] == "cancelled" and set(table["Status"][1:]) == {"completed"}
     best = next(m for m in at.metric if m.label == "Best test accuracy")
     assert "cancelled" in best.help
@@ -342,3 +343,31 @@ def test_repeat_x3_queues_three_seeds_that_join_the_runs_row(trained):
     accs = [store.get_run(i).test_acc for i in (first, *(r.id for r in queued))]
     assert table.loc[first, "Repeats"] == 4 and table.loc[second, "Repeats"] == 1
     assert table.loc[first, "Test Acc"] == pytest.approx(100 * statistics.fmean(accs))
+
+
+def test_the_table_shows_each_runs_name_settings_and_note_and_the_user_edits_them(trained):
+    (first, second), _ = trained
+    services().store.label_run(first, name="fine-tuned", note="the wizard's pick")
+    at = open_compare("tiny")
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["run_id", "Name"]
+    study = [c for c in table.columns if c in STUDY_COLUMNS]
+    assert study == list(STUDY_COLUMNS)  # the study's columns keep their order
+    assert list(table.columns[-6:]) == ["Epochs", "Batch Size", "Learning Rate", "Image Size", "Weights", "Note"]
+    rows = {row["run_id"]: row for row in table.to_dict("records")}
+    assert (rows[first]["Name"], rows[first]["Note"], rows[second]["Name"]) == ("fine-tuned", "the wizard's pick", "")
+    for row in rows.values():  # the template's settings; weights 'none' started from random initialisation
+        assert [row[c] for c in ("Epochs", "Batch Size", "Learning Rate", "Image Size", "Weights")] == [
+            1, 8, 1e-3, 32, "random"]
+
+    at.selectbox(key="compare_run").set_value(second).run()
+    at.text_input(key=f"compare_name_{second}").set_value("frozen backbone")
+    at.text_area(key=f"compare_note_{second}").set_value("how far the head alone gets")
+    at.button(key="compare_label_save").click().run()
+    assert not at.exception and not at.error
+    record = services().store.get_run(second)
+    assert (record.name, record.user_note) == ("frozen backbone", "how far the head alone gets")
+    table = at.dataframe[0].value
+    assert dict(zip(table["run_id"], table["Name"]))[second] == "frozen backbone"
+    assert "frozen backbone" in at.selectbox(key="compare_run").format_func(second)
+    assert "how far the head alone gets" in texts(at.caption)

@@ -179,3 +179,44 @@ def test_plan_estimate_launch_stop_resume_and_results(tiny):
     assert not at.exception
     assert len(result_tables(at)) == 2  # still showing the launched study
     assert "1 epoch, 32 px · 8/8 done" in texts(at.caption)
+
+
+def test_with_two_gpus_the_estimate_counts_both(tiny, monkeypatch):
+    from resnet_core.study import run as study_run
+    monkeypatch.setattr(study_run, "gpu_slots", lambda: ["cuda:0", "cuda:1"])
+    # The speed is what it is; this is about the count of devices, so no measuring.
+    monkeypatch.setattr(study_run, "probe_throughput", lambda *args: 100.0)
+    at = plan_tiny(open_study(tiny))
+    assert "Estimated time (upper bound)" in metrics(at)
+    assert "2 GPUs each train one configuration at a time" in texts(at.caption)
+
+
+def test_the_races_pick_is_compared_with_the_studys_best(tiny, probe_only_when_asked):
+    """A finished study (stored without training) and a kept race on the same dataset."""
+    from resnet_core.advice.dataset_profile import DatasetProfile
+    from resnet_core.advice.race import Candidate, RaceResult, Trial
+    from resnet_core.advice.race_records import save_race
+    from resnet_core.study.plan import plan_study, save_study
+
+    ws, store = services().workspace, services().store
+    plan = plan_study(tiny, (12,), models=("resnet18",), augmentations=("none", "standard"), workspace=ws,
+                      weights="none", device="cpu", gpu_mem_gb=None)
+    save_study(plan, ws)
+    for e in plan.entries:
+        acc = 0.9 if e.config.augmentation == "standard" else 0.85
+        run_id = store.create_run(e.config, "unused", 36, e.num_images, 6, 6)
+        store.finish_run(run_id, "completed", {"test_acc": acc, "val_acc": acc, "val_loss": 1 - acc,
+                                               "train_time_s": 30.0, "epoch_ended": 1})
+    at = open_study(tiny)
+    assert "The Wizard's race against the study" not in texts(at.markdown)
+    cands = [Candidate(f"aug {a}", {}, "card", e.config) for a, e in zip("ab", plan.entries)]
+    plain = next(c for c in cands if c.config.augmentation == "none")
+    result = RaceResult(candidates=cands, trials=[Trial(c.name, c.key, 0, 8, 3, 0.5, 0.8, 1.0) for c in cands],
+                        winner_key=plain.key, used_s=6.0)
+    save_race(ws, tiny, DatasetProfile(24, 3, 32, "colour"), result, complete=True)
+    at.run()
+    assert not at.exception, at.exception
+    shown = texts(at.markdown)
+    assert "The Wizard's race against the study" in shown
+    assert "The race's pick, ResNet18 + fine-tuning, ranked 2nd of 2 at 12 training images, 5.0 points behind" in shown
+    assert "took 60% of the study's" in shown

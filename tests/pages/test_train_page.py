@@ -163,6 +163,8 @@ def test_a_fitting_weights_file_is_described_and_rechecked_for_another_depth(tin
 def test_start_a_run_and_see_it_finish(tiny):
     at = open_train()
     set_tiny_settings(at, epochs=2)
+    at.text_input(key="train_run_name").set_value("first try")
+    at.text_input(key="train_run_note").set_value("two epochs to see it work")
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error
     run_id = at.session_state[LAST_RUN]
@@ -184,6 +186,32 @@ def test_start_a_run_and_see_it_finish(tiny):
     assert another.button(key="train_start")
     record = services().store.get_run(run_id)
     assert record.config.image_size == 32 and record.config.weights == "none" and record.config.epochs == 2
+    assert (record.name, record.user_note) == ("first try", "two epochs to see it work")
+
+
+def test_the_past_runs_of_the_chosen_dataset_are_listed_with_name_status_accuracy_and_when(tiny, env, tmp_path):
+    store = services().store
+    scored = store.create_run(TrainConfig(dataset="tiny"), "unused", 36, 24, 6, 6, name="baseline")
+    store.finish_run(scored, "completed", {"test_acc": 0.8333, "epoch_ended": 1})
+    failed = store.create_run(TrainConfig(dataset="tiny", model="resnet50"), "unused", 36, 24, 6, 6)
+    store.finish_run(failed, "failed", error="out of memory")
+    make_image_folder(tmp_path / "other", num_classes=2, per_class=12, size=32)
+    register_folder(tmp_path / "other", env, name="other")
+    elsewhere = store.create_run(TrainConfig(dataset="other"), "unused", 24, 16, 4, 4, name="not this one")
+
+    at = open_train()
+    at.selectbox(key="train_dataset").set_value("tiny").run()
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Run", "Name", "Model", "Status", "Test Acc", "When"]
+    assert list(table["Run"]) == [failed, scored]  # newest first, this dataset's only
+    assert list(table["Name"]) == ["", "baseline"] and list(table["Status"]) == ["failed", "completed"]
+    assert table["Test Acc"].iloc[1] == pytest.approx(83.33) and table["Test Acc"].isna().iloc[0]
+    assert list(table["When"]) == ["just now", "just now"]
+    assert "2 runs on tiny" in texts(at.caption)
+
+    at.selectbox(key="train_dataset").set_value("other").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Run"]) == [elsewhere]
 
 
 def test_cancel_a_running_run(tiny):

@@ -271,6 +271,28 @@ def test_a_run_with_settings_edited_by_hand_is_not_the_wizards_pick(pets):
     assert list(table.loc[table["Wizard's pick"], "Run"]) == [study_run]
 
 
+def test_what_won_on_an_earlier_dataset_of_the_same_kind_is_shown(pets, workspace, tmp_path):
+    """'birds' (colour, 3 classes, 32 px, as 'pets') counts; 'scans' (grayscale) does not."""
+    from PIL import Image
+
+    assert not [c for c in pets.markdown if c.value == "**On your earlier datasets**"]
+    register_folder(make_image_folder(tmp_path / "birds", num_classes=3, per_class=12, seed=3), workspace)
+    scans = make_image_folder(tmp_path / "scans", num_classes=3, per_class=12, seed=4)
+    for path in scans.rglob("*.png"):
+        Image.open(path).convert("L").save(path)
+    register_folder(scans, workspace)
+    add_measured_run("birds", "resnet50", False, "none", 0.90, 12.0)
+    add_measured_run("birds", "resnet18", True, "heavy", 0.70, 12.0)
+    add_measured_run("scans", "resnet101", True, "light", 0.99, 12.0)
+    pets.run()
+    assert not pets.exception and not pets.error
+    shown = " ".join(m.value for m in pets.markdown)
+    assert "**On your earlier datasets**" in shown
+    assert "On your earlier dataset of this kind, ResNet50 won" in shown
+    assert "On 'birds' (23 training images, 3 classes, colour, 32 px), ResNet50 was best of 2" in shown
+    assert "'scans'" not in shown and "99.0%" not in shown
+
+
 def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets, monkeypatch):
     """The race itself is tested in tests/advice/test_race.py; here, what the page does with it."""
     import ui.race_panel
@@ -284,9 +306,9 @@ def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets,
         candidates = race_candidates(rec, dataset)
         progress(1, 2, "round 1")
         winner = candidates[1]
-        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner=winner.name,
-                            trials=[Trial(c.name, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
-        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].name))
+        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner_key=winner.key,
+                            trials=[Trial(c.name, c.key, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
+        return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].key))
 
     monkeypatch.setattr(ui.race_panel, "check_on_data", fake_check)
     pets.number_input(key="wizard_race_minutes").set_value(1.0)
@@ -312,3 +334,24 @@ def test_a_reason_opens_its_card_with_the_quote_marked(app):
     assert not app.exception
     marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
     assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
+
+
+def test_find_a_learning_rate_draws_the_range_test_with_the_suggestion(pets, monkeypatch):
+    """The range test itself is tested in tests/training/test_lr_range.py; here, what the page draws."""
+    import ui.lr_panel
+    from resnet_core.advice.lr_check import LRCheck, leading_config
+    from resnet_core.training.lr_range import rate_schedule, sweep
+
+    def fake_check(dataset, workspace, rec, *, race, **kw):
+        config, words = leading_config(rec, dataset, race)
+        falling = sweep(lambda rate: 2.0 / (1.0 + 100 * rate) + rate ** 2, rate_schedule(1e-5, 10.0, 80))
+        return LRCheck(config, words, falling)
+
+    monkeypatch.setattr(ui.lr_panel, "lr_check_on_data", fake_check)
+    assert not pets.get("plotly_chart")
+    pets.button(key="wizard_lr_range").click().run()
+    assert not pets.exception and not pets.error
+    assert any("The loss falls fastest near" in i.value for i in pets.info)
+    (chart,) = pets.get("plotly_chart")
+    assert '"type":"log"' in chart.proto.spec.replace(" ", "") and "suggested rate" in chart.proto.spec
+    assert "Tested: the cards' pick." in " ".join(c.value for c in pets.caption)

@@ -6,6 +6,7 @@ import json
 from resnet_core.cli import main
 from resnet_core.config import TrainConfig
 from resnet_core.results.ranking import (
+    SETTING_COLUMNS,
     STUDY_COLUMNS,
     TABLE_COLUMNS,
     RankedRun,
@@ -138,6 +139,28 @@ def test_comparison_table_columns_and_order():
     assert table["run_id"].tolist()[:3] == [8, 6, 2]
     assert set(table["Images"]) == {833} and table["Pareto"].sum() == 3
     assert "Model,Val Loss" in table.to_csv(index=False)
+
+
+def test_the_table_and_its_csv_carry_each_runs_name_note_and_settings():
+    config = TrainConfig(dataset="flowers", epochs=12, batch_size=32, learning_rate=3e-4, image_size=160,
+                         weights="auto")
+    named = RunRecord(id=1, dataset="flowers", model="resnet18", status="completed", config=config,
+                      description="ResNet18", num_train=833, test_acc=0.8, val_loss=0.5, train_time_s=60.0,
+                      name="small images", user_note="faster, as good?",
+                      final_metrics={"batch_size": 16, "weights": "imagenet"})  # lowered to fit memory
+    from_file = RunRecord(id=2, dataset="flowers", model="resnet18", status="completed", description="ResNet18",
+                          config=config.replace(weights="file", weights_path="weights/mine.pth"), num_train=833,
+                          test_acc=0.7, val_loss=0.6, train_time_s=50.0)
+    table = comparison_table([named, from_file])
+    assert list(table.columns[:7]) == list(STUDY_COLUMNS)  # the study's columns stay first, in its order
+    assert table["Rank"].tolist() == [1, 2]
+    first, second = (dict(zip(table.columns, row)) for row in table.itertuples(index=False))
+    assert {c: first[c] for c in SETTING_COLUMNS} == {
+        "Name": "small images", "Note": "faster, as good?", "Epochs": 12, "Batch Size": 16,
+        "Learning Rate": 3e-4, "Image Size": 160, "Weights": "ImageNet"}
+    assert (second["Name"], second["Weights"], second["Batch Size"]) == ("", "file mine.pth", 32)
+    header = table.to_csv(index=False).splitlines()[0]
+    assert "Name,Note,Epochs,Batch Size,Learning Rate,Image Size,Weights" in header
 
 
 def test_comparison_table_says_which_ranked_runs_were_cancelled():

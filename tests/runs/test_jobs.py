@@ -194,3 +194,31 @@ def test_eta_of_a_resumed_run_uses_only_this_process_pace(workspace, monkeypatch
     publisher.after_epoch(state)
     # 23 epochs left at a minute each, not the 23 × 60 / 7 seconds the old estimate gave.
     assert job.snapshot.eta_s == pytest.approx(23 * 60.0)
+
+
+def test_runs_pinned_to_two_devices_train_at_once_each_on_its_own(workspace, tmp_path):
+    store = RunStore(workspace)
+    both_running = threading.Barrier(2, timeout=10)
+    devices = {}
+
+    def runner(run_id, config, callbacks, cancel_event, resume, device=None):
+        devices[run_id] = device
+        both_running.wait()  # breaks (and fails the runs) unless the two train at the same time
+        store.finish_run(run_id, "completed", {})
+        return "completed"
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    jm = JobManager(workspace, store, runner=runner)
+    try:
+        first = jm.submit(_config(folder), device="cuda:0")
+        second = jm.submit(_config(folder, seed=1), device="cuda:1")
+        unpinned = jm.submit(_config(folder, seed=2))
+        for run_id in (first, second):
+            assert jm.wait(run_id, timeout=15).status == "completed"
+        assert devices[first] == "cuda:0" and devices[second] == "cuda:1"
+        assert jm.snapshot(second).device == "cuda:1"
+        # A run nobody pinned trains where its settings say, and the runner is not told otherwise.
+        jm.wait(unpinned, timeout=15)
+        assert devices[unpinned] is None
+    finally:
+        jm.shutdown(timeout=2)

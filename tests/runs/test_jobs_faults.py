@@ -49,7 +49,7 @@ class _LockedOnceAfterArming:
         return getattr(self._store, name)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_store_error_after_a_run_still_releases_its_device(workspace, image_folder):
     store = _LockedOnceAfterArming(RunStore(workspace))
 

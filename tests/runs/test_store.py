@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ import pytest
 
 from resnet_core.config import TrainConfig
 from resnet_core.runs.store import (
+    _MIGRATIONS,
+    MAX_NAME_CHARS,
     NOTE_NEVER_STARTED,
     NOTE_OWNER_GONE,
     SCHEMA_VERSION,
@@ -163,6 +166,51 @@ def test_schema_version_is_recorded_and_reopen_keeps_data(store, workspace):
         assert reopened.get_run(run_id).dataset == "flowers"
     finally:
         reopened.close()
+
+
+def test_a_database_of_the_previous_schema_is_migrated_and_keeps_its_runs(workspace):
+    # The database as the version before run names wrote it: schema 3, one finished run with epochs.
+    workspace.db_path.parent.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(workspace.db_path)
+    for script in _MIGRATIONS[:3]:
+        old.executescript(script)
+    config = TrainConfig(dataset="flowers", epochs=3)
+    old.execute("INSERT INTO runs (dataset, model, description, config, status, created_at, test_acc, notes, "
+                "repeat_of) VALUES ('flowers', 'resnet18', 'ResNet18', ?, 'completed', '2026-01-01T00:00:00+00:00', "
+                "0.75, '[\"stopped early\"]', NULL)", (json.dumps(config.to_dict()),))
+    old.execute("INSERT INTO epochs (run_id, epoch, train_loss) VALUES (1, 1, 0.5)")
+    old.execute("PRAGMA user_version = 3")
+    old.commit()
+    old.close()
+
+    store = RunStore(workspace)
+    try:
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        run = store.get_run(1)
+        assert (run.status, run.test_acc, run.notes, run.config) == ("completed", 0.75, ("stopped early",), config)
+        assert (run.name, run.user_note) == ("", "")
+        assert store.epochs(1)[0]["train_loss"] == 0.5
+        store.label_run(1, name="first try", note="before the new photos")
+        assert (store.get_run(1).name, store.get_run(1).user_note) == ("first try", "before the new photos")
+    finally:
+        store.close()
+
+
+def test_a_run_is_named_at_creation_and_renamed_later(store, workspace):
+    config = TrainConfig(dataset="flowers")
+    run_id = store.create_run(config, "datasets/flowers", 60, 42, 9, 9, name="  baseline\n 18 ", note=" first ")
+    assert (store.get_run(run_id).name, store.get_run(run_id).user_note) == ("baseline 18", "first")
+    store.label_run(run_id, name="small images")  # the note stays
+    assert (store.get_run(run_id).name, store.get_run(run_id).user_note) == ("small images", "first")
+    store.label_run(run_id, note="")  # cleared; the name stays
+    assert (store.get_run(run_id).name, store.get_run(run_id).user_note) == ("small images", "")
+    # The label is kept in the run folder too, so `repair` brings it back.
+    assert json.loads((workspace.run_dir(run_id) / "run.json").read_text())["run"]["name"] == "small images"
+    with pytest.raises(ValueError, match=f"keep it to {MAX_NAME_CHARS}"):
+        store.label_run(run_id, name="x" * (MAX_NAME_CHARS + 1))
+    with pytest.raises(RunNotFoundError, match="no run with id 999"):
+        store.label_run(999, name="ghost")
+    assert store.get_run(run_id).name == "small images"
 
 
 def test_newer_schema_is_refused_with_a_message(store, workspace):

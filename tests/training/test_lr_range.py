@@ -30,6 +30,8 @@ def test_the_suggestion_lies_where_the_loss_falls():
     assert result.suggestion is not None
     # Where the loss falls with the rate: between 1e-3 (barely moving) and 1 (the minimum).
     assert 1e-2 <= result.suggestion <= 1.0
+    at = result.rates.index(result.suggestion)  # on the falling part of the smoothed curve, before its low
+    assert result.smoothed[at] < result.smoothed[at - 1] and at <= result.smoothed.index(min(result.smoothed))
     assert result.rates[-1] < 10.0  # stopped once the loss blew up
 
 

@@ -11,11 +11,12 @@ from resnet_core.views.race_view import race_rows
 def test_rows_put_the_furthest_and_best_first_and_mark_the_winner():
     base = TrainConfig(dataset="d")
     cands = [Candidate(n, {}, f"card says {n}", dataclasses.replace(base, seed=i)) for i, n in enumerate("abcd")]
-    trials = [Trial("a", 0, 10, 3, 0.9, 0.5, 1.0), Trial("b", 0, 10, 3, 0.5, 0.8, 1.0),
-              Trial("c", 0, 10, 3, 0.7, 0.6, 1.0), Trial("b", 1, 20, 3, 0.4, 0.9, 1.0),
-              Trial("c", 1, 20, 3, 0.45, 0.85, 1.0)]
+    key = {c.name: c.key for c in cands}
+    trials = [Trial("a", key["a"], 0, 10, 3, 0.9, 0.5, 1.0), Trial("b", key["b"], 0, 10, 3, 0.5, 0.8, 1.0),
+              Trial("c", key["c"], 0, 10, 3, 0.7, 0.6, 1.0), Trial("b", key["b"], 1, 20, 3, 0.4, 0.9, 1.0),
+              Trial("c", key["c"], 1, 20, 3, 0.45, 0.85, 1.0)]
     result = RaceResult(candidates=cands + [Candidate("e", {}, "x", dataclasses.replace(base, seed=9))],
-                        trials=trials, winner="b")
+                        trials=trials, winner_key=key["b"])
     rows = race_rows(result)
     assert [r["Candidate"] for r in rows] == ["b", "c", "a", "d", "e"][:3] + ["d", "e"]
     assert rows[0]["Pick"] == "★" and all(r["Pick"] == "" for r in rows[1:])

@@ -1,0 +1,93 @@
+"""Data page, likely mislabels: the check's cost before it starts, its progress and findings, then
+excluding a suggested image and undoing it."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from page_helpers import metrics, open_app, texts
+
+from resnet_core.config import TrainConfig
+from resnet_core.data.handle import open_dataset
+from resnet_core.results.label_check import LabelReport, Suspect
+from resnet_core.results.label_job import current_job, save_report
+from resnet_core.runs.runner import create_run, execute_run
+from resnet_core.runs.store import RunStore
+from ui.shared import DATASET
+
+
+@pytest.fixture
+def data_page(tiny):
+    """The Data page with the dataset 'tiny' selected."""
+    at = open_app().run()
+    at.switch_page("pages/data.py")
+    at.session_state[DATASET] = tiny
+    return at.run()
+
+
+def folder_state(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_without_weights_or_a_run_the_panel_says_to_train_first(data_page):
+    assert not data_page.exception
+    assert "train one first" in texts(data_page.info)
+    assert not [b for b in data_page.button if b.key == "data_labels_start"]
+
+
+def test_the_check_states_its_cost_then_runs_with_progress_to_its_findings(data_page, env, tiny):
+    store = RunStore(env)
+    config = TrainConfig(dataset=tiny, weights="none", fine_tune=False, augmentation="none", epochs=1,
+                         batch_size=8, image_size=32)
+    run_id = create_run(config, env, store)
+    assert execute_run(run_id, config, env, store) == "completed"
+    store.close()
+    at = data_page.run()
+    assert f"run #{run_id}'s model at 32 px: about" in texts(at.caption)  # the cost, before it starts
+    at.button(key="data_labels_start").click().run()
+    job = current_job(open_dataset(tiny, env).info.meta_dir)
+    assert job is not None
+    job.thread.join(120)
+    at.run()
+    assert not at.exception
+    assert "Last check:" in texts(at.caption) and "finished run's model" in texts(at.caption)
+    assert at.button(key="data_labels_start").label == "Check the labels again"
+
+
+def test_exclude_a_suggested_image_then_undo_it(data_page, env, tiny):
+    handle = open_dataset(tiny, env)
+    suspect = handle.report.images[0].path
+    before = folder_state(handle.info.root)
+    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
+        Suspect(path=suspect, given="class_0", suggested="class_1", confidence=0.91, margin=0.6)]), 1.0)
+    at = data_page.run()
+    assert "looks like **class_1** (91%)" in texts(at.caption)
+    assert metrics(at)["Images"] == "36"
+
+    at.button(key="data_labels_exclude_0").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Images"] == "35"  # the report is the dataset's as the next run sees it
+    assert f"Left out {suspect}" in texts(at.success)
+    assert f"`{suspect}` — left out" in texts(at.markdown)
+    assert not [b for b in at.button if b.key == "data_labels_exclude_0"]  # decided: no longer listed
+    split = open_dataset(tiny, env).split
+    assert suspect not in {e.path for e in split.train + split.val + split.test}
+
+    at.button(key="data_labels_undo_0").click().run()
+    assert metrics(at)["Images"] == "36"
+    assert f"Undone: {suspect} is back in 'class_0'" in texts(at.success)
+    assert at.button(key="data_labels_exclude_0")  # listed again
+    assert folder_state(handle.info.root) == before
+
+
+def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
+    handle = open_dataset(tiny, env)
+    suspect = handle.report.images[0].path
+    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
+        Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
+    at = data_page.run()
+    at.button(key="data_labels_move_0").click().run()
+    assert not at.exception and not at.error
+    assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 12, "class_2": 13}
+    assert "counted as 'class_2' instead of 'class_0'" in texts(at.markdown)
