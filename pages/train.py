@@ -1,7 +1,8 @@
 """Train: the settings (pre-filled by the Wizard), a Start button, and the live view of the training.
 
-The form's values live in st.session_state under the widget keys below, so they survive leaving the page.
-What the form offers and the TrainConfig it builds: views/train_form.py; the live view: ui/live_run.py.
+The form's values live in st.session_state under the widget keys below, so they survive leaving the
+page and coming back. What the form offers and the TrainConfig it builds come from
+resnet_core.views.train_form; the live view of the followed run is ui/live_run.py.
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def on_epochs_change() -> None:
         st.session_state[KEYS["patience"]] = patience_for(int(st.session_state[KEYS["epochs"]]))
 
 
-def on_patience_change() -> None:  # the user chose a patience: it stops following the epochs
+def on_patience_change() -> None:
     st.session_state[_PATIENCE_FOLLOWS] = False
 
 
@@ -138,7 +139,8 @@ def settings_section(datasets: list[str]) -> None:
         if choices := tf.device_choices():  # only with two GPUs or more
             c2.selectbox("Devices", choices, key=KEYS["devices"], format_func=tf.devices_label,
                          help=tf.CHOICE_HELP["devices"])
-            c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]], st.session_state.get(KEYS["devices"], 1)))
+            c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]],
+                                        st.session_state.get(KEYS["devices"], 1)))
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
         label_inputs()
