@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.prepare import prepare_data
@@ -72,7 +73,7 @@ def _group_processes(workspace) -> list[int]:
 
 def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager, workspace, tmp_path):
     folder = make_image_folder(tmp_path / "imgs", num_classes=3, per_class=20, size=32)
-    two = _config(folder, epochs=3, batch_size=4)  # global batch 8
+    two = _config(folder, epochs=2, batch_size=4)  # global batch 8
     run_id = manager.submit(two)
     snaps = _watch(manager, run_id)
     final = snaps[-1]
@@ -80,14 +81,19 @@ def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager
     running = [s for s in snaps if s.status == "running"]
     assert running and any(0 < s.batch for s in running)  # batches replayed while it trained
     assert [len(s.history) for s in snaps] == sorted(len(s.history) for s in snaps)
-    assert len(final.history) == 3 and final.progress == 1.0 and final.final["test_acc"] is not None
+    assert len(final.history) == 2 and final.progress == 1.0 and final.final["test_acc"] is not None
     record = manager.store.get_run(run_id)
-    assert record.status == "completed" and len(manager.store.epochs(run_id)) == 3
+    assert record.status == "completed" and len(manager.store.epochs(run_id)) == 2
     assert any("2 processes" in note and "8 in all" in note for note in record.notes)
     assert not _group_processes(workspace)
 
-    one = _config(folder, epochs=3, batch_size=8, devices=1)  # the same global batch, one process
-    alone = fit(one, prepare_data(one, workspace))
+    one = _config(folder, epochs=2, batch_size=8, devices=1)  # the same global batch, one process
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank had (and far quicker on a busy machine than two)
+    try:
+        alone = fit(one, prepare_data(one, workspace))
+    finally:
+        torch.set_num_threads(threads)
     assert record.val_acc >= 0.8 and alone.val_acc >= 0.8
     assert abs(record.val_acc - alone.val_acc) <= 0.15
 
