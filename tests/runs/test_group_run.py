@@ -117,12 +117,14 @@ def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manag
     run_id = manager.submit(config)
     _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
     run_dir = workspace.run_dir(run_id)
-    os.kill(int(pid_file(run_dir, 1).read_text()), signal.SIGKILL)
+    rank1 = int(pid_file(run_dir, 1).read_text())
+    os.kill(rank1, signal.SIGKILL)
     final = _watch(manager, run_id)[-1]
     assert final.status == "interrupted"
     record = manager.store.get_run(run_id)
     assert record.status == "interrupted"
-    assert any("resume continues from the last saved epoch" in n.lower() for n in record.notes)
+    assert any("resume continues from the last saved epoch" in n.lower() and
+               f"process {rank1} was killed (SIGKILL)" in n for n in record.notes), record.notes
     assert (run_dir / "last.pt").is_file() and resume_problem(record, workspace) is None
     assert not _group_processes(workspace)
 
