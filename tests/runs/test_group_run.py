@@ -110,6 +110,16 @@ def test_cancel_mid_epoch_stops_every_rank_and_keeps_what_was_learned(manager, w
     assert 1 <= record.epoch_ended < 50
     assert not _group_processes(workspace)
 
+    # Resumed on the same two processes: rank 0 reads last.pt and hands it to the other.
+    manager.resume(run_id)
+    _watch(manager, run_id, until=lambda s: s.status == "running" and s.batch >= 1)
+    manager.cancel(run_id)
+    assert _watch(manager, run_id)[-1].status == "cancelled"
+    after = manager.store.get_run(run_id)
+    assert after.config.devices == 2
+    assert any(note.startswith("Resumed after epoch") for note in after.notes), after.notes
+    assert not _group_processes(workspace)
+
 
 def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manager, workspace, tmp_path):
     folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
@@ -136,3 +146,18 @@ def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manag
     after = manager.store.get_run(run_id)
     assert after.config.devices == 1
     assert any(note.startswith("Resumed after epoch") for note in after.notes)
+
+
+def test_a_group_that_cannot_start_fails_the_run_with_a_message(workspace, tmp_path, monkeypatch):
+    from resnet_core.runs import group
+    from resnet_core.runs.runner import create_run, error_log_path
+
+    monkeypatch.setattr(group, "WORKER_MODULE", "resnet_core.runs.no_such_worker")  # as a broken install
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = RunStore(workspace)
+    run_id = create_run(_config(folder), workspace, store)
+    assert group.execute_group_run(run_id, _config(folder), workspace, store) == "failed"
+    record = store.get_run(run_id)
+    assert "stopped before training began" in record.error and "group.log" in record.error
+    assert "no_such_worker" in error_log_path(workspace, run_id).read_text()
+    assert not _group_processes(workspace)
