@@ -62,6 +62,7 @@ def test_a_two_process_run_is_followed_live_to_its_end(tiny, gpus, monkeypatch):
     at.run()  # the page while the group trains: the run's live progress from rank 0
     assert not at.exception and at.get("progress")
     assert texts(at.subheader).startswith(f"Run #{run_id}")
+    assert "cpu × 2 processes (DDP)" in texts(at.caption)
     snap = jobs.wait(run_id, timeout=240)
     assert snap.status == "completed", snap.message
     at.run()
