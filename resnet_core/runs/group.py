@@ -50,12 +50,17 @@ WORKER_MODULE = "resnet_core.runs.ddp_worker"
 
 def execute_on_devices(run_id: int, config: TrainConfig, workspace: Workspace, store,
                        callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                       resume: bool = False) -> str:
-    """execute_run in this process for one device, execute_group_run for several."""
+                       resume: bool = False, device: str | None = None) -> str:
+    """execute_run in this process for one device, execute_group_run for several. device: the one
+    device a single-device run is pinned to (a study spread over GPUs); a group takes its own leases
+    from the first device, so it is not pinned."""
     record = store.get_run(run_id)
     devices = (record.config if record is not None else config).devices
-    run = execute_group_run if devices > 1 else execute_run
-    return run(run_id, config, workspace, store, callbacks=callbacks, cancel_event=cancel_event, resume=resume)
+    if devices > 1:
+        return execute_group_run(run_id, config, workspace, store, callbacks=callbacks,
+                                 cancel_event=cancel_event, resume=resume)
+    return execute_run(run_id, config, workspace, store, callbacks=callbacks, cancel_event=cancel_event,
+                       resume=resume, device=device)
 
 
 def device_keys(config: TrainConfig, first: str) -> list[str]:

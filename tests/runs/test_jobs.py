@@ -222,3 +222,12 @@ def test_runs_pinned_to_two_devices_train_at_once_each_on_its_own(workspace, tmp
         assert devices[unpinned] is None
     finally:
         jm.shutdown(timeout=2)
+
+
+def test_a_run_pinned_to_a_device_trains_with_the_default_runner(manager, tmp_path):
+    """The pin reaches the real runner (one process or a group) and the run trains there."""
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    run_id = manager.submit(_config(folder, epochs=1), device="cpu")
+    final = manager.wait(run_id, timeout=120)
+    assert final.status == "completed", final.message
+    assert manager.store.get_run(run_id).status == "completed"
