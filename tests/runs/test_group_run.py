@@ -161,3 +161,33 @@ def test_a_group_that_cannot_start_fails_the_run_with_a_message(workspace, tmp_p
     assert "stopped before training began" in record.error and "group.log" in record.error
     assert "no_such_worker" in error_log_path(workspace, run_id).read_text()
     assert not _group_processes(workspace)
+
+
+def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
+    """The dashboard's server (here a `train` process) killed: its ranks stop by themselves, and the
+    next start-up finds the run interrupted."""
+    import subprocess
+    import sys
+
+    from resnet_core.runs.recovery import startup
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "resnet_core", "train", str(folder), "--devices", "2", "--device", "cpu",
+         "--weights", "none", "--epochs", "50", "--patience", "50", "--batch-size", "2", "--image-size", "32",
+         "--augment", "none", "--lr", "1e-3"],
+        env={**os.environ, "RESNET_PILOT_HOME": str(workspace.root)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    store = RunStore(workspace)
+    deadline = time.monotonic() + WAIT_S
+    while not any(store.epochs(r.id) for r in store.list_runs()):
+        assert launcher.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    launcher.kill()
+    launcher.wait()
+    while _group_processes(workspace):
+        assert time.monotonic() < deadline, _group_processes(workspace)
+        time.sleep(0.2)
+    run_id = store.list_runs()[0].id
+    assert startup(workspace, store).interrupted == [run_id]
+    assert resume_problem(store.get_run(run_id), workspace) is None
