@@ -2,6 +2,7 @@
 live snapshots as for one process, the accuracy of one process, cancel, and a rank killed."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -85,6 +86,8 @@ def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager
     record = manager.store.get_run(run_id)
     assert record.status == "completed" and len(manager.store.epochs(run_id)) == 2
     assert any("2 processes" in note and "8 in all" in note for note in record.notes)
+    progress = [json.loads(line) for line in (workspace.run_dir(run_id) / "progress.jsonl").open()]
+    assert not [p for p in progress if p["event"] == "on_prepare" and p["stage"] == "decoding"]  # built before
     assert not _group_processes(workspace)
 
     one = _config(folder, epochs=2, batch_size=8, devices=1)  # the same global batch, one process
