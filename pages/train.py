@@ -136,6 +136,11 @@ def settings_section(datasets: list[str]) -> None:
                      format_func=lambda d: f"auto ({hardware})" if d == "auto" else d)
         c1.selectbox("Class balance", CLASS_BALANCE, key=KEYS["class_balance"], format_func=tf.class_balance_label,
                      help=tf.CHOICE_HELP["class_balance"])
+        if choices := tf.device_choices():  # only with two GPUs or more
+            c2.selectbox("Devices", choices, key=KEYS["devices"], format_func=tf.devices_label,
+                         help=tf.CHOICE_HELP["devices"])
+            c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]],
+                                        st.session_state.get(KEYS["devices"], 1)))
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
         label_inputs()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -185,11 +186,17 @@ class GroupProcess:
         return pids
 
     def how_it_ended(self) -> str:
+        """'process 4242 was killed (SIGKILL)', from torchrun's report of its first failed rank."""
         code = self.proc.returncode
         if code is not None and code < 0:
-            return f"ended by signal {signal.Signals(-code).name}"
-        killed = [line for line in self.log_tail().splitlines() if "Signal" in line or "exitcode" in line]
-        return f"exit code {code}" + (f": {killed[-1].strip()}" if killed else "")
+            return f"torchrun was ended by {signal.Signals(-code).name}"
+        log = self.log_tail(20_000)
+        log = log[log.rfind("Root Cause"):] if "Root Cause" in log else log  # not the ranks torchrun ended
+        if killed := re.search(r"Signal \d+ \((SIG\w+)\) received by PID (\d+)", log):
+            return f"process {killed.group(2)} was killed ({killed.group(1)})"
+        if exited := re.search(r"exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)", log):
+            return f"process {exited.group(2)} exited with code {exited.group(1)}"
+        return f"torchrun exited with code {code}"
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

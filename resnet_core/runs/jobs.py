@@ -69,6 +69,7 @@ class JobSnapshot:
     notes: tuple[str, ...] = ()
     final: dict[str, Any] | None = None
     prep: tuple[str, int, int] | None = None  # (stage, done, total) while preparing data
+    devices: int = 1  # processes training the run together (DDP)
 
     @property
     def is_active(self) -> bool:
@@ -149,7 +150,8 @@ class JobManager:
         key = device_key(device or config.device)
         job = _Job(run_id, config, key, resume, pinned=device is not None)
         job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
-                                   dataset=config.dataset, device=key, epochs=config.epochs)
+                                   dataset=config.dataset, device=key, epochs=config.epochs,
+                                   devices=config.devices)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job manager is shut down")
