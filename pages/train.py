@@ -20,7 +20,7 @@ from resnet_core.views import run_view as rv
 from resnet_core.views import train_form as tf
 from ui.forms import remember_form, restore_form
 from ui.live_run import follow, followed_view, live_section, other_jobs_section
-from ui.past_runs import label_inputs, label_values, past_runs_table
+from ui.past_runs import clear_labels, label_inputs, label_values, past_runs_table
 from ui.shared import (
     PAGES,
     PLAN,
@@ -160,8 +160,10 @@ def start_run(dataset: str) -> None:
         st.error(problem, icon=":material/block:")
         return
     with friendly_errors("start the training"):
-        follow(services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
-                                      **label_values()))
+        run_id = services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
+                                        **label_values())
+        clear_labels()
+        follow(run_id)
 
 
 # ----- interrupted runs ---------------------------------------------------------------------------
