@@ -147,6 +147,10 @@ def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: Pr
         return fail_run(store, run_id, f"the training processes stopped before training began ({how}); "
                         f"the end of {GROUP_LOG} in the run's folder says why", run_dir,
                         details=group.log_tail())
+    problems = sorted((run_dir / PID_DIR).glob("rank*.error"))
+    if problems:  # a rank stopped on something the user can act on: resuming would only repeat it
+        message = problems[0].read_text(encoding="utf-8", errors="replace").strip()
+        return fail_run(store, run_id, message, run_dir, details=group.log_tail())
     saved = store.epochs(run_id)
     store.finish_run(run_id, RunStatus.INTERRUPTED, {"epoch_ended": saved[-1]["epoch"] if saved else None})
     store.add_note(run_id, f"A process of the group stopped before the run finished ({how}); the others were "
@@ -162,7 +166,7 @@ class GroupProcess:
         self.run_dir = run_dir
         pid_dir = run_dir / PID_DIR
         if pid_dir.is_dir():
-            for old in pid_dir.glob("rank*.pid"):
+            for old in pid_dir.glob("rank*.*"):
                 old.unlink(missing_ok=True)
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # so `-m resnet_core...` imports from any folder

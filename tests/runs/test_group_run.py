@@ -194,3 +194,24 @@ def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
     run_id = store.list_runs()[0].id
     assert startup(workspace, store).interrupted == [run_id]
     assert resume_problem(store.get_run(run_id), workspace) is None
+
+
+def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(workspace, tmp_path):
+    from types import SimpleNamespace
+
+    from resnet_core.runs import group
+    from resnet_core.runs.ddp_worker import error_file
+    from resnet_core.runs.runner import create_run
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = RunStore(workspace)
+    run_id = create_run(_config(folder), workspace, store)
+    store.mark_running(run_id)
+    run_dir = workspace.run_dir(run_id)
+    error_file(run_dir, 1).parent.mkdir(parents=True, exist_ok=True)
+    error_file(run_dir, 1).write_text("the loss became nan in epoch 2, batch 3: training diverged. Try a "
+                                      "lower learning rate (now 1).")
+    ended = SimpleNamespace(how_it_ended=lambda: "process 123 exited with 1", log_tail=lambda: "traceback")
+    assert group._settle(store, run_id, run_dir, ended, SimpleNamespace(started=True)) == "failed"
+    record = store.get_run(run_id)
+    assert record.status == "failed" and record.error.startswith("the loss became nan")
