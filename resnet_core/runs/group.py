@@ -47,6 +47,8 @@ POLL_S = 0.2
 # After the group is asked to stop (SIGTERM to torchrun, which passes it on), how long before SIGKILL.
 STOP_GRACE_S = 10.0
 WORKER_MODULE = "resnet_core.runs.ddp_worker"
+# Once rank 0 has stored the run's outcome, how long the other ranks get to finish before they are ended.
+OUTCOME_GRACE_S = 15.0
 
 
 def execute_on_devices(run_id: int, config: TrainConfig, workspace: Workspace, store,
@@ -125,16 +127,31 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
         stale.unlink(missing_ok=True)
     replay = ProgressReplay(run_dir / PROGRESS_FILE, config, list(callbacks or []))
     group = GroupProcess(worker_command(config, workspace, run_id, resume), run_dir)
+    settled_at = None
     try:
         while group.running():
             if cancel_event.is_set():
                 (run_dir / CANCEL_FILE).touch()
             replay.poll()
+            # Rank 0 stored an outcome (a failure, say) but the others wait in a collective for it;
+            # on NCCL that wait lasts minutes and holds the GPUs: end them after a short grace.
+            settled_at = settled_at or (time.monotonic() if _stored_outcome(store, run_id) else None)
+            if settled_at and time.monotonic() - settled_at > OUTCOME_GRACE_S:
+                log.warning("run %s: its outcome is stored but the group still runs; ending it", run_id)
+                break
             time.sleep(POLL_S)
         replay.poll()
     finally:
         group.stop()
     return _settle(store, run_id, run_dir, group, replay)
+
+
+def _stored_outcome(store, run_id: int) -> bool:
+    try:
+        record = store.get_run(run_id)
+    except Exception:  # the store busy for a moment: ask again at the next poll
+        return False
+    return record is not None and record.status not in ACTIVE
 
 
 def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: ProgressReplay) -> str:

@@ -215,3 +215,33 @@ def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(wo
     assert group._settle(store, run_id, run_dir, ended, SimpleNamespace(started=True)) == "failed"
     record = store.get_run(run_id)
     assert record.status == "failed" and record.error.startswith("the loss became nan")
+
+
+def test_ranks_left_waiting_after_the_outcome_is_stored_are_ended(workspace, tmp_path, monkeypatch):
+    """Rank 0 stored a failure while the other ranks still wait for it in a collective (as NCCL does
+    for minutes): the launcher ends the group after a short grace instead of waiting with it."""
+    import sys
+    import threading
+
+    from resnet_core.runs import group
+    from resnet_core.runs.runner import create_run
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = RunStore(workspace)
+    run_id = create_run(_config(folder), workspace, store)
+    monkeypatch.setattr(group, "OUTCOME_GRACE_S", 0.5)
+    monkeypatch.setattr(group, "worker_command",  # a rank that never returns
+                        lambda *args: [sys.executable, "-c", "import time; time.sleep(600)"])
+
+    def rank0_fails_after_a_while():
+        while store.get_run(run_id).status != "running":
+            time.sleep(0.05)
+        store.finish_run(run_id, "failed", {})
+    threading.Thread(target=rank0_fails_after_a_while, daemon=True).start()
+    result = {}
+    launcher = threading.Thread(target=lambda: result.update(
+        status=group.execute_group_run(run_id, _config(folder), workspace, store)), daemon=True)
+    launcher.start()
+    launcher.join(WAIT_S)
+    assert not launcher.is_alive(), "the launcher waited on a group whose run had already ended"
+    assert result["status"] == "failed"
