@@ -245,3 +245,33 @@ def test_ranks_left_waiting_after_the_outcome_is_stored_are_ended(workspace, tmp
     launcher.join(WAIT_S)
     assert not launcher.is_alive(), "the launcher waited on a group whose run had already ended"
     assert result["status"] == "failed"
+
+
+def test_batch_lines_of_the_progress_file_stay_small(tmp_path):
+    """Class names, notes and the history go into fit- and epoch-level lines only; the replay keeps
+    them across the batch lines in between."""
+    from resnet_core.runs.group_progress import ProgressReplay, ProgressWriter
+    from resnet_core.training.callbacks import Callback, FitState
+
+    config = TrainConfig(dataset="x", epochs=2, batch_size=4)
+    state = FitState(config=config, classes=[f"a long class name {i}" for i in range(200)], num_train=8,
+                     num_val=2, num_test=2, device="cpu", batch_size=4)
+    state.history = [{"epoch": 1, "train_loss": 1.0}]
+    state.notes = ["a note"]
+    writer = ProgressWriter(tmp_path / "progress.jsonl")
+    writer.before_fit(state)
+    for batch in range(1, 3):
+        state.batch, state.num_batches = batch, 2
+        writer.after_batch(state)
+    lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").open()]
+    batch_lines = [line for line in lines if line["event"] == "after_batch"]
+    assert batch_lines and all("classes" not in line and "history" not in line for line in batch_lines)
+
+    seen = []
+
+    class Keep(Callback):
+        def after_batch(self, state):
+            seen.append((len(state.classes), state.notes, state.batch))
+    replay = ProgressReplay(tmp_path / "progress.jsonl", config, [Keep()])
+    replay.poll()
+    assert seen and all(n == 200 and notes == ["a note"] for n, notes, _ in seen)
