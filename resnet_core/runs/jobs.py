@@ -29,7 +29,7 @@ from typing import Any
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.eta import RunPace
-from resnet_core.runs.group import device_keys, execute_on_devices
+from resnet_core.runs.group import device_keys, devices_problem, execute_on_devices
 from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run
@@ -69,6 +69,7 @@ class JobSnapshot:
     notes: tuple[str, ...] = ()
     final: dict[str, Any] | None = None
     prep: tuple[str, int, int] | None = None  # (stage, done, total) while preparing data
+    devices: int = 1  # processes training the run together (DDP)
 
     @property
     def is_active(self) -> bool:
@@ -136,6 +137,8 @@ class JobManager:
         if record.status in ACTIVE and self.snapshot(run_id) is not None:
             raise ValueError(f"run {run_id} is already {record.status}")
         problem = resume_problem(record, self.workspace)  # no saved epoch, dataset changed, ...
+        if not problem and devices is not None and devices != record.config.devices:
+            problem = devices_problem(record.config, devices)
         if problem:
             raise ValueError(problem)
         self.store.requeue_run(run_id)
@@ -149,7 +152,8 @@ class JobManager:
         key = device_key(device or config.device)
         job = _Job(run_id, config, key, resume, pinned=device is not None)
         job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
-                                   dataset=config.dataset, device=key, epochs=config.epochs)
+                                   dataset=config.dataset, device=key, epochs=config.epochs,
+                                   devices=config.devices)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job manager is shut down")

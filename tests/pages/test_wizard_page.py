@@ -235,18 +235,18 @@ def test_measured_runs_that_confirm_the_pick_say_so(pets):
     assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text
 
 
-def test_imbalanced_classes_get_class_weighted_loss_and_the_train_form_keeps_it(app, workspace, tmp_path):
+def test_imbalanced_classes_get_the_balanced_sampler_and_the_train_form_keeps_it(app, workspace, tmp_path):
     info = register_folder(make_image_folder(tmp_path / "skewed", num_classes=3, per_class=[30, 10, 8]),
                            workspace)
     app.session_state[DATASET] = info.name
     app.run()
     assert app.number_input(key="wizard_largest").value == 30
     advice = " ".join(i.value for i in app.info)
-    assert "Class-weighted loss: the largest class has 3.8× the images of the smallest" in advice
+    assert "Balanced sampler: the largest class has 3.8× the images of the smallest" in advice
     app.button(key="wizard_train").click().run()
     assert not app.exception
-    assert app.session_state[PLAN].class_balance == "weighted_loss"
-    assert app.selectbox(key="train_class_balance").value == "weighted_loss"
+    assert app.session_state[PLAN].class_balance == "balanced_sampler"
+    assert app.selectbox(key="train_class_balance").value == "balanced_sampler"
     # Classes within 3× of each other: no weighting, and nothing to say about it up front.
     app.switch_page("pages/wizard.py").run()
     app.number_input(key="wizard_largest").set_value(20).run()
