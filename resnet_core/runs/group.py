@@ -27,9 +27,10 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from resnet_core.config import TrainConfig
+from resnet_core.config import MAX_DEVICES, TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.fsutil import owner_alive
+from resnet_core.hardware import detect_hardware
 from resnet_core.runs.ddp_worker import PID_DIR
 from resnet_core.runs.group_progress import ProgressReplay
 from resnet_core.runs.runner import check_same_classes, execute_run, fail_run, failure_message
@@ -61,6 +62,21 @@ def execute_on_devices(run_id: int, config: TrainConfig, workspace: Workspace, s
                                  cancel_event=cancel_event, resume=resume)
     return execute_run(run_id, config, workspace, store, callbacks=callbacks, cancel_event=cancel_event,
                        resume=resume, device=device)
+
+
+def devices_problem(config: TrainConfig, devices: int) -> str | None:
+    """Why `config` cannot continue on `devices` devices here (None when it can): checked before a
+    run is requeued, so a refused resume leaves the run as it was."""
+    if not isinstance(devices, int) or not 1 <= devices <= MAX_DEVICES:
+        return f"--devices must be a whole number from 1 to {MAX_DEVICES}, got {devices!r}"
+    if config.device != "cpu" and detect_hardware().device == "cuda":
+        import torch
+
+        visible = torch.cuda.device_count()
+        if devices > visible:
+            return (f"{devices} devices were asked for but this machine has {visible} GPU(s); "
+                    f"use --devices {visible} or fewer")
+    return None
 
 
 def device_keys(config: TrainConfig, first: str) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.eta import RunPace
-from resnet_core.runs.group import device_keys, execute_on_devices
+from resnet_core.runs.group import device_keys, devices_problem, execute_on_devices
 from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run
@@ -137,6 +137,8 @@ class JobManager:
         if record.status in ACTIVE and self.snapshot(run_id) is not None:
             raise ValueError(f"run {run_id} is already {record.status}")
         problem = resume_problem(record, self.workspace)  # no saved epoch, dataset changed, ...
+        if not problem and devices is not None and devices != record.config.devices:
+            problem = devices_problem(record.config, devices)
         if problem:
             raise ValueError(problem)
         self.store.requeue_run(run_id)
