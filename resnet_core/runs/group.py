@@ -47,6 +47,8 @@ POLL_S = 0.2
 # After the group is asked to stop (SIGTERM to torchrun, which passes it on), how long before SIGKILL.
 STOP_GRACE_S = 10.0
 WORKER_MODULE = "resnet_core.runs.ddp_worker"
+# Once rank 0 has stored the run's outcome, how long the other ranks get to finish before they are ended.
+OUTCOME_GRACE_S = 15.0
 
 
 def execute_on_devices(run_id: int, config: TrainConfig, workspace: Workspace, store,
@@ -127,11 +129,18 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
         stale.unlink(missing_ok=True)
     replay = ProgressReplay(run_dir / PROGRESS_FILE, config, list(callbacks or []))
     group = GroupProcess(worker_command(config, workspace, run_id, resume), run_dir)
+    settled_at = None
     try:
         while group.running():
             if cancel_event.is_set():
                 (run_dir / CANCEL_FILE).touch()
             replay.poll()  # the job manager's callback raises StopForExit when the server stops
+            # Rank 0 stored an outcome (a failure, say) but the others wait in a collective for it;
+            # on NCCL that wait lasts minutes and holds the GPUs: end them after a short grace.
+            settled_at = settled_at or (time.monotonic() if _stored_outcome(store, run_id) else None)
+            if settled_at and time.monotonic() - settled_at > OUTCOME_GRACE_S:
+                log.warning("run %s: its outcome is stored but the group still runs; ending it", run_id)
+                break
             time.sleep(POLL_S)
         replay.poll()
     except StopForExit:
@@ -154,6 +163,14 @@ def _stopped_for_exit(store, run_id: int, run_dir: Path) -> str:
     return RunStatus.INTERRUPTED
 
 
+def _stored_outcome(store, run_id: int) -> bool:
+    try:
+        record = store.get_run(run_id)
+    except Exception:  # the store busy for a moment: ask again at the next poll
+        return False
+    return record is not None and record.status not in ACTIVE
+
+
 def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: ProgressReplay) -> str:
     """The run's status once its group has ended; stored by rank 0, or here when no rank could."""
     record = store.get_run(run_id)
@@ -164,6 +181,10 @@ def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: Pr
         return fail_run(store, run_id, f"the training processes stopped before training began ({how}); "
                         f"the end of {GROUP_LOG} in the run's folder says why", run_dir,
                         details=group.log_tail())
+    problems = sorted((run_dir / PID_DIR).glob("rank*.error"))
+    if problems:  # a rank stopped on something the user can act on: resuming would only repeat it
+        message = problems[0].read_text(encoding="utf-8", errors="replace").strip()
+        return fail_run(store, run_id, message, run_dir, details=group.log_tail())
     saved = store.epochs(run_id)
     store.finish_run(run_id, RunStatus.INTERRUPTED, {"epoch_ended": saved[-1]["epoch"] if saved else None})
     store.add_note(run_id, f"A process of the group stopped before the run finished ({how}); the others were "
@@ -179,7 +200,7 @@ class GroupProcess:
         self.run_dir = run_dir
         pid_dir = run_dir / PID_DIR
         if pid_dir.is_dir():
-            for old in pid_dir.glob("rank*.pid"):
+            for old in pid_dir.glob("rank*.*"):
                 old.unlink(missing_ok=True)
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # so `-m resnet_core...` imports from any folder

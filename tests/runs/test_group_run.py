@@ -206,3 +206,84 @@ def test_the_server_stopping_ends_the_group_and_leaves_the_run_interrupted(manag
     assert any(n.startswith("Stopped when the server stopped; Resume continues") for n in record.notes)
     assert resume_problem(record, workspace) is None
     assert not _group_processes(workspace)
+
+
+def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(workspace, tmp_path):
+    from types import SimpleNamespace
+
+    from resnet_core.runs import group
+    from resnet_core.runs.ddp_worker import error_file
+    from resnet_core.runs.runner import create_run
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = RunStore(workspace)
+    run_id = create_run(_config(folder), workspace, store)
+    store.mark_running(run_id)
+    run_dir = workspace.run_dir(run_id)
+    error_file(run_dir, 1).parent.mkdir(parents=True, exist_ok=True)
+    error_file(run_dir, 1).write_text("the loss became nan in epoch 2, batch 3: training diverged. Try a "
+                                      "lower learning rate (now 1).")
+    ended = SimpleNamespace(how_it_ended=lambda: "process 123 exited with 1", log_tail=lambda: "traceback")
+    assert group._settle(store, run_id, run_dir, ended, SimpleNamespace(started=True)) == "failed"
+    record = store.get_run(run_id)
+    assert record.status == "failed" and record.error.startswith("the loss became nan")
+
+
+def test_ranks_left_waiting_after_the_outcome_is_stored_are_ended(workspace, tmp_path, monkeypatch):
+    """Rank 0 stored a failure while the other ranks still wait for it in a collective (as NCCL does
+    for minutes): the launcher ends the group after a short grace instead of waiting with it."""
+    import sys
+    import threading
+
+    from resnet_core.runs import group
+    from resnet_core.runs.runner import create_run
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = RunStore(workspace)
+    run_id = create_run(_config(folder), workspace, store)
+    monkeypatch.setattr(group, "OUTCOME_GRACE_S", 0.5)
+    monkeypatch.setattr(group, "worker_command",  # a rank that never returns
+                        lambda *args: [sys.executable, "-c", "import time; time.sleep(600)"])
+
+    def rank0_fails_after_a_while():
+        while store.get_run(run_id).status != "running":
+            time.sleep(0.05)
+        store.finish_run(run_id, "failed", {})
+    threading.Thread(target=rank0_fails_after_a_while, daemon=True).start()
+    result = {}
+    launcher = threading.Thread(target=lambda: result.update(
+        status=group.execute_group_run(run_id, _config(folder), workspace, store)), daemon=True)
+    launcher.start()
+    launcher.join(WAIT_S)
+    assert not launcher.is_alive(), "the launcher waited on a group whose run had already ended"
+    assert result["status"] == "failed"
+
+
+def test_batch_lines_of_the_progress_file_stay_small(tmp_path):
+    """Class names, notes and the history go into fit- and epoch-level lines only; the replay keeps
+    them across the batch lines in between."""
+    from resnet_core.runs.group_progress import ProgressReplay, ProgressWriter
+    from resnet_core.training.callbacks import Callback, FitState
+
+    config = TrainConfig(dataset="x", epochs=2, batch_size=4)
+    state = FitState(config=config, classes=[f"a long class name {i}" for i in range(200)], num_train=8,
+                     num_val=2, num_test=2, device="cpu", batch_size=4)
+    state.history = [{"epoch": 1, "train_loss": 1.0}]
+    state.notes = ["a note"]
+    writer = ProgressWriter(tmp_path / "progress.jsonl")
+    writer.before_fit(state)
+    for batch in range(1, 3):
+        state.batch, state.num_batches = batch, 2
+        writer.after_batch(state)
+    lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").open()]
+    batch_lines = [line for line in lines if line["event"] == "after_batch"]
+    assert batch_lines and all("classes" not in line and "history" not in line for line in batch_lines)
+
+    seen = []
+
+    class Keep(Callback):
+        def after_batch(self, state):
+            seen.append((len(state.classes), state.notes, state.batch))
+    replay = ProgressReplay(tmp_path / "progress.jsonl", config, [Keep()])
+    replay.poll()
+    assert seen and all(n == 200 and notes == ["a note"] for n, notes, _ in seen)

@@ -106,3 +106,14 @@ def test_a_loss_that_diverges_on_one_rank_stops_every_rank_at_the_same_batch(gro
     assert done.returncode == 0, done.stderr[-3000:]
     stopped = [json.loads((tmp_path / f"rank{r}.json").read_text())["stopped"] for r in (0, 1)]
     assert stopped[0] == stopped[1] and "diverged" in stopped[0] and "batch 3" in stopped[0]
+
+
+def test_every_rank_takes_rank_0s_whole_state_frozen_parts_included(tmp_path, ddp_env):
+    """DDP broadcasts only what it wraps (a frozen backbone's head); sync_state gives the rest too."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(Path(__file__).with_name("ddp_sync_probe.py")), str(tmp_path)],
+        env=ddp_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
+    assert rank0 == rank1
