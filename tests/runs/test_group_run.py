@@ -196,6 +196,18 @@ def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
     assert resume_problem(store.get_run(run_id), workspace) is None
 
 
+def test_the_server_stopping_ends_the_group_and_leaves_the_run_interrupted(manager, workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
+    run_id = manager.submit(_config(folder, epochs=50, batch_size=2))
+    _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
+    assert manager.stop_for_exit()  # what the server does at exit
+    record = manager.store.get_run(run_id)
+    assert record.status == "interrupted", (record.status, record.notes)
+    assert any(n.startswith("Stopped when the server stopped; Resume continues") for n in record.notes)
+    assert resume_problem(record, workspace) is None
+    assert not _group_processes(workspace)
+
+
 def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(workspace, tmp_path):
     from types import SimpleNamespace
 
