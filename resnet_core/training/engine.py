@@ -254,6 +254,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
     # Wrapped after resuming, so every rank starts from the same loaded weights (DDP checks).
+    if dist and not config.fine_tune:
+        dist.sync_state(model)  # the frozen backbone too, which DDP does not see
     group = _Group(dist, dist.wrap(model if config.fine_tune else model.head)) if dist else None
 
     cbs.before_fit(state)

@@ -3,6 +3,7 @@ will cost, the suspects still to decide on (thumbnail, given and suggested label
 the user's decisions with their undo."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def label_panel(handle: DatasetHandle, workspace: Workspace) -> LabelPanel:
     cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}")
              for s in undecided[:SUSPECTS_SHOWN]]
     return LabelPanel(source, unavailable, check, cards, len(undecided), decisions[::-1])
+
+
+def widget_id(path: str) -> str:
+    """A widget key suffix for one image: the buttons stay on their image when the lists change
+    (another tab's decision, a check finishing) between a page's draw and a click."""
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
 def cost_line(source: FeatureSource, num_images: int, num_classes: int) -> str:

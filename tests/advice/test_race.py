@@ -253,6 +253,32 @@ def test_recommend_race_on_a_folder_prints_every_candidate_with_its_score(worksp
     assert all({"name", "changes", "source", "val_loss", "val_acc", "rung"} <= set(c) for c in race["candidates"])
     assert any(c["val_loss"] is not None for c in race["candidates"])
     assert race["verdict"] and race["trials"]
+    assert [c["name"] for c in race["candidates"] if c["winner"]] == [race["winner"]]
+    assert race["used_s"] > 0 and race["cancelled"] is False
+    assert all(c["config"]["model"] for c in race["candidates"])
+    from resnet_core.advice.race_records import list_races
+    (kept,) = list_races(workspace)
+    assert kept.complete and kept.race["winner"] == race["winner"]
+
+
+def test_a_cancelled_race_is_kept_marked_partial_and_not_learned_from(workspace, tmp_path):
+    import threading
+
+    from resnet_core.advice.check_on_data import check_on_data
+    from resnet_core.advice.race_records import list_races
+    from resnet_core.data.registry import register_folder
+
+    register_folder(make_image_folder(tmp_path / "imgs", num_classes=2, per_class=14, size=32), workspace,
+                    name="imgs")
+    rec = recommend(20, 2, None, weights="none", image_size=32)
+    cancel = threading.Event()
+    with pytest.raises(RaceCancelled) as stopped:
+        check_on_data("imgs", workspace, rec, budget_s=600, device="cpu", cancel=cancel,
+                      progress=lambda done, total, what: cancel.set())
+    assert stopped.value.result.cancelled
+    assert list_races(workspace) == []
+    (kept,) = list_races(workspace, complete_only=False)
+    assert kept.finished == "partial" and kept.race["cancelled"] is True and kept.dataset == "imgs"
 
 
 def test_recommend_race_needs_the_data(capsys):

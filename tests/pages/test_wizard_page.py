@@ -336,6 +336,42 @@ def test_a_reason_opens_its_card_with_the_quote_marked(app):
     assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
 
 
+def test_on_a_cpu_the_batch_follows_this_machines_measurement_with_the_cards_sentence_beside_it(app, monkeypatch):
+    import ui.cpu_speed_panel as panel
+    from resnet_core.advice.cpu_speed import CpuSpeed
+    from resnet_core.hardware import detect_hardware
+
+    asked = []
+
+    def fake_measure(model, card_batch, card_size, max_batch, machine, **kwargs):
+        asked.append((model, card_batch, card_size, max_batch))
+        return CpuSpeed(model, True, machine, ((8, 224, 20.0), (16, 224, 24.0), (64, 224, 32.0)))
+
+    monkeypatch.setattr(panel, "measure_cpu_speed", fake_measure)
+    plan_for(app, 1000, 10, None)
+    assert detect_hardware().device == "cpu"  # the test machine trains on its CPU, as the plan does
+    assert int(metrics(app)["Batch size"]) == 8  # nothing measured yet: the card's
+    app.button(key="wizard_cpu_measure").click().run()
+    assert not app.exception and not app.error
+    assert asked == [("resnet18", 8, 224, 128)]  # the card's batch and size, up to the card's largest batch
+
+    batch = next(m for m in app.metric if m.label == "Batch size")
+    assert batch.value == "64"
+    assert 'the ResNet-18 card says "Reduce batch_size to 4-8 for CPU"' in batch.help
+    assert "batch 64 measured 1.6× faster per image than 8" in batch.help
+    assert any("224 px: batch 8 → 20 images/s, batch 16 → 24 images/s, batch 64 → 32 images/s" in m.value
+               for m in app.markdown)
+    # The time estimate uses the plan's own measured batch, and says nothing that contradicts it.
+    assert "Estimated training time" in metrics(app)
+    captions = " ".join(c.value for c in app.caption)
+    assert "Measured here with the plan's batches of 64 at 224 px" in captions
+    assert "hardly depends" not in captions
+    assert "wizard_measure" not in [b.key for b in app.button]
+    # A plan for a GPU does not follow what this CPU measured.
+    plan_for(app, 1000, 10, 8.0)
+    assert "measured" not in next(m for m in app.metric if m.label == "Batch size").help
+
+
 def test_find_a_learning_rate_draws_the_range_test_with_the_suggestion(pets, monkeypatch):
     """The range test itself is tested in tests/training/test_lr_range.py; here, what the page draws."""
     import ui.lr_panel

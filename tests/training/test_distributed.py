@@ -95,3 +95,14 @@ def test_shards_cover_the_order_like_distributed_sampler(n, world):
 def test_evaluation_positions_count_every_row_once():
     parts = [DistContext(r, 3, r, torch.device("cpu")).eval_positions(8) for r in range(3)]
     assert sorted(torch.cat(parts).tolist()) == list(range(8))
+
+
+def test_every_rank_takes_rank_0s_whole_state_frozen_parts_included(tmp_path, ddp_env):
+    """DDP broadcasts only what it wraps (a frozen backbone's head); sync_state gives the rest too."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(Path(__file__).with_name("ddp_sync_probe.py")), str(tmp_path)],
+        env=ddp_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
+    assert rank0 == rank1

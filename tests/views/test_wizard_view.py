@@ -115,6 +115,18 @@ def test_the_time_estimate_counts_every_epoch_and_says_what_it_leaves_out():
     assert time_estimate(rec, 1000, 50.0, "cpu", False).metric != shown.metric  # half the speed, more time
 
 
+def test_a_cpu_estimate_never_claims_the_batch_size_does_not_matter():
+    import dataclasses
+
+    rec = dataclasses.replace(recommend_for(WizardInputs(num_images=1000, num_classes=10, smallest_class=100,
+                                                         gpu_mem_gb=None)), batch_size=64)
+    probed = time_estimate(rec, 1000, images_per_s=100.0, device="cpu", training_active=False)
+    assert "Measured with batches of 8" in probed.caption and "measure batch sizes here" in probed.caption
+    assert "hardly depends" not in probed.caption
+    exact = time_estimate(rec, 1000, images_per_s=100.0, device="cpu", training_active=False, exact_batch=True)
+    assert "Measured here with the plan's batches of 64 at 224 px" in exact.caption
+
+
 def test_planned_hardware_in_words():
     gpu = WizardInputs(num_images=10, num_classes=2, smallest_class=5, gpu_mem_gb=8.0)
     assert planned_hardware(gpu) == "a GPU with 8 GB"
