@@ -141,6 +141,9 @@ def settings_section(datasets: list[str]) -> None:
                          help=tf.CHOICE_HELP["devices"])
             c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]],
                                         st.session_state.get(KEYS["devices"], 1)))
+            form_now = {name: st.session_state.get(key) for name, key in KEYS.items()}
+            for note in tf.devices_notes(form_now, dataset, st.session_state.get(_PREFILL)):
+                c2.caption(note)
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
         label_inputs()
