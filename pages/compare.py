@@ -147,15 +147,18 @@ def confusion_panel(record, report) -> None:
             st.session_state[key] = ALL_PAIRS
         choice = st.selectbox("Misclassified test images", list(choices), key=key, format_func=choices.get)
         true, predicted = split_pair(choice)
-        thumbnails(misclassified_images(record, report, true, predicted))
+        thumbnails(misclassified_images(record, report, true, predicted), f"compare_all_thumbs_{record.id}")
 
 
-def thumbnails(items: list[dict]) -> None:
+def thumbnails(items: list[dict], show_all_key: str) -> None:
     if not items:
         st.success("No misclassified test images here.", icon=":material/check:")
         return
+    # The first THUMBS_SHOWN at once; the rest on request (each is an image read from disk).
+    show_all = len(items) > THUMBS_SHOWN and st.toggle(f"Show all {len(items)}", key=show_all_key)
+    shown = items if show_all else items[:THUMBS_SHOWN]
     cols = st.columns(4)
-    for i, item in enumerate(items[:THUMBS_SHOWN]):
+    for i, item in enumerate(shown):
         with cols[i % 4]:
             caption = f"{item['true']} → {item['predicted']} ({item['probability']:.0%})"
             if item["file"] is None:
@@ -167,8 +170,8 @@ def thumbnails(items: list[dict]) -> None:
                 st.image(image, caption=caption, width="stretch")
             except ImageLoadError as e:
                 st.caption(f"{caption} · unreadable: {e}")
-    if len(items) > THUMBS_SHOWN:
-        st.caption(f"Showing {THUMBS_SHOWN} of {len(items)}.")
+    if len(shown) < len(items):
+        st.caption(f"Showing {len(shown)} of {len(items)}: 'Show all {len(items)}' above shows the rest.")
 
 
 # ----- the page -----------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ def estimate_metric(plan: StudyPlan, cells: list[Cell]) -> str | None:
     est = None
     with friendly_errors("estimate the study's time"):
         with st.spinner("Measuring…"):
-            est = estimate_study_time(plan, store=svc.store, devices=max(1, len(gpu_slots())))
+            est = estimate_study_time(plan, store=svc.store, devices=max(1, len(gpu_slots())), round_robin=True)
     if est is None:
         return None
     if clicked:

@@ -20,7 +20,7 @@ from resnet_core.views import run_view as rv
 from resnet_core.views import train_form as tf
 from ui.forms import remember_form, restore_form
 from ui.live_run import follow, followed_view, live_section, other_jobs_section
-from ui.past_runs import label_inputs, label_values, past_runs_table
+from ui.past_runs import clear_labels, label_inputs, label_values, past_runs_table
 from ui.shared import (
     PAGES,
     PLAN,
@@ -136,6 +136,11 @@ def settings_section(datasets: list[str]) -> None:
                      format_func=lambda d: f"auto ({hardware})" if d == "auto" else d)
         c1.selectbox("Class balance", CLASS_BALANCE, key=KEYS["class_balance"], format_func=tf.class_balance_label,
                      help=tf.CHOICE_HELP["class_balance"])
+        if choices := tf.device_choices():  # only with two GPUs or more
+            c2.selectbox("Devices", choices, key=KEYS["devices"], format_func=tf.devices_label,
+                         help=tf.CHOICE_HELP["devices"])
+            c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]],
+                                        st.session_state.get(KEYS["devices"], 1)))
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
         label_inputs()
@@ -155,8 +160,10 @@ def start_run(dataset: str) -> None:
         st.error(problem, icon=":material/block:")
         return
     with friendly_errors("start the training"):
-        follow(services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
-                                      **label_values()))
+        run_id = services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
+                                        **label_values())
+        clear_labels()
+        follow(run_id)
 
 
 # ----- interrupted runs ---------------------------------------------------------------------------

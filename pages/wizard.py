@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_core.advice import estimate
+from resnet_core.advice.cpu_speed import planned_rate
 from resnet_core.advice.planning import median_size
 from resnet_core.advice.recommend import WEIGHT_CHOICES
 from resnet_core.config import MODEL_LABELS, PRIORITIES, TASK_KINDS, WEIGHT_LABELS, describe_config
@@ -16,6 +17,9 @@ from resnet_core.views.journey import likely_dataset
 from resnet_core.views.wizard import (
     WHY_LABELS,
     WizardInputs,
+    cpu_machine,
+    cpu_probe_plan,
+    cpu_speeds_here,
     dataset_numbers,
     hardware_defaults,
     planned_hardware,
@@ -26,6 +30,7 @@ from resnet_core.views.wizard import (
     why_lines,
 )
 from ui.cards import card_buttons
+from ui.cpu_speed_panel import cpu_speed_panel
 from ui.earlier_panel import earlier_panel
 from ui.lr_panel import lr_panel
 from ui.measured_panel import measured_panel
@@ -141,9 +146,11 @@ inputs = WizardInputs(num_images=int(images), num_classes=int(classes), smallest
                       gpu_mem_gb=float(gpu_mem) if device == "GPU" else None, priority=priority, task=task,
                       weights=weights, median_size=median_size(report) if report is not None else None,
                       largest_class=int(largest))
-rec = None
+card_rec = rec = None
+speeds = cpu_speeds_here(inputs, hw, ws.root)  # a CPU plan follows what this CPU measured
 with friendly_errors("make a recommendation"):
-    rec = recommend_for(inputs)
+    card_rec = recommend_for(inputs)
+    rec = recommend_for(inputs, speeds) if speeds else card_rec
 if rec is None:
     st.stop()
 
@@ -182,11 +189,14 @@ with friendly_errors("read what your earlier datasets measured"):
 # Training time on this machine, measured rather than guessed.
 st.subheader("Training time on this machine")
 with friendly_errors("estimate the training time"):
+    if machine := cpu_machine(inputs, hw):
+        cpu_speed_panel(cpu_probe_plan(card_rec, speeds), machine)
     decision = estimate.probe_decision([rec])  # the rule the Study page follows too
     (probe,) = decision.probes
-    rate = estimate.cached_throughput(*probe)  # measured before, by any session: same machine
+    exact = planned_rate(speeds, rec)  # the plan's own batch and size, measured here
+    rate = exact or estimate.cached_throughput(*probe)  # measured before, by any session: same machine
     clicked = False
-    if decision.ask_first:
+    if decision.ask_first and rate is None:
         st.caption(f"Runs a few real training steps of {MODEL_LABELS[rec.model]} here; takes a few "
                    "seconds to a minute on a CPU.")
         clicked = st.button("Measure training time", key="wizard_measure", icon=":material/timer:")
@@ -196,7 +206,8 @@ with friendly_errors("estimate the training time"):
         if clicked:
             st.rerun()  # redraw without the button that asked for it
     if rate is not None:
-        shown = time_estimate(rec, inputs.num_images, rate, probe[4], training_active=bool(svc.jobs.active_run_ids()))
+        shown = time_estimate(rec, inputs.num_images, rate, probe[4], training_active=bool(svc.jobs.active_run_ids()),
+                              exact_batch=exact is not None)
         st.metric("Estimated training time", shown.metric, help=shown.help)
         st.caption(shown.caption)
     if plans_other_hardware(inputs, hw):

@@ -21,9 +21,10 @@ PRIORITIES = ("speed", "balanced", "accuracy")
 TASK_KINDS = ("simple", "fine-grained")
 # How training treats unequal classes: "none" (every image counts the same) or "weighted_loss"
 # (cross-entropy weighted by n_train / (classes × n_class), so every class counts the same).
-CLASS_BALANCE = ("none", "weighted_loss")
+CLASS_BALANCE = ("none", "weighted_loss", "balanced_sampler")
 CLASS_BALANCE_LABELS = {"none": "None — every image counts the same",
-                        "weighted_loss": "Class-weighted loss — every class counts the same"}
+                        "weighted_loss": "Class-weighted loss — every class counts the same",
+                        "balanced_sampler": "Balanced sampler — every class is drawn as often"}
 
 # The widest ranges any model card allows; per-model ranges live in recommend.py.
 LIMITS = {

@@ -66,6 +66,11 @@ def detect_hardware() -> Hardware:
     return Hardware("cpu", "CPU", None, cpus, threads)
 
 
+def gpu_count() -> int:
+    """CUDA GPUs PyTorch sees here (0 without CUDA): a run may train over up to this many."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def resolve_device(requested: str = "auto") -> torch.device:
     """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' → a torch.device that exists on this machine."""
     requested = (requested or "auto").strip().lower()

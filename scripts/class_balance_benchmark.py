@@ -1,4 +1,5 @@
-"""Balanced accuracy with and without class-weighted loss on a generated 10:1 imbalanced dataset.
+"""Balanced accuracy without class balancing, with class-weighted loss and with the balanced sampler,
+on a generated 10:1 imbalanced dataset.
 
     python3 scripts/class_balance_benchmark.py [--seeds 5] [--epochs 20]
 
@@ -28,7 +29,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
-    results: dict[str, list[tuple[float, float, float]]] = {"none": [], "weighted_loss": []}
+    results: dict[str, list[tuple[float, float, float]]] = {"none": [], "weighted_loss": [],
+                                                            "balanced_sampler": []}
     for seed in range(args.seeds):
         data = imbalanced_training_data(seed)
         cells = []

@@ -40,14 +40,14 @@ def label_section(info: DatasetInfo, report: ScanReport, flash_key: str) -> None
                    "is never changed.")
         job = current_job(info.meta_dir)
         running = job is not None and job.snapshot().state == "running"
-        st.fragment(check_status, run_every=POLL_S if running else None)(handle)
+        st.fragment(check_status, run_every=POLL_S if running else None)(handle, panel)
         if panel.summary():
             st.caption(panel.summary())
         suspects_grid(info, panel, flash_key)
         decisions_list(info, panel, flash_key)
 
 
-def check_status(handle: DatasetHandle) -> None:
+def check_status(handle: DatasetHandle, panel: label_view.LabelPanel) -> None:
     """The start button with the cost, or the running check's progress and cancel (polled)."""
     info = handle.info
     job = current_job(info.meta_dir)
@@ -66,7 +66,6 @@ def check_status(handle: DatasetHandle) -> None:
         st.rerun(scope="app")  # the whole panel shows the new findings
     if message := st.session_state.pop("data_labels_error", None):
         st.warning(message, icon=":material/info:")
-    panel = label_view.label_panel(handle, services().workspace)
     if panel.source is None:
         st.info(panel.unavailable, icon=":material/model_training:")
         return
@@ -86,7 +85,7 @@ def suspects_grid(info: DatasetInfo, panel: label_view.LabelPanel, flash_key: st
                 + (f" of {panel.undecided:,}" if more > 0 else ""))
     for first in range(0, len(panel.cards), CARDS_PER_ROW):
         for column, card in zip(st.columns(CARDS_PER_ROW), panel.cards[first:first + CARDS_PER_ROW]):
-            i = panel.cards.index(card)
+            i = label_view.widget_id(card.path)
             column.image(str(card.file), width=THUMB_PX)
             column.caption(card.caption)
             if column.button("Exclude", key=f"data_labels_exclude_{i}", icon=":material/block:"):
@@ -100,10 +99,10 @@ def decisions_list(info: DatasetInfo, panel: label_view.LabelPanel, flash_key: s
     if not panel.decisions:
         return
     st.markdown(f"**Your decisions** ({len(panel.decisions):,}) — used by the next split and runs")
-    for i, d in enumerate(panel.decisions):
+    for d in panel.decisions:
         text, button = st.columns([5, 1], vertical_alignment="center")
         text.markdown(label_view.decision_line(d))
-        if button.button("Undo", key=f"data_labels_undo_{i}", icon=":material/undo:"):
+        if button.button("Undo", key=f"data_labels_undo_{label_view.widget_id(d.path)}", icon=":material/undo:"):
             act(lambda p=d.path: label_view.undo_decision(info, p), flash_key)
 
 

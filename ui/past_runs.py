@@ -29,6 +29,12 @@ def label_values() -> dict[str, str]:
     return {"name": st.session_state.get(NAME_KEY) or "", "note": st.session_state.get(NOTE_KEY) or ""}
 
 
+def clear_labels() -> None:
+    """After a start: the name and note belonged to that run, not to the next one."""
+    for key in (NAME_KEY, NOTE_KEY):
+        st.session_state.pop(key, None)
+
+
 def past_runs_table(dataset: str) -> None:
     records = services().store.list_runs(dataset=dataset)
     if not records:

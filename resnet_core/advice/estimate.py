@@ -89,6 +89,17 @@ def probe_throughput(model: str, batch_size: int, image_size: int, fine_tune: bo
         return _cache[key]
 
 
+def exact_throughput(model: str, batch_size: int, image_size: int, fine_tune: bool,
+                     device: str | torch.device, steps: int = 2) -> float:
+    """Training images per second at exactly this batch size (probe_throughput caps a CPU's batch to
+    keep the probe short; comparing batch sizes needs the real ones). Not cached: the caller keeps it."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    with _lock:
+        return _measure(model, max(2, int(batch_size)), int(image_size), bool(fine_tune), torch.device(device),
+                        int(steps))
+
+
 def cached_throughput(model: str, batch_size: int, image_size: int, fine_tune: bool,
                       device: str | torch.device, steps: int = 3) -> float | None:
     """The rate an earlier probe of this setting measured in this process, or None."""

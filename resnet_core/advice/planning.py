@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice.cpu_speed import load_cpu_speeds, machine_key
 from resnet_core.advice.limits import outside_card_limits
 from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
 from resnet_core.config import LIMITS, MODELS, ConfigError, TrainConfig
@@ -74,15 +75,20 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
     """Resolve the dataset, ask the wizard, and let explicit choices (non-None overrides) win.
 
     data: a dataset name or folder, or a dataset already opened (a study plans many runs on one).
+    Training on this machine's CPU (gpu_mem_gb detected as none), the batch and image size follow what
+    this CPU measured (the Wizard's 'Measure batch and image sizes'), as the Wizard's plan does.
     devices: train over this many devices (see `for_devices`); sync_batchnorm None lets the plan decide.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     dataset = data if isinstance(data, DatasetHandle) else open_dataset(data, workspace)
     info, report = dataset.info, dataset.report
     check_classes(info.name, report)  # before advice that would only be about a broken dataset
+    cpu_speeds = []
     if gpu_mem_gb == "detect":
         hw = detect_hardware()
         gpu_mem_gb = hw.memory_gb if hw.device == "cuda" and device in ("auto", "cuda") else None
+        if gpu_mem_gb is None and (hw.device == "cpu" or device == "cpu"):
+            cpu_speeds = load_cpu_speeds(workspace.root, machine_key(hw.cpu_count, hw.torch_threads))
     mode, path = weights_request(weights)
     # The bands count the images the run trains on (recommend.training_images); runs on a subset
     # still validate on the whole dataset's validation split.
@@ -96,7 +102,7 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
         weights_available=True if mode == "file" else weights_availability(mode),
         image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
         median_size=median_size(report), model=overrides.get("model"),
-        largest_class=max(report.counts.values(), default=0) or None)
+        largest_class=max(report.counts.values(), default=0) or None, cpu_speeds=cpu_speeds)
     # Runs on a subset still validate on the whole dataset's validation split.
     val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     config = config_from_advice(rec, info.name, overrides, weights=mode, weights_path=path, seed=seed,

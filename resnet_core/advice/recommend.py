@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from resnet_core.advice.class_balance import recommend_class_balance
+from resnet_core.advice.cpu_speed import CpuSpeed, follow_measurement, largest_batch, speed_for
 from resnet_core.advice.limits import RANDOM_INIT_EPOCH_FACTOR, RANDOM_INIT_LR, card_limits
 from resnet_core.advice.model_cards import (
     CARDS,
@@ -251,7 +252,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
               weights_available: bool | Mapping[str, bool] = True, image_size: int | None = None,
               smallest_class: int | None = None, model: str | None = None, dataset_images: int | None = None,
               val_images: int | None = None, median_size: tuple[int, int] | None = None,
-              largest_class: int | None = None) -> Recommendation:
+              largest_class: int | None = None, cpu_speeds: Sequence[CpuSpeed] = ()) -> Recommendation:
     """The model and settings the model cards advise for this dataset and hardware.
 
     num_images is the count the bands are read with: the images a run trains on (`training_images`
@@ -261,8 +262,9 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     scan's median (width, height)); a number is the user's choice.
     gpu_mem_gb None means CPU. weights: auto | imagenet | none; with auto, weights_available (one
     bool, or per model: {"resnet50": True, ...}) decides. model forces the depth (the settings still
-    follow its card). smallest_class and largest_class (images) decide class weighting. Raises
-    RecommendationError for inputs out of range.
+    follow its card). smallest_class and largest_class (images) decide class weighting. cpu_speeds:
+    what this machine's CPU measured (cpu_speed.py); on a CPU plan the batch and image size follow
+    the card unless that measurement says otherwise. Raises RecommendationError for inputs out of range.
     """
     asked_size = image_size
     image_size, size_reason = _image_size(asked_size, median_size)
@@ -313,6 +315,13 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     why["eval_every"] = (f"Evaluate every epoch: the {c.title} card's Eval Steps tip says "
                          f"\"{c.eval_steps_text}\".")
     why["image_size"] = size_reason.format(card=c.title)
+    speed = speed_for(cpu_speeds, model) if x.cpu else None
+    if speed is not None:
+        choice = follow_measurement(speed, batch_size, why["batch_size"], image_size, why["image_size"], epochs,
+                                    num_images, x.priority, largest_batch(model, num_images, pretrained),
+                                    choose_size=asked_size is None, batch_card_words=_cpu_batch_words(c, band, x))
+        batch_size, why["batch_size"] = choice.batch_size, choice.batch_reason
+        image_size, why["image_size"] = choice.image_size, choice.size_reason
 
     warnings[:0] = _warnings(c, band, x, smallest_class)
     class_balance, balance_reason = recommend_class_balance(smallest_class, largest_class)
@@ -403,6 +412,14 @@ def _batch_size(c: ModelCard, band: SizeBand, x: _Inputs, image_size: int) -> tu
         text += (f" Lowered to {value}: a batch cannot hold more than the {x.count} (the training "
                  f"split).")
     return value, text
+
+
+def _cpu_batch_words(c: ModelCard, band: SizeBand, x: _Inputs) -> str:
+    """What the cards say about a batch on a CPU: the CPU tip, then the dataset-size configuration."""
+    cpu_card = c if c.cpu_batch_size else RESNET18
+    lo, hi = cpu_card.cpu_batch_size
+    return (f"the {cpu_card.title} card says \"Reduce batch_size to {lo}-{hi} for CPU\" and "
+            f"{_band_words(c, band, x)} uses {_range(*band.batch_size)}")
 
 
 def _floor_pow2(v: float) -> int:

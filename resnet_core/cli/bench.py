@@ -38,6 +38,10 @@ def register(sub) -> None:
                    help="instead: measure each speed switch on a ready tensor — on the CPU threads, "
                         "channels_last, bf16, eval batch, BN folding, oneDNN; with --device cuda TF32, "
                         "cudnn.benchmark, channels_last, bf16, fused AdamW and CUDA graphs")
+    p.add_argument("--devices", metavar="N,N,...",
+                   help="instead: train the same run on each number of devices (e.g. 1,2; several devices "
+                        "train as a torchrun group) and print images/s and the scaling efficiency; "
+                        "--batch-size is per device")
     p.add_argument("--gpu-figures", action="store_true",
                    help="instead: the GPU figures — each compute setting, the bare-step limit, this engine "
                         "and the plain DataLoader loop per depth at 224 px, and the largest batch that fits; "
@@ -92,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser()
     if out.is_dir():
         raise UserError(f"--out {args.out!r} is a folder; give a file name such as bench.json")
+    if args.devices:
+        return _scaling(options, args.devices, out, args.json)
     if args.gpu_figures:
         return _gpu_figures(args, out)
     if args.knobs and args.device == "cuda":
@@ -133,6 +139,25 @@ def _knobs(options, out: Path, as_json: bool) -> int:
         print(format_knobs(knobs))
         print(f"load average before {before}, after {data['load']['after']}; results written to {out}")
     return 0
+
+
+def _scaling(options, devices: str, out: Path, as_json: bool) -> int:
+    from resnet_core.bench.scaling import format_scaling, measure_scaling, parse_device_counts
+    from resnet_core.bench.side_by_side import BenchError
+    from resnet_core.fsutil import atomic_write_json
+
+    try:
+        report = measure_scaling(options, parse_device_counts(devices),
+                                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except BenchError as e:
+        raise UserError(str(e)) from e
+    atomic_write_json(out, report)
+    if as_json:
+        print_json(report)
+    else:
+        print(format_scaling(report))
+        print(f"results written to {out}")
+    return 1 if any(row["error"] for row in report["scaling"]) else 0
 
 
 def _gpu_figures(args: argparse.Namespace, out: Path) -> int:

@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from resnet_core.cli.train import train_in_foreground  # here: `rename` shares this module, without torch
+    from resnet_core.runs.group import devices_problem
     from resnet_core.runs.store import RunInUseError, RunNotFoundError
 
     workspace, store = open_workspace()
@@ -35,14 +36,17 @@ def run(args: argparse.Namespace) -> int:
         record = get_record(store, args.run_id)
         run_id = record.id
         refuse_unresumable(record, workspace)
+        config = record.config
+        new_devices = args.devices is not None and args.devices != config.devices
+        if new_devices:  # before requeueing: a refused resume leaves the run as it was
+            problem = devices_problem(config, args.devices)
+            if problem:
+                raise UserError(problem)
         try:
             store.requeue_run(run_id)  # atomic: of two processes resuming at once, one wins
         except (RunInUseError, RunNotFoundError) as e:
             raise UserError(f"{e}; {RUNS_HINT}") from e
-        config = record.config
-        if args.devices is not None and args.devices != config.devices:
-            if args.devices < 1:
-                raise UserError(f"--devices must be 1 or more, got {args.devices}")
+        if new_devices:
             config = store.set_devices(run_id, args.devices)
         done = len(store.epochs(run_id))
         print(f"run {run_id}: resuming {record.config.describe()} on '{record.dataset}' after epoch "

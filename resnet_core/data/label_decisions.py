@@ -10,6 +10,9 @@ puts it back where it was.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +79,28 @@ def _folder_class(path: str) -> str:
     return path.split("/", 1)[0]
 
 
+_THREADS = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_writer(meta_dir: Path) -> Iterator[None]:
+    """Read-modify-write of the decisions, one at a time: two quick clicks (or two tabs, or two
+    server processes on one workspace) must not lose a decision."""
+    with _THREADS:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks here (Windows): the thread lock still serialises a server
+            yield
+            return
+        meta_dir.mkdir(parents=True, exist_ok=True)
+        with open(meta_dir / f"{DECISIONS_FILE}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def decide(meta_dir: Path, folder_report: ScanReport, path: str, action: str,
            to_class: str | None = None) -> Decision:
     """Record one decision (replacing any earlier one for the same image) and return it.
@@ -99,7 +124,8 @@ def decide(meta_dir: Path, folder_report: ScanReport, path: str, action: str,
     decision = Decision(path=path, action=action, folder_class=folder_class,
                         to_class=to_class if action == MOVE else None,
                         made=datetime.now(UTC).isoformat(timespec="seconds"))
-    _save(meta_dir, [d for d in load_decisions(meta_dir) if d.path != path] + [decision])
+    with _one_writer(meta_dir):
+        _save(meta_dir, [d for d in load_decisions(meta_dir) if d.path != path] + [decision])
     return decision
 
 
@@ -113,11 +139,12 @@ def move_image(meta_dir: Path, folder_report: ScanReport, path: str, to_class: s
 
 def undo(meta_dir: Path, path: str) -> Decision | None:
     """Forget the decision about one image; the removed decision, or None when there was none."""
-    decisions = load_decisions(meta_dir)
-    kept = [d for d in decisions if d.path != path]
-    if len(kept) == len(decisions):
-        return None
-    _save(meta_dir, kept)
+    with _one_writer(meta_dir):
+        decisions = load_decisions(meta_dir)
+        kept = [d for d in decisions if d.path != path]
+        if len(kept) == len(decisions):
+            return None
+        _save(meta_dir, kept)
     return next(d for d in decisions if d.path == path)
 
 

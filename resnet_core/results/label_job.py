@@ -82,8 +82,12 @@ def feature_source(workspace: Workspace, dataset: str, run_id: int | None = None
     for record in runs:
         path = workspace.run_dir(record.id) / CHECKPOINT_NAME if record is not None else None
         if path is not None and path.is_file():
-            _, meta = load_checkpoint(path)
-            return FeatureSource(str(meta["arch"]), int(meta["image_size"]), str(path), record.id)
+            if record.config is not None:  # the run's own settings: no model file read on every page run
+                arch, size = record.config.model, record.config.image_size
+            else:
+                _, meta = load_checkpoint(path)
+                arch, size = str(meta["arch"]), int(meta["image_size"])
+            return FeatureSource(arch, size, str(path), record.id)
     if run_id is not None:
         raise LabelCheckUnavailable(f"run {run_id} has no trained model to take features from: choose "
                                     "a finished run")

@@ -1,5 +1,7 @@
 """Runs as the user knows them: the SQLite run store, running one run from config to stored result,
-the background job manager (one run per device), and start-up recovery of a workspace.
+the background job manager (one run per device), one run over several devices (group: torchrun
+launched as a subprocess; ddp_worker: each of its processes; group_progress: rank 0's progress
+replayed), and start-up recovery of a workspace.
 
 May import: the base modules, `data` and `training`.
 """

@@ -27,7 +27,7 @@ from resnet_core.config import TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.fsutil import owner_alive
 from resnet_core.runs.group_progress import ProgressWriter
-from resnet_core.runs.runner import execute_run
+from resnet_core.runs.runner import USER_PROBLEMS, execute_run
 from resnet_core.runs.store import RunStore
 from resnet_core.training import distributed
 from resnet_core.training.callbacks import Callback, CancelTraining, FitState
@@ -63,6 +63,12 @@ def pid_file(run_dir: Path, rank: int) -> Path:
     return run_dir / PID_DIR / f"rank{rank}.pid"
 
 
+def error_file(run_dir: Path, rank: int) -> Path:
+    """Where a rank other than 0 leaves the message of a problem the user can act on (the loss
+    diverged, out of memory advice): the launcher stores the run failed with it, not interrupted."""
+    return run_dir / PID_DIR / f"rank{rank}.error"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     workspace = Workspace.at(args.workspace)
@@ -83,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                                  resume=args.resume, dist=ctx)
             print(f"run {args.run_id} {status}", file=sys.stderr)
         else:
-            data = prepare_data(config, workspace, memory_map=True)
-            fit(config, data, callbacks=[cancel], resume=args.resume, dist=ctx)
+            try:
+                data = prepare_data(config, workspace, memory_map=True)
+                fit(config, data, callbacks=[cancel], resume=args.resume, dist=ctx)
+            except USER_PROBLEMS as e:
+                with suppress(OSError):
+                    error_file(run_dir, ctx.rank).write_text(str(e), encoding="utf-8")
+                raise
     finally:
         distributed.teardown()
     return 0

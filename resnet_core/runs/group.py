@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,9 +27,10 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from resnet_core.config import TrainConfig
+from resnet_core.config import MAX_DEVICES, TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.fsutil import owner_alive
+from resnet_core.hardware import detect_hardware
 from resnet_core.runs.ddp_worker import PID_DIR
 from resnet_core.runs.group_progress import ProgressReplay
 from resnet_core.runs.runner import check_same_classes, execute_run, fail_run, failure_message
@@ -45,16 +47,38 @@ POLL_S = 0.2
 # After the group is asked to stop (SIGTERM to torchrun, which passes it on), how long before SIGKILL.
 STOP_GRACE_S = 10.0
 WORKER_MODULE = "resnet_core.runs.ddp_worker"
+# Once rank 0 has stored the run's outcome, how long the other ranks get to finish before they are ended.
+OUTCOME_GRACE_S = 15.0
 
 
 def execute_on_devices(run_id: int, config: TrainConfig, workspace: Workspace, store,
                        callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
-                       resume: bool = False) -> str:
-    """execute_run in this process for one device, execute_group_run for several."""
+                       resume: bool = False, device: str | None = None) -> str:
+    """execute_run in this process for one device, execute_group_run for several. device: the one
+    device a single-device run is pinned to (a study spread over GPUs); a group takes its own leases
+    from the first device, so it is not pinned."""
     record = store.get_run(run_id)
     devices = (record.config if record is not None else config).devices
-    run = execute_group_run if devices > 1 else execute_run
-    return run(run_id, config, workspace, store, callbacks=callbacks, cancel_event=cancel_event, resume=resume)
+    if devices > 1:
+        return execute_group_run(run_id, config, workspace, store, callbacks=callbacks,
+                                 cancel_event=cancel_event, resume=resume)
+    return execute_run(run_id, config, workspace, store, callbacks=callbacks, cancel_event=cancel_event,
+                       resume=resume, device=device)
+
+
+def devices_problem(config: TrainConfig, devices: int) -> str | None:
+    """Why `config` cannot continue on `devices` devices here (None when it can): checked before a
+    run is requeued, so a refused resume leaves the run as it was."""
+    if not isinstance(devices, int) or not 1 <= devices <= MAX_DEVICES:
+        return f"--devices must be a whole number from 1 to {MAX_DEVICES}, got {devices!r}"
+    if config.device != "cpu" and detect_hardware().device == "cuda":
+        import torch
+
+        visible = torch.cuda.device_count()
+        if devices > visible:
+            return (f"{devices} devices were asked for but this machine has {visible} GPU(s); "
+                    f"use --devices {visible} or fewer")
+    return None
 
 
 def device_keys(config: TrainConfig, first: str) -> list[str]:
@@ -103,16 +127,31 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
         stale.unlink(missing_ok=True)
     replay = ProgressReplay(run_dir / PROGRESS_FILE, config, list(callbacks or []))
     group = GroupProcess(worker_command(config, workspace, run_id, resume), run_dir)
+    settled_at = None
     try:
         while group.running():
             if cancel_event.is_set():
                 (run_dir / CANCEL_FILE).touch()
             replay.poll()
+            # Rank 0 stored an outcome (a failure, say) but the others wait in a collective for it;
+            # on NCCL that wait lasts minutes and holds the GPUs: end them after a short grace.
+            settled_at = settled_at or (time.monotonic() if _stored_outcome(store, run_id) else None)
+            if settled_at and time.monotonic() - settled_at > OUTCOME_GRACE_S:
+                log.warning("run %s: its outcome is stored but the group still runs; ending it", run_id)
+                break
             time.sleep(POLL_S)
         replay.poll()
     finally:
         group.stop()
     return _settle(store, run_id, run_dir, group, replay)
+
+
+def _stored_outcome(store, run_id: int) -> bool:
+    try:
+        record = store.get_run(run_id)
+    except Exception:  # the store busy for a moment: ask again at the next poll
+        return False
+    return record is not None and record.status not in ACTIVE
 
 
 def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: ProgressReplay) -> str:
@@ -125,6 +164,10 @@ def _settle(store, run_id: int, run_dir: Path, group: "GroupProcess", replay: Pr
         return fail_run(store, run_id, f"the training processes stopped before training began ({how}); "
                         f"the end of {GROUP_LOG} in the run's folder says why", run_dir,
                         details=group.log_tail())
+    problems = sorted((run_dir / PID_DIR).glob("rank*.error"))
+    if problems:  # a rank stopped on something the user can act on: resuming would only repeat it
+        message = problems[0].read_text(encoding="utf-8", errors="replace").strip()
+        return fail_run(store, run_id, message, run_dir, details=group.log_tail())
     saved = store.epochs(run_id)
     store.finish_run(run_id, RunStatus.INTERRUPTED, {"epoch_ended": saved[-1]["epoch"] if saved else None})
     store.add_note(run_id, f"A process of the group stopped before the run finished ({how}); the others were "
@@ -140,7 +183,7 @@ class GroupProcess:
         self.run_dir = run_dir
         pid_dir = run_dir / PID_DIR
         if pid_dir.is_dir():
-            for old in pid_dir.glob("rank*.pid"):
+            for old in pid_dir.glob("rank*.*"):
                 old.unlink(missing_ok=True)
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # so `-m resnet_core...` imports from any folder
@@ -180,11 +223,17 @@ class GroupProcess:
         return pids
 
     def how_it_ended(self) -> str:
+        """'process 4242 was killed (SIGKILL)', from torchrun's report of its first failed rank."""
         code = self.proc.returncode
         if code is not None and code < 0:
-            return f"ended by signal {signal.Signals(-code).name}"
-        killed = [line for line in self.log_tail().splitlines() if "Signal" in line or "exitcode" in line]
-        return f"exit code {code}" + (f": {killed[-1].strip()}" if killed else "")
+            return f"torchrun was ended by {signal.Signals(-code).name}"
+        log = self.log_tail(20_000)
+        log = log[log.rfind("Root Cause"):] if "Root Cause" in log else log  # not the ranks torchrun ended
+        if killed := re.search(r"Signal \d+ \((SIG\w+)\) received by PID (\d+)", log):
+            return f"process {killed.group(2)} was killed ({killed.group(1)})"
+        if exited := re.search(r"exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)", log):
+            return f"process {exited.group(2)} exited with code {exited.group(1)}"
+        return f"torchrun exited with code {code}"
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

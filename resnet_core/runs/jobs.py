@@ -6,14 +6,20 @@ half an update. Nothing here knows about Streamlit.
 
 By default one run at a time per device (two trainings on one GPU mostly fight over its memory and
 finish no sooner); later submissions wait in order.
+
+When the process exits (Ctrl-C on the server), every manager stops its training at the next batch and
+stores it as interrupted, resumable, before the interpreter goes: the worker threads are daemons, and
+one killed in the middle of a batch left its run 'running' and aborted the process.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import math
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -23,17 +29,19 @@ from typing import Any
 from resnet_core.config import TrainConfig
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.eta import RunPace
-from resnet_core.runs.group import device_keys, execute_on_devices
+from resnet_core.runs.group import device_keys, devices_problem, execute_on_devices
 from resnet_core.runs.lease import hold_devices
 from resnet_core.runs.recovery import resume_problem
 from resnet_core.runs.runner import create_run
 from resnet_core.status import ACTIVE, RunStatus
-from resnet_core.training.callbacks import Callback, FitState
+from resnet_core.training.callbacks import Callback, FitState, StopForExit
 
 log = logging.getLogger("resnet_pilot.runs")
 
 # How often (seconds) batch-level progress is published; epoch ends are always published.
 PUBLISH_INTERVAL_S = 0.25
+# At exit, how long to wait for a training to reach its next batch (a CPU batch at 224 px takes seconds).
+EXIT_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class JobSnapshot:
     notes: tuple[str, ...] = ()
     final: dict[str, Any] | None = None
     prep: tuple[str, int, int] | None = None  # (stage, done, total) while preparing data
+    devices: int = 1  # processes training the run together (DDP)
 
     @property
     def is_active(self) -> bool:
@@ -98,9 +107,11 @@ class JobManager:
         self._running: dict[str, set[int]] = {}
         self._finished_order: deque[int] = deque()
         self._closed = False
+        self._exiting = False  # stop_for_exit was called: trainings stop at their next batch
         # Held from creating a run's row to queueing it, so run ids follow queue order even when
         # several browser sessions submit at once.
         self._submit_lock = threading.Lock()
+        _MANAGERS.add(self)
 
     # -- submitting -------------------------------------------------------------------------
 
@@ -126,6 +137,8 @@ class JobManager:
         if record.status in ACTIVE and self.snapshot(run_id) is not None:
             raise ValueError(f"run {run_id} is already {record.status}")
         problem = resume_problem(record, self.workspace)  # no saved epoch, dataset changed, ...
+        if not problem and devices is not None and devices != record.config.devices:
+            problem = devices_problem(record.config, devices)
         if problem:
             raise ValueError(problem)
         self.store.requeue_run(run_id)
@@ -139,7 +152,8 @@ class JobManager:
         key = device_key(device or config.device)
         job = _Job(run_id, config, key, resume, pinned=device is not None)
         job.snapshot = JobSnapshot(run_id=run_id, status=RunStatus.QUEUED, description=config.describe(),
-                                   dataset=config.dataset, device=key, epochs=config.epochs)
+                                   dataset=config.dataset, device=key, epochs=config.epochs,
+                                   devices=config.devices)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job manager is shut down")
@@ -210,6 +224,22 @@ class JobManager:
         with self._changed:
             while any(self._running.values()) and time.monotonic() < deadline:
                 self._changed.wait(0.1)
+
+    def stop_for_exit(self, timeout: float = EXIT_WAIT_S) -> bool:
+        """The process is exiting: take nothing new, stop the trainings at their next batch (stored as
+        interrupted, so Resume continues them) and wait for their threads; True when all stopped in time.
+        Queued runs stay queued: start-up recovery marks them interrupted (never started)."""
+        with self._lock:
+            self._closed = self._exiting = True
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while any(self._running.values()) and time.monotonic() < deadline:
+                self._changed.wait(0.1)
+            return not any(self._running.values())
+
+    @property
+    def exiting(self) -> bool:
+        return self._exiting
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -326,7 +356,12 @@ class _SnapshotPublisher(Callback):
         self._last = 0.0
         self._pace = RunPace()  # this process's pace only: a resumed run's earlier epochs took no time here
 
+    def _stop_if_exiting(self) -> None:
+        if self.manager.exiting:
+            raise StopForExit("the server stopped")
+
     def on_prepare(self, stage: str, done: int, total: int) -> None:
+        self._stop_if_exiting()
         now = time.monotonic()
         if done == total or now - self._last >= PUBLISH_INTERVAL_S:
             self._last = now
@@ -339,9 +374,11 @@ class _SnapshotPublisher(Callback):
                               batch_size=state.batch_size)
 
     def before_epoch(self, state: FitState) -> None:
+        self._stop_if_exiting()
         self._pace.epoch_started(time.monotonic())
 
     def after_batch(self, state: FitState) -> None:
+        self._stop_if_exiting()
         now = time.monotonic()
         self._pace.batches_done(now, state.batch)
         if now - self._last >= PUBLISH_INTERVAL_S:
@@ -372,6 +409,20 @@ class _SnapshotPublisher(Callback):
             lr=state.lr, images_per_s=last.get("images_per_s"), batch_size=state.batch_size,
             history=tuple(dict(h) for h in state.history), best_epoch=state.best_epoch,
             notes=tuple(state.notes), message=state.stop_reason)
+
+
+_MANAGERS: weakref.WeakSet[JobManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_managers_at_exit() -> None:
+    """Runs after the main thread ended (daemon threads still run): stop every manager's trainings."""
+    for manager in list(_MANAGERS):
+        try:
+            if not manager.stop_for_exit():
+                log.warning("a training did not reach its next batch within %.0f s of exit", EXIT_WAIT_S)
+        except Exception:  # exiting anyway: one manager's trouble must not keep the others running
+            log.exception("stopping the trainings at exit")
 
 
 def device_key(requested: str) -> str:

@@ -32,6 +32,7 @@ from resnet_core.training.callbacks import (
     CancelOnEvent,
     CancelTraining,
     FitState,
+    StopForExit,
     TrainingDiverged,
 )
 from resnet_core.training.distributed import DistContext, is_peer_failure
@@ -138,6 +139,12 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
         atomic_write_json(run_dir / "preprocess.json", preprocess_spec(config.image_size))
         result = fit(config, data, callbacks=cbs, checkpoint_dir=run_dir, resume=resume,
                      device=resolve_device(device) if device else None, dist=dist)
+    except StopForExit:  # the server is stopping: no test pass, nothing more written but the status
+        saved = (run_dir / "last.pt").is_file()
+        store.add_note(run_id, "Stopped when the server stopped; " + (
+            "Resume continues from the last saved epoch." if saved else "no epoch was saved yet: Re-run starts it again."))
+        store.finish_run(run_id, RunStatus.INTERRUPTED)
+        return RunStatus.INTERRUPTED
     except CancelTraining as e:  # while preparing the data (fit handles a cancel during training)
         store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
         store.finish_run(run_id, RunStatus.CANCELLED)

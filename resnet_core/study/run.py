@@ -258,13 +258,14 @@ class StudyEstimate:
                 f"{where}; early stopping usually ends runs sooner")
 
 
-def makespan(seconds: Sequence[float], devices: int) -> float:
-    """How long configurations take when each, in order, starts on the first device to come free."""
+def makespan(seconds: Sequence[float], devices: int, round_robin: bool = False) -> float:
+    """How long configurations take when each, in order, starts on the first device to come free
+    (the command line), or, with round_robin, waits on device i mod K (the dashboard queues them so)."""
     free_at = [0.0] * max(1, devices)
-    for s in seconds:
-        if s > 0:
-            soonest = free_at.index(min(free_at))
-            free_at[soonest] += s
+    todo = [s for s in seconds if s > 0]
+    for i, s in enumerate(todo):
+        device = i % len(free_at) if round_robin else free_at.index(min(free_at))
+        free_at[device] += s
     return max(free_at)
 
 
@@ -272,7 +273,7 @@ Rate = Callable[[TrainConfig], float]
 
 
 def estimate_study_time(plan: StudyPlan, images_per_s: Rate | float | None = None,
-                        store=None, devices: int = 1) -> StudyEstimate:
+                        store=None, devices: int = 1, round_robin: bool = False) -> StudyEstimate:
     """Training time of the configurations not done yet (all of them without a store), with
     `devices` GPUs each training one configuration at a time. CPU slots share one set of cores, so
     they count as one device here: running two at once on a CPU seldom halves the time.
@@ -297,7 +298,7 @@ def estimate_study_time(plan: StudyPlan, images_per_s: Rate | float | None = Non
                                              num_test=plan.num_test).seconds
         per_entry.append(seconds)
     remaining = sum(1 for s in per_entry if s > 0)
-    return StudyEstimate(makespan(per_entry, devices), tuple(per_entry), remaining, max(1, devices))
+    return StudyEstimate(makespan(per_entry, devices, round_robin), tuple(per_entry), remaining, max(1, devices))
 
 
 def _rate_function(images_per_s: Rate | float | None) -> Rate:

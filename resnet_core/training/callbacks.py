@@ -27,6 +27,12 @@ class CancelTraining(Exception):
     """The user cancelled; the run keeps everything learned so far."""
 
 
+class StopForExit(KeyboardInterrupt):
+    """The process is exiting (the server was stopped): the run stops at once, without the final test
+    pass a cancel makes, and is stored as interrupted, to resume from its last saved epoch. A
+    KeyboardInterrupt, so the engine treats it as Ctrl-C."""
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; carrying on would only waste time."""
 

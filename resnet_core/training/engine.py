@@ -424,13 +424,18 @@ class EpochProgress:
 
     @classmethod
     def start(cls, data: TrainingData, seed: int, epoch: int,
-              device: torch.device = torch.device("cpu"), dist: DistContext | None = None) -> "EpochProgress":
+              device: torch.device = torch.device("cpu"), dist: DistContext | None = None,
+              balanced: bool = False) -> "EpochProgress":
         """The epoch's order (drawn on the CPU, so it is the same on every device and every rank) and,
         on CUDA, a generator on the device for the augmentation, seeded alike. In a DDP group each
-        rank keeps its shard of the order, and draws its augmentation from a seed of its own."""
+        rank keeps its shard of the order, and draws its augmentation from a seed of its own.
+        balanced: the balanced sampler (class_balance="balanced_sampler")."""
         epoch_seed = seed * 100_003 + epoch
         gen = torch.Generator().manual_seed(epoch_seed)
-        order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
+        if balanced:
+            order = balanced_order(data.train_idx, data.labels[data.train_idx], gen)
+        else:
+            order = data.train_idx[torch.randperm(len(data.train_idx), generator=gen)]
         if dist:
             order = dist.shard(order)
             epoch_seed = epoch_seed * 1_009 + dist.rank
@@ -447,7 +452,8 @@ def _train_epoch_with_oom_retry(model, optimizer, scaler, data, images, feats, s
     first image not yet trained on. (Not in a DDP group: the ranks' batches must stay in step, so
     running out of memory there ends the run with advice.)"""
     progress = EpochProgress.start(data, state.config.seed, state.epoch, speed.device,
-                                   group.ctx if group else None)
+                                   group.ctx if group else None,
+                                   balanced=state.config.class_balance == "balanced_sampler")
     while True:
         try:
             return train_one_epoch(model, optimizer, scaler, data, state, speed, cbs, images=images,
@@ -514,7 +520,8 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
     cfg = state.config
     set_train_mode(model, cfg.fine_tune)
     images = images or DeviceImages(data.pixels, data.labels, speed.device, state.batch_size)
-    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device, group.ctx if group else None)
+    p = progress or EpochProgress.start(data, cfg.seed, state.epoch, speed.device, group.ctx if group else None,
+                                        balanced=cfg.class_balance == "balanced_sampler")
     order = p.order.to(images.index_device)  # once per epoch: slicing it then costs no copy
     gen = p.generator
     loss_weights = class_loss_weights(data.labels[data.train_idx], len(data.classes)).to(speed.device) \
@@ -585,6 +592,15 @@ def _check_finite(total_loss: torch.Tensor, cfg: TrainConfig, epoch: int, batche
     value = total_loss.item()
     if not math.isfinite(value):
         _diverged(cfg, epoch, f"by batch {batches}", value)
+
+
+def balanced_order(train_idx: torch.Tensor, train_labels: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """An epoch of training rows drawn with replacement, each class equally likely: a small class's
+    images are seen several times an epoch, a large class's some not at all. As many draws as rows."""
+    counts = torch.bincount(train_labels)
+    chance = 1.0 / counts[train_labels].double()
+    picks = torch.multinomial(chance, len(train_idx), replacement=True, generator=gen)
+    return train_idx[picks]
 
 
 def class_loss_weights(train_labels: torch.Tensor, num_classes: int) -> torch.Tensor:

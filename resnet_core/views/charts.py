@@ -231,12 +231,39 @@ def learning_curves(tables: Sequence[dict[str, Any]]) -> go.Figure:
 
 # ----- confusion matrix ----------------------------------------------------------------------
 
+# Axis labels of the confusion matrix: longer names are shortened in the middle (the end often tells
+# similar names apart: 'class_001'), and the full name shows on hover; the columns' labels turn when
+# many classes or long names would overlap side by side.
+LABEL_MAX_CHARS = 14
+TILT_CLASSES = 6  # more classes than this: the column labels are tilted
+TILT_CHARS = 6  # a label longer than this: tilted too
+
+
+def short_label(name: str, max_chars: int = LABEL_MAX_CHARS) -> str:
+    """'a_very_long_class_name' → 'a_very_…s_name': the start and the end, at most max_chars long."""
+    if len(name) <= max_chars:
+        return name
+    tail = (max_chars - 1) // 3
+    return f"{name[:max_chars - 1 - tail]}…{name[len(name) - tail:]}"
+
+
+def confusion_axis_labels(classes: Sequence[str]) -> dict[str, Any]:
+    """How the matrix's axes name the classes: their full names as the tick values (what a click and
+    the hover report), short labels as the text, the columns' angle and the label size."""
+    shown = [short_label(c) for c in classes]
+    tilt = len(classes) > TILT_CLASSES or any(len(s) > TILT_CHARS for s in shown)
+    angle = -90 if len(classes) > 20 else -45 if tilt else 0
+    font = 9 if len(classes) > 30 else 11 if len(classes) > 15 else 12
+    return {"tickvals": list(classes), "ticktext": shown, "tickangle": angle, "font_size": font}
+
+
 def confusion_heatmap(classes: Sequence[str], matrix: Sequence[Sequence[int]]) -> go.Figure:
     """Counts of true (rows) against predicted (columns) classes, the count written in each cell.
 
     Plotly heatmaps report no click selections, so an invisible layer of markers (named
     CONFUSION_CELLS) sits on the cell centres: clicking a cell selects its marker, whose x is the
-    predicted and y the true class.
+    predicted and y the true class. Long or many class names are shortened and tilted on the axes
+    (confusion_axis_labels); the hover names the cell's classes in full.
     """
     classes = [str(c) for c in classes]
     z = [[int(v) for v in row] for row in matrix]
@@ -256,9 +283,17 @@ def confusion_heatmap(classes: Sequence[str], matrix: Sequence[Sequence[int]]) -
         selected=dict(marker=dict(color="rgba(0,0,0,0)")),
         unselected=dict(marker=dict(opacity=0)),
         hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} images<extra></extra>"))
-    fig.update_xaxes(title_text="predicted", side="bottom", type="category", showgrid=False)
-    fig.update_yaxes(title_text="true", autorange="reversed", type="category", showgrid=False)
+    labels = confusion_axis_labels(classes)
+    ticks = dict(tickmode="array", tickvals=labels["tickvals"], ticktext=labels["ticktext"],
+                 tickfont=dict(size=labels["font_size"]), automargin=True)
+    fig.update_xaxes(title_text="predicted", side="bottom", type="category", showgrid=False,
+                     tickangle=labels["tickangle"], **ticks)
+    fig.update_yaxes(title_text="true", autorange="reversed", type="category", showgrid=False, **ticks)
+    if len(classes) > 20:  # a count in each of hundreds of small cells is only noise
+        fig.update_traces(texttemplate=None, selector=dict(type="heatmap"))
     size = min(720, 140 + 40 * len(classes))
+    if labels["tickangle"]:  # room under the matrix for the tilted names
+        size += int(6 * max(len(t) for t in labels["ticktext"]))
     fig.update_layout(height=size, clickmode="event+select", dragmode=False,
                       **{**_LAYOUT, "margin": dict(l=10, r=10, t=20, b=10)})
     return fig

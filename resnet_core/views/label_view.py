@@ -3,6 +3,7 @@ will cost, the suspects still to decide on (thumbnail, given and suggested label
 the user's decisions with their undo."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,6 @@ class LabelPanel:
     cards: list[SuspectCard] = field(default_factory=list)  # the most suspicious undecided first
     undecided: int = 0  # suspects not decided on, all of them (cards shows the first few)
     decisions: list[Decision] = field(default_factory=list)  # newest first
-    classes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.check is None:
@@ -71,8 +71,13 @@ def label_panel(handle: DatasetHandle, workspace: Workspace) -> LabelPanel:
     undecided = [s for s in (check.report.suspects if check else []) if s.path not in decided]
     cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}")
              for s in undecided[:SUSPECTS_SHOWN]]
-    return LabelPanel(source, unavailable, check, cards, len(undecided), decisions[::-1],
-                      list(folder_report(info).classes))
+    return LabelPanel(source, unavailable, check, cards, len(undecided), decisions[::-1])
+
+
+def widget_id(path: str) -> str:
+    """A widget key suffix for one image: the buttons stay on their image when the lists change
+    (another tab's decision, a check finishing) between a page's draw and a click."""
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
 def cost_line(source: FeatureSource, num_images: int, num_classes: int) -> str:

@@ -51,6 +51,7 @@ class RunView:
     images_per_s: float | None = None
     queue_position: int | None = None
     device: str = ""
+    devices: int = 1  # processes training it together (DDP)
     prep: tuple[str, int, int] | None = None
     history: tuple[dict[str, Any], ...] = ()
     best_epoch: int = 0
@@ -80,6 +81,7 @@ def view_from_snapshot(snap: JobSnapshot) -> RunView:
         epochs=snap.epochs, source="job", phase=snap.phase, epoch=snap.epoch, batch=snap.batch,
         num_batches=snap.num_batches, progress=snap.progress, elapsed_s=snap.elapsed_s, eta_s=snap.eta_s,
         lr=snap.lr, images_per_s=snap.images_per_s, queue_position=snap.queue_position, device=snap.device,
+        devices=snap.devices,
         prep=snap.prep, history=tuple(snap.history), best_epoch=final.get("best_epoch") or snap.best_epoch,
         stopped_early=bool(final.get("stopped_early")), final=final, message=snap.message,
         notes=tuple(snap.notes))
@@ -97,7 +99,7 @@ def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> Run
         epochs=planned, source="store", phase="training" if record.status == RunStatus.RUNNING else record.status,
         epoch=done, progress=min(1.0, done / planned) if planned else 0.0, lr=finite_or_none(last.get("lr")),
         images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
-        history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
+        devices=config.devices if config else 1, history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
         stopped_early=bool(record.stopped_early), final=final, message=record.error,
         notes=tuple(record.notes))
 
@@ -190,8 +192,10 @@ def resumable(workspace: Workspace, run_id: int) -> bool:
 
 
 def run_caption(view: RunView) -> str:
-    """'Dataset **pets** · 10 epochs planned · cpu'."""
+    """'Dataset **pets** · 10 epochs planned · cpu' ('· cpu × 2 processes (DDP)' for a group)."""
     device = f" · {view.device}" if view.device else ""
+    if view.devices > 1:
+        device += f" × {view.devices} {'processes' if view.device == 'cpu' else 'GPUs'} (DDP)"
     return f"Dataset **{view.dataset}** · {view.epochs} epochs planned{device}"
 
 

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_core import hardware
 from resnet_core.advice.limits import Limits, setting_limits
-from resnet_core.advice.planning import weights_availability, with_overrides
+from resnet_core.advice.planning import for_devices, weights_availability, with_overrides
 from resnet_core.advice.recommend import patience_for
 from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
@@ -21,8 +22,8 @@ from resnet_core.views import glossary
 
 # The form's fields (TrainConfig names), in the order the page draws them.
 FORM_FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
-               "patience", "eval_every", "image_size", "seed", "device", "class_balance")
-WHOLE_NUMBERS = ("epochs", "batch_size", "patience", "eval_every", "image_size", "seed")
+               "patience", "eval_every", "image_size", "seed", "device", "class_balance", "devices")
+WHOLE_NUMBERS = ("epochs", "batch_size", "patience", "eval_every", "image_size", "seed", "devices")
 SEED_RANGE = (0, 2**31 - 1)
 
 # What each choice means, as the widgets' help.
@@ -35,8 +36,12 @@ CHOICE_HELP = {
                  "but usually less accurate.",
     "augmentation": "\n".join(f"- **{k}**: {v}" for k, v in AUGMENTATION_DESCRIPTIONS.items()),
     "device": "Where to train; 'auto' picks the GPU when there is one.",
-    "class_balance": "With unequal classes, a class-weighted loss keeps the model from favouring the large "
-                     "ones (the Wizard recommends it at 3× or more).",
+    "class_balance": "With unequal classes, a class-weighted loss (or a balanced sampler, which draws every "
+                     "class as often) keeps the model from favouring the large ones (the Wizard recommends "
+                     "the one that measured better at 3× or more).",
+    "devices": "Train this one run on several GPUs at once (DistributedDataParallel, one process per GPU). "
+               "The batch size stays per GPU; the learning rate is multiplied by the number of GPUs "
+               "(the linear scaling rule) unless you change it.",
     "weights_file": "A state dict or checkpoint of a ResNet of the chosen depth; its classification layer "
                     "is replaced to fit your classes.",
 }
@@ -120,9 +125,33 @@ def config_from_form(values: Mapping[str, Any], dataset: str, filled_from: Train
         typed[name] = int(typed[name])
     typed["learning_rate"] = float(typed["learning_rate"])
     base = filled_from if filled_from is not None else TrainConfig(dataset=dataset)
+    devices = typed.pop("devices")
     changed = {name: value for name, value in typed.items() if getattr(base, name) != value}
-    return with_overrides(base, {**changed, "dataset": dataset,
-                                 "weights_path": weights_path if typed["weights"] == "file" else None})
+    config = with_overrides(base, {**changed, "dataset": dataset, "devices": 1,
+                                   "weights_path": weights_path if typed["weights"] == "file" else None})
+    if devices == 1:
+        return config
+    config, _notes = for_devices(config, devices, None, on_gpu=config.device != "cpu" and hardware.gpu_count() > 1,
+                                 lr_chosen="learning_rate" in changed)
+    return config
+
+
+def device_choices() -> list[int] | None:
+    """How many GPUs the form offers to train one run on (1 to all of them), or None where there are
+    fewer than two (the choice is then not shown)."""
+    count = hardware.gpu_count()
+    return list(range(1, count + 1)) if count > 1 else None
+
+
+def devices_label(devices: int) -> str:
+    return "1 GPU" if devices == 1 else f"{devices} GPUs (DDP)"
+
+
+def batch_caption(batch_size: int, devices: int) -> str:
+    """Under the Devices choice: the global batch the per-GPU batch size makes ('' on one GPU)."""
+    if devices <= 1:
+        return ""
+    return f"Per GPU: the global batch is {int(batch_size) * devices} ({batch_size} × {devices} GPUs)."
 
 
 def weights_file_verdict(path: str, model: str) -> tuple[str | None, str | None]:

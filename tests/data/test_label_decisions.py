@@ -104,3 +104,33 @@ def test_excluding_every_image_of_a_class_leaves_the_class_out(dataset):
     decided = dataset_report(dataset)
     assert decided.classes == ["class_0", "class_2"]
     assert any("class_1" in w and "no usable images" in w for w in decided.warnings)
+
+
+def test_decisions_made_at_the_same_time_are_all_kept(dataset, monkeypatch):
+    """Two tabs (or quick clicks) deciding at once: each read-modify-write waits for the other."""
+    import threading
+    import time
+
+    from resnet_core.data import label_decisions
+
+    report = folder_report(dataset)
+    paths = [e.path for e in report.images[:8]]
+    real_load = label_decisions.load_decisions
+
+    def slow_load(meta_dir):  # widens the window between reading and writing the file
+        found = real_load(meta_dir)
+        time.sleep(0.05)
+        return found
+    monkeypatch.setattr(label_decisions, "load_decisions", slow_load)
+    threads = [threading.Thread(target=exclude_image, args=(dataset.meta_dir, report, p)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(d.path for d in real_load(dataset.meta_dir)) == sorted(paths)
+    undone = [threading.Thread(target=undo, args=(dataset.meta_dir, p)) for p in paths[:4]]
+    for t in undone:
+        t.start()
+    for t in undone:
+        t.join()
+    assert sorted(d.path for d in real_load(dataset.meta_dir)) == sorted(paths[4:])

@@ -18,6 +18,7 @@ from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.results.label_check import LabelReport, Suspect
 from resnet_core.results.label_job import save_report
+from resnet_core.views.label_view import widget_id
 from resnet_core.workspace import Workspace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -53,11 +54,11 @@ def test_exclude_a_suggested_mislabel_on_the_data_page(browser, tmp_path):
             expect(page.get_by_text("looks like class_1 (93%)")).to_be_visible()
             images = page.get_by_test_id("stMetric").filter(has_text="Images").get_by_test_id("stMetricValue")
             expect(images).to_have_text("20")
-            keyed(page, "data_labels_exclude_0").get_by_role("button").click()
+            keyed(page, f"data_labels_exclude_{widget_id(suspect)}").get_by_role("button").click()
             expect(page.get_by_text(f"Left out {suspect}")).to_be_visible()
             expect(page.get_by_text("left out (its folder says 'class_0')")).to_be_visible()
             expect(images).to_have_text("19")
-            expect(keyed(page, "data_labels_undo_0")).to_be_visible()
+            expect(keyed(page, f"data_labels_undo_{widget_id(suspect)}")).to_be_visible()
             Shots().take(page, "data-label-excluded")
     assert open_dataset("shapes", workspace).report.excluded == [suspect]
     assert folder_state(folder) == before

@@ -371,3 +371,26 @@ def test_the_table_shows_each_runs_name_settings_and_note_and_the_user_edits_the
     assert dict(zip(table["run_id"], table["Name"]))[second] == "frozen backbone"
     assert "frozen backbone" in at.selectbox(key="compare_run").format_func(second)
     assert "how far the head alone gets" in texts(at.caption)
+
+
+def test_showing_24_of_28_misclassified_images_expands_to_all(trained):
+    store = services().store
+    (first, _), _ = trained
+    root = Path(store.get_run(first).dataset_root)
+    classes = ["class_0", "class_1", "class_2"]
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("class_1_*.png"))
+    wrong = [{"path": files[i % len(files)], "true": "class_1", "predicted": "class_0", "probability": 0.6}
+             for i in range(28)]
+    report = {"classes": classes, "confusion": [[30, 0, 0], [28, 2, 0], [0, 0, 30]],
+              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 30} for c in classes],
+              "misclassified": wrong, "test_images": 90}
+    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": 0.69, "val_acc": 0.7, "val_loss": 0.6, "train_time_s": 1.0,
+                                           "epoch_ended": 1, "best_epoch": 1, "final_metrics": report})
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(run_id).run()
+    assert len(at.image) == 24
+    assert any("Showing 24 of 28" in c.value for c in at.caption)
+    at.toggle(key=f"compare_all_thumbs_{run_id}").set_value(True).run()
+    assert not at.exception
+    assert len(at.image) == 28 and not any("Showing 24 of 28" in c.value for c in at.caption)

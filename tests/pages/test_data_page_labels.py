@@ -13,6 +13,7 @@ from resnet_core.results.label_check import LabelReport, Suspect
 from resnet_core.results.label_job import current_job, save_report
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
+from resnet_core.views.label_view import widget_id
 from ui.shared import DATASET
 
 
@@ -65,19 +66,19 @@ def test_exclude_a_suggested_image_then_undo_it(data_page, env, tiny):
     assert "looks like **class_1** (91%)" in texts(at.caption)
     assert metrics(at)["Images"] == "36"
 
-    at.button(key="data_labels_exclude_0").click().run()
+    at.button(key=f"data_labels_exclude_{widget_id(suspect)}").click().run()
     assert not at.exception and not at.error
     assert metrics(at)["Images"] == "35"  # the report is the dataset's as the next run sees it
     assert f"Left out {suspect}" in texts(at.success)
     assert f"`{suspect}` — left out" in texts(at.markdown)
-    assert not [b for b in at.button if b.key == "data_labels_exclude_0"]  # decided: no longer listed
+    assert not [b for b in at.button if b.key == f"data_labels_exclude_{widget_id(suspect)}"]  # decided: no longer listed
     split = open_dataset(tiny, env).split
     assert suspect not in {e.path for e in split.train + split.val + split.test}
 
-    at.button(key="data_labels_undo_0").click().run()
+    at.button(key=f"data_labels_undo_{widget_id(suspect)}").click().run()
     assert metrics(at)["Images"] == "36"
     assert f"Undone: {suspect} is back in 'class_0'" in texts(at.success)
-    assert at.button(key="data_labels_exclude_0")  # listed again
+    assert at.button(key=f"data_labels_exclude_{widget_id(suspect)}")  # listed again
     assert folder_state(handle.info.root) == before
 
 
@@ -87,7 +88,7 @@ def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
     save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
         Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
     at = data_page.run()
-    at.button(key="data_labels_move_0").click().run()
+    at.button(key=f"data_labels_move_{widget_id(suspect)}").click().run()
     assert not at.exception and not at.error
     assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 12, "class_2": 13}
     assert "counted as 'class_2' instead of 'class_0'" in texts(at.markdown)

@@ -187,6 +187,8 @@ def test_start_a_run_and_see_it_finish(tiny):
     record = services().store.get_run(run_id)
     assert record.config.image_size == 32 and record.config.weights == "none" and record.config.epochs == 2
     assert (record.name, record.user_note) == ("first try", "two epochs to see it work")
+    # The name and note belonged to that run: the form for the next one starts without them.
+    assert at.text_input(key="train_run_name").value == "" and at.text_input(key="train_run_note").value == ""
 
 
 def test_the_past_runs_of_the_chosen_dataset_are_listed_with_name_status_accuracy_and_when(tiny, env, tmp_path):

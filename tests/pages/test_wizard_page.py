@@ -235,18 +235,18 @@ def test_measured_runs_that_confirm_the_pick_say_so(pets):
     assert "ranked 1st of 2" in text and "the measurement agrees with the model cards" in text
 
 
-def test_imbalanced_classes_get_class_weighted_loss_and_the_train_form_keeps_it(app, workspace, tmp_path):
+def test_imbalanced_classes_get_the_balanced_sampler_and_the_train_form_keeps_it(app, workspace, tmp_path):
     info = register_folder(make_image_folder(tmp_path / "skewed", num_classes=3, per_class=[30, 10, 8]),
                            workspace)
     app.session_state[DATASET] = info.name
     app.run()
     assert app.number_input(key="wizard_largest").value == 30
     advice = " ".join(i.value for i in app.info)
-    assert "Class-weighted loss: the largest class has 3.8× the images of the smallest" in advice
+    assert "Balanced sampler: the largest class has 3.8× the images of the smallest" in advice
     app.button(key="wizard_train").click().run()
     assert not app.exception
-    assert app.session_state[PLAN].class_balance == "weighted_loss"
-    assert app.selectbox(key="train_class_balance").value == "weighted_loss"
+    assert app.session_state[PLAN].class_balance == "balanced_sampler"
+    assert app.selectbox(key="train_class_balance").value == "balanced_sampler"
     # Classes within 3× of each other: no weighting, and nothing to say about it up front.
     app.switch_page("pages/wizard.py").run()
     app.number_input(key="wizard_largest").set_value(20).run()
@@ -334,6 +334,42 @@ def test_a_reason_opens_its_card_with_the_quote_marked(app):
     assert not app.exception
     marked = [m.value for m in app.markdown if ":orange-background[**" in m.value]
     assert marked and "Reduce batch\\_size to 4-8 for CPU" in marked[0]
+
+
+def test_on_a_cpu_the_batch_follows_this_machines_measurement_with_the_cards_sentence_beside_it(app, monkeypatch):
+    import ui.cpu_speed_panel as panel
+    from resnet_core.advice.cpu_speed import CpuSpeed
+    from resnet_core.hardware import detect_hardware
+
+    asked = []
+
+    def fake_measure(model, card_batch, card_size, max_batch, machine, **kwargs):
+        asked.append((model, card_batch, card_size, max_batch))
+        return CpuSpeed(model, True, machine, ((8, 224, 20.0), (16, 224, 24.0), (64, 224, 32.0)))
+
+    monkeypatch.setattr(panel, "measure_cpu_speed", fake_measure)
+    plan_for(app, 1000, 10, None)
+    assert detect_hardware().device == "cpu"  # the test machine trains on its CPU, as the plan does
+    assert int(metrics(app)["Batch size"]) == 8  # nothing measured yet: the card's
+    app.button(key="wizard_cpu_measure").click().run()
+    assert not app.exception and not app.error
+    assert asked == [("resnet18", 8, 224, 128)]  # the card's batch and size, up to the card's largest batch
+
+    batch = next(m for m in app.metric if m.label == "Batch size")
+    assert batch.value == "64"
+    assert 'the ResNet-18 card says "Reduce batch_size to 4-8 for CPU"' in batch.help
+    assert "batch 64 measured 1.6× faster per image than 8" in batch.help
+    assert any("224 px: batch 8 → 20 images/s, batch 16 → 24 images/s, batch 64 → 32 images/s" in m.value
+               for m in app.markdown)
+    # The time estimate uses the plan's own measured batch, and says nothing that contradicts it.
+    assert "Estimated training time" in metrics(app)
+    captions = " ".join(c.value for c in app.caption)
+    assert "Measured here with the plan's batches of 64 at 224 px" in captions
+    assert "hardly depends" not in captions
+    assert "wizard_measure" not in [b.key for b in app.button]
+    # A plan for a GPU does not follow what this CPU measured.
+    plan_for(app, 1000, 10, 8.0)
+    assert "measured" not in next(m for m in app.metric if m.label == "Batch size").help
 
 
 def test_find_a_learning_rate_draws_the_range_test_with_the_suggestion(pets, monkeypatch):

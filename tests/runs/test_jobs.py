@@ -222,3 +222,39 @@ def test_runs_pinned_to_two_devices_train_at_once_each_on_its_own(workspace, tmp
         assert devices[unpinned] is None
     finally:
         jm.shutdown(timeout=2)
+
+
+def test_a_run_pinned_to_a_device_trains_with_the_default_runner(manager, tmp_path):
+    """The pin reaches the real runner (one process or a group) and the run trains there."""
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    run_id = manager.submit(_config(folder, epochs=1), device="cpu")
+    final = manager.wait(run_id, timeout=120)
+    assert final.status == "completed", final.message
+    assert manager.store.get_run(run_id).status == "completed"
+
+
+def test_resume_on_devices_this_machine_lacks_is_refused_and_the_run_stays_as_it_was(manager, tmp_path,
+                                                                                    monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from resnet_core.runs import group
+    from resnet_core.runs import jobs as jobs_module
+
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=6, size=32)
+    store = manager.store
+    run_id = store.create_run(_config(folder, device="auto"), str(folder), 12, 8, 2, 2)
+    store.finish_run(run_id, "interrupted", {})
+    monkeypatch.setattr(jobs_module, "resume_problem", lambda record, workspace: None)  # a saved epoch
+    for bad in (0, 65):
+        with pytest.raises(ValueError, match="--devices must be a whole number"):
+            manager.resume(run_id, devices=bad)
+    # Two GPUs here: four are refused before the run is queued again.
+    monkeypatch.setattr(group, "detect_hardware", lambda: SimpleNamespace(device="cuda"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ValueError, match="this machine has 2 GPU"):
+        manager.resume(run_id, devices=4)
+    record = store.get_run(run_id)
+    assert record.status == "interrupted" and record.config.devices == 1
+    assert manager.snapshot(run_id) is None  # nothing queued

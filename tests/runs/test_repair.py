@@ -26,7 +26,7 @@ def _config(**kw) -> TrainConfig:
 def make_runs(workspace) -> dict[int, dict]:
     """Three runs as training leaves them, and the registry's view of them."""
     store = RunStore(workspace)
-    done = store.create_run(_config(), "/data/pets", 40, 28, 6, 6)
+    done = store.create_run(_config(), "/data/pets", 40, 28, 6, 6, name="baseline", note="first try")
     store.mark_running(done)
     store.add_epoch(done, {"epoch": 1, "train_loss": 0.9, "train_acc": 0.5, "val_loss": 0.8, "val_acc": 0.6,
                            "lr": 1e-3, "epoch_time_s": 1.5, "images_per_s": 20.0})
@@ -83,6 +83,7 @@ def test_repair_rebuilds_the_registry_from_the_run_folders(workspace, tmp_path, 
         now, old = after[run_id], was["record"]
         assert now.config == old.config and now.status == old.status and now.dataset == old.dataset
         assert (now.test_acc, now.error) == (old.test_acc, old.error)
+        assert (now.name, now.user_note) == (old.name, old.user_note)  # the user's label comes back too
         if run_id != max(before):  # the old folder's metrics.json knows more than its row did
             assert (now.val_acc, now.best_epoch) == (old.val_acc, old.best_epoch)
         assert now.notes[:-1] == old.notes and "Recovered" in now.notes[-1]
@@ -90,6 +91,7 @@ def test_repair_rebuilds_the_registry_from_the_run_folders(workspace, tmp_path, 
     assert store.epochs(done) == before[done]["epochs"]
     assert store.epochs(failed) == before[failed]["epochs"]
     assert after[done].final_metrics == {"test_loss": 0.45, "batch_size": 8}
+    assert (after[done].name, after[done].user_note) == ("baseline", "first try")
     assert (after[done].num_images, after[done].dataset_root) == (40, "/data/pets")
     # The old folder: its metrics.json gives its epochs and scores.
     assert [e["epoch"] for e in store.epochs(old)] == [1] and after[old].test_acc == 0.7

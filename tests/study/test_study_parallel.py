@@ -119,6 +119,9 @@ def test_the_estimate_divides_the_work_between_the_devices(folder, tmp_path):
     assert makespan([4, 1, 1, 1, 0], 2) == 4
     assert makespan([1, 1, 4], 2) == 5
     assert makespan([], 3) == 0
+    # The dashboard queues configuration i on GPU i mod K, whichever comes free first.
+    assert makespan([4, 1, 1, 1], 2, round_robin=True) == 5
+    assert makespan([4, 0, 1, 1, 1], 2, round_robin=True) == 5  # done ones take no turn
 
 
 def test_sweep_dry_run_names_the_slots_and_rejects_a_bad_parallel(folder, monkeypatch, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""Class-weighted cross-entropy: on a 10:1 imbalanced dataset it raises balanced accuracy."""
+"""Class-weighted cross-entropy and the balanced sampler: on a 10:1 imbalanced dataset each raises
+balanced accuracy."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ from resnet_core.config import ConfigError, TrainConfig
 from resnet_core.data.imbalanced import IMBALANCED_PX, imbalanced_training_data
 from resnet_core.data.prepare import TrainingData
 from resnet_core.results.metrics import BALANCED_ACC, run_scores
-from resnet_core.training.engine import class_loss_weights, fit
+from resnet_core.training.engine import balanced_order, class_loss_weights, fit
 
 
 def balanced_accuracy_of(class_balance: str, data: TrainingData, seed: int) -> float:
@@ -20,11 +21,23 @@ def balanced_accuracy_of(class_balance: str, data: TrainingData, seed: int) -> f
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_weighted_loss_raises_balanced_accuracy_on_a_10_to_1_dataset(seed, offline_torch_home):
+def test_weighted_loss_and_the_balanced_sampler_raise_balanced_accuracy_on_a_10_to_1_dataset(
+        seed, offline_torch_home):
     data = imbalanced_training_data(seed)
     plain = balanced_accuracy_of("none", data, seed)
     weighted = balanced_accuracy_of("weighted_loss", data, seed)
+    sampled = balanced_accuracy_of("balanced_sampler", data, seed)
     assert weighted >= plain + 0.05, (plain, weighted)
+    assert sampled >= plain + 0.05, (plain, sampled)
+
+
+def test_the_balanced_sampler_draws_every_class_about_as_often():
+    labels = torch.tensor([0] * 110 + [1] * 10)
+    rows = torch.arange(1000, 1120)
+    order = balanced_order(rows, labels, torch.Generator().manual_seed(0))
+    assert len(order) == 120 and set(order.tolist()) <= set(rows.tolist())
+    small = int((order >= 1110).sum())
+    assert 40 <= small <= 80  # half of 120 expected; unbalanced it would be 10
 
 
 def test_loss_weights_make_every_class_weigh_the_same():

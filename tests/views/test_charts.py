@@ -198,3 +198,26 @@ def test_learning_curves_of_close_sizes_use_a_linear_axis_and_of_nothing_an_empt
     fig = charts.learning_curves([study_table(100, ("A", 0.6, 1)), study_table(300, ("A", 0.7, 1))])
     assert fig.layout.xaxis.type == "linear"
     assert not charts.learning_curves([study_table(100, ("A", None, None))]).data
+
+
+def test_confusion_labels_of_many_long_class_names_are_shortened_tilted_and_whole_on_hover():
+    classes = [f"a_rather_long_species_name_{i:03d}" for i in range(30)]
+    matrix = [[5 if i == j else 0 for j in range(30)] for i in range(30)]
+    fig = charts.confusion_heatmap(classes, matrix)
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    assert x.tickangle == -90 and list(x.tickvals) == classes and list(y.tickvals) == classes
+    assert all(len(t) <= charts.LABEL_MAX_CHARS for t in x.ticktext)
+    assert len(set(x.ticktext)) == 30  # the ends that tell them apart are kept
+    assert x.ticktext[7] == "a_rather_…_007" and list(y.ticktext) == list(x.ticktext)
+    heat = next(t for t in fig.data if t.type == "heatmap")
+    assert list(heat.x) == classes and "true %{y}" in heat.hovertemplate  # the hover names them in full
+    (cells,) = traces(fig, charts.CONFUSION_CELLS)
+    assert set(cells.x) == set(classes)  # a click still reports the full class name
+
+
+def test_confusion_labels_of_a_few_short_names_stay_level_and_whole():
+    fig = charts.confusion_heatmap(["cat", "dog", "fox"], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert fig.layout.xaxis.tickangle == 0 and list(fig.layout.xaxis.ticktext) == ["cat", "dog", "fox"]
+    assert charts.short_label("ab") == "ab"
+    six = charts.confusion_heatmap([f"long_name_{c}" for c in "abc"], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert six.layout.xaxis.tickangle == -45  # three labels, but long ones

@@ -211,5 +211,7 @@ def test_lines_for_other_runs_and_interrupted_runs():
     assert interrupted_line(record, 1) == "**#4 · ResNet18** · pets · 1 epoch saved"
     assert interrupted_line(record, 3).endswith("3 epochs saved")
     assert run_caption(view_from_snapshot(snap(1))) == "Dataset **d** · 10 epochs planned · cpu"
+    assert run_caption(view_from_snapshot(snap(1, devices=2))).endswith("· cpu × 2 processes (DDP)")
+    assert run_caption(view_from_snapshot(snap(1, device="cuda:0", devices=4))).endswith("× 4 GPUs (DDP)")
     assert finished_runs_link(1) == "See the 1 finished run ranked on Compare"
     assert finished_runs_link(2) == "See the 2 finished runs ranked on Compare"
