@@ -1,7 +1,7 @@
 """How well the mislabel finder finds labels flipped on purpose in real data, and how long it takes.
 
     python3 scripts/label_check_benchmark.py [--images 5000] [--flip-class Sneaker] [--fraction 0.05]
-                                             [--epochs 5] [--out label_check_benchmark.json]
+                                             [--epochs 5] [--out bench-output/label_check_benchmark.json]
 
 Fashion-MNIST images (balanced, from the IDX files) are written as a class-per-folder dataset, with
 `fraction` of one class's images put in other class folders (a random other class each): the
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="label_check_benchmark.json")
+    parser.add_argument("--out", default="bench-output/label_check_benchmark.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace.at(Path(tmp) / "workspace")
@@ -109,6 +109,7 @@ def main() -> None:
     print(f"label check: {check_s:.1f} s (features and 5-fold cross-validation of {report.num_images:,} images)")
     print(f"suspects: {len(found):,}; top {len(wrong)}: precision {precision_top_k:.2f}; "
           f"recall among all suspects {recall:.2f} (precision {precision_all:.2f})")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
     print(f"figures written to {args.out}")
 

@@ -74,9 +74,10 @@ def earlier_datasets(profile: DatasetProfile, workspace: Workspace, store: Any, 
         finding = _from_runs(name, runs_by_dataset[name], earlier, profile, recommendation)
         if finding is not None:
             found.append(finding)
+    latest = {r.dataset: r for r in races}  # oldest first: a dataset raced again counts by its last race
     for record in races:
         winner = record.winner
-        if winner is None or not alike(record.profile, profile):
+        if record is not latest[record.dataset] or winner is None or not alike(record.profile, profile):
             continue
         config = winner.get("config") or {}
         found.append(EarlierFinding(
@@ -114,12 +115,16 @@ def _dataset_profile(name: str, workspace: Workspace) -> DatasetProfile | None:
 
 
 def earlier_summary(findings: list[EarlierFinding], recommendation: Any = None) -> str | None:
-    """One sentence over the findings: which configuration won most often, and how the cards' pick did."""
+    """One sentence over the findings: which configuration won on most datasets, and how the cards' pick did."""
     if not findings:
         return None
-    wins = Counter(f.configuration for f in findings)
+    # One vote per dataset: its runs (which measured test accuracy) when it has some, else its race.
+    votes = {}
+    for f in findings:
+        votes.setdefault(f.dataset, f)
+    wins = Counter(f.configuration for f in votes.values())
     top, count = wins.most_common(1)[0]
-    n = len(findings)
+    n = len(votes)
     head = (f"On your earlier datasets of this kind, {top} won {count} of {n} time{'s' * (n != 1)}"
             if n > 1 else f"On your earlier dataset of this kind, {top} won")
     if recommendation is None:

@@ -28,7 +28,7 @@ from resnet_core.data.prepare import prepare_data
 from resnet_core.fsutil import owner_alive
 from resnet_core.runs.group_progress import ProgressWriter
 from resnet_core.runs.runner import USER_PROBLEMS, execute_run
-from resnet_core.runs.store import RunStore
+from resnet_core.runs.store import RunNotFoundError, RunStore
 from resnet_core.training import distributed
 from resnet_core.training.callbacks import Callback, CancelTraining, FitState
 from resnet_core.training.distributed import DistContext
@@ -71,6 +71,14 @@ def error_file(run_dir: Path, rank: int) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _train(args)
+    except (distributed.DistributedSetupError, RunNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
     workspace = Workspace.at(args.workspace)
     run_dir = workspace.run_dir(args.run_id)
     if args.launcher_pid:
@@ -81,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         pid_file(run_dir, ctx.rank).write_text(str(os.getpid()))
     try:
         store = RunStore(workspace) if ctx.is_main else None
-        config = TrainConfig.from_dict(ctx.from_main(lambda: store.get_run(args.run_id).config.to_dict()))
+        stored = ctx.from_main(lambda: _stored_config(store, args.run_id))
+        if stored is None:  # every rank stops alike
+            raise RunNotFoundError(f"run {args.run_id} is not in the workspace {workspace.root}; create it with "
+                                   "`python -m resnet_core train DIR --devices N --prepare-only` on the first machine")
+        config = TrainConfig.from_dict(stored)
         cancel = GroupCancel(ctx, Path(args.cancel_file) if args.cancel_file else None)
         if ctx.is_main:
             callbacks = [ProgressWriter(args.progress), cancel] if args.progress else [cancel]
@@ -99,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         distributed.teardown()
     return 0
+
+
+def _stored_config(store, run_id: int) -> dict | None:
+    record = store.get_run(run_id)
+    return record.config.to_dict() if record is not None and record.config is not None else None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -35,7 +35,7 @@ from resnet_core.runs.ddp_worker import PID_DIR
 from resnet_core.runs.group_progress import ProgressReplay
 from resnet_core.runs.runner import check_same_classes, execute_run, fail_run, failure_message
 from resnet_core.status import ACTIVE, RunStatus
-from resnet_core.training.callbacks import Callback, CallbackList, CancelOnEvent, CancelTraining
+from resnet_core.training.callbacks import Callback, CallbackList, CancelOnEvent, CancelTraining, StopForExit
 from resnet_core.workspace import Workspace
 
 log = logging.getLogger("resnet_pilot.runs")
@@ -116,6 +116,8 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
         if resume:
             check_same_classes(run_dir, data.classes)
         del data  # the cache file is built; the ranks map it themselves
+    except StopForExit:
+        return _stopped_for_exit(store, run_id, run_dir)
     except CancelTraining as e:
         store.add_note(run_id, f"{str(e)[:1].upper()}{str(e)[1:]}; nothing was trained.")
         store.finish_run(run_id, RunStatus.CANCELLED)
@@ -132,7 +134,7 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
         while group.running():
             if cancel_event.is_set():
                 (run_dir / CANCEL_FILE).touch()
-            replay.poll()
+            replay.poll()  # the job manager's callback raises StopForExit when the server stops
             # Rank 0 stored an outcome (a failure, say) but the others wait in a collective for it;
             # on NCCL that wait lasts minutes and holds the GPUs: end them after a short grace.
             settled_at = settled_at or (time.monotonic() if _stored_outcome(store, run_id) else None)
@@ -141,9 +143,24 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
                 break
             time.sleep(POLL_S)
         replay.poll()
+    except StopForExit:
+        group.stop()
+        record = store.get_run(run_id)
+        if record is None or record.status in ACTIVE:
+            return _stopped_for_exit(store, run_id, run_dir)
     finally:
         group.stop()
     return _settle(store, run_id, run_dir, group, replay)
+
+
+def _stopped_for_exit(store, run_id: int, run_dir: Path) -> str:
+    """The server is stopping: the group is ended and the run stored interrupted, as a one-process run."""
+    saved = store.epochs(run_id)
+    store.add_note(run_id, "Stopped when the server stopped; " + (
+        "Resume continues from the last saved epoch." if (run_dir / "last.pt").is_file()
+        else "no epoch was saved yet: Re-run starts it again."))
+    store.finish_run(run_id, RunStatus.INTERRUPTED, {"epoch_ended": saved[-1]["epoch"] if saved else None})
+    return RunStatus.INTERRUPTED
 
 
 def _stored_outcome(store, run_id: int) -> bool:

@@ -18,11 +18,13 @@ from resnet_core.config import TrainConfig
 from resnet_core.training.callbacks import Callback, CallbackList, FitState
 
 WRITE_INTERVAL_S = 0.2
-# Copied from the loop's state on every event (the history only on epoch-level events).
-_FIELDS = ("classes", "num_train", "num_val", "num_test", "device", "batch_size", "epoch", "batch",
-           "num_batches", "lr", "images_seen_epoch", "best_epoch", "phase", "notes", "stop_reason",
+# Copied from the loop's state on every event; the bulky fields (classes, notes, history) only on
+# fit- and epoch-level events, so a long run's batch lines stay small (the replayed state keeps them).
+_FIELDS = ("num_train", "num_val", "num_test", "device", "batch_size", "epoch", "batch",
+           "num_batches", "lr", "images_seen_epoch", "best_epoch", "phase", "stop_reason",
            "outcome", "error", "world_size")
-_WITH_HISTORY = ("before_fit", "after_epoch", "after_fit")
+_BULKY = ("classes", "notes", "history")
+_WITH_HISTORY = ("before_fit", "before_epoch", "after_epoch", "after_fit")
 
 
 class ProgressWriter(Callback):
@@ -45,7 +47,7 @@ class ProgressWriter(Callback):
                                 "epoch_elapsed_s": time.perf_counter() - state.epoch_started,
                                 "best_val_loss": state.best_val_loss if math.isfinite(state.best_val_loss) else None}
         if event in _WITH_HISTORY:
-            line["history"] = state.history
+            line.update({k: getattr(state, k) for k in _BULKY})
         self._write(line)
 
     def before_fit(self, state: FitState) -> None:

@@ -111,6 +111,13 @@ class DistContext:
         for buffer in module.buffers():
             dist.broadcast(buffer.data, src=0)
 
+    def sync_state(self, module: nn.Module) -> None:
+        """Rank 0's whole state (weights and buffers) copied to every rank. DDP does so for the part it
+        wraps only; a frozen backbone lies outside it, and a rank that found other starting weights
+        (no ImageNet file on its machine, say) would train the head on other features."""
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
     def barrier(self) -> None:
         dist.barrier()
 

@@ -254,6 +254,8 @@ def fit(config: TrainConfig, data: TrainingData, callbacks: list[Callback] | Non
             checkpoints.new_best(state.best_epoch)  # best.pt may be older than the resume state
     state.fit_started = time.perf_counter() - elapsed_before
     # Wrapped after resuming, so every rank starts from the same loaded weights (DDP checks).
+    if dist and not config.fine_tune:
+        dist.sync_state(model)  # the frozen backbone too, which DDP does not see
     group = _Group(dist, dist.wrap(model if config.fine_tune else model.head)) if dist else None
 
     cbs.before_fit(state)
@@ -554,8 +556,11 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
                         f = model.features(x)
                     logits = trained(f.float())
         loss = F.cross_entropy(logits.float(), y, weight=loss_weights)
-        if not speed.sync_free and not torch.isfinite(loss):
-            _diverged(cfg, state.epoch, f"batch {p.batches + 1}", loss.item())
+        if not speed.sync_free:
+            # In a group the ranks' losses are added up, so all stop at the same batch if one diverged.
+            seen = group.ctx.sum(loss)[0] if group else loss
+            if not torch.isfinite(seen):
+                _diverged(cfg, state.epoch, f"batch {p.batches + 1}", seen.item())
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -568,7 +573,7 @@ def train_one_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler, 
         p.correct += (logits.detach().argmax(1) == y).sum()
         p.done, p.batches = end, p.batches + 1  # applied: a retry starts after it
         if speed.sync_free and (p.batches % DIVERGENCE_CHECK_BATCHES == 0 or i + 1 == len(starts)):
-            _check_finite(p.total_loss, cfg, state.epoch, p.batches)
+            _check_finite(group.ctx.sum(p.total_loss)[0] if group else p.total_loss, cfg, state.epoch, p.batches)
         state.batch = p.batches
         state.images_seen_epoch = p.done
         cbs.after_batch(state)

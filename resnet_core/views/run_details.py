@@ -53,7 +53,7 @@ def default_run(records: Sequence[RunRecord], dataset: str | None) -> int | None
 
 
 def unranked_runs(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
-    """Finished runs without a test score, as table rows: Run, Model, Status, What happened.
+    """Finished runs without a test score, as table rows: Run, Name, Model, Status, What happened.
 
     They ended without completing and kept no test accuracy: listed apart from the ranking, with why.
     """
@@ -61,7 +61,7 @@ def unranked_runs(records: Iterable[RunRecord]) -> list[dict[str, Any]]:
     for r in records:
         if r.status not in NOT_COMPLETED or r.is_ranked:
             continue
-        rows.append({"Run": r.id, "Model": r.description or r.model, "Status": r.status,
+        rows.append({"Run": r.id, "Name": r.name, "Model": r.description or r.model, "Status": r.status,
                      "What happened": outcome_message(r)})
     return rows
 

@@ -141,3 +141,16 @@ def test_recommend_json_gains_earlier_datasets(two_earlier, store, tmp_path, cap
     assert earlier["summary"].startswith("On your earlier dataset of this kind, ResNet18 + fine-tuning won")
     assert main(["recommend", "--data", str(folder), "--cpu", "--weights", "none"]) == 0
     assert "On your earlier dataset of this kind" in capsys.readouterr().out
+
+
+def test_each_dataset_votes_once_however_often_it_was_raced_or_run(two_earlier, store):
+    profile = DatasetProfile(25, 3, 32, "colour")
+    for _ in range(3):  # raced three times with the same winner
+        save_race(two_earlier, "raced", profile, race_result("heavy"), complete=True)
+    save_race(two_earlier, "raced", profile, race_result("none"), complete=True)  # its latest race
+    save_race(two_earlier, "colour", profile, race_result("heavy"), complete=True)  # it has runs too
+    findings = earlier_datasets(profile, two_earlier, store, exclude="new")
+    assert [(f.dataset, f.source) for f in findings if f.dataset == "raced"] == [("raced", "race")]
+    assert next(f for f in findings if f.dataset == "raced").augmentation == "none"
+    summary = earlier_summary(findings)
+    assert summary == "On your earlier datasets of this kind, ResNet18 + fine-tuning won 2 of 2 times."

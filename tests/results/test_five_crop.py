@@ -44,7 +44,9 @@ def test_five_crops_average_torchvisions_corner_and_centre_crops(trained):
     crops = TF.five_crop(enlarged, [32, 32])
     expected = sum(predictor.probabilities(c.contiguous()) for c in crops) / 5
     assert torch.allclose(predictor.five_crop_probabilities(pixels), expected, atol=1e-6)
-    assert not torch.allclose(expected, predictor.probabilities(pixels), atol=1e-4)  # it changes the answer
+    # It changes the answer; compared as log-probabilities, since a confident model puts ~1.0 on its
+    # top class either way and the difference lies in the small ones.
+    assert not torch.allclose(expected.log(), predictor.probabilities(pixels).log(), atol=1e-3)
 
 
 def test_predict_with_five_crops_reports_the_gain_measured_on_the_test_split(trained, capsys):

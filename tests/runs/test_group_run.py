@@ -196,6 +196,18 @@ def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
     assert resume_problem(store.get_run(run_id), workspace) is None
 
 
+def test_the_server_stopping_ends_the_group_and_leaves_the_run_interrupted(manager, workspace, tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
+    run_id = manager.submit(_config(folder, epochs=50, batch_size=2))
+    _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
+    assert manager.stop_for_exit()  # what the server does at exit
+    record = manager.store.get_run(run_id)
+    assert record.status == "interrupted", (record.status, record.notes)
+    assert any(n.startswith("Stopped when the server stopped; Resume continues") for n in record.notes)
+    assert resume_problem(record, workspace) is None
+    assert not _group_processes(workspace)
+
+
 def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(workspace, tmp_path):
     from types import SimpleNamespace
 
@@ -245,3 +257,33 @@ def test_ranks_left_waiting_after_the_outcome_is_stored_are_ended(workspace, tmp
     launcher.join(WAIT_S)
     assert not launcher.is_alive(), "the launcher waited on a group whose run had already ended"
     assert result["status"] == "failed"
+
+
+def test_batch_lines_of_the_progress_file_stay_small(tmp_path):
+    """Class names, notes and the history go into fit- and epoch-level lines only; the replay keeps
+    them across the batch lines in between."""
+    from resnet_core.runs.group_progress import ProgressReplay, ProgressWriter
+    from resnet_core.training.callbacks import Callback, FitState
+
+    config = TrainConfig(dataset="x", epochs=2, batch_size=4)
+    state = FitState(config=config, classes=[f"a long class name {i}" for i in range(200)], num_train=8,
+                     num_val=2, num_test=2, device="cpu", batch_size=4)
+    state.history = [{"epoch": 1, "train_loss": 1.0}]
+    state.notes = ["a note"]
+    writer = ProgressWriter(tmp_path / "progress.jsonl")
+    writer.before_fit(state)
+    for batch in range(1, 3):
+        state.batch, state.num_batches = batch, 2
+        writer.after_batch(state)
+    lines = [json.loads(line) for line in (tmp_path / "progress.jsonl").open()]
+    batch_lines = [line for line in lines if line["event"] == "after_batch"]
+    assert batch_lines and all("classes" not in line and "history" not in line for line in batch_lines)
+
+    seen = []
+
+    class Keep(Callback):
+        def after_batch(self, state):
+            seen.append((len(state.classes), state.notes, state.batch))
+    replay = ProgressReplay(tmp_path / "progress.jsonl", config, [Keep()])
+    replay.poll()
+    assert seen and all(n == 200 and notes == ["a note"] for n, notes, _ in seen)

@@ -3,7 +3,8 @@
 Each rank writes what the tests compare (rankN.json): a fingerprint of its weights at the end of
 each epoch, the dataset rows of every batch it trained on per epoch, whether its pixels were
 memory-mapped, and the history with the all-reduced figures. Rank 0 also writes the checkpoints.
-Usage: ddp_probe.py WORKSPACE DATASET OUT
+Usage: ddp_probe.py WORKSPACE DATASET OUT [nan-on-rank-1]
+With nan-on-rank-1, rank 1's head turns NaN after its second batch; each rank writes what stopped it.
 """
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import torch
+
 from resnet_core.config import TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.training import distributed
-from resnet_core.training.callbacks import FunctionCallback
+from resnet_core.training.callbacks import FunctionCallback, TrainingDiverged
 from resnet_core.training.engine import fit
 from resnet_core.workspace import Workspace
 
@@ -46,9 +49,33 @@ def memory_mapped(pixels) -> str | None:
     return None
 
 
-def main(workspace: str, dataset: str, out: str) -> None:
+def poison_rank_1(ctx):
+    def after_batch(state):
+        if ctx.rank == 1 and state.batch == 2:
+            with torch.no_grad():
+                state.model.head.weight.fill_(float("nan"))
+    return FunctionCallback(after_batch=after_batch)
+
+
+def diverge(ctx, workspace: str, dataset: str, out_dir: Path) -> None:
+    config = probe_config(dataset)
+    data = prepare_data(config, Workspace.at(workspace), memory_map=True)
+    try:
+        fit(config, data, callbacks=[poison_rank_1(ctx)], dist=ctx)
+        stopped = "not stopped"
+    except TrainingDiverged as e:
+        stopped = str(e)
+    (out_dir / f"rank{ctx.rank}.json").write_text(json.dumps({"stopped": stopped}))
+
+
+def main(workspace: str, dataset: str, out: str, mode: str = "") -> None:
     ctx = distributed.setup("cpu")
     out_dir = Path(out)
+    if mode == "nan-on-rank-1":
+        try:
+            return diverge(ctx, workspace, dataset, out_dir)
+        finally:
+            distributed.teardown()
     try:
         config = probe_config(dataset)
         data = prepare_data(config, Workspace.at(workspace), memory_map=True)
@@ -68,4 +95,4 @@ def main(workspace: str, dataset: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -33,13 +33,16 @@ def group_run(tmp_path_factory, ddp_env):
     prepare_data(probe_config(str(folder)), workspace)  # the decoded cache, built once before launch
     out = tmp / "out"
     out.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         str(PROBE), str(workspace.root), str(folder), str(out)],
-        env={**ddp_env, "TORCH_HOME": str(tmp / "torch_home")}, capture_output=True, text=True, timeout=300)
+    done = _launch({**ddp_env, "TORCH_HOME": str(tmp / "torch_home")}, workspace.root, folder, out)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     return workspace, folder, out, ranks
+
+
+def _launch(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                           "2", str(PROBE), *map(str, args)], env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_ranks_hold_identical_weights_after_every_epoch(group_run):
@@ -95,3 +98,22 @@ def test_shards_cover_the_order_like_distributed_sampler(n, world):
 def test_evaluation_positions_count_every_row_once():
     parts = [DistContext(r, 3, r, torch.device("cpu")).eval_positions(8) for r in range(3)]
     assert sorted(torch.cat(parts).tolist()) == list(range(8))
+
+
+def test_a_loss_that_diverges_on_one_rank_stops_every_rank_at_the_same_batch(group_run, ddp_env, tmp_path):
+    workspace, folder, _, _ = group_run
+    done = _launch({**ddp_env, "TORCH_HOME": str(tmp_path)}, workspace.root, folder, tmp_path, "nan-on-rank-1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stopped = [json.loads((tmp_path / f"rank{r}.json").read_text())["stopped"] for r in (0, 1)]
+    assert stopped[0] == stopped[1] and "diverged" in stopped[0] and "batch 3" in stopped[0]
+
+
+def test_every_rank_takes_rank_0s_whole_state_frozen_parts_included(tmp_path, ddp_env):
+    """DDP broadcasts only what it wraps (a frozen backbone's head); sync_state gives the rest too."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(Path(__file__).with_name("ddp_sync_probe.py")), str(tmp_path)],
+        env=ddp_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
+    assert rank0 == rank1

@@ -2,6 +2,7 @@
 the download bundle and uploaded weights files."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -79,8 +80,10 @@ def test_unranked_runs_lists_runs_without_a_score_with_why():
             record(3, status="cancelled", test_acc=None, notes=("Cancelled before the first evaluation",)),
             record(4, status="cancelled", test_acc=0.6),  # scored before it was cancelled: ranked
             record(5, status="interrupted", test_acc=None), record(6, status="running", test_acc=None)]
+    runs[1] = dataclasses.replace(runs[1], name="big batch")
     rows = unranked_runs(runs)
     assert [r["Run"] for r in rows] == [2, 3, 5]
+    assert [r["Name"] for r in rows] == ["big batch", "", ""]
     assert rows[0]["What happened"] == "out of memory"
     assert "first evaluation" in rows[1]["What happened"]
     assert rows[2]["Status"] == "interrupted" and rows[2]["What happened"]
