@@ -219,7 +219,7 @@ else:
               help=f"In {configurations} configurations." if scored != configurations else None)
     best_label, best_score = summary.best_score()
     m2.metric(best_label, f"{best_score:.1%}", help=summary.best_help())
-    m3.metric("Best trade-offs", summary.on_front, help=glossary.BEST_TRADE_OFF)
+    m3.metric(glossary.BEST_TRADE_OFFS, summary.on_front, help=glossary.BEST_TRADE_OFF)
     ranking_section(summary.table, dataset)
     st.subheader("Cost against accuracy")
     st.caption("Up and to the left is better. The dashed line joins the runs no other run beats on both.")

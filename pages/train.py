@@ -30,6 +30,7 @@ from ui.shared import (
     services,
     through_the_app,
 )
+from ui.train_time import train_time_line
 from ui.weights_file import WEIGHTS_PATH, weights_file_check, weights_file_input
 
 through_the_app()
@@ -141,8 +142,13 @@ def settings_section(datasets: list[str]) -> None:
                          help=tf.CHOICE_HELP["devices"])
             c2.caption(tf.batch_caption(st.session_state[KEYS["batch_size"]],
                                         st.session_state.get(KEYS["devices"], 1)))
+        form_now = {name: st.session_state.get(key) for name, key in KEYS.items()}
+        if choices:
+            for note in tf.devices_notes(form_now, dataset, st.session_state.get(_PREFILL)):
+                c2.caption(note)
         if tf.subset_note(plan):
             st.caption(tf.subset_note(plan))
+        train_time_line(form_now, dataset, st.session_state.get(_PREFILL))
         label_inputs()
         start = st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:")
     remember_form(_SAVED, [DATASET_KEY, *KEYS.values()])

@@ -305,8 +305,10 @@ def run_race(candidates: list[Candidate], data: TrainingData, budget_s: float, *
         ranked = sorted((t for t in result.trials if t.rung == rung and t.val_loss is not None
                          and not t.cut_by_budget),
                         key=lambda t: t.val_loss)
-        keep = {t.key for t in ranked[:math.ceil(len(alive) / 2)]}
-        alive = [c for c in alive if c.key in keep]
+        # Best first: when the budget ends a round part way, the round's leaders have run in it and
+        # the candidates left out are the weakest, not whoever happened to be listed last.
+        by_key = {c.key: c for c in alive}
+        alive = [by_key[t.key] for t in ranked[:math.ceil(len(alive) / 2)]]
         if len(alive) <= 1:  # the round's best is the winner: a round alone would compare nothing
             break
         rung += 1

@@ -33,7 +33,7 @@ from resnet_core.fsutil import owner_alive
 from resnet_core.hardware import detect_hardware
 from resnet_core.runs.ddp_worker import PID_DIR
 from resnet_core.runs.group_progress import ProgressReplay
-from resnet_core.runs.runner import check_same_classes, execute_run, fail_run, failure_message
+from resnet_core.runs.runner import check_same_classes, execute_run, fail_run, failure_message, mark_started
 from resnet_core.status import ACTIVE, RunStatus
 from resnet_core.training.callbacks import Callback, CallbackList, CancelOnEvent, CancelTraining, StopForExit
 from resnet_core.workspace import Workspace
@@ -104,11 +104,7 @@ def execute_group_run(run_id: int, config: TrainConfig, workspace: Workspace, st
                       callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
                       resume: bool = False) -> str:
     """Train run `run_id` over `config.devices` processes and store the outcome; returns the status."""
-    run_dir = workspace.run_dir(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = store.get_run(run_id)
-    config = record.config if record is not None else config
-    store.mark_running(run_id)
+    run_dir, config = mark_started(run_id, config, workspace, store)
     cancel_event = cancel_event or threading.Event()
     cbs = CallbackList([*(callbacks or []), CancelOnEvent(cancel_event)])
     try:

@@ -111,6 +111,15 @@ def check_startable(config: TrainConfig) -> None:
     resolve_weights(config.weights, config.model, config.weights_path)
 
 
+def mark_started(run_id: int, config: TrainConfig, workspace: Workspace, store) -> tuple[Path, TrainConfig]:
+    """The run's folder (made) and its stored settings (they win over the caller's); marked running."""
+    run_dir = workspace.run_dir(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = store.get_run(run_id)
+    store.mark_running(run_id)
+    return run_dir, (record.config if record is not None else config)
+
+
 def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
                 callbacks: list[Callback] | None = None, cancel_event: threading.Event | None = None,
                 resume: bool = False, device: str | None = None, dist: DistContext | None = None) -> str:
@@ -123,11 +132,7 @@ def execute_run(run_id: int, config: TrainConfig, workspace: Workspace, store,
     memory-mapped, and an error saying another rank is gone is raised rather than stored, so the
     launcher stores the run as interrupted (resumable) instead of failed.
     """
-    run_dir = workspace.run_dir(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    record = store.get_run(run_id)
-    config = record.config if record is not None else config
-    store.mark_running(run_id)
+    run_dir, config = mark_started(run_id, config, workspace, store)
     cancel_event = cancel_event or threading.Event()
     cbs = [StoreRecorder(store, run_id), *(callbacks or []), CancelOnEvent(cancel_event)]
     try:

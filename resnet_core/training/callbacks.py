@@ -141,9 +141,10 @@ class EarlyStopping(Callback):
         since_best = sum(1 for h in state.history
                          if h["epoch"] > state.best_epoch and h.get("val_loss") is not None)
         if since_best >= self.patience:
+            # The epoch it stopped at is the run's own record (epoch_ended); the reason says only why.
             raise StopTraining(
-                f"early stop after epoch {state.epoch}: validation loss has not improved for "
-                f"{since_best} evaluation(s) (best {state.best_val_loss:.4f} at epoch {state.best_epoch})")
+                f"validation loss had not improved for {since_best} evaluation{'s' if since_best != 1 else ''} "
+                f"(best {state.best_val_loss:.4f} at epoch {state.best_epoch})")
 
 
 class CancelOnEvent(Callback):

@@ -7,6 +7,7 @@ pages only hand the figure to `st.plotly_chart` and tests can inspect the traces
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from plotly.subplots import make_subplots
 from resnet_core.results.ranking import RankedRun
 from resnet_core.status import RunStatus
 from resnet_core.text import finite_or_none, format_duration
+from resnet_core.views import glossary
 
 TRAIN_COLOUR = "#4C78A8"
 VAL_COLOUR = "#F58518"
@@ -143,11 +145,11 @@ def cost_performance(rows: Iterable[RankedRun]) -> go.Figure:
         if front:
             fig.add_trace(go.Scatter(
                 x=[r.train_time_s for r in front], y=[r.test_acc for r in front],
-                mode="lines", name=f"Pareto front{suffix}", meta="pareto",
+                mode="lines", name=f"{glossary.BEST_TRADE_OFFS}{suffix}", meta="pareto",
                 line=dict(color=FRONT_COLOUR if not several else colour, dash="dash", width=2),
-                hoverinfo="skip"))
+                hovertemplate=_FRONT_HELP))
             last = front[-1]
-            fig.add_annotation(x=last.train_time_s, y=last.test_acc, text="Best trade-offs",
+            fig.add_annotation(x=last.train_time_s, y=last.test_acc, text=glossary.BEST_TRADE_OFFS,
                                showarrow=True, arrowhead=0, ax=40, ay=30,
                                font=dict(color=FRONT_COLOUR if not several else colour))
     fig.update_xaxes(title_text="training time (s)", rangemode="tozero")
@@ -157,6 +159,11 @@ def cost_performance(rows: Iterable[RankedRun]) -> go.Figure:
     fig.update_layout(height=400, **{**_LAYOUT, "margin": dict(l=10, r=10, t=80, b=10),
                                      "legend": {**_LAYOUT["legend"], "y": 1.14}})
     return fig
+
+
+# The line's hover explains the word, as the Compare page's metric help does; wrapped, as Plotly does not.
+_FRONT_HELP = (f"<b>{glossary.BEST_TRADE_OFFS}</b><br>" + "<br>".join(textwrap.wrap(glossary.BEST_TRADE_OFF, 60))
+               + "<extra></extra>")
 
 
 def _accuracy_floor(accs: Iterable[float]) -> float:

@@ -5,6 +5,7 @@ EVALUATION = ("An evaluation scores the model on the validation images (images i
               "it happens every 'Evaluate every' epochs, by default after every epoch.")
 PATIENCE = ("Patience: training stops early when the validation loss has not improved for this many "
             "evaluations in a row, and keeps the best model seen. " + EVALUATION)
+BEST_TRADE_OFFS = "Best trade-offs"  # the app's word for the Pareto front, in labels and legends
 BEST_TRADE_OFF = ("A best trade-off (the 'Pareto front') is a run that no other run beats on both test "
                   "accuracy and training time: to gain accuracy over it you must pay with time.")
 WEIGHTS_FILE = ("'A weights file I upload' starts from your own .pt/.pth file: a ResNet of the same depth "

@@ -6,6 +6,7 @@ the page shows from either, and the functions below turn it into the sentences t
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,10 +219,18 @@ def live_metrics(view: RunView) -> list[tuple[str, str]]:
             ("Val accuracy", format_percent(last_val["val_acc"]) if last_val else "—")]
 
 
+# Runs stored before the reason dropped its own "early stop after epoch N:" would say the epoch twice.
+_OLD_STOP_PREFIX = re.compile(r"^early stop after epoch \d+:\s*")
+
+
+def _stop_reason(message: str) -> str:
+    return _OLD_STOP_PREFIX.sub("", message)
+
+
 def outcome_notice(view: RunView) -> tuple[str, str] | None:
     """How a run that is over ended, as (kind, sentence) with kind success, warning or error."""
     if view.status == RunStatus.COMPLETED:
-        how = (f"stopped early at epoch {view.final.get('epoch_ended')}: {view.message}"
+        how = (f"stopped early at epoch {view.final.get('epoch_ended')}: {_stop_reason(view.message)}"
                if view.stopped_early and view.message
                else f"trained {view.final.get('epoch_ended') or view.epoch} epochs")
         return "success", f"Finished — {how}."

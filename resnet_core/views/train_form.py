@@ -15,7 +15,7 @@ from resnet_core import hardware
 from resnet_core.advice.limits import Limits, setting_limits
 from resnet_core.advice.planning import for_devices, weights_availability, with_overrides
 from resnet_core.advice.recommend import patience_for
-from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, TrainConfig
+from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, ConfigError, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.training.weights_upload import check_weights_file
 from resnet_core.views import glossary
@@ -120,6 +120,24 @@ def config_from_form(values: Mapping[str, Any], dataset: str, filled_from: Train
     A field the user changed is no longer 'recommended'; the subset size (set in the Wizard) stays.
     ConfigError for a setting out of range.
     """
+    return _config_and_device_notes(values, dataset, filled_from, weights_path)[0]
+
+
+def devices_notes(values: Mapping[str, Any], dataset: str, filled_from: TrainConfig | None) -> list[str]:
+    """Under the Devices choice: what a run over several GPUs changes beyond the global batch (the
+    learning rate scaled, and why; SyncBatchNorm), so the reason is not lost. Empty on one GPU, or
+    while a setting is out of range (the form says so when the run starts)."""
+    if int(values.get("devices") or 1) <= 1:
+        return []
+    try:
+        notes = _config_and_device_notes(values, dataset, filled_from, None)[1]
+    except ConfigError:
+        return []
+    return notes[1:]  # the first is the global batch, which batch_caption says per GPU
+
+
+def _config_and_device_notes(values: Mapping[str, Any], dataset: str, filled_from: TrainConfig | None,
+                             weights_path: str | None) -> tuple[TrainConfig, list[str]]:
     typed = {name: values[name] for name in FORM_FIELDS}
     for name in WHOLE_NUMBERS:
         typed[name] = int(typed[name])
@@ -130,10 +148,9 @@ def config_from_form(values: Mapping[str, Any], dataset: str, filled_from: Train
     config = with_overrides(base, {**changed, "dataset": dataset, "devices": 1,
                                    "weights_path": weights_path if typed["weights"] == "file" else None})
     if devices == 1:
-        return config
-    config, _notes = for_devices(config, devices, None, on_gpu=config.device != "cpu" and hardware.gpu_count() > 1,
-                                 lr_chosen="learning_rate" in changed)
-    return config
+        return config, []
+    return for_devices(config, devices, None, on_gpu=config.device != "cpu" and hardware.gpu_count() > 1,
+                       lr_chosen="learning_rate" in changed)
 
 
 def device_choices() -> list[int] | None:

@@ -191,6 +191,19 @@ def test_the_race_respects_its_budget():
     assert result.winner == "lr 1e-05"  # the best of what was measured in time
 
 
+def test_a_round_the_budget_ends_part_way_has_run_its_leader_first():
+    """The round-1 leader is listed last; the budget leaves room for one trial of round 2. It must be
+    the leader's: otherwise the race names the runner-up for having run further."""
+    clock = FakeClock()
+    losses = {1e-5: 2.0, 1e-4: 1.5, 1e-3: 1.0, 1e-2: 0.5}
+    budget = 4 * 0.48 + 0.96 + 0.5  # round 1: four trials of 0.48 s; round 2: one of 0.96 s, not two
+    result = run_race(candidates_with_rates(list(losses)), fake_data(n=2000), budget_s=budget, images_per_s=None,
+                      trainer=fake_trainer(clock, losses), clock=clock)
+    second = [t.candidate for t in result.trials if t.rung == 1]
+    assert result.stopped_by_budget and second == ["lr 0.01"]
+    assert result.winner == "lr 0.01"
+
+
 def test_a_trial_longer_than_the_budget_is_cut_and_the_race_says_it_measured_nothing():
     clock = FakeClock()
     losses = {1e-5: 2.0, 1e-4: 1.5}

@@ -7,6 +7,7 @@ import pytest
 from page_helpers import APP, TIMEOUT, texts
 from streamlit.testing.v1 import AppTest
 
+from resnet_core.advice import estimate
 from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
@@ -330,3 +331,35 @@ def test_a_failed_run_shows_its_short_message_and_where_the_details_are(tiny):
     shown = texts(at.caption)
     assert str(log_file) in shown and "server log" in shown
     assert "Traceback" not in texts(at.error) + shown
+
+
+@pytest.fixture
+def slow_measured_speed(monkeypatch):
+    """Every speed probe measures 0.5 images/s at once; the calls are counted and the rates kept
+    in a cache of this test's own."""
+    calls = []
+
+    def measure(*args):
+        calls.append(args)
+        return 0.5
+    monkeypatch.setattr(estimate, "_cache", {})
+    monkeypatch.setattr(estimate, "_measure", measure)
+    return calls
+
+
+def test_the_settings_show_a_time_estimate_measured_once_then_following_the_edits(tiny, slow_measured_speed):
+    at = open_train()
+    at.selectbox(key="train_device").set_value("cpu")
+    set_tiny_settings(at, epochs=2)
+    assert "on this machine, from the measured speed" not in texts(at.caption)
+    assert not slow_measured_speed  # nothing measured until asked
+    at.button(key="train_estimate").click().run()
+    assert not at.exception
+    # 2 epochs × 24 training images at 0.5/s, and 2 × 6 validation + 6 test images at 3× that: 1 min 48 s.
+    assert "About 2 min on this machine, from the measured speed (0.5 images/s)" in texts(at.caption)
+    assert not [b for b in at.button if b.key == "train_estimate"]
+    at.number_input(key="train_epochs").set_value(4).run()  # the same speed: no new measurement
+    assert "About 4 min on this machine" in texts(at.caption) and len(slow_measured_speed) == 1
+    at.number_input(key="train_batch_size").set_value(16).run()  # another setting: measured on request
+    assert "on this machine, from the measured speed" not in texts(at.caption)
+    assert [b for b in at.button if b.key == "train_estimate"] and len(slow_measured_speed) == 1

@@ -71,3 +71,16 @@ def test_a_two_process_run_is_followed_live_to_its_end(tiny, gpus, monkeypatch):
     assert "Finished" in texts(at.success)
     record = services().store.get_run(run_id)
     assert record.config.devices == 2 and any("2 processes" in n for n in record.notes)
+
+
+def test_the_devices_choice_says_how_the_learning_rate_scales_and_why(tiny, gpus):
+    gpus(2)
+    at = open_train()
+    rate = at.number_input(key="train_learning_rate").value
+    at.selectbox(key="train_devices").set_value(2).run()
+    assert not at.exception
+    captions = texts(at.caption)
+    assert f"Learning rate {rate * 2:g} = {rate:g} × 2: the linear scaling rule" in captions
+    assert "set the learning rate yourself to keep another" in captions
+    at.number_input(key="train_learning_rate").set_value(rate / 2).run()  # chosen by the user: not scaled
+    assert "linear scaling rule (a 2×" not in texts(at.caption)

@@ -90,6 +90,13 @@ def test_cancel_stops_every_slot_and_stores_the_runs_cancelled(folder, offline, 
     assert runs[started[0]].status in ("cancelled", "completed")
     assert not [t for t in threading.enumerate() if t.name.startswith("study-slot-")]
 
+    # The same study again resumes it: only what did not complete trains, two at a time.
+    completed_before = {r.id for r in runs.values() if r.status == "completed"}
+    plan, store, again = _study(folder, tmp_path / "ws", slots=["cpu", "cpu"])
+    assert not again.stopped and set(again.skipped) == completed_before
+    assert len(again.ran) == 4 - len(completed_before)
+    assert all(r.status == "completed" for r in store.list_runs() if r.id in again.ran)
+
 
 def test_slots_are_one_per_gpu_or_shared_cpu_cores():
     assert study_slots("cpu", 1) == ["cpu"]

@@ -97,7 +97,7 @@ def test_early_stopping_ends_a_run_whose_validation_loss_rises(workspace, tmp_pa
     result = fit(cfg, data)
     assert result.stopped_early
     assert result.epoch_ended < 25
-    assert "early stop" in result.stop_reason
+    assert "validation loss had not improved" in result.stop_reason
     assert result.epoch_ended == result.best_epoch + 2
     # The reported validation figures are those of the best epoch, not the last.
     best = next(h for h in result.history if h["epoch"] == result.best_epoch)

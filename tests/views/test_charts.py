@@ -6,7 +6,7 @@ import pytest
 from resnet_core.config import TrainConfig
 from resnet_core.results.ranking import ranked_rows
 from resnet_core.runs.store import RunRecord
-from resnet_core.views import charts
+from resnet_core.views import charts, glossary
 
 HISTORY = [
     {"epoch": 1, "train_loss": 1.0, "train_acc": 0.40, "val_loss": 0.90, "val_acc": 0.50},
@@ -221,3 +221,12 @@ def test_confusion_labels_of_a_few_short_names_stay_level_and_whole():
     assert charts.short_label("ab") == "ab"
     six = charts.confusion_heatmap([f"long_name_{c}" for c in "abc"], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     assert six.layout.xaxis.tickangle == -45  # three labels, but long ones
+
+
+def test_cost_performance_legend_uses_the_glossary_word_and_its_help():
+    rows = ranked_rows([record(1, 0.80, 10.0), record(2, 0.90, 30.0), record(3, 0.70, 40.0)])
+    fig = charts.cost_performance(rows)
+    (front,) = traces(fig, "pareto")
+    assert front.name == glossary.BEST_TRADE_OFFS == "Best trade-offs"
+    assert not any("Pareto" in (t.name or "") for t in fig.data)
+    assert glossary.BEST_TRADE_OFF in front.hovertemplate.replace("<br>", " ")  # the help travels with the word

@@ -6,6 +6,7 @@ import pytest
 from resnet_core.config import TrainConfig
 from resnet_core.runs.jobs import JobSnapshot
 from resnet_core.runs.store import RunRecord, RunStore
+from resnet_core.training.callbacks import EarlyStopping, FitState, StopTraining
 from resnet_core.views.run_view import (
     Focus,
     can_predict_with,
@@ -215,3 +216,39 @@ def test_lines_for_other_runs_and_interrupted_runs():
     assert run_caption(view_from_snapshot(snap(1, device="cuda:0", devices=4))).endswith("× 4 GPUs (DDP)")
     assert finished_runs_link(1) == "See the 1 finished run ranked on Compare"
     assert finished_runs_link(2) == "See the 2 finished runs ranked on Compare"
+
+
+def _real_early_stop_message(epoch_stopped: int, patience: int) -> str:
+    """The message the engine's EarlyStopping raises, evaluations every epoch, best at the first."""
+    state = FitState(config=TrainConfig(dataset="d", patience=patience), classes=["a", "b"], num_train=1,
+                     num_val=1, num_test=1, device="cpu", batch_size=1)
+    stopper = EarlyStopping(patience)
+    for epoch in range(1, epoch_stopped + 1):
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "val_loss": 0.5 if epoch == epoch_stopped - patience else 0.9})
+        if epoch == epoch_stopped - patience:
+            state.best_val_loss, state.best_epoch = 0.5, epoch
+        try:
+            stopper.after_epoch(state)
+        except StopTraining as stop:
+            return str(stop)
+    raise AssertionError("EarlyStopping did not stop the run")
+
+
+def test_an_early_stopped_run_says_where_and_why_once():
+    final = {"test_acc": 0.9, "epoch_ended": 7, "best_epoch": 5, "stopped_early": True}
+    done = view_from_snapshot(snap(1, "completed", final=final, message=_real_early_stop_message(7, 2)))
+    kind, sentence = outcome_notice(done)
+    assert kind == "success"
+    assert sentence.startswith("Finished — stopped early at epoch 7: validation loss had not improved for "
+                               "2 evaluations")
+    assert sentence.count("epoch 7") == 1 and "early stop after" not in sentence
+    assert "evaluation(s)" not in sentence
+
+
+def test_a_stored_run_with_the_older_stop_message_reads_once_too():
+    final = {"epoch_ended": 7, "stopped_early": True}
+    old = ("early stop after epoch 7: validation loss has not improved for 2 evaluation(s) "
+           "(best 0.5000 at epoch 5)")
+    sentence = outcome_notice(view_from_snapshot(snap(1, "completed", final=final, message=old)))[1]
+    assert sentence.count("epoch 7") == 1 and "early stop after" not in sentence
