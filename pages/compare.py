@@ -6,7 +6,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from resnet_core.data.imageio import ImageLoadError, open_rgb
+from resnet_core.data.imageio import ImageLoadError
 from resnet_core.status import ACTIVE
 from resnet_core.views import glossary
 from resnet_core.views.charts import (
@@ -22,12 +22,15 @@ from resnet_core.views.run_details import (
     ARROW,
     default_run,
     empty_cell_note,
+    in_rows,
+    misclassified_caption,
     misclassified_images,
     pair_choices,
     per_class_rows,
     run_label,
     score_report,
     split_pair,
+    square_thumbnail,
     unranked_runs,
 )
 from resnet_core.views.trust_view import interval_lines
@@ -150,6 +153,17 @@ def confusion_panel(record, report) -> None:
         thumbnails(misclassified_images(record, report, true, predicted), f"compare_all_thumbs_{record.id}")
 
 
+def thumbnail_cell(item: dict) -> None:
+    caption = misclassified_caption(item)
+    if item["file"] is None:
+        st.caption(f"{caption} · image no longer on disk")
+        return
+    try:
+        st.image(square_thumbnail(item["file"]), caption=caption, width="stretch")
+    except ImageLoadError as e:
+        st.caption(f"{caption} · unreadable: {e}")
+
+
 def thumbnails(items: list[dict], show_all_key: str) -> None:
     if not items:
         st.success("No misclassified test images here.", icon=":material/check:")
@@ -157,19 +171,11 @@ def thumbnails(items: list[dict], show_all_key: str) -> None:
     # The first THUMBS_SHOWN at once; the rest on request (each is an image read from disk).
     show_all = len(items) > THUMBS_SHOWN and st.toggle(f"Show all {len(items)}", key=show_all_key)
     shown = items if show_all else items[:THUMBS_SHOWN]
-    cols = st.columns(4)
-    for i, item in enumerate(shown):
-        with cols[i % 4]:
-            caption = f"{item['true']} → {item['predicted']} ({item['probability']:.0%})"
-            if item["file"] is None:
-                st.caption(f"{caption} · image no longer on disk")
-                continue
-            try:
-                image = open_rgb(item["file"])
-                image.thumbnail((160, 160))
-                st.image(image, caption=caption, width="stretch")
-            except ImageLoadError as e:
-                st.caption(f"{caption} · unreadable: {e}")
+    # One row of columns per four items, each image drawn with its own caption: the rows line up.
+    for row in in_rows(shown, 4):
+        for column, item in zip(st.columns(4), row):
+            with column:
+                thumbnail_cell(item)
     if len(shown) < len(items):
         st.caption(f"Showing {len(shown)} of {len(items)}: 'Show all {len(items)}' above shows the rest.")
 

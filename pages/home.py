@@ -8,9 +8,9 @@ import streamlit as st
 from resnet_core.config import MODEL_LABELS
 from resnet_core.data.registry import list_datasets
 from resnet_core.data.sample import SAMPLE_DESCRIPTION
-from resnet_core.hardware import detect_hardware
-from resnet_core.training.weights import can_download, download_imagenet_weights, weights_status
+from resnet_core.training.weights import download_imagenet_weights, weights_status
 from resnet_core.views import journey
+from resnet_core.views.machine_check import HARDWARE, can_offer_download, checks_pending
 from resnet_core.views.run_details import predictable_runs
 from ui.progress import download_bar
 from ui.shared import (
@@ -36,6 +36,7 @@ STEP_ICONS = {"data": ":material/folder_open:", "wizard": ":material/auto_fix_hi
               "train": ":material/model_training:", "compare": ":material/leaderboard:",
               "predict": ":material/image_search:"}
 
+POLL_S = 1.0
 REPAIRED = "home_repair_report"  # what the repair recovered, shown after the rerun that follows it
 
 st.title("ResNet Pilot")
@@ -99,42 +100,63 @@ with friendly_errors("read the workspace"):
                                             "over all datasets; a small test split makes the figure rough.")
     c.caption(best.detail() if best else "No run with a test accuracy yet")
 
-st.subheader("This machine")
-with friendly_errors("detect the hardware"):
-    hw = detect_hardware()
-    st.markdown(f":material/memory: **Hardware:** {hw.describe()}")
-    if hw.device == "cpu":
-        st.caption("Training runs on the CPU: ResNet-18 on small images is practical; "
-                   "the wizard plans for that, or for another machine's GPU if you tell it.")
 
-with friendly_errors("check the ImageNet weights"):
-    status = weights_status()
-    # Asked once per process and never longer than a few seconds (RESNET_PILOT_OFFLINE=1: never).
-    online = not all(info["available"] for info in status.values()) and can_download()
-    cols = st.columns(len(status))
-    for column, (arch, info) in zip(cols, status.items()):
-        label = MODEL_LABELS[arch]
-        if info["available"]:
-            column.markdown(f":green[:material/check_circle:] **{label}** ImageNet weights available")
-            continue
-        column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
-        if online and column.button("Download ImageNet weights", key=f"home_download_{arch}",
-                                    icon=":material/download:", help=f"torchvision's file, into `{info['path']}`"):
-            show = download_bar(column, f"Downloading {label}")
-            with friendly_errors(f"download the {label} weights"):
-                download_imagenet_weights(arch, progress=show)
-                st.rerun()
-    missing = [(arch, Path(info["path"])) for arch, info in status.items() if not info["available"]]
-    if missing:
-        files = ", ".join(f"`{path.name}` ({MODEL_LABELS[arch]})" for arch, path in missing)
-        folder = missing[0][1].parent
-        how = ("Download them above (torchvision's files, stored in its cache)" if online else
-               f"The download server does not answer from here: copy {files} into `{folder}` "
-               "(torchvision's files, downloaded once where there is internet access)")
-        st.info(
-            f"Without ImageNet weights, training starts from random initialisation and the run shows a "
-            f"warning; the wizard adapts its plan (higher learning rate, more epochs). "
-            f"{how}, or supply a weights file (.pt/.pth) on the Train page.",
-            icon=":material/info:")
+def machine_status() -> None:
+    """Polled while the checks run; once they are over, the page draws their results."""
+    if checks_pending():
+        st.caption(":material/progress_activity: Checking this machine… (hardware, and whether the "
+                   "ImageNet weights can be downloaded from here)")
+    else:
+        st.rerun(scope="app")
+
+
+def hardware_section() -> None:
+    with friendly_errors("detect the hardware"):
+        hw = HARDWARE.result().value()
+        st.markdown(f":material/memory: **Hardware:** {hw.describe()}")
+        if hw.device == "cpu":
+            st.caption("Training runs on the CPU: ResNet-18 on small images is practical; "
+                       "the wizard plans for that, or for another machine's GPU if you tell it.")
+
+
+def weights_section() -> None:
+    with friendly_errors("check the ImageNet weights"):
+        status = weights_status()
+        # The weights server is probed once per process, in the background (RESNET_PILOT_OFFLINE=1: never).
+        online = can_offer_download()
+        cols = st.columns(len(status))
+        for column, (arch, info) in zip(cols, status.items()):
+            label = MODEL_LABELS[arch]
+            if info["available"]:
+                column.markdown(f":green[:material/check_circle:] **{label}** ImageNet weights available")
+                continue
+            column.markdown(f":orange[:material/cancel:] **{label}** ImageNet weights not found")
+            if online and column.button("Download ImageNet weights", key=f"home_download_{arch}",
+                                        icon=":material/download:", help=f"torchvision's file, into `{info['path']}`"):
+                show = download_bar(column, f"Downloading {label}")
+                with friendly_errors(f"download the {label} weights"):
+                    download_imagenet_weights(arch, progress=show)
+                    st.rerun()
+        missing = [(arch, Path(info["path"])) for arch, info in status.items() if not info["available"]]
+        if missing:
+            files = ", ".join(f"`{path.name}` ({MODEL_LABELS[arch]})" for arch, path in missing)
+            folder = missing[0][1].parent
+            how = ("Download them above (torchvision's files, stored in its cache)" if online else
+                   f"The download server does not answer from here: copy {files} into `{folder}` "
+                   "(torchvision's files, downloaded once where there is internet access)")
+            st.info(
+                f"Without ImageNet weights, training starts from random initialisation and the run shows a "
+                f"warning; the wizard adapts its plan (higher learning rate, more epochs). "
+                f"{how}, or supply a weights file (.pt/.pth) on the Train page.",
+                icon=":material/info:")
+
+
+st.subheader("This machine")
+# Slow checks run in the background: the page draws at once and says what it is still checking.
+if checks_pending():
+    st.fragment(machine_status, run_every=POLL_S)()
+else:
+    hardware_section()
+    weights_section()
 
 st.caption(f"Workspace folder: `{ws.root}` — datasets, runs and the run database live here.")

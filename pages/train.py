@@ -169,7 +169,7 @@ def start_run(dataset: str) -> None:
         run_id = services().jobs.submit(tf.config_from_form(values, dataset, st.session_state.get(_PREFILL), path),
                                         **label_values())
         clear_labels()
-        follow(run_id)
+        follow(run_id, dataset)
 
 
 # ----- interrupted runs ---------------------------------------------------------------------------
@@ -190,10 +190,10 @@ def interrupted_section() -> None:
             if c2.button("Resume", key=f"train_resume_{record.id}", disabled=not can_resume,
                          help=None if can_resume else "No epoch was saved; re-run it instead."):
                 with friendly_errors(f"resume run {record.id}"):
-                    follow(svc.jobs.resume(record.id))
+                    follow(svc.jobs.resume(record.id), record.dataset)
             if c3.button("Re-run", key=f"train_rerun_{record.id}", disabled=record.config is None):
                 with friendly_errors(f"re-run run {record.id}"):
-                    follow(svc.jobs.submit(record.config))
+                    follow(svc.jobs.submit(record.config), record.dataset)
 
 
 # ----- the page -----------------------------------------------------------------------------------

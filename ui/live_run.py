@@ -12,7 +12,7 @@ from resnet_core.runs.runner import error_log_path
 from resnet_core.status import RunStatus
 from resnet_core.views import run_view as rv
 from resnet_core.views.charts import training_curves
-from ui.shared import LAST_RUN, PAGES, PREDICT_RUN, services
+from ui.shared import LAST_RUN, PAGES, PREDICT_RUN, select_dataset, services
 
 SEEN_ACTIVE = "train_seen_active"  # the run the live view last saw running
 CANCEL_ASKED = "train_cancel_asked"  # the run this session asked to cancel
@@ -131,8 +131,7 @@ def other_jobs(followed: int | None) -> None:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         c1.markdown(rv.job_line(snap, snapshots))
         if c2.button("Show", key=f"train_follow_{snap.run_id}"):
-            st.session_state[LAST_RUN] = snap.run_id
-            st.rerun(scope="app")
+            follow(snap.run_id, snap.dataset)
 
 
 def other_jobs_section() -> None:
@@ -141,7 +140,9 @@ def other_jobs_section() -> None:
         st.fragment(other_jobs, run_every=POLL_S)(None)
 
 
-def follow(run_id: int) -> None:
+def follow(run_id: int, dataset: str) -> None:
+    """Follow this run from now on; its dataset becomes the session's (the sidebar names what it watches)."""
     st.session_state[LAST_RUN] = run_id
     st.session_state.pop(SEEN_ACTIVE, None)
-    st.rerun()
+    select_dataset(dataset)
+    st.rerun(scope="app")

@@ -38,6 +38,7 @@ PAGES = {
 
 # st.session_state keys shared between pages.
 DATASET = "selected_dataset"  # name of the dataset the user works on
+_SYNCED = "{}_synced_selection"  # per Dataset box: the selection it last matched
 PLAN = "train_prefill"  # the TrainConfig the wizard hands to the Train page
 LAST_RUN = "last_run_id"  # the run the Train page follows
 PREDICT_RUN = "predict_run_id"
@@ -180,10 +181,14 @@ def dataset_select(names: list[str], key: str, *, where=None, start_among: list[
     """The Dataset box of a page: it starts on the dataset chosen anywhere else (else the first of
     start_among, by default of names), and a choice made here becomes the selection everywhere."""
     candidates = start_among or names
-    if st.session_state.get(key) not in names:
-        preferred = selected_dataset()
+    preferred, box = selected_dataset(), st.session_state.get(key)
+    synced = st.session_state.get(_SYNCED.format(key))  # the selection when this box last drew
+    # A box not yet set, or one the selection moved away from elsewhere (another page, a run this
+    # session now follows) while the box kept its value, starts on the selection.
+    if box not in names or (preferred != synced and box == synced and preferred in candidates):
         st.session_state[key] = preferred if preferred in candidates else candidates[0]
     dataset = (where or st).selectbox("Dataset", names, key=key, **selectbox_options)
+    st.session_state[_SYNCED.format(key)] = dataset
     if dataset != selected_dataset():
         select_dataset(dataset)
     return dataset

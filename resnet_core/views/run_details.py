@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageOps
+
+from resnet_core.data.imageio import open_rgb
 from resnet_core.results.ranking import ranked_rows
 from resnet_core.runs.store import RunRecord
 from resnet_core.status import ACTIVE, NOT_COMPLETED, RunStatus
@@ -154,6 +157,27 @@ def misclassified_images(record: RunRecord, report: ScoreReport, true: str | Non
                 file = candidate
         out.append({**item, "file": file})
     return out
+
+
+THUMB_PX = 160
+
+
+def misclassified_caption(item: dict[str, Any]) -> str:
+    """'cat_07.png: cat → dog (62%)': the file's name first, so a caption names the picture it sits under."""
+    name = Path(item["path"]).name if item.get("path") else "?"
+    return f"{name}: {item['true']} {ARROW} {item['predicted']} ({item['probability']:.0%})"
+
+
+def square_thumbnail(file: str | Path, size: int = THUMB_PX) -> Image.Image:
+    """The image fitted into a size×size square on white: every thumbnail of a grid has the same
+    height, so the rows line up and no caption lands beside a neighbour's picture.
+    Raises ImageLoadError (a plain message) when the file cannot be read."""
+    return ImageOps.pad(open_rgb(file), (size, size), Image.BILINEAR, color="white")
+
+
+def in_rows(items: Sequence[Any], per_row: int) -> list[Sequence[Any]]:
+    """The items cut into rows of per_row (the last one may be shorter)."""
+    return [items[i:i + per_row] for i in range(0, len(items), per_row)]
 
 
 def per_class_rows(report: ScoreReport) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -114,6 +115,21 @@ def new_page(browser, load_s: float, viewport: dict | None = None, **context_opt
     context = browser.new_context(viewport=viewport or VIEWPORT, **context_options)
     context.set_default_timeout(load_s * 1000)
     return context.new_page()
+
+
+def record_outside_requests(page_or_context, server_url: str) -> list[str]:
+    """A list that fills with every request the page (or every page of a context) sends anywhere but
+    the server itself: the tool promises to stay on localhost, so a test asserts the list stays empty."""
+    server = urlparse(server_url)
+    outside: list[str] = []
+
+    def note(request) -> None:
+        url = urlparse(request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and (url.hostname, url.port) != (server.hostname, server.port):
+            outside.append(request.url)
+
+    page_or_context.on("request", note)
+    return outside
 
 
 def require_browser():

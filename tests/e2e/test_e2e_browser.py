@@ -3,7 +3,8 @@
 Starts `streamlit run app.py` on a free port with a private workspace, drives Debian's Chromium with
 Playwright, and does what a person does: open Home, upload a folder of images through the directory
 uploader, follow the Wizard, train while the chart fills in, find the run ranked on Compare, and
-predict one image. Screenshots of every step land in test-output/e2e/.
+predict one image; no request goes to any host but the server. Screenshots of every step land in
+test-output/e2e/.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from e2e_helpers import (
     StreamlitServer,
     chart_points,
     keyed,
+    record_outside_requests,
     report_failure,
     set_number,
     wait_for_chart_points,
@@ -52,6 +54,7 @@ def test_new_user_journey(server, browser, tmp_path):
     total = CLASSES * PER_CLASS
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(LOAD_S * 1000)
+    outside = record_outside_requests(context, server.url)  # every page and frame of the journey
     page = context.new_page()
     shots = Shots()
     from playwright.sync_api import expect
@@ -168,4 +171,5 @@ def test_new_user_journey(server, browser, tmp_path):
         expect(page.get_by_text(re.compile(r"^\d+(\.\d+)?% sure · top"))).to_be_visible()
         expect(keyed(page, "predict_topk").get_by_test_id("stPlotlyChart")).to_be_visible()
         shots.take(page, "predict")
+        assert not outside, f"requests left the server: {outside}"
     context.close()

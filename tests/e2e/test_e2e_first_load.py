@@ -8,10 +8,9 @@ but the server itself: the tool promises to stay on localhost.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlparse
 
 import pytest
-from e2e_helpers import StreamlitServer, report_failure
+from e2e_helpers import StreamlitServer, record_outside_requests, report_failure
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,10 +39,7 @@ def test_first_load_shows_only_the_apps_navigation_and_stays_on_localhost(browse
     server = StreamlitServer(home=tmp_path / "workspace", torch_home=torch_home, log_path=tmp_path / "server.log")
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    outside: list[str] = []
-    page.on("request", lambda request: outside.append(request.url)
-            if urlparse(request.url).hostname not in ("127.0.0.1", "localhost") and
-            urlparse(request.url).scheme in ("http", "https", "ws", "wss") else None)
+    outside = record_outside_requests(page, server.url)
     try:
         server.start()
         with report_failure(server, lambda: page):

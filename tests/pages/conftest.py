@@ -6,16 +6,19 @@ import pytest
 
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.views.machine_check import forget_checks
 from ui.shared import services
 
 
 @pytest.fixture
 def env(workspace, offline_torch_home, monkeypatch):
     """A private workspace, no ImageNet weights and no network probe; no training thread outlives
-    the test."""
+    the test, and the machine checks (kept per process) start again for the next."""
     monkeypatch.setenv("RESNET_PILOT_OFFLINE", "1")
+    forget_checks()
     yield workspace
     services().jobs.shutdown(timeout=30)
+    forget_checks()
 
 
 @pytest.fixture

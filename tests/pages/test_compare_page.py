@@ -1,6 +1,7 @@
 """The Compare page: empty state, the study's ranked table with CSV, one run in detail, deleting runs."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import statistics
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 from page_helpers import APP, TIMEOUT, texts
-from streamlit.testing.v1 import AppTest
+from PIL import Image
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest, app_test
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
@@ -177,7 +180,7 @@ def test_choosing_a_confusion_pair_shows_only_its_images(trained):
     pair.set_value("class_1\u2192class_0").run()
     assert not at.exception
     captions = [c for image in at.image for c in image.captions]
-    assert captions == ["class_1 → class_0 (60%)"] * 2
+    assert captions == ["class_1_0000.png: class_1 → class_0 (60%)", "class_1_0001.png: class_1 → class_0 (60%)"]
 
 
 def test_runs_on_different_training_set_sizes_get_a_table_each(trained):
@@ -394,3 +397,55 @@ def test_showing_24_of_28_misclassified_images_expands_to_all(trained):
     at.toggle(key=f"compare_all_thumbs_{run_id}").set_value(True).run()
     assert not at.exception
     assert len(at.image) == 28 and not any("Showing 24 of 28" in c.value for c in at.caption)
+
+
+@pytest.fixture
+def served_images(monkeypatch):
+    """The pictures behind st.image URLs: AppTest's media store, kept after its run resets the runtime."""
+    stores = []
+
+    def keep(*args):
+        stores.append(MemoryMediaFileStorage(*args))
+        return stores[-1]
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", keep)
+
+    def served(url: str) -> Image.Image:
+        file_id = url.rsplit("/", 1)[-1].split(".")[0]
+        return Image.open(io.BytesIO(stores[-1].get_file(file_id).content)).convert("RGB")
+    return served
+
+
+def test_each_misclassified_caption_sits_with_its_own_picture(trained, served_images):
+    store = services().store
+    (first, _), _ = trained
+    root = Path(store.get_run(first).dataset_root)
+    # Six pictures of different shapes and one solid colour each: the colour tells which file is shown.
+    colours = {f"odd_{i}.png": (40 * i, 255 - 40 * i, 100) for i in range(6)}
+    shapes = [(64, 16), (16, 64), (32, 32), (80, 20), (20, 80), (50, 30)]
+    for (name, colour), shape in zip(colours.items(), shapes):
+        Image.new("RGB", shape, colour).save(root / "class_1" / name)
+    wrong = [{"path": f"class_1/{name}", "true": "class_1", "predicted": "class_0", "probability": 0.6}
+             for name in colours]
+    classes = ["class_0", "class_1", "class_2"]
+    report = {"classes": classes, "confusion": [[4, 0, 0], [6, 0, 0], [0, 0, 4]],
+              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 4} for c in classes],
+              "misclassified": wrong, "test_images": 14}
+    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": 0.57, "val_acc": 0.6, "val_loss": 0.6, "train_time_s": 1.0,
+                                           "epoch_ended": 1, "best_epoch": 1, "final_metrics": report})
+    at = open_compare("tiny")
+    at.selectbox(key="compare_run").set_value(run_id).run()
+    assert not at.exception
+    cells = [c for c in at.columns if c.get("image") and not c.get("column")]  # the innermost
+    assert len(cells) == len(colours)  # one picture per column: a row of columns per four pictures
+    for cell in cells:
+        (image,) = cell.get("image")
+        (caption,) = image.captions
+        (url,) = image.value
+        name = caption.split(":")[0]
+        assert caption == f"{name}: class_1 → class_0 (60%)"
+        shown = served_images(url)
+        assert shown.width == shown.height  # every thumbnail the same square: rows line up
+        centre = shown.getpixel((shown.width // 2, shown.height // 2))  # lossy encoding: the nearest colour
+        assert min(colours, key=lambda n: sum(abs(a - b) for a, b in zip(colours[n], centre))) == name

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import urllib.request
 
 import pytest
@@ -18,7 +19,19 @@ from resnet_core.runs.store import RunStore
 from resnet_core.training import weights
 from resnet_core.training.checkpoints import CHECKPOINT_NAME
 from resnet_core.training.weights import imagenet_weights_path
+from resnet_core.views.machine_check import HARDWARE, WEIGHTS_SERVER, forget_checks
 from ui.shared import DATASET, PLAN
+
+
+def checks_settled() -> None:
+    """The background checks of this machine start again and are over (the machine a test set up)."""
+    forget_checks()
+    assert HARDWARE.wait(60) is not None and WEIGHTS_SERVER.wait(60) is not None
+
+
+@pytest.fixture(autouse=True)
+def machine_checked(env):
+    checks_settled()
 
 
 @pytest.fixture
@@ -166,6 +179,7 @@ def weights_server(monkeypatch, offline_torch_home):
     monkeypatch.setattr(weights, "_probe", lambda timeout: True)
     monkeypatch.setattr(weights, "imagenet_weights_url",
                         lambda arch: f"https://download.pytorch.org/models/{arch}-{prefix}.pth")
+    checks_settled()
     asked = []
 
     def urlopen(url, timeout=None):
@@ -207,3 +221,27 @@ def test_a_damaged_download_leaves_no_file(weights_server, offline_torch_home, m
         weights.download_imagenet_weights("resnet18")
     assert not weights.imagenet_weights_available("resnet18")
     assert not list((offline_torch_home / "hub" / "checkpoints").iterdir())
+
+
+def test_home_draws_while_the_machine_is_checked_and_shows_the_result_once_done(app, offline_torch_home,
+                                                                                monkeypatch):
+    answer = threading.Event()  # the weights server answers only when the test says so
+    monkeypatch.delenv("RESNET_PILOT_OFFLINE", raising=False)
+    monkeypatch.setattr(weights, "_probe_result", None)
+    monkeypatch.setattr(weights, "_probe", lambda timeout: answer.wait(60))
+    forget_checks()
+    try:
+        app.run()
+        assert not app.exception and not app.error
+        assert "Your path" in [s.value for s in app.subheader]  # the page is there at once
+        assert "Checking this machine" in text_of(app)
+        assert not [b for b in app.button if b.key and b.key.startswith("home_download_")]
+        answer.set()
+        assert WEIGHTS_SERVER.wait(60) is not None and HARDWARE.wait(60) is not None
+        app.run()
+        assert not app.exception and not app.error
+        text = text_of(app)
+        assert "Checking this machine" not in text and detect_hardware().describe() in text
+        assert app.button(key="home_download_resnet18")  # the server answered
+    finally:
+        answer.set()

@@ -11,7 +11,7 @@ from resnet_core.advice import estimate
 from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
-from ui.shared import LAST_RUN, PLAN, services
+from ui.shared import DATASET, LAST_RUN, PLAN, services
 
 
 def open_train() -> AppTest:
@@ -245,6 +245,28 @@ def test_a_second_session_lists_the_active_run_without_taking_it_over(tiny):
     assert texts(second.subheader).startswith(f"Run #{run_id}")
     services().jobs.cancel(run_id)
     services().jobs.wait(run_id, timeout=120)
+
+
+def test_following_another_sessions_run_selects_its_dataset(tiny, env, tmp_path):
+    make_image_folder(tmp_path / "other", num_classes=2, per_class=12, size=32)
+    register_folder(tmp_path / "other", env, name="other")
+    # Another tab trains on "other"; this tab works on "tiny" and chooses to watch that run.
+    theirs = services().jobs.submit(TrainConfig(dataset="other", weights="none", epochs=100, batch_size=8,
+                                                image_size=32, augmentation="none", device="cpu"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[DATASET] = "tiny"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train_dataset").value == "tiny"
+    at.button(key=f"train_follow_{theirs}").click().run()
+    assert not at.exception
+    assert texts(at.subheader).startswith(f"Run #{theirs}")
+    assert at.session_state[DATASET] == "other"  # what the sidebar's "Dataset:" line names
+    assert at.selectbox(key="train_dataset").value == "other"  # the form below agrees with it
+    at.run()
+    assert at.session_state[DATASET] == "other"  # and it stays so
+    services().jobs.cancel(theirs)
+    services().jobs.wait(theirs, timeout=120)
 
 
 def test_after_cancel_the_page_stays_on_its_run_and_lists_another_sessions_run(tiny, env, tmp_path):
