@@ -82,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
         format_table,
         run_benchmark,
     )
-    from resnet_core.fsutil import atomic_write_json
 
     options = BenchOptions(
         data=args.data, sizes=_sizes(args), models=_names(args.models, "models"),
@@ -109,13 +108,7 @@ def run(args: argparse.Namespace) -> int:
         report = run_benchmark(options, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except BenchError as e:
         raise UserError(str(e)) from e
-    data = report.to_dict()
-    atomic_write_json(out, data)
-    if args.json:
-        print_json(data)
-    else:
-        print(format_table(report))
-        print(f"results written to {out}")
+    _publish(out, report.to_dict(), args.json, format_table(report), f"results written to {out}")
     failed = any(c.get("errors") for c in report.comparisons) or any(p.get("error") for p in report.predictions)
     return 1 if failed else 0
 
@@ -123,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
 def _knobs(options, out: Path, as_json: bool) -> int:
     from resnet_core.bench.knobs import format_knobs, measure_knobs
     from resnet_core.bench.side_by_side import load_average, machine_info
-    from resnet_core.fsutil import atomic_write_json
 
     if options.threads:
         import torch
@@ -132,31 +124,21 @@ def _knobs(options, out: Path, as_json: bool) -> int:
     before = load_average()
     knobs = measure_knobs(options.models[0], options.image_size, options.batch_size)
     data = {"machine": machine_info("cpu"), "knobs": knobs, "load": {"before": before, "after": load_average()}}
-    atomic_write_json(out, data)
-    if as_json:
-        print_json(data)
-    else:
-        print(format_knobs(knobs))
-        print(f"load average before {before}, after {data['load']['after']}; results written to {out}")
+    _publish(out, data, as_json, format_knobs(knobs),
+             f"load average before {before}, after {data['load']['after']}; results written to {out}")
     return 0
 
 
 def _scaling(options, devices: str, out: Path, as_json: bool) -> int:
     from resnet_core.bench.scaling import format_scaling, measure_scaling, parse_device_counts
     from resnet_core.bench.side_by_side import BenchError
-    from resnet_core.fsutil import atomic_write_json
 
     try:
         report = measure_scaling(options, parse_device_counts(devices),
                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except BenchError as e:
         raise UserError(str(e)) from e
-    atomic_write_json(out, report)
-    if as_json:
-        print_json(report)
-    else:
-        print(format_scaling(report))
-        print(f"results written to {out}")
+    _publish(out, report, as_json, format_scaling(report), f"results written to {out}")
     return 1 if any(row["error"] for row in report["scaling"]) else 0
 
 
@@ -166,7 +148,7 @@ def _gpu_figures(args: argparse.Namespace, out: Path) -> int:
     import torch
 
     from resnet_core.bench.gpu_figures import PARTS, FigureOptions, format_markdown, run_figures
-    from resnet_core.fsutil import atomic_write_bytes, atomic_write_json
+    from resnet_core.fsutil import atomic_write_bytes
 
     parts = _names(args.parts, "parts")
     unknown = [p for p in parts if p not in PARTS]
@@ -191,11 +173,18 @@ def _gpu_figures(args: argparse.Namespace, out: Path) -> int:
     report = run_figures(options, parts, log=lambda msg: print(msg, file=sys.stderr, flush=True),
                          previous=previous)
     markdown = format_markdown(report)
-    atomic_write_json(out, report)
     atomic_write_bytes(out.with_suffix(".md"), markdown.encode("utf-8"))
-    if args.json:
-        print_json(report)
-    else:
-        print(markdown)
-        print(f"results written to {out} and {out.with_suffix('.md')}")
+    _publish(out, report, args.json, markdown, f"results written to {out} and {out.with_suffix('.md')}")
     return 0
+
+
+def _publish(out: Path, data: dict, as_json: bool, table: str, footer: str) -> None:
+    """Every bench form alike: the JSON written to --out, then printed as JSON or as its table."""
+    from resnet_core.fsutil import atomic_write_json
+
+    atomic_write_json(out, data)
+    if as_json:
+        print_json(data)
+    else:
+        print(table)
+        print(footer)
