@@ -376,20 +376,30 @@ def test_the_table_shows_each_runs_name_settings_and_note_and_the_user_edits_the
     assert "how far the head alone gets" in texts(at.caption)
 
 
+def run_with_mistakes(store, root, wrong: list[dict], confusion: list[list[int]], support: int,
+                      test_acc: float, val_acc: float) -> int:
+    """A finished three-class run stored without training, whose test report lists `wrong`."""
+    classes = ["class_0", "class_1", "class_2"]
+    report = {"classes": classes, "confusion": confusion,
+              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": support}
+                            for c in classes],
+              "misclassified": wrong, "test_images": sum(map(sum, confusion))}
+    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
+    store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": val_acc, "val_loss": 0.6,
+                                           "train_time_s": 1.0, "epoch_ended": 1, "best_epoch": 1,
+                                           "final_metrics": report})
+    return run_id
+
+
 def test_showing_24_of_28_misclassified_images_expands_to_all(trained):
     store = services().store
     (first, _), _ = trained
     root = Path(store.get_run(first).dataset_root)
-    classes = ["class_0", "class_1", "class_2"]
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("class_1_*.png"))
     wrong = [{"path": files[i % len(files)], "true": "class_1", "predicted": "class_0", "probability": 0.6}
              for i in range(28)]
-    report = {"classes": classes, "confusion": [[30, 0, 0], [28, 2, 0], [0, 0, 30]],
-              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 30} for c in classes],
-              "misclassified": wrong, "test_images": 90}
-    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
-    store.finish_run(run_id, "completed", {"test_acc": 0.69, "val_acc": 0.7, "val_loss": 0.6, "train_time_s": 1.0,
-                                           "epoch_ended": 1, "best_epoch": 1, "final_metrics": report})
+    run_id = run_with_mistakes(store, root, wrong, [[30, 0, 0], [28, 2, 0], [0, 0, 30]], support=30,
+                               test_acc=0.69, val_acc=0.7)
     at = open_compare("tiny")
     at.selectbox(key="compare_run").set_value(run_id).run()
     assert len(at.image) == 24
@@ -427,13 +437,8 @@ def test_each_misclassified_caption_sits_with_its_own_picture(trained, served_im
         Image.new("RGB", shape, colour).save(root / "class_1" / name)
     wrong = [{"path": f"class_1/{name}", "true": "class_1", "predicted": "class_0", "probability": 0.6}
              for name in colours]
-    classes = ["class_0", "class_1", "class_2"]
-    report = {"classes": classes, "confusion": [[4, 0, 0], [6, 0, 0], [0, 0, 4]],
-              "per_class": [{"class": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 4} for c in classes],
-              "misclassified": wrong, "test_images": 14}
-    run_id = store.create_run(TrainConfig(dataset="tiny"), str(root), 36, 24, 6, 6)
-    store.finish_run(run_id, "completed", {"test_acc": 0.57, "val_acc": 0.6, "val_loss": 0.6, "train_time_s": 1.0,
-                                           "epoch_ended": 1, "best_epoch": 1, "final_metrics": report})
+    run_id = run_with_mistakes(store, root, wrong, [[4, 0, 0], [6, 0, 0], [0, 0, 4]], support=4,
+                               test_acc=0.57, val_acc=0.6)
     at = open_compare("tiny")
     at.selectbox(key="compare_run").set_value(run_id).run()
     assert not at.exception
