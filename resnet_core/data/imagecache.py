@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -190,6 +190,14 @@ def _open_array(data_file: Path, n: int, size: int, budget: int, paths: tuple[st
     return DecodedImages(pixels, paths, size, mapped, dict(failed))
 
 
+def _report(ahead: deque, progress: Progress | None, n: int, done_before: int) -> None:
+    """Waits for the oldest queued image; every 64 images (and the last) tells `progress`."""
+    ahead.popleft().result()
+    done = done_before + 1
+    if progress and (done == n or done % 64 == 0):
+        progress(done, n)  # may raise to stop (a cancelled run)
+
+
 def _decode_to_file(root: Path, paths: tuple[str, ...], size: int, cache_dir: Path, key: str,
                     budget: int, progress: Progress | None, workers: int | None) -> DecodedImages:
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -208,13 +216,20 @@ def _decode_to_file(root: Path, paths: tuple[str, ...], size: int, cache_dir: Pa
                 array[i] = 0
 
         # PIL releases the GIL while decoding and resizing, so threads use all cores.
-        pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        threads = workers or os.cpu_count() or 1
+        pool = ThreadPoolExecutor(max_workers=threads)
+        # A short queue rather than all n submitted at once: the workers cannot run far ahead of this
+        # thread, so a cancel raised by the next progress report stops within a few images.
+        ahead: deque = deque()
         try:
-            for done, _ in enumerate(pool.map(decode, range(n)), start=1):
-                if progress and (done == n or done % 64 == 0):
-                    progress(done, n)  # may raise to stop (a cancelled run)
+            for i in range(n):
+                ahead.append(pool.submit(decode, i))
+                if len(ahead) >= 2 * threads:
+                    _report(ahead, progress, n, i + 1 - len(ahead))
+            while ahead:
+                _report(ahead, progress, n, n - len(ahead))
         finally:
-            # When stopped early, the images not yet started are dropped rather than decoded.
+            # When stopped early, the images queued but not started are dropped rather than decoded.
             pool.shutdown(wait=True, cancel_futures=True)
         array.flush()
         array = None  # unmaps the file before it is renamed into place
