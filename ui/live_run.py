@@ -51,7 +51,7 @@ def live_fragment(run_id: int) -> None:
         # It just ended: redraw the whole page once (final results, buttons, polling off).
         del st.session_state[SEEN_ACTIVE]
         st.rerun(scope="app")
-    st.subheader(f"Run #{view.run_id} · {view.description}")
+    st.subheader(view.title)
     st.caption(rv.run_caption(view))
     if view.is_active:
         draw_progress(view)

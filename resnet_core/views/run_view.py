@@ -6,6 +6,7 @@ the page shows from either, and the functions below turn it into the sentences t
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,10 +61,17 @@ class RunView:
     final: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
     notes: tuple[str, ...] = ()
+    name: str = ""  # the user's name for the run
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def title(self) -> str:
+        """'Run #3 · baseline · ResNet18 + fine-tuning' (the name only when the user gave one)."""
+        name = f" · {self.name}" if self.name else ""
+        return f"Run #{self.run_id}{name} · {self.description}"
 
     @property
     def failed(self) -> bool:
@@ -102,15 +110,16 @@ def view_from_record(record: RunRecord, epochs: Sequence[dict[str, Any]]) -> Run
         images_per_s=finite_or_none(last.get("images_per_s")), device=config.device if config else "",
         devices=config.devices if config else 1, history=tuple(dict(e) for e in epochs), best_epoch=record.best_epoch or 0,
         stopped_early=bool(record.stopped_early), final=final, message=record.error,
-        notes=tuple(record.notes))
+        notes=tuple(record.notes), name=record.name)
 
 
 def load_view(jobs, store, run_id: int) -> RunView | None:
     """The live snapshot when this process runs it, else the store's record; None if neither knows it."""
     snap = jobs.snapshot(run_id)
-    if snap is not None:
-        return view_from_snapshot(snap)
     record = store.get_run(run_id)
+    if snap is not None:
+        # The name from the store: the user may rename a run while it trains.
+        return dataclasses.replace(view_from_snapshot(snap), name=record.name if record else "")
     if record is None:
         return None
     return view_from_record(record, store.epochs(run_id))

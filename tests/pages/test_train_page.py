@@ -182,7 +182,7 @@ def test_start_a_run_and_see_it_finish(tiny):
     assert {"train_loss", "val_loss", "train_acc", "val_acc", "best"} <= names
     assert [b for b in at.button if b.key == "train_go_compare"]
     # The finished run stays on top; the form for another run is folded below it.
-    assert texts(at.subheader).startswith(f"Run #{run_id}")
+    assert texts(at.subheader).startswith(f"Run #{run_id} · first try · ")
     another = next(e for e in at.expander if e.label == "Start another run")
     assert another.button(key="train_start")
     record = services().store.get_run(run_id)

@@ -147,6 +147,19 @@ def test_load_view_uses_the_live_job_first_then_the_store(workspace):
     assert load_view(_NoJobs(), store, run_id + 100) is None
 
 
+def test_the_heading_names_the_run_live_and_stored_and_follows_a_rename(workspace):
+    store = RunStore(workspace)
+    run_id = store.create_run(TrainConfig(dataset="d"), "/nowhere", 10, 7, 1, 2, name="baseline")
+    live = load_view(_OneJob(snap(run_id, epoch=2)), store, run_id)
+    assert live.title == f"Run #{run_id} · baseline · ResNet18 + fine-tuning"
+    store.label_run(run_id, name="wider crops")  # renamed on Compare while it trains
+    assert "wider crops" in load_view(_OneJob(snap(run_id, epoch=3)), store, run_id).title
+    stored = load_view(_NoJobs(), store, run_id)
+    assert stored.title.startswith(f"Run #{run_id} · wider crops · ")
+    unnamed = store.create_run(TrainConfig(dataset="d"), "/nowhere", 10, 7, 1, 2)
+    assert load_view(_NoJobs(), store, unnamed).title == f"Run #{unnamed} · {stored.description}"
+
+
 def test_resumable_needs_a_saved_epoch(workspace):
     assert not resumable(workspace, 5)
     workspace.run_dir(5).mkdir(parents=True)
