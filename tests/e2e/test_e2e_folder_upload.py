@@ -46,6 +46,20 @@ def choose_folder(page, server, folder) -> None:
     uploader.locator("input[type=file]").set_input_files(str(folder))
 
 
+def assert_no_empty_space_below(page, last_control) -> None:
+    """The page ends soon after its last control: uploading hundreds of files once left about
+    3,000 px of blank page below the uploader (it grew with the file list)."""
+    wait_until_idle(page)
+    frame_height = page.locator(".st-key-data_upload_folder iframe").bounding_box()["height"]
+    page_height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    scrolled = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop")
+    control_bottom = last_control.bounding_box()
+    below = page_height - (scrolled + control_bottom["y"] + control_bottom["height"])
+    print(f"uploader {frame_height:.0f} px high; page {page_height} px; {below:.0f} px below the import button")
+    assert frame_height < 400, frame_height
+    assert below < 1_200, below
+
+
 def test_every_file_of_a_3000_image_folder_is_imported(server, browser, folder):
     from playwright.sync_api import expect
     total = CLASSES * PER_CLASS
@@ -58,6 +72,7 @@ def test_every_file_of_a_3000_image_folder_is_imported(server, browser, folder):
         expect(page.get_by_text(f"{total:,} of {total:,} files")).to_be_visible()
         import_button = keyed(page, "data_upload_dir_import").get_by_role("button")
         expect(import_button).to_be_enabled()
+        assert_no_empty_space_below(page, import_button)
         import_button.click()
         expect(page.get_by_text(f"Imported {total:,} files as 'shapes' (all {total:,} chosen).")).to_be_visible(
             timeout=UPLOAD_S * 1000)
