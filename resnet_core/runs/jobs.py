@@ -105,6 +105,7 @@ class JobManager:
         self._jobs: dict[int, _Job] = {}
         self._queues: dict[str, deque[int]] = {}
         self._running: dict[str, set[int]] = {}
+        self._threads: set[threading.Thread] = set()  # the worker threads, joined at exit
         self._finished_order: deque[int] = deque()
         self._closed = False
         self._exiting = False  # stop_for_exit was called: trainings stop at their next batch
@@ -235,7 +236,12 @@ class JobManager:
         with self._changed:
             while any(self._running.values()) and time.monotonic() < deadline:
                 self._changed.wait(0.1)
-            return not any(self._running.values())
+            threads = list(self._threads)
+        # Until a worker's thread has ended it may still be releasing torch tensors; the interpreter
+        # must not finalise under it (a daemon thread in native code then aborts or hangs the exit).
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(self._running.values()) and not any(t.is_alive() for t in threads)
 
     @property
     def exiting(self) -> bool:
@@ -251,6 +257,7 @@ class JobManager:
             self._refresh_positions(key)
             thread = threading.Thread(target=self._work, args=(run_id,), daemon=True,
                                       name=f"train-run-{run_id}")
+            self._threads = {t for t in self._threads if t.is_alive()} | {thread}
             thread.start()
 
     def _work(self, run_id: int) -> None:

@@ -60,7 +60,8 @@ def test_stop_for_exit_interrupts_the_training_resumably_and_its_thread_ends(wor
 
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import faulthandler, signal, sys, time
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks where it hangs, if it does
     from resnet_core.config import TrainConfig
     from resnet_core.runs.jobs import JobManager
     from resnet_core.runs.store import RunStore
@@ -90,7 +91,14 @@ def test_ctrl_c_while_a_run_trains_exits_cleanly_and_leaves_the_run_interrupted(
     try:
         run_id = int(child.stdout.readline())
         child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=180)
+        try:
+            _, err = child.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)  # every thread's stack to stderr, then give up
+            time.sleep(2)
+            child.kill()
+            _, err = child.communicate()
+            pytest.fail(f"the process did not exit within 180 s of Ctrl-C; its threads:\n{err[-6000:]}")
     finally:
         if child.poll() is None:
             child.kill()
