@@ -428,7 +428,7 @@ def test_find_a_learning_rate_runs_in_the_background_then_draws_the_suggestion(p
     held.start(pets)
     assert not pets.exception and not pets.error
     (bar,) = pets.get("progress")
-    assert "Training at rising learning rates: step 1 of 80" in bar.proto.text
+    assert "Training at rising learning rates: step 1 of 80 · " in bar.proto.text and " left" in bar.proto.text
     assert pets.button(key="wizard_lr_cancel") and not [b for b in pets.button if b.key == "wizard_lr_range"]
     assert pets.button(key="wizard_train")  # the rest of the page is drawn while the test runs
 
