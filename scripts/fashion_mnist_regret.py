@@ -198,10 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"race: {race_wall:.0f} s of wall time here; the pick's run: {result.train_time_s:.0f} s of wall time, "
           f"{result.epoch_ended} epochs; {args.clock} clock: race {race_s:.1f} s, pick {pick_s:.1f} s",
           file=sys.stderr)
-    print("| Size | Race's pick | Its test acc | Study's best | Gap (points) | Race + pick | Study | Share |")
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| {args.size:,} | {description} ({pick.name}) | {result.test_acc:.4f} | {best_name} ({best_acc:.4f}) | "
-          f"{gap:.1f} | {race_s:.0f} s + {pick_s:.0f} s = {total:.0f} s | {study_s:.0f} s | {total / study_s:.0%} |")
+    # The pick's own row of the study separates the race's choice from the noise of re-running it.
+    in_study = f"{study[description][0]:.4f}" if description in study else "—"
+    print("| Size | Race's pick | Its test acc | The pick in the study | Study's best | Gap (points) | Race + pick "
+          "| Study | Share |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {args.size:,} | {description} ({pick.name}) | {result.test_acc:.4f} | {in_study} | {best_name} "
+          f"({best_acc:.4f}) | {gap:.1f} | {race_s:.0f} s + {pick_s:.0f} s = {total:.0f} s | {study_s:.0f} s | "
+          f"{total / study_s:.0%} |")
     return 0
 
 

@@ -35,6 +35,13 @@ DEFAULT_BUDGET_SHARE = 0.15  # of the recommended run's estimated time
 RACE_IMAGE_SIZE = 64  # small enough to be quick, large enough to tell settings apart
 RACE_EPOCHS = 3  # per rung: enough for the validation loss to separate good settings from bad
 MIN_IMAGES_PER_CLASS = 4  # the first rung's subset never has fewer per class
+# Short trials judge augmentation unfairly: it pays late in a run and on more data (measured on
+# Fashion-MNIST, docs/race-regret.md), so a race that drops it says so.
+_SHORT_TRIALS_CAVEAT = (
+    "Trials of {epochs} epochs on {images:,} images favour less augmentation, which pays off late in a long "
+    "run and on more data (on 2,280 Fashion-MNIST images the full study found augmentation 4.7 points "
+    "better where a race had preferred none); if accuracy matters more than time, train both in full and "
+    "compare them on the Study page.")
 # Validation images each trial is judged on: the same stratified subset for every candidate, so the
 # comparison stays fair, and small enough that evaluating does not eat the budget on a large split.
 RACE_VAL_IMAGES = 1_000
@@ -143,8 +150,19 @@ class RaceResult:
         same_rung = rec is not None and rec.rung == win.rung
         trust = ("measured on the same images, it is the better guide for this data than the cards' "
                  "general bands" if same_rung else "the cards' pick did not reach the last round")
+        caveat = (f" {_SHORT_TRIALS_CAVEAT.format(epochs=win.epochs, images=win.train_images)}"
+                  if self._only_less_augmentation(recommended) else "")
         return (f"The race disagrees with the cards: {self.winner} reached {win.val_loss:.2f} validation "
-                f"loss{against} {where}; {trust}.")
+                f"loss{against} {where}; {trust}.{caveat}")
+
+    def _only_less_augmentation(self, recommended: str) -> bool:
+        """The winner is the cards' pick with less augmentation, and nothing else changed."""
+        by_key = {c.key: c.config for c in self.candidates}
+        win, rec = by_key.get(self.winner_key or ""), by_key.get(recommended)
+        if win is None or rec is None:
+            return False
+        return (dataclasses.replace(win, augmentation=rec.augmentation) == rec
+                and AUGMENTATIONS.index(win.augmentation) < AUGMENTATIONS.index(rec.augmentation))
 
 
 def _score(scores: dict[str, Trial], name: str, key: str) -> float | None:

@@ -299,3 +299,44 @@ def test_recommend_race_needs_the_data(capsys):
 
     assert main(["recommend", "--images", "500", "--classes", "5", "--cpu", "--race"]) != 0
     assert "--data" in capsys.readouterr().err
+
+
+def augmentation_trainer(clock: FakeClock, losses: dict[str, float], high_rate_factor: float):
+    """fake_trainer's clock and cuts, with the loss set by the candidate's augmentation level (times
+    high_rate_factor for the candidate with the higher learning rate)."""
+    inner = fake_trainer(clock, {1e-3: 1.0, 1e-2: 1.0})
+
+    def train(config, data, callbacks):
+        result = inner(config, data, callbacks)
+        factor = 1.0 if config.learning_rate == 1e-3 else high_rate_factor
+        return dataclasses.replace(result, val_loss=losses[config.augmentation] * factor)
+    return train
+
+
+def augmentation_race(losses, high_rate_factor=2.0):
+    base = TrainConfig(dataset="d", weights="none", batch_size=8, epochs=3, augmentation="heavy", learning_rate=1e-3)
+    candidates = [Candidate(f"{level} augmentation", {"augmentation": level}, "test",
+                            dataclasses.replace(base, augmentation=level)) for level in ("heavy", "standard", "none")]
+    candidates.append(Candidate("lr 0.01", {"learning_rate": 1e-2}, "test", dataclasses.replace(base, learning_rate=1e-2)))
+    clock = FakeClock()
+    result = run_race(candidates, fake_data(), budget_s=10_000, trainer=augmentation_trainer(clock, losses, high_rate_factor),
+                      clock=clock)
+    return result, candidates[0].key
+
+
+def test_a_race_that_drops_the_cards_augmentation_says_short_trials_favour_less_of_it():
+    result, recommended = augmentation_race({"heavy": 1.2, "standard": 1.0, "none": 0.8})
+    assert result.winner == "none augmentation"
+    verdict = result.verdict(recommended)
+    assert "disagrees" in verdict
+    assert "Trials of 3 epochs on" in verdict and "favour less augmentation" in verdict
+    assert "train both in full" in verdict
+
+
+def test_no_augmentation_caveat_when_the_race_prefers_more_augmentation_or_another_setting():
+    more, recommended = augmentation_race({"heavy": 1.0, "standard": 1.1, "none": 1.2})
+    assert more.winner == "heavy augmentation" and "favour less augmentation" not in more.verdict(recommended)
+    # The winner changes the learning rate, not the augmentation: the caveat does not apply.
+    other, recommended = augmentation_race({"heavy": 1.0, "standard": 1.1, "none": 1.2}, high_rate_factor=0.5)
+    assert other.winner == "lr 0.01"
+    assert "disagrees" in other.verdict(recommended) and "favour less augmentation" not in other.verdict(recommended)
