@@ -442,6 +442,17 @@ def test_find_a_learning_rate_runs_in_the_background_then_draws_the_suggestion(p
     assert not pets.get("progress") and not [b for b in pets.button if b.key == "wizard_lr_cancel"]
 
 
+def test_a_range_test_goes_on_while_the_user_visits_another_page(pets, monkeypatch):
+    held = HeldRangeTest(monkeypatch)
+    held.start(pets)
+    pets.switch_page("pages/data.py").run()
+    assert not pets.exception
+    pets.switch_page("pages/wizard.py").run()
+    assert "step 1 of 80" in pets.get("progress")[0].proto.text  # the same test, still running
+    held.finish(pets)
+    assert len(held.jobs) == 1 and pets.get("plotly_chart")
+
+
 def test_a_cancelled_range_test_says_so_and_can_start_again(pets, monkeypatch):
     held = HeldRangeTest(monkeypatch)
     held.start(pets)
