@@ -97,6 +97,8 @@ def plain_error(e: Exception, workspace: Workspace) -> str:
         return disk_full_message(workspace)
     if isinstance(e, FileNotFoundError):
         return f"a file of the dataset is gone ({e.filename}); rescan the dataset on the Data page"
+    if isinstance(e, PermissionError):
+        return f"no permission to read or write {e.filename}; check the folder's permissions, then try again"
     log.error("the learning-rate range test failed", exc_info=e)
     return f"the range test stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
 
