@@ -1,15 +1,16 @@
 """The Wizard's learning-rate range test: behind a button, for the race's winner or the cards' pick,
-drawn as loss against the rate with the suggested rate marked."""
+run in the background (progress, time left, Cancel), then drawn as loss against the rate with the
+suggested rate marked."""
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_core.advice.lr_check import lr_check_on_data
-from resnet_core.views.lr_range_view import lr_range_figure
+from resnet_core.advice.lr_job import CANCELLED, DONE, FAILED, RUNNING, current_job, start_job
+from resnet_core.views.lr_range_view import CANCELLED_TEXT, lr_range_figure, progress_text
 from ui.race_panel import RESULT as RACE_RESULT
-from ui.shared import friendly_errors, services
+from ui.shared import services
 
-RESULT = "wizard_lr_result"  # (key, LRCheck) of the last range test
+POLL_S = 1.0
 
 
 def lr_panel(dataset: str, rec) -> None:
@@ -21,13 +22,33 @@ def lr_panel(dataset: str, rec) -> None:
                "suggested rate is where the smoothed loss falls fastest. It tests "
                + ("the race's winner." if race and race.winning else "the cards' pick (race first to test its "
                   "winner)."))
-    if st.button("Find a learning rate", key="wizard_lr_range", icon=":material/show_chart:"):
-        with st.spinner("Training briefly at rising learning rates…"), friendly_errors("run the range test"):
-            st.session_state[RESULT] = (key, lr_check_on_data(dataset, services().workspace, rec, race=race))
-    stored = st.session_state.get(RESULT)
-    if not stored or stored[0] != key:
+    job = current_job(services().workspace, dataset, key)
+    running = job is not None and job.snapshot().state == RUNNING
+    st.fragment(range_test_status, run_every=POLL_S if running else None)(dataset, rec, race, key, running)
+
+
+def range_test_status(dataset: str, rec, race, key, polling: bool) -> None:
+    """The start button, the running test's progress and Cancel (polled), or its outcome."""
+    workspace = services().workspace
+    job = current_job(workspace, dataset, key)
+    snap = job.snapshot() if job else None
+    if snap is not None and snap.state == RUNNING:
+        st.progress(snap.fraction, text=progress_text(snap))
+        if st.button("Cancel the range test", key="wizard_lr_cancel", icon=":material/cancel:"):
+            job.cancel()
         return
-    check = stored[1]
-    st.info(check.verdict(), icon=":material/show_chart:")
-    st.plotly_chart(lr_range_figure(check.result, check.config.learning_rate), key="wizard_lr_chart")
-    st.caption(f"Tested: {check.candidate}.")
+    if polling:  # it ended since the page was drawn: redraw the page without the polling
+        st.rerun(scope="app")
+    if snap is not None and snap.state == CANCELLED:
+        st.info(CANCELLED_TEXT, icon=":material/cancel:")
+    elif snap is not None and snap.state == FAILED:
+        st.error(f"Could not run the range test: {snap.error}", icon=":material/error:")
+    label = "Find a learning rate again" if snap is not None and snap.state == DONE else "Find a learning rate"
+    if st.button(label, key="wizard_lr_range", icon=":material/show_chart:"):
+        start_job(workspace, dataset, key, rec, race=race)
+        st.rerun(scope="app")
+    if snap is not None and snap.state == DONE:
+        check = snap.result
+        st.info(check.verdict(), icon=":material/show_chart:")
+        st.plotly_chart(lr_range_figure(check.result, check.config.learning_rate), key="wizard_lr_chart")
+        st.caption(f"Tested: {check.candidate}.")

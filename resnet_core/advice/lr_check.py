@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,15 @@ from resnet_core.config import TrainConfig
 from resnet_core.data.handle import open_dataset
 from resnet_core.data.prepare import check_classes, check_split, prepare_data
 from resnet_core.hardware import resolve_device
+from resnet_core.training.callbacks import CancelTraining
 from resnet_core.training.lr_range import LRRange, lr_range_test
 from resnet_core.workspace import Workspace
 
 RANGE_STEPS = 100
 RANGE_START, RANGE_END = 1e-7, 1.0
+RANGE_STAGE = "range test"  # the stage name progress reports while the steps run
+
+Progress = Callable[[str, int, int], None]  # (stage: "scanning", "decoding" or RANGE_STAGE, done, total)
 
 
 @dataclass(frozen=True)
@@ -61,18 +66,26 @@ def leading_config(rec: Recommendation, dataset: str, race: RaceResult | None = 
 
 def lr_check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, race: RaceResult | None = None,
                      device: str = "auto", steps: int = RANGE_STEPS,
-                     cancel: threading.Event | None = None) -> LRCheck:
+                     cancel: threading.Event | None = None, progress: Progress | None = None) -> LRCheck:
     """Run the range test on `dataset` for the leading candidate. DataError/DatasetError for a dataset
-    that cannot train; CancelTraining on cancel."""
-    handle = open_dataset(dataset, workspace)
+    that cannot train; CancelTraining once `cancel` is set (checked at each report while the data is
+    scanned and decoded, and before every step). `progress` hears (stage, done, total) as it goes."""
+    def report(stage: str, done: int, total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise CancelTraining("the learning-rate range test was cancelled")
+        if progress is not None:
+            progress(stage, done, total)
+
+    handle = open_dataset(dataset, workspace, progress=lambda done, total: report("scanning", done, total))
     check_classes(handle.name, handle.report)
     check_split(handle.name, handle.split)
     device = str(resolve_device(device))
     config, candidate = leading_config(rec, handle.name, race, device)
     config = dataclasses.replace(config, device=device)
     size = min(RACE_IMAGE_SIZE, config.image_size)
-    data = prepare_data(dataclasses.replace(config, image_size=size), workspace, dataset=handle)
+    data = prepare_data(dataclasses.replace(config, image_size=size), workspace, progress=report, dataset=handle)
     data = dataclasses.replace(data, test_idx=data.test_idx[:0])  # never look at the test split
     result = lr_range_test(dataclasses.replace(config, image_size=size), data, steps=steps,
-                           start=RANGE_START, end=RANGE_END, cancel=cancel)
+                           start=RANGE_START, end=RANGE_END, cancel=cancel,
+                           on_step=lambda done, total: report(RANGE_STAGE, done, total))
     return LRCheck(config, candidate, result)

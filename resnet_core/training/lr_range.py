@@ -44,9 +44,15 @@ def rate_schedule(start: float, end: float, steps: int) -> list[float]:
     return [start * (end / start) ** (i / (steps - 1)) for i in range(steps)]
 
 
-def sweep(step: Callable[[float], float], rates: list[float],
-          cancel: threading.Event | None = None) -> LRRange:
-    """Call step(rate) for each rate (one optimiser step, returning its loss) until the loss blows up."""
+StepReport = Callable[[int, int], None]  # (steps done, steps planned)
+
+
+def sweep(step: Callable[[float], float], rates: list[float], cancel: threading.Event | None = None,
+          on_step: StepReport | None = None) -> LRRange:
+    """Call step(rate) for each rate (one optimiser step, returning its loss) until the loss blows up.
+
+    `cancel` is checked before every step, so a cancel stops the sweep within one step (CancelTraining);
+    `on_step` hears of each finished step (it may raise to stop, as a cancelled job's progress does)."""
     losses, smoothed, tried = [], [], []
     average, lowest = 0.0, math.inf
     for i, rate in enumerate(rates):
@@ -55,6 +61,8 @@ def sweep(step: Callable[[float], float], rates: list[float],
         loss = float(step(rate))
         tried.append(rate)
         losses.append(loss)
+        if on_step is not None:
+            on_step(i + 1, len(rates))
         if not math.isfinite(loss):
             smoothed.append(math.inf)
             break
@@ -82,8 +90,10 @@ def steepest_descent(rates: list[float], smoothed: list[float]) -> float | None:
 
 
 def lr_range_test(config: TrainConfig, data: TrainingData, steps: int = 100, start: float = 1e-7,
-                  end: float = 1.0, cancel: threading.Event | None = None) -> LRRange:
-    """The range test for this configuration's model, weights and augmentation on `data`'s training split."""
+                  end: float = 1.0, cancel: threading.Event | None = None,
+                  on_step: StepReport | None = None) -> LRRange:
+    """The range test for this configuration's model, weights and augmentation on `data`'s training split.
+    Stops within one step of `cancel` being set (CancelTraining); `on_step` hears of each step."""
     device = resolve_device(config.device)
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
@@ -115,4 +125,4 @@ def lr_range_test(config: TrainConfig, data: TrainingData, steps: int = 100, sta
         optimizer.step()
         return loss.item()
 
-    return sweep(step, rate_schedule(start, end, steps), cancel)
+    return sweep(step, rate_schedule(start, end, steps), cancel, on_step)

@@ -6,11 +6,29 @@ import math
 
 import plotly.graph_objects as go
 
+from resnet_core.advice.estimate import eta_seconds
+from resnet_core.advice.lr_check import RANGE_STAGE
+from resnet_core.advice.lr_job import LRJobSnapshot
 from resnet_core.advice.recommend import format_number
+from resnet_core.text import format_duration, format_time_left
 from resnet_core.training.lr_range import LRRange
 from resnet_core.views.charts import _LAYOUT, BEST_COLOUR, MUTED_COLOUR, TRAIN_COLOUR, VAL_COLOUR
 
 RAW, SMOOTHED, SUGGESTED, PLANNED = "loss (each step)", "loss (smoothed)", "suggested rate", "planned rate"
+_STAGES = {"starting": "Starting the range test", "scanning": "Scanning the dataset",
+           "decoding": "Decoding the images", RANGE_STAGE: "Training at rising learning rates"}
+CANCELLED_TEXT = "The range test was cancelled; nothing was changed. Start it again when you like."
+
+
+def progress_text(snap: LRJobSnapshot) -> str:
+    """'Training at rising learning rates: step 40 of 100 · about 12 s left', the time left estimated
+    from the stage's own pace (decoding and training steps go at different speeds)."""
+    label = _STAGES.get(snap.stage, snap.stage.capitalize())
+    if not snap.total:
+        return f"{label}… · {format_duration(snap.seconds)} so far"
+    unit = "step " if snap.stage == RANGE_STAGE else ""
+    left = eta_seconds(snap.done, snap.total, snap.stage_seconds)
+    return f"{label}: {unit}{snap.done:,} of {snap.total:,} · {format_time_left(left)}"
 
 
 def lr_range_figure(result: LRRange, planned_rate: float | None = None) -> go.Figure:

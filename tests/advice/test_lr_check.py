@@ -48,7 +48,7 @@ def test_on_a_dataset_the_leading_candidate_is_tested_without_the_test_split(wor
 
     seen = {}
 
-    def fake_range_test(config, data, steps, start, end, cancel):
+    def fake_range_test(config, data, steps, start, end, cancel, on_step):
         seen.update(config=config, test=len(data.test_idx), train=len(data.train_idx), steps=steps)
         return sweep(lambda rate: 1.0 / (1.0 + rate), rate_schedule(start, end, steps))
 

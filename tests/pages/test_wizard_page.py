@@ -2,6 +2,8 @@
 time estimate and handing the plan to the Train page."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from page_helpers import APP, metrics
 from streamlit.testing.v1 import AppTest
@@ -372,22 +374,106 @@ def test_on_a_cpu_the_batch_follows_this_machines_measurement_with_the_cards_sen
     assert "measured" not in next(m for m in app.metric if m.label == "Batch size").help
 
 
-def test_find_a_learning_rate_draws_the_range_test_with_the_suggestion(pets, monkeypatch):
-    """The range test itself is tested in tests/training/test_lr_range.py; here, what the page draws."""
-    import ui.lr_panel
-    from resnet_core.advice.lr_check import LRCheck, leading_config
-    from resnet_core.training.lr_range import rate_schedule, sweep
+JOIN_S = 60  # a bound for a hung thread, never a measured time
 
-    def fake_check(dataset, workspace, rec, *, race, **kw):
+
+class HeldRangeTest:
+    """Stands in for the range test (tested for real in tests/advice/test_lr_job.py): reports a first
+    step, then waits for the test to release it, so the page is seen while the job runs; every job the
+    page starts is kept to wait for."""
+
+    def __init__(self, monkeypatch, fail: Exception | None = None):
+        import ui.lr_panel
+        from resnet_core.advice import lr_job
+
+        self.reached, self.release, self.fail, self.jobs = threading.Event(), threading.Event(), fail, []
+        monkeypatch.setattr(lr_job, "lr_check_on_data", self.check)
+        real_start = ui.lr_panel.start_job
+
+        def start_job(*args, **kw):
+            self.jobs.append(real_start(*args, **kw))
+            return self.jobs[-1]
+
+        monkeypatch.setattr(ui.lr_panel, "start_job", start_job)
+
+    def check(self, dataset, workspace, rec, *, race, cancel, progress, **kw):
+        from resnet_core.advice.lr_check import RANGE_STAGE, LRCheck, leading_config
+        from resnet_core.training.lr_range import rate_schedule, sweep
+
+        progress(RANGE_STAGE, 1, 80)
+        self.reached.set()
+        assert self.release.wait(JOIN_S)
+        if self.fail is not None:
+            raise self.fail
         config, words = leading_config(rec, dataset, race)
-        falling = sweep(lambda rate: 2.0 / (1.0 + 100 * rate) + rate ** 2, rate_schedule(1e-5, 10.0, 80))
+        falling = sweep(lambda rate: 2.0 / (1.0 + 100 * rate) + rate ** 2, rate_schedule(1e-5, 10.0, 80), cancel,
+                        lambda done, total: progress(RANGE_STAGE, done, total))
         return LRCheck(config, words, falling)
 
-    monkeypatch.setattr(ui.lr_panel, "lr_check_on_data", fake_check)
+    def start(self, at) -> AppTest:
+        at.button(key="wizard_lr_range").click().run()
+        assert self.reached.wait(JOIN_S)
+        return at.run()  # the page while the job runs
+
+    def finish(self, at) -> AppTest:
+        self.release.set()
+        self.jobs[-1].thread.join(JOIN_S)
+        assert not self.jobs[-1].thread.is_alive()
+        return at.run()
+
+
+def test_find_a_learning_rate_runs_in_the_background_then_draws_the_suggestion(pets, monkeypatch):
+    held = HeldRangeTest(monkeypatch)
     assert not pets.get("plotly_chart")
-    pets.button(key="wizard_lr_range").click().run()
+    held.start(pets)
+    assert not pets.exception and not pets.error
+    (bar,) = pets.get("progress")
+    assert "Training at rising learning rates: step 1 of 80 · " in bar.proto.text and " left" in bar.proto.text
+    assert pets.button(key="wizard_lr_cancel") and not [b for b in pets.button if b.key == "wizard_lr_range"]
+    assert pets.button(key="wizard_train")  # the rest of the page is drawn while the test runs
+
+    held.finish(pets)
     assert not pets.exception and not pets.error
     assert any("The loss falls fastest near" in i.value for i in pets.info)
     (chart,) = pets.get("plotly_chart")
     assert '"type":"log"' in chart.proto.spec.replace(" ", "") and "suggested rate" in chart.proto.spec
     assert "Tested: the cards' pick." in " ".join(c.value for c in pets.caption)
+    assert pets.button(key="wizard_lr_range").label == "Find a learning rate again"
+    assert not pets.get("progress") and not [b for b in pets.button if b.key == "wizard_lr_cancel"]
+
+
+def test_a_range_test_goes_on_while_the_user_visits_another_page(pets, monkeypatch):
+    held = HeldRangeTest(monkeypatch)
+    held.start(pets)
+    pets.switch_page("pages/data.py").run()
+    assert not pets.exception
+    pets.switch_page("pages/wizard.py").run()
+    assert "step 1 of 80" in pets.get("progress")[0].proto.text  # the same test, still running
+    held.finish(pets)
+    assert len(held.jobs) == 1 and pets.get("plotly_chart")
+
+
+def test_a_cancelled_range_test_says_so_and_can_start_again(pets, monkeypatch):
+    held = HeldRangeTest(monkeypatch)
+    held.start(pets)
+    pets.button(key="wizard_lr_cancel").click().run()
+    held.finish(pets)
+    assert held.jobs[0].snapshot().state == "cancelled"
+    assert not pets.exception and not pets.error and not pets.get("plotly_chart")
+    assert "The range test was cancelled" in " ".join(i.value for i in pets.info)
+    assert pets.button(key="wizard_lr_range").label == "Find a learning rate"
+    pets.button(key="wizard_lr_range").click().run()  # started again: a new job
+    assert len(held.jobs) == 2 and held.jobs[1] is not held.jobs[0]
+    held.finish(pets)
+    assert pets.get("plotly_chart")
+
+
+def test_a_range_test_that_fails_says_why_plainly(pets, monkeypatch):
+    from resnet_core.data.prepare import DataError
+
+    held = HeldRangeTest(monkeypatch, fail=DataError("dataset 'pets' has no training images after the split"))
+    held.start(pets)
+    held.finish(pets)
+    (error,) = pets.error
+    assert error.value == "Could not run the range test: dataset 'pets' has no training images after the split"
+    assert pets.button(key="wizard_lr_range")

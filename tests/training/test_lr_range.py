@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.training.callbacks import CancelTraining
 from resnet_core.training.lr_range import lr_range_test, rate_schedule, steepest_descent, sweep
 
 
@@ -38,6 +40,23 @@ def test_the_suggestion_lies_where_the_loss_falls():
 def test_a_loss_that_never_falls_gives_no_suggestion():
     assert sweep(lambda rate: 1.0 + rate, rate_schedule(1e-4, 1.0, 50)).suggestion is None
     assert steepest_descent([1e-3, 1e-2], [1.0, 0.5]) is None
+
+
+def test_each_step_is_reported_and_a_cancel_stops_the_sweep_before_the_next_step():
+    cancel, stepped, reported = threading.Event(), [], []
+
+    def step(rate: float) -> float:
+        stepped.append(rate)
+        return 1.0
+
+    def on_step(done: int, total: int) -> None:
+        reported.append((done, total))
+        if done == 3:
+            cancel.set()
+
+    with pytest.raises(CancelTraining, match="cancelled"):
+        sweep(step, rate_schedule(1e-4, 1.0, 50), cancel, on_step)
+    assert len(stepped) == 3 and reported == [(1, 50), (2, 50), (3, 50)]
 
 
 def test_bad_ranges_are_refused():

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+from resnet_core.advice.lr_check import RANGE_STAGE
+from resnet_core.advice.lr_job import LRJobSnapshot
 from resnet_core.training.lr_range import LRRange
-from resnet_core.views.lr_range_view import PLANNED, RAW, SMOOTHED, SUGGESTED, lr_range_figure
+from resnet_core.views.lr_range_view import PLANNED, RAW, SMOOTHED, SUGGESTED, lr_range_figure, progress_text
 
 
 def range_result() -> LRRange:
@@ -32,3 +34,13 @@ def test_without_a_suggestion_nothing_is_marked():
     result = range_result()
     fig = lr_range_figure(LRRange(result.rates, result.losses, result.smoothed, None))
     assert SUGGESTED not in {t.name for t in fig.data} and not fig.layout.annotations
+
+
+def test_the_progress_line_gives_the_step_and_the_time_left_at_the_stage_s_own_pace():
+    # 40 of 100 steps took 20 s of the stage (decoding took the first 100 s of the job): 30 s left.
+    stepping = LRJobSnapshot("running", RANGE_STAGE, 40, 100, seconds=120.0, stage_seconds=20.0)
+    assert progress_text(stepping) == "Training at rising learning rates: step 40 of 100 · about 30 s left"
+    decoding = LRJobSnapshot("running", "decoding", 1280, 5120, seconds=40.0, stage_seconds=40.0)
+    assert progress_text(decoding) == "Decoding the images: 1,280 of 5,120 · about 2 min left"
+    assert progress_text(LRJobSnapshot("running", stage_seconds=3.0, seconds=3.0)) == \
+        "Starting the range test… · 3.0s so far"

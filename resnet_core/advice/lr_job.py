@@ -1,0 +1,139 @@
+"""The learning-rate range test in the background: a thread per (workspace, dataset, recommendation),
+so the Wizard page stays free while it runs, a reload or another page keeps it, and Cancel stops it
+within one step (or within a few images while the data is decoded).
+
+Any number of page runs read the job's immutable snapshot; the finished test (or the sentence that
+says why it failed) stays in the snapshot until the same test is started again.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+
+from resnet_core.advice.lr_check import RANGE_STEPS, LRCheck, lr_check_on_data
+from resnet_core.advice.race import RaceResult
+from resnet_core.advice.recommend import Recommendation
+from resnet_core.runs.runner import USER_PROBLEMS, disk_full_message
+from resnet_core.training.callbacks import CancelTraining
+from resnet_core.training.engine import is_out_of_memory
+from resnet_core.workspace import Workspace
+
+log = logging.getLogger("resnet_pilot.advice")
+
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+
+@dataclass(frozen=True)
+class LRJobSnapshot:
+    state: str  # RUNNING, DONE, FAILED or CANCELLED
+    stage: str = "starting"  # then "scanning", "decoding", "range test" (lr_check.RANGE_STAGE)
+    done: int = 0
+    total: int = 0
+    seconds: float = 0.0  # since the job started
+    stage_seconds: float = 0.0  # since its stage started: the time left is estimated per stage
+    error: str = ""  # FAILED: what went wrong, in a sentence
+    result: LRCheck | None = None  # DONE: the test and its suggestion
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+class LRJob:
+    """One range test in a thread. Its thread is started by start_job (or a test)."""
+
+    def __init__(self, workspace: Workspace, dataset: str, rec: Recommendation, *, race: RaceResult | None = None,
+                 device: str = "auto", steps: int = RANGE_STEPS) -> None:
+        self._args = (dataset, workspace, rec, race, device, steps)
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._snapshot = LRJobSnapshot(RUNNING)
+        self._started = self._stage_started = time.perf_counter()
+        self.thread = threading.Thread(target=self._run, name="lr-range-test", daemon=True)
+
+    def snapshot(self) -> LRJobSnapshot:
+        with self._lock:
+            return self._snapshot
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _publish(self, **changes) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            if changes.get("stage", self._snapshot.stage) != self._snapshot.stage:
+                self._stage_started = now
+            self._snapshot = replace(self._snapshot, seconds=now - self._started,
+                                     stage_seconds=now - self._stage_started, **changes)
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self._publish(stage=stage, done=done, total=total)
+
+    def _run(self) -> None:
+        dataset, workspace, rec, race, device, steps = self._args
+        try:
+            check = lr_check_on_data(dataset, workspace, rec, race=race, device=device, steps=steps,
+                                     cancel=self._cancel, progress=self._progress)
+            self._publish(state=DONE, result=check)
+        except CancelTraining:
+            self._publish(state=CANCELLED)
+        except Exception as e:  # noqa: BLE001 - shown to the user as a sentence, never raised in a page
+            self._publish(state=FAILED, error=plain_error(e, workspace))
+
+
+def plain_error(e: Exception, workspace: Workspace) -> str:
+    """What a person reads about a failed range test: the problem in their words, or plainly a bug
+    (whose details go to the server log, not the page)."""
+    if isinstance(e, USER_PROBLEMS):
+        return str(e)
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and is_out_of_memory(e)):
+        return ("the range test ran out of memory: close other programs or stop a training run, "
+                "then try again")
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full_message(workspace)
+    if isinstance(e, FileNotFoundError):
+        return f"a file of the dataset is gone ({e.filename}); rescan the dataset on the Data page"
+    if isinstance(e, PermissionError):
+        return f"no permission to read or write {e.filename}; check the folder's permissions, then try again"
+    log.error("the learning-rate range test failed", exc_info=e)
+    return f"the range test stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
+
+
+_JOBS: dict[tuple, LRJob] = {}
+_JOBS_LOCK = threading.Lock()
+
+
+def _job_key(workspace: Workspace, dataset: str, key: Hashable) -> tuple:
+    return str(workspace.root), dataset, key
+
+
+def start_job(workspace: Workspace, dataset: str, key: Hashable, rec: Recommendation, *,
+              race: RaceResult | None = None, device: str = "auto", steps: int = RANGE_STEPS) -> LRJob:
+    """Start the range test for `key` (the recommendation and race it tests) unless that one is
+    running already (then it is returned). The dataset's finished tests for other keys are dropped:
+    they tested a recommendation the page no longer shows."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(_job_key(workspace, dataset, key))
+        if job is not None and job.snapshot().state == RUNNING:
+            return job
+        for other in [k for k, j in _JOBS.items() if k[:2] == (str(workspace.root), dataset)
+                      and j.snapshot().state != RUNNING]:
+            del _JOBS[other]
+        job = LRJob(workspace, dataset, rec, race=race, device=device, steps=steps)
+        _JOBS[_job_key(workspace, dataset, key)] = job
+        job.thread.start()
+        return job
+
+
+def current_job(workspace: Workspace, dataset: str, key: Hashable) -> LRJob | None:
+    with _JOBS_LOCK:
+        return _JOBS.get(_job_key(workspace, dataset, key))
+
+
+def forget_job(workspace: Workspace, dataset: str, key: Hashable) -> None:
+    with _JOBS_LOCK:
+        _JOBS.pop(_job_key(workspace, dataset, key), None)
