@@ -62,8 +62,10 @@ def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, bu
                   cancel: threading.Event | None = None, progress: Progress | None = None,
                   on_prepare: Callable[[str, int, int], None] | None = None) -> RaceCheck:
     """Race the cards' candidates on `dataset`. DataError/DatasetError for a dataset that cannot train;
-    RaceCancelled on cancel (with what was measured)."""
-    handle = open_dataset(dataset, workspace)
+    RaceCancelled on cancel (with what was measured). `on_prepare` hears (stage: "scanning" or
+    "decoding", done, total) while the images are read; an exception it raises stops the check."""
+    scan_progress = (lambda done, total: on_prepare("scanning", done, total)) if on_prepare else None
+    handle = open_dataset(dataset, workspace, progress=scan_progress)
     check_classes(handle.name, handle.report)
     check_split(handle.name, handle.split)
     device = str(resolve_device(device))

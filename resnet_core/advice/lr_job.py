@@ -7,22 +7,17 @@ says why it failed) stays in the snapshot until the same test is started again.
 """
 from __future__ import annotations
 
-import errno
-import logging
 import threading
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, replace
 
+from resnet_core.advice.job_errors import plain_error
 from resnet_core.advice.lr_check import RANGE_STEPS, LRCheck, lr_check_on_data
 from resnet_core.advice.race import RaceResult
 from resnet_core.advice.recommend import Recommendation
-from resnet_core.runs.runner import USER_PROBLEMS, disk_full_message
 from resnet_core.training.callbacks import CancelTraining
-from resnet_core.training.engine import is_out_of_memory
 from resnet_core.workspace import Workspace
-
-log = logging.getLogger("resnet_pilot.advice")
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
@@ -83,24 +78,6 @@ class LRJob:
             self._publish(state=CANCELLED)
         except Exception as e:  # noqa: BLE001 - shown to the user as a sentence, never raised in a page
             self._publish(state=FAILED, error=plain_error(e, workspace))
-
-
-def plain_error(e: Exception, workspace: Workspace) -> str:
-    """What a person reads about a failed range test: the problem in their words, or plainly a bug
-    (whose details go to the server log, not the page)."""
-    if isinstance(e, USER_PROBLEMS):
-        return str(e)
-    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and is_out_of_memory(e)):
-        return ("the range test ran out of memory: close other programs or stop a training run, "
-                "then try again")
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return disk_full_message(workspace)
-    if isinstance(e, FileNotFoundError):
-        return f"a file of the dataset is gone ({e.filename}); rescan the dataset on the Data page"
-    if isinstance(e, PermissionError):
-        return f"no permission to read or write {e.filename}; check the folder's permissions, then try again"
-    log.error("the learning-rate range test failed", exc_info=e)
-    return f"the range test stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
 
 
 _JOBS: dict[tuple, LRJob] = {}

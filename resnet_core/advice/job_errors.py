@@ -1,0 +1,29 @@
+"""What a person reads when a background advice job (the range test, the race) fails: the problem in
+their words, or plainly a bug whose details go to the server log, never the page."""
+from __future__ import annotations
+
+import errno
+import logging
+
+from resnet_core.runs.runner import USER_PROBLEMS, disk_full_message
+from resnet_core.training.engine import is_out_of_memory
+from resnet_core.workspace import Workspace
+
+log = logging.getLogger("resnet_pilot.advice")
+
+
+def plain_error(e: Exception, workspace: Workspace, activity: str = "the range test") -> str:
+    """One sentence about `e`; `activity` names the job in it ("the race")."""
+    if isinstance(e, USER_PROBLEMS):
+        return str(e)
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and is_out_of_memory(e)):
+        return (f"{activity} ran out of memory: close other programs or stop a training run, "
+                "then try again")
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full_message(workspace)
+    if isinstance(e, FileNotFoundError):
+        return f"a file of the dataset is gone ({e.filename}); rescan the dataset on the Data page"
+    if isinstance(e, PermissionError):
+        return f"no permission to read or write {e.filename}; check the folder's permissions, then try again"
+    log.error("%s failed", activity, exc_info=e)
+    return f"{activity} stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
