@@ -1,9 +1,49 @@
-"""The race as the Wizard shows it: one row a candidate, those that went furthest and scored best first."""
+"""The race as the Wizard shows it: one row a candidate, those that went furthest and scored best first;
+its progress line while it runs in the background, and what a cancel kept."""
 from __future__ import annotations
 
 from typing import Any
 
+from resnet_core.advice.estimate import eta_seconds
 from resnet_core.advice.race import RaceResult
+from resnet_core.advice.race_job import RACE_STAGE, RaceJobSnapshot
+from resnet_core.text import format_duration, format_time_left
+
+_STAGES = {"starting": "Starting the race", "scanning": "Scanning the dataset",
+           "decoding": "Decoding the images at the race's size", RACE_STAGE: "Race"}
+
+
+def budget_name(budget_s: float) -> str:
+    """90 → 'the 1.5-minute budget'; 30 → 'the 30-second budget'."""
+    if budget_s < 60:
+        return f"the {round(budget_s)}-second budget"
+    return f"the {round(budget_s / 60, 1):g}-minute budget"
+
+
+def race_progress_text(snap: RaceJobSnapshot) -> str:
+    """'Race: 2 of 11 trials done · now round 1: ResNet18 · about 40 s left of the 5-minute budget'.
+    The time left goes by the trials' pace, never past what is left of the budget (the race stops there);
+    reading the images comes before the budget and goes by its own pace."""
+    label = _STAGES.get(snap.stage, snap.stage.capitalize())
+    if snap.stage != RACE_STAGE:
+        if not snap.total:
+            return f"{label}… · {format_duration(snap.seconds)} so far"
+        left = eta_seconds(snap.done, snap.total, snap.stage_seconds)
+        return f"{label}: {snap.done:,} of {snap.total:,} · {format_time_left(left)}"
+    budget_left = max(0.0, snap.budget_s - snap.stage_seconds)
+    pace = eta_seconds(snap.done, snap.total, snap.stage_seconds)
+    left = budget_left if pace is None else min(pace, budget_left)
+    now = f" · now {snap.now}" if snap.now else ""
+    return (f"{label}: {snap.done} of {snap.total} trials done{now} · "
+            f"{format_time_left(left)} of {budget_name(snap.budget_s)}")
+
+
+def cancelled_text(partial: RaceResult | None) -> str:
+    """What the page says about a cancelled race: what it kept, and that nothing was learned from it."""
+    if partial is None or not partial.scores():
+        return "The race was cancelled before any trial finished; start it again when you like."
+    return ("The race was cancelled; below is what it measured before the cancel (kept marked partial, "
+            "not used to advise). Start it again for a full verdict.")
 
 
 def race_rows(result: RaceResult) -> list[dict[str, Any]]:

@@ -1,11 +1,13 @@
-"""The race's table: furthest round and lowest loss first, the winner marked, unmeasured last."""
+"""The race's table: furthest round and lowest loss first, the winner marked, unmeasured last; its progress
+line, whose time left never passes the budget, and what a cancel says."""
 from __future__ import annotations
 
 import dataclasses
 
 from resnet_core.advice.race import Candidate, RaceResult, Trial
+from resnet_core.advice.race_job import RACE_STAGE, RaceJobSnapshot
 from resnet_core.config import TrainConfig
-from resnet_core.views.race_view import race_rows
+from resnet_core.views.race_view import cancelled_text, race_progress_text, race_rows
 
 
 def test_rows_put_the_furthest_and_best_first_and_mark_the_winner():
@@ -22,3 +24,34 @@ def test_rows_put_the_furthest_and_best_first_and_mark_the_winner():
     assert rows[0]["Pick"] == "★" and all(r["Pick"] == "" for r in rows[1:])
     assert rows[0]["Round"] == 2 and rows[0]["Images"] == 20 and rows[0]["From"] == "card says b"
     assert rows[3]["Val loss"] is None and rows[3]["Round"] is None
+
+
+def racing(done: int, total: int, stage_seconds: float, budget_s: float = 300.0) -> RaceJobSnapshot:
+    return RaceJobSnapshot("running", budget_s, RACE_STAGE, done, total, now="round 1: ResNet18",
+                           seconds=stage_seconds + 30, stage_seconds=stage_seconds)
+
+
+def test_the_time_left_goes_by_the_trials_pace_within_the_budget():
+    # 2 of 10 trials in 40 s: 160 s more at that pace, and 260 s of the budget are left.
+    assert race_progress_text(racing(2, 10, 40.0)) == \
+        "Race: 2 of 10 trials done · now round 1: ResNet18 · about 2 min 40 s left of the 5-minute budget"
+    # 1 of 10 in 250 s: the pace says 37 min, but the race stops when its budget is spent.
+    assert race_progress_text(racing(1, 10, 250.0)).endswith("about 50 s left of the 5-minute budget")
+    # before a trial has finished there is no pace: the budget is the bound
+    assert race_progress_text(racing(0, 10, 15.0, budget_s=90.0)).endswith(
+        "about 1 min 15 s left of the 1.5-minute budget")
+    assert race_progress_text(racing(0, 10, 0.0, budget_s=30.0)).endswith("of the 30-second budget")
+
+
+def test_reading_the_images_goes_by_its_own_pace_before_the_budget_starts():
+    decoding = RaceJobSnapshot("running", 300.0, "decoding", 1280, 5120, seconds=40.0, stage_seconds=40.0)
+    assert race_progress_text(decoding) == "Decoding the images at the race's size: 1,280 of 5,120 · about 2 min left"
+    assert race_progress_text(RaceJobSnapshot("running", 300.0, seconds=3.0)) == "Starting the race… · 3.0s so far"
+
+
+def test_a_cancel_says_whether_anything_was_measured():
+    cand = Candidate("a", {}, "card", TrainConfig(dataset="d"))
+    measured = RaceResult(candidates=[cand], trials=[Trial("a", cand.key, 0, 10, 3, 0.9, 0.5, 1.0)], cancelled=True)
+    assert "below is what it measured before the cancel" in cancelled_text(measured)
+    assert "before any trial finished" in cancelled_text(RaceResult(candidates=[cand], cancelled=True))
+    assert "before any trial finished" in cancelled_text(None)
