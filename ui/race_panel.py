@@ -1,19 +1,22 @@
-"""The Wizard's 'Check on my data': the race among the cards' candidates on the user's images, its progress,
-and what it measured beside the cards' advice."""
+"""The Wizard's 'Check on my data': the race among the cards' candidates on the user's images, run in the
+background (progress, time left within its budget, Cancel), and what it measured beside the cards' advice."""
 from __future__ import annotations
+
+import functools
 
 import pandas as pd
 import streamlit as st
 
-from resnet_core.advice.check_on_data import check_on_data
 from resnet_core.advice.estimate import cached_throughput, estimate_training_time
 from resnet_core.advice.race import DEFAULT_BUDGET_SHARE
+from resnet_core.advice.race_job import CANCELLED, DONE, FAILED, RUNNING, current_job, start_job
 from resnet_core.hardware import resolve_device
-from resnet_core.views.race_view import race_rows
-from ui.shared import friendly_errors, services
+from resnet_core.views.race_view import cancelled_text, race_progress_text, race_rows
+from ui.shared import services
 
 RESULT = "wizard_race_result"  # (dataset, recommendation key, RaceCheck) of the last race
 DEFAULT_MINUTES = 5.0
+POLL_S = 1.0
 
 
 def default_minutes(rec, num_train: int, num_val: int, device: str) -> float:
@@ -30,31 +33,56 @@ def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: in
     st.subheader("Check on my data")
     st.caption("A short race before the long run: the cards' pick and the alternatives they leave open train "
                "briefly on small parts of your training images at 64 px; the better half by validation loss "
-               "goes on to twice the images. The test images are never used. Stop it with Streamlit's Stop "
-               "button (top right).")
+               "goes on to twice the images. The test images are never used. It runs in the background: "
+               "the page stays usable, and Cancel keeps what the race measured so far.")
     key = (dataset, repr(rec.why))  # a new recommendation makes an earlier race stale
     minutes = st.number_input("Time for the race (minutes)", min_value=0.5, max_value=240.0, step=0.5,
                               value=default_minutes(rec, num_train, num_val, device), key="wizard_race_minutes",
                               help="About 15% of the recommended run's estimated time by default.")
+    job = current_job(services().workspace, dataset, key)
+    snap = job.snapshot() if job else None
+    if snap is not None and snap.state == DONE:
+        st.session_state[RESULT] = (key, snap.result)  # the range test below tests the race's winner
+    running = snap is not None and snap.state == RUNNING
+    start = functools.partial(start_job, services().workspace, dataset, key, rec, budget_s=minutes * 60,
+                              device=device, weights_available=weights_available)
+    st.fragment(race_status, run_every=POLL_S if running else None)(dataset, key, start, running)
+
+
+def race_status(dataset: str, key, start, polling: bool) -> None:
+    """The start button, the running race's progress and Cancel (polled), or its outcome."""
+    job = current_job(services().workspace, dataset, key)
+    snap = job.snapshot() if job else None
+    if snap is not None and snap.state == RUNNING:
+        st.progress(snap.fraction, text=race_progress_text(snap))
+        if st.button("Cancel the race", key="wizard_race_cancel", icon=":material/cancel:"):
+            job.cancel()
+        return
+    if polling:  # it ended since the page was drawn: redraw the page (and the range test) without polling
+        st.rerun(scope="app")
     if st.button("Check on my data", key="wizard_race", icon=":material/sports_score:"):
-        bar = st.progress(0.0, text="Preparing the images for the race…")
-
-        def progress(done: int, total: int, what: str) -> None:
-            bar.progress(min(1.0, done / total) if total else 0.0, text=f"Race: {done} of {total} trials · {what}")
-
-        with friendly_errors("check the advice on your data"):
-            check = check_on_data(dataset, services().workspace, rec, budget_s=minutes * 60, device=device,
-                                  weights_available=weights_available, progress=progress)
-            st.session_state[RESULT] = (key, check)
-        bar.empty()
+        start()
+        st.rerun(scope="app")
+    if snap is not None and snap.state == CANCELLED:
+        st.info(cancelled_text(snap.partial), icon=":material/cancel:")
+        if snap.partial is not None and snap.partial.scores():
+            race_table(snap.partial)
+        return
+    if snap is not None and snap.state == FAILED:
+        st.error(f"Could not run the race: {snap.error}", icon=":material/error:")
+        return
     stored = st.session_state.get(RESULT)
     if not stored or stored[0] != key:
         return
     check = stored[1]
     (st.success if check.result.winner_key == check.result.candidates[0].key else st.warning)(
         check.verdict, icon=":material/sports_score:")
-    st.dataframe(pd.DataFrame(race_rows(check.result)), hide_index=True, key="wizard_race_table",
+    race_table(check.result)
+    st.caption(f"Budget {check.budget_text}; used {check.result.used_s:,.0f} s at {check.result.image_size} px.")
+
+
+def race_table(result) -> None:
+    st.dataframe(pd.DataFrame(race_rows(result)), hide_index=True, key="wizard_race_table",
                  column_config={"Val loss": st.column_config.NumberColumn(format="%.3f"),
                                 "Val acc": st.column_config.NumberColumn(format="percent"),
                                 "From": st.column_config.TextColumn(width="large")})
-    st.caption(f"Budget {check.budget_text}; used {check.result.used_s:,.0f} s at {check.result.image_size} px.")

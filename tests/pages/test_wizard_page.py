@@ -13,6 +13,8 @@ from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
 from ui.shared import DATASET, PLAN
 
+JOIN_S = 60  # a bound for a hung thread, never a measured time
+
 
 @pytest.fixture
 def app(env):
@@ -295,32 +297,129 @@ def test_what_won_on_an_earlier_dataset_of_the_same_kind_is_shown(pets, workspac
     assert "'scans'" not in shown and "99.0%" not in shown
 
 
-def test_check_on_my_data_races_and_shows_every_candidate_with_the_verdict(pets, monkeypatch):
-    """The race itself is tested in tests/advice/test_race.py; here, what the page does with it."""
-    import ui.race_panel
-    from resnet_core.advice.check_on_data import RaceCheck
-    from resnet_core.advice.race import RaceResult, Trial, race_candidates
+class HeldRace:
+    """Stands in for check_on_data (the real race runs in tests/advice/test_race_job.py): reads the
+    images, finishes a first trial, then waits for the test to release it, so the page is seen while
+    the race runs; released, it finishes with the second candidate winning, or (cancelled) raises with
+    the first trial measured. Every job the page starts is kept to wait for."""
 
-    asked = {}
+    def __init__(self, monkeypatch):
+        import ui.race_panel
+        from resnet_core.advice import race_job
 
-    def fake_check(dataset, workspace, rec, *, budget_s, progress, **kw):
-        asked.update(dataset=dataset, budget_s=budget_s)
+        self.reached, self.release, self.jobs, self.asked = threading.Event(), threading.Event(), [], {}
+        self.fail: Exception | None = None
+        monkeypatch.setattr(race_job, "check_on_data", self.check)
+        real_start = ui.race_panel.start_job
+
+        def start_job(*args, **kw):
+            self.jobs.append(real_start(*args, **kw))
+            return self.jobs[-1]
+
+        monkeypatch.setattr(ui.race_panel, "start_job", start_job)
+
+    def check(self, dataset, workspace, rec, *, budget_s, cancel, progress, on_prepare, **kw):
+        from resnet_core.advice.check_on_data import RaceCheck
+        from resnet_core.advice.race import RaceCancelled, RaceResult, Trial, race_candidates
+
+        self.asked.update(dataset=dataset, budget_s=budget_s)
+        if self.fail is not None:
+            raise self.fail
         candidates = race_candidates(rec, dataset)
-        progress(1, 2, "round 1")
-        winner = candidates[1]
-        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner_key=winner.key,
-                            trials=[Trial(c.name, c.key, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])])
+        trials = [Trial(c.name, c.key, 0, 8, 3, 0.9 - i / 10, 0.5, 5.0) for i, c in enumerate(candidates[:2])]
+        on_prepare("decoding", 33, 33)
+        progress(1, 5, f"round 1: {candidates[1].name}")
+        self.reached.set()
+        assert self.release.wait(JOIN_S)
+        if cancel.is_set():
+            raise RaceCancelled(RaceResult(candidates=candidates, budget_s=budget_s, used_s=12.0, cancelled=True,
+                                           trials=trials[:1], winner_key=candidates[0].key))
+        progress(5, 5, "done")
+        result = RaceResult(candidates=candidates, budget_s=budget_s, used_s=42.0, winner_key=candidates[1].key,
+                            trials=trials)
         return RaceCheck(result, None, "about 1m 0s", result.verdict(candidates[0].key))
 
-    monkeypatch.setattr(ui.race_panel, "check_on_data", fake_check)
-    pets.number_input(key="wizard_race_minutes").set_value(1.0)
-    pets.button(key="wizard_race").click().run()
+    def start(self, at, minutes: float = 1.0) -> AppTest:
+        at.number_input(key="wizard_race_minutes").set_value(minutes)
+        at.button(key="wizard_race").click().run()
+        assert self.reached.wait(JOIN_S)
+        return at.run()  # the page while the race runs
+
+    def finish(self, at) -> AppTest:
+        self.release.set()
+        self.jobs[-1].thread.join(JOIN_S)
+        assert not self.jobs[-1].thread.is_alive()
+        return at.run()
+
+
+def race_table(at):
+    return next((d.value for d in at.dataframe if "Candidate" in d.value.columns), None)
+
+
+def test_check_on_my_data_races_in_the_background_then_shows_every_candidate_with_the_verdict(pets, monkeypatch):
+    held = HeldRace(monkeypatch)
+    held.start(pets)
     assert not pets.exception and not pets.error
-    assert asked == {"dataset": "pets", "budget_s": 60.0}
+    assert held.asked == {"dataset": "pets", "budget_s": 60.0}
+    (bar,) = pets.get("progress")
+    assert bar.proto.text.startswith("Race: 1 of 5 trials done · now round 1: ")
+    assert bar.proto.text.endswith(" left of the 1-minute budget")
+    assert pets.button(key="wizard_race_cancel") and not [b for b in pets.button if b.key == "wizard_race"]
+    assert pets.button(key="wizard_train") and race_table(pets) is None  # the page is usable meanwhile
+    assert "Stop button" not in " ".join(c.value for c in pets.caption)
+
+    held.finish(pets)
+    assert not pets.exception and not pets.error
     assert any("disagrees with the cards" in w.value for w in pets.warning)
-    table = next(d.value for d in pets.dataframe if "Candidate" in d.value.columns)
+    table = race_table(pets)
     assert len(table) >= 3 and table.iloc[0]["Pick"] == "★"
     assert table["From"].str.len().min() > 0
+    captions = " ".join(c.value for c in pets.caption)
+    assert "Budget about 1m 0s; used 42 s" in captions
+    assert "It tests the race's winner." in captions  # the range test goes on from the race's winner
+    assert not pets.get("progress") and not [b for b in pets.button if b.key == "wizard_race_cancel"]
+
+
+def test_a_race_goes_on_while_the_user_visits_another_page(pets, monkeypatch):
+    held = HeldRace(monkeypatch)
+    held.start(pets)
+    pets.switch_page("pages/data.py").run()
+    assert not pets.exception
+    pets.switch_page("pages/wizard.py").run()
+    assert "1 of 5 trials done" in pets.get("progress")[0].proto.text  # the same race, still running
+    held.finish(pets)
+    assert len(held.jobs) == 1 and race_table(pets) is not None
+
+
+def test_a_cancelled_race_says_so_and_shows_what_it_measured(pets, monkeypatch):
+    held = HeldRace(monkeypatch)
+    held.start(pets)
+    pets.button(key="wizard_race_cancel").click().run()
+    held.finish(pets)
+    assert held.jobs[0].snapshot().state == "cancelled"
+    assert not pets.exception and not pets.error
+    assert not any("the cards" in w.value for w in [*pets.warning, *pets.success])  # no verdict from a part
+    assert any("The race was cancelled; below is what it measured" in i.value for i in pets.info)
+    table = race_table(pets)
+    assert table["Val loss"].notna().sum() == 1 and table.iloc[0]["Pick"] == "★"
+    assert "It tests the cards' pick" in " ".join(c.value for c in pets.caption)  # a partial race is not used
+    pets.button(key="wizard_race").click().run()  # started again: a new race
+    assert len(held.jobs) == 2 and held.jobs[1] is not held.jobs[0]
+    held.finish(pets)
+    assert any("disagrees with the cards" in w.value for w in pets.warning)
+
+
+def test_a_race_that_fails_says_why_plainly(pets, monkeypatch):
+    from resnet_core.data.prepare import DataError
+
+    held = HeldRace(monkeypatch)
+    held.fail = DataError("dataset 'pets' has no training images after the split")
+    pets.button(key="wizard_race").click().run()
+    held.jobs[-1].thread.join(JOIN_S)
+    pets.run()
+    (error,) = pets.error
+    assert error.value == "Could not run the race: dataset 'pets' has no training images after the split"
+    assert pets.button(key="wizard_race") and race_table(pets) is None
 
 
 def test_patience_says_what_an_evaluation_is(app):
@@ -372,9 +471,6 @@ def test_on_a_cpu_the_batch_follows_this_machines_measurement_with_the_cards_sen
     # A plan for a GPU does not follow what this CPU measured.
     plan_for(app, 1000, 10, 8.0)
     assert "measured" not in next(m for m in app.metric if m.label == "Batch size").help
-
-
-JOIN_S = 60  # a bound for a hung thread, never a measured time
 
 
 class HeldRangeTest:
