@@ -21,10 +21,11 @@ from resnet_core.advice.recommend import Recommendation
 from resnet_core.training.callbacks import CancelTraining
 from resnet_core.workspace import Workspace
 
-__all__ = ["CANCELLED", "DONE", "FAILED", "RUNNING", "RACE_STAGE", "RaceJob", "RaceJobSnapshot", "current_job",
+__all__ = ["CANCELLED", "DONE", "FAILED", "RUNNING", "MEASURING_STAGE", "RACE_STAGE", "RaceJob", "RaceJobSnapshot", "current_job",
            "forget_job", "start_job"]
 
 RACE_STAGE = "racing"  # the stage while the trials run (before it: "starting", "scanning", "decoding")
+MEASURING_STAGE = "measuring"  # between decoding and the race: this machine's speed, to size the trials
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class RaceJob:
         if self._cancel.is_set():  # the race has not begun: nothing measured to keep
             raise CancelTraining("the race was cancelled")
         self._publish(stage=stage, done=done, total=total)
+        if stage == "decoding" and 0 < total <= done:  # next: a short probe of this machine's speed
+            self._publish(stage=MEASURING_STAGE, done=0, total=0)
 
     def _on_trial(self, done: int, planned: int, what: str) -> None:
         self._publish(stage=RACE_STAGE, done=done, total=planned, now="" if what == "done" else what)

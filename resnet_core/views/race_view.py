@@ -6,11 +6,12 @@ from typing import Any
 
 from resnet_core.advice.estimate import eta_seconds
 from resnet_core.advice.race import RaceResult
-from resnet_core.advice.race_job import RACE_STAGE, RaceJobSnapshot
+from resnet_core.advice.race_job import MEASURING_STAGE, RACE_STAGE, RaceJobSnapshot
 from resnet_core.text import format_duration, format_time_left
 
 _STAGES = {"starting": "Starting the race", "scanning": "Scanning the dataset",
-           "decoding": "Decoding the images at the race's size", RACE_STAGE: "Race"}
+           "decoding": "Decoding the images at the race's size",
+           MEASURING_STAGE: "Measuring this machine's speed for the race", RACE_STAGE: "Race"}
 
 
 def budget_name(budget_s: float) -> str:

@@ -47,6 +47,8 @@ def test_reading_the_images_goes_by_its_own_pace_before_the_budget_starts():
     decoding = RaceJobSnapshot("running", 300.0, "decoding", 1280, 5120, seconds=40.0, stage_seconds=40.0)
     assert race_progress_text(decoding) == "Decoding the images at the race's size: 1,280 of 5,120 · about 2 min left"
     assert race_progress_text(RaceJobSnapshot("running", 300.0, seconds=3.0)) == "Starting the race… · 3.0s so far"
+    measuring = RaceJobSnapshot("running", 300.0, "measuring", seconds=45.0, stage_seconds=2.0)
+    assert race_progress_text(measuring) == "Measuring this machine's speed for the race… · 45s so far"
 
 
 def test_a_cancel_says_whether_anything_was_measured():
