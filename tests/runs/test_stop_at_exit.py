@@ -86,8 +86,11 @@ def test_ctrl_c_while_a_run_trains_exits_cleanly_and_leaves_the_run_interrupted(
     folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=10, size=32)
     env = {**os.environ, ENV_VAR: str(workspace.root), "RESNET_PILOT_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    # A shell starting a job in the background makes it ignore SIGINT, and Python then installs no
+    # KeyboardInterrupt handler: the child gets SIGINT's default back, as from a terminal.
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], env=env, cwd=REPO_ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         run_id = int(child.stdout.readline())
         child.send_signal(signal.SIGINT)
