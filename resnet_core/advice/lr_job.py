@@ -7,19 +7,19 @@ says why it failed) stays in the snapshot until the same test is started again.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from resnet_core.advice.job_errors import plain_error
 from resnet_core.advice.lr_check import RANGE_STEPS, LRCheck, lr_check_on_data
 from resnet_core.advice.race import RaceResult
 from resnet_core.advice.recommend import Recommendation
+from resnet_core.background import CANCELLED, DONE, FAILED, RUNNING, BackgroundJob, JobRegistry
+from resnet_core.runs.job_errors import plain_error
 from resnet_core.training.callbacks import CancelTraining
 from resnet_core.workspace import Workspace
 
-RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+__all__ = ["CANCELLED", "DONE", "FAILED", "RUNNING", "LRJob", "LRJobSnapshot", "current_job", "forget_job",
+           "start_job"]
 
 
 @dataclass(frozen=True)
@@ -38,32 +38,15 @@ class LRJobSnapshot:
         return min(1.0, self.done / self.total) if self.total else 0.0
 
 
-class LRJob:
+class LRJob(BackgroundJob[LRJobSnapshot]):
     """One range test in a thread. Its thread is started by start_job (or a test)."""
+
+    thread_name = "lr-range-test"
 
     def __init__(self, workspace: Workspace, dataset: str, rec: Recommendation, *, race: RaceResult | None = None,
                  device: str = "auto", steps: int = RANGE_STEPS) -> None:
+        super().__init__(LRJobSnapshot(RUNNING))
         self._args = (dataset, workspace, rec, race, device, steps)
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._snapshot = LRJobSnapshot(RUNNING)
-        self._started = self._stage_started = time.perf_counter()
-        self.thread = threading.Thread(target=self._run, name="lr-range-test", daemon=True)
-
-    def snapshot(self) -> LRJobSnapshot:
-        with self._lock:
-            return self._snapshot
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def _publish(self, **changes) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            if changes.get("stage", self._snapshot.stage) != self._snapshot.stage:
-                self._stage_started = now
-            self._snapshot = replace(self._snapshot, seconds=now - self._started,
-                                     stage_seconds=now - self._stage_started, **changes)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         self._publish(stage=stage, done=done, total=total)
@@ -80,8 +63,7 @@ class LRJob:
             self._publish(state=FAILED, error=plain_error(e, workspace))
 
 
-_JOBS: dict[tuple, LRJob] = {}
-_JOBS_LOCK = threading.Lock()
+_JOBS: JobRegistry[LRJob] = JobRegistry()
 
 
 def _job_key(workspace: Workspace, dataset: str, key: Hashable) -> tuple:
@@ -93,24 +75,14 @@ def start_job(workspace: Workspace, dataset: str, key: Hashable, rec: Recommenda
     """Start the range test for `key` (the recommendation and race it tests) unless that one is
     running already (then it is returned). The dataset's finished tests for other keys are dropped:
     they tested a recommendation the page no longer shows."""
-    with _JOBS_LOCK:
-        job = _JOBS.get(_job_key(workspace, dataset, key))
-        if job is not None and job.snapshot().state == RUNNING:
-            return job
-        for other in [k for k, j in _JOBS.items() if k[:2] == (str(workspace.root), dataset)
-                      and j.snapshot().state != RUNNING]:
-            del _JOBS[other]
-        job = LRJob(workspace, dataset, rec, race=race, device=device, steps=steps)
-        _JOBS[_job_key(workspace, dataset, key)] = job
-        job.thread.start()
-        return job
+    return _JOBS.start(_job_key(workspace, dataset, key),
+                       lambda: LRJob(workspace, dataset, rec, race=race, device=device, steps=steps),
+                       drop_ended=lambda k: k[:2] == (str(workspace.root), dataset))
 
 
 def current_job(workspace: Workspace, dataset: str, key: Hashable) -> LRJob | None:
-    with _JOBS_LOCK:
-        return _JOBS.get(_job_key(workspace, dataset, key))
+    return _JOBS.current(_job_key(workspace, dataset, key))
 
 
 def forget_job(workspace: Workspace, dataset: str, key: Hashable) -> None:
-    with _JOBS_LOCK:
-        _JOBS.pop(_job_key(workspace, dataset, key), None)
+    _JOBS.forget(_job_key(workspace, dataset, key))

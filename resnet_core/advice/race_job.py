@@ -8,16 +8,14 @@ started again.
 """
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from resnet_core.advice.check_on_data import RaceCheck, check_on_data
-from resnet_core.advice.job_errors import plain_error
-from resnet_core.advice.lr_job import CANCELLED, DONE, FAILED, RUNNING
 from resnet_core.advice.race import RaceCancelled, RaceResult
 from resnet_core.advice.recommend import Recommendation
+from resnet_core.background import CANCELLED, DONE, FAILED, RUNNING, BackgroundJob, JobRegistry
+from resnet_core.runs.job_errors import plain_error
 from resnet_core.training.callbacks import CancelTraining
 from resnet_core.workspace import Workspace
 
@@ -47,32 +45,15 @@ class RaceJobSnapshot:
         return min(1.0, self.done / self.total) if self.total else 0.0
 
 
-class RaceJob:
+class RaceJob(BackgroundJob[RaceJobSnapshot]):
     """One race in a thread. Its thread is started by start_job (or a test)."""
+
+    thread_name = "wizard-race"
 
     def __init__(self, workspace: Workspace, dataset: str, rec: Recommendation, *, budget_s: float,
                  device: str = "auto", weights_available: bool | Mapping[str, bool] = True) -> None:
+        super().__init__(RaceJobSnapshot(RUNNING, budget_s=float(budget_s)))
         self._args = (dataset, workspace, rec, budget_s, device, weights_available)
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._snapshot = RaceJobSnapshot(RUNNING, budget_s=float(budget_s))
-        self._started = self._stage_started = time.perf_counter()
-        self.thread = threading.Thread(target=self._run, name="wizard-race", daemon=True)
-
-    def snapshot(self) -> RaceJobSnapshot:
-        with self._lock:
-            return self._snapshot
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def _publish(self, **changes) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            if changes.get("stage", self._snapshot.stage) != self._snapshot.stage:
-                self._stage_started = now
-            self._snapshot = replace(self._snapshot, seconds=now - self._started,
-                                     stage_seconds=now - self._stage_started, **changes)
 
     def _on_prepare(self, stage: str, done: int, total: int) -> None:
         if self._cancel.is_set():  # the race has not begun: nothing measured to keep
@@ -99,8 +80,7 @@ class RaceJob:
             self._publish(state=FAILED, error=plain_error(e, workspace, "the race"))
 
 
-_JOBS: dict[tuple, RaceJob] = {}
-_JOBS_LOCK = threading.Lock()
+_JOBS: JobRegistry[RaceJob] = JobRegistry()
 
 
 def _job_key(workspace: Workspace, dataset: str, key: Hashable) -> tuple:
@@ -112,25 +92,15 @@ def start_job(workspace: Workspace, dataset: str, key: Hashable, rec: Recommenda
     """Start the race for `key` (the recommendation it checks) unless that one is running already
     (then it is returned). The dataset's ended races for other keys are dropped: they checked a
     recommendation the page no longer shows."""
-    with _JOBS_LOCK:
-        job = _JOBS.get(_job_key(workspace, dataset, key))
-        if job is not None and job.snapshot().state == RUNNING:
-            return job
-        for other in [k for k, j in _JOBS.items() if k[:2] == (str(workspace.root), dataset)
-                      and j.snapshot().state != RUNNING]:
-            del _JOBS[other]
-        job = RaceJob(workspace, dataset, rec, budget_s=budget_s, device=device,
-                      weights_available=weights_available)
-        _JOBS[_job_key(workspace, dataset, key)] = job
-        job.thread.start()
-        return job
+    return _JOBS.start(_job_key(workspace, dataset, key),
+                       lambda: RaceJob(workspace, dataset, rec, budget_s=budget_s, device=device,
+                                       weights_available=weights_available),
+                       drop_ended=lambda k: k[:2] == (str(workspace.root), dataset))
 
 
 def current_job(workspace: Workspace, dataset: str, key: Hashable) -> RaceJob | None:
-    with _JOBS_LOCK:
-        return _JOBS.get(_job_key(workspace, dataset, key))
+    return _JOBS.current(_job_key(workspace, dataset, key))
 
 
 def forget_job(workspace: Workspace, dataset: str, key: Hashable) -> None:
-    with _JOBS_LOCK:
-        _JOBS.pop(_job_key(workspace, dataset, key), None)
+    _JOBS.forget(_job_key(workspace, dataset, key))

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from resnet_core.data.prepare import DataError
     from resnet_core.data.scan import DatasetError
     from resnet_core.results.label_job import LabelCheckUnavailable, feature_source, run_label_check
+    from resnet_core.runs.job_errors import plain_error
     from resnet_core.training.checkpoints import CheckpointError
     from resnet_core.workspace import Workspace
 
@@ -39,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
         handle = open_dataset(args.dir, workspace)
         source = feature_source(workspace, handle.name, args.run)
         report = run_label_check(handle, workspace, source, folds=args.folds)
-    except (DatasetError, DataError, CheckpointError, LabelCheckUnavailable, FileNotFoundError) as e:
-        raise UserError(str(e)) from e
+    except (DatasetError, DataError, CheckpointError, LabelCheckUnavailable, OSError, MemoryError) as e:
+        raise UserError(plain_error(e, workspace, "the label check",
+                                    known=(CheckpointError, LabelCheckUnavailable))) from e
     if args.json:
         print_json(report.to_dict())
         return 0

@@ -33,6 +33,10 @@ _FEATURE_BATCH = 64
 Progress = Callable[[int, int], None]
 
 
+class LabelCheckUnavailable(ValueError):
+    """No features to check with; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class Suspect:
     path: str
@@ -143,7 +147,7 @@ def image_features(data: TrainingData, run_checkpoint: str | None = None, arch: 
                   "The linear head is still cross-validated (each image scored by a head that never "
                   "saw it).")
     else:
-        raise FileNotFoundError("no ImageNet weights on this machine and no finished run to take "
+        raise LabelCheckUnavailable("no ImageNet weights on this machine and no finished run to take "
                                 "features from: train a run on this dataset first, or put the ImageNet "
                                 "weights in the torch cache")
     model.eval()

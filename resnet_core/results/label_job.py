@@ -8,29 +8,30 @@ the files change.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from resnet_core.background import CANCELLED, DONE, FAILED, RUNNING, BackgroundJob, JobRegistry
 from resnet_core.config import TrainConfig
 from resnet_core.data.feature_cache import save_features
 from resnet_core.data.handle import DatasetHandle
-from resnet_core.data.prepare import DataError, prepare_data
-from resnet_core.data.scan import DatasetError
+from resnet_core.data.prepare import prepare_data
 from resnet_core.fsutil import atomic_write_json, read_json
 from resnet_core.results.label_check import (
     _FEATURE_BATCH,
     _HEAD_STEPS,
     DEFAULT_FOLDS,
+    LabelCheckUnavailable,
     LabelReport,
     Suspect,
     check_labels,
     image_features,
 )
+from resnet_core.runs.job_errors import plain_error
 from resnet_core.runs.store import RunStore
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from resnet_core.training.models import build_model
@@ -43,10 +44,6 @@ _TIMED_IMAGES = 8
 _TIMED_STEPS = 10
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-class LabelCheckUnavailable(ValueError):
-    """No features to check with; the message says what to do."""
 
 
 class LabelCheckCancelled(Exception):
@@ -185,28 +182,15 @@ class JobSnapshot:
         return self.done / self.total if self.total else 0.0
 
 
-class LabelCheckJob:
+class LabelCheckJob(BackgroundJob[JobSnapshot]):
     """One label check in a thread: immutable snapshots for any number of pages, cancel between steps."""
+
+    thread_name = "label-check"
 
     def __init__(self, handle: DatasetHandle, workspace: Workspace, source: FeatureSource,
                  folds: int = DEFAULT_FOLDS) -> None:
+        super().__init__(JobSnapshot(RUNNING))
         self._args = (handle, workspace, source, folds)
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._snapshot = JobSnapshot("running")
-        self._started = time.perf_counter()
-        self.thread = threading.Thread(target=self._run, name="label-check", daemon=True)
-
-    def snapshot(self) -> JobSnapshot:
-        with self._lock:
-            return self._snapshot
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def _publish(self, **changes) -> None:
-        with self._lock:
-            self._snapshot = replace(self._snapshot, seconds=time.perf_counter() - self._started, **changes)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
         if self._cancel.is_set():
@@ -220,44 +204,26 @@ class LabelCheckJob:
             if self._cancel.is_set():
                 raise LabelCheckCancelled
             save_report(handle, report, time.perf_counter() - self._started)
-            self._publish(state="done")
+            self._publish(state=DONE)
         except LabelCheckCancelled:
-            self._publish(state="cancelled")
+            self._publish(state=CANCELLED)
         except Exception as e:  # noqa: BLE001 - shown to the user as a sentence, never raised in a page
-            self._publish(state="failed", error=_plain(e))
+            self._publish(state=FAILED, error=plain_error(e, workspace, "the label check",
+                                                                  known=(CheckpointError, LabelCheckUnavailable)))
 
 
-def _plain(e: Exception) -> str:
-    if isinstance(e, (DataError, DatasetError, CheckpointError, LabelCheckUnavailable, FileNotFoundError)):
-        return str(e)
-    if isinstance(e, MemoryError):
-        return "the check ran out of memory: close other programs, or check a smaller dataset"
-    return f"the check stopped unexpectedly ({type(e).__name__}); try again"
-
-
-_JOBS: dict[str, LabelCheckJob] = {}
-_JOBS_LOCK = threading.Lock()
+_JOBS: JobRegistry[LabelCheckJob] = JobRegistry()
 
 
 def start_job(handle: DatasetHandle, workspace: Workspace, source: FeatureSource,
               folds: int = DEFAULT_FOLDS) -> LabelCheckJob:
     """Start the dataset's check unless one is running already (then that one is returned)."""
-    key = str(handle.info.meta_dir)
-    with _JOBS_LOCK:
-        job = _JOBS.get(key)
-        if job is not None and job.snapshot().state == "running":
-            return job
-        job = LabelCheckJob(handle, workspace, source, folds)
-        _JOBS[key] = job
-        job.thread.start()
-        return job
+    return _JOBS.start(str(handle.info.meta_dir), lambda: LabelCheckJob(handle, workspace, source, folds))
 
 
 def current_job(meta_dir: str | Path) -> LabelCheckJob | None:
-    with _JOBS_LOCK:
-        return _JOBS.get(str(meta_dir))
+    return _JOBS.current(str(meta_dir))
 
 
 def forget_job(meta_dir: str | Path) -> None:
-    with _JOBS_LOCK:
-        _JOBS.pop(str(meta_dir), None)
+    _JOBS.forget(str(meta_dir))

@@ -35,3 +35,17 @@ def test_check_labels_with_a_runs_features_names_its_guarantee(capsys, tmp_path,
     for s in report["suspects"]:
         assert set(s) == {"path", "given", "suggested", "confidence", "margin"} and s["given"] != s["suggested"]
     assert sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*")) == before  # nothing written
+
+
+def test_check_labels_says_plainly_when_a_file_vanished(capsys, tmp_path, workspace, offline_torch_home,
+                                                        monkeypatch):
+    root = make_image_folder(tmp_path / "d", num_classes=2, per_class=6)
+
+    def vanished(*_args, **_kw):
+        raise FileNotFoundError(2, "No such file or directory", str(root / "class_0" / "class_0_0001.png"))
+
+    monkeypatch.setattr("resnet_core.results.label_job.run_label_check", vanished)
+    monkeypatch.setattr("resnet_core.results.label_job.feature_source", lambda *_a: None)
+    assert main(["check-labels", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "a file of the dataset is gone" in err and "Errno" not in err

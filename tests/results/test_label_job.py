@@ -46,3 +46,21 @@ def test_a_failed_check_says_why_in_a_sentence(handle, workspace, offline_torch_
     snap = job.snapshot()
     assert snap.state == "failed" and "no ImageNet weights on this machine" in snap.error
     assert "Traceback" not in snap.error
+
+
+@pytest.mark.parametrize(("error", "said", "not_said"), [
+    (FileNotFoundError(2, "No such file or directory", "/data/cats/1.png"), "a file of the dataset is gone", "Errno"),
+    (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "ran out of memory", "Tried to allocate"),
+    (RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"), "stopped unexpectedly (RuntimeError)", "CUDNN"),
+])
+def test_a_check_that_breaks_says_so_without_the_librarys_words(handle, workspace, monkeypatch, error, said,
+                                                                 not_said):
+    def breaks(*_args, **_kw):
+        raise error
+
+    monkeypatch.setattr("resnet_core.results.label_job.run_label_check", breaks)
+    job = LabelCheckJob(handle, workspace, FeatureSource("resnet18", 32))
+    job.thread.start()
+    job.thread.join(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and said in snap.error and not_said not in snap.error

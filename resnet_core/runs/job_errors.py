@@ -1,5 +1,5 @@
-"""What a person reads when a background advice job (the range test, the race) fails: the problem in
-their words, or plainly a bug whose details go to the server log, never the page."""
+"""What a person reads when a background job (the range test, the race, the label check) fails: the
+problem in their words, or plainly a bug whose details go to the server log, never the page."""
 from __future__ import annotations
 
 import errno
@@ -9,12 +9,14 @@ from resnet_core.runs.runner import USER_PROBLEMS, disk_full_message
 from resnet_core.training.engine import is_out_of_memory
 from resnet_core.workspace import Workspace
 
-log = logging.getLogger("resnet_pilot.advice")
+log = logging.getLogger("resnet_pilot.jobs")
 
 
-def plain_error(e: Exception, workspace: Workspace, activity: str = "the range test") -> str:
-    """One sentence about `e`; `activity` names the job in it ("the race")."""
-    if isinstance(e, USER_PROBLEMS):
+def plain_error(e: Exception, workspace: Workspace, activity: str = "the range test",
+                known: tuple[type[Exception], ...] = ()) -> str:
+    """One sentence about `e`; `activity` names the job in it ("the race"). The problems in
+    USER_PROBLEMS and `known` already speak to the user: their own text is the sentence."""
+    if isinstance(e, USER_PROBLEMS + known):
         return str(e)
     if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and is_out_of_memory(e)):
         return (f"{activity} ran out of memory: close other programs or stop a training run, "
