@@ -216,7 +216,7 @@ with friendly_errors("estimate the training time"):
 
 can_train = report is not None
 if can_train:
-    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images)[:2])
+    race_panel(name, rec, rec.weights == "imagenet", *estimate.split_counts(inputs.num_images))
     lr_panel(name, rec)
 st.divider()
 if st.button("Train with these settings", key="wizard_train", type="primary", disabled=not can_train,

@@ -7,28 +7,16 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from resnet_core.advice.estimate import cached_throughput, estimate_training_time
-from resnet_core.advice.race import DEFAULT_BUDGET_SHARE
 from resnet_core.advice.race_job import CANCELLED, DONE, FAILED, RUNNING, current_job, start_job
 from resnet_core.hardware import resolve_device
-from resnet_core.views.race_view import cancelled_text, race_progress_text, race_rows
+from resnet_core.views.race_view import budget_caption, cancelled_text, race_budget, race_progress_text, race_rows
 from ui.shared import services
 
 RESULT = "wizard_race_result"  # (dataset, recommendation key, RaceCheck) of the last race
-DEFAULT_MINUTES = 5.0
 POLL_S = 1.0
 
 
-def default_minutes(rec, num_train: int, num_val: int, device: str) -> float:
-    """15% of the recommended run's time when the Wizard measured this machine's rate, else 5 minutes."""
-    rate = cached_throughput(rec.model, rec.batch_size, rec.image_size, rec.fine_tune, device)
-    if not rate:
-        return DEFAULT_MINUTES
-    seconds = estimate_training_time(rec, num_train, num_val, rate).seconds
-    return round(max(0.5, DEFAULT_BUDGET_SHARE * seconds / 60), 1)
-
-
-def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: int) -> None:
+def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: int, num_test: int) -> None:
     device = str(resolve_device("auto"))  # where the race and the recommended run would train
     st.subheader("Check on my data")
     st.caption("A short race before the long run: the cards' pick and the alternatives they leave open train "
@@ -36,9 +24,11 @@ def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: in
                "goes on to twice the images. The test images are never used. It runs in the background: "
                "the page stays usable, and Cancel keeps what the race measured so far.")
     key = (dataset, repr(rec.why))  # a new recommendation makes an earlier race stale
+    budget = race_budget(rec, num_train, num_val, num_test, device)
     minutes = st.number_input("Time for the race (minutes)", min_value=0.5, max_value=240.0, step=0.5,
-                              value=default_minutes(rec, num_train, num_val, device), key="wizard_race_minutes",
+                              value=budget.minutes, key="wizard_race_minutes",
                               help="About 15% of the recommended run's estimated time by default.")
+    st.caption(budget_caption(minutes, budget.recommended_s))
     job = current_job(services().workspace, dataset, key)
     snap = job.snapshot() if job else None
     if snap is not None and snap.state == DONE:

@@ -60,10 +60,12 @@ def default_budget_s(recommended_s: float) -> float:
 def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, budget_s: float | None = None,
                   device: str = "auto", weights_available: bool | Mapping[str, bool] = True,
                   cancel: threading.Event | None = None, progress: Progress | None = None,
-                  on_prepare: Callable[[str, int, int], None] | None = None) -> RaceCheck:
+                  on_prepare: Callable[[str, int, int], None] | None = None,
+                  on_budget: Callable[[str], None] | None = None) -> RaceCheck:
     """Race the cards' candidates on `dataset`. DataError/DatasetError for a dataset that cannot train;
     RaceCancelled on cancel (with what was measured). `on_prepare` hears (stage: "scanning" or
-    "decoding", done, total) while the images are read; an exception it raises stops the check."""
+    "decoding", done, total) while the images are read; an exception it raises stops the check.
+    `on_budget` hears the budget in words once it is settled, before the first trial."""
     scan_progress = (lambda done, total: on_prepare("scanning", done, total)) if on_prepare else None
     handle = open_dataset(dataset, workspace, progress=scan_progress)
     check_classes(handle.name, handle.report)
@@ -79,6 +81,9 @@ def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, bu
                                                 len(handle.split.test), device)
         budget_s = default_budget_s(recommended_s)
     rate = probe_throughput(rec.model, rec.batch_size, size, rec.fine_tune, device)
+    budget_text = budget_words(budget_s, recommended_s)
+    if on_budget is not None:
+        on_budget(budget_text)
     profile = profile_of_report(handle.report).at_size(len(handle.split.train))  # the split's real count
     try:
         result = run_race(candidates, data, budget_s, images_per_s=rate, cancel=cancel, progress=progress)
@@ -86,5 +91,4 @@ def check_on_data(dataset: str, workspace: Workspace, rec: Recommendation, *, bu
         save_race(workspace, handle.name, profile, stopped.result, complete=False)
         raise
     save_race(workspace, handle.name, profile, result, complete=True)
-    return RaceCheck(result, recommended_s, budget_words(budget_s, recommended_s),
-                     result.verdict(candidates[0].key))
+    return RaceCheck(result, recommended_s, budget_text, result.verdict(candidates[0].key))

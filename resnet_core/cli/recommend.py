@@ -150,12 +150,15 @@ def _race(args: argparse.Namespace, rec: Recommendation, available):
         if bar is not None:  # None: stderr is not a terminal
             bar(done, total)
 
+    def on_budget(words: str) -> None:  # stderr: --json keeps stdout for the JSON alone
+        print(f"race budget: {words}", file=sys.stderr, flush=True)
+
     device = "cpu" if args.cpu else "auto"
     try:
         return check_on_data(args.data, Workspace.default(), rec,
                              budget_s=None if args.budget is None else args.budget * 60, device=device,
                              weights_available=available, progress=progress,
-                             on_prepare=on_prepare)
+                             on_prepare=on_prepare, on_budget=on_budget)
     except (DataError, DatasetError) as e:
         raise UserError(str(e)) from e
     except RaceCancelled as e:

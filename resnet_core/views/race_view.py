@@ -2,16 +2,49 @@
 its progress line while it runs in the background, and what a cancel kept."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from resnet_core.advice import estimate
+from resnet_core.advice.check_on_data import default_budget_s
 from resnet_core.advice.estimate import eta_seconds
-from resnet_core.advice.race import RaceResult
+from resnet_core.advice.race import DEFAULT_BUDGET_SHARE, RaceResult, budget_words
 from resnet_core.advice.race_job import MEASURING_STAGE, RACE_STAGE, RaceJobSnapshot
 from resnet_core.text import format_duration, format_time_left
 
 _STAGES = {"starting": "Starting the race", "scanning": "Scanning the dataset",
            "decoding": "Decoding the images at the race's size",
            MEASURING_STAGE: "Measuring this machine's speed for the race", RACE_STAGE: "Race"}
+
+
+UNMEASURED_MINUTES = 5.0  # the race's default time before this machine's speed is measured
+
+
+@dataclass(frozen=True)
+class RaceBudget:
+    """The race's default time on the Wizard, and the recommended run's estimate it is a share of."""
+
+    minutes: float
+    recommended_s: float | None  # None: this machine's speed for the recommended run is not measured yet
+
+
+def race_budget(rec: Any, num_train: int, num_val: int, num_test: int, device: str) -> RaceBudget:
+    """DEFAULT_BUDGET_SHARE of the recommended run's estimated time (never under the race's floor) when its
+    speed was measured here; else UNMEASURED_MINUTES. Reads the cached rate only: the page never probes for it."""
+    rate = estimate.cached_throughput(rec.model, rec.batch_size, rec.image_size, rec.fine_tune, device)
+    if not rate:
+        return RaceBudget(UNMEASURED_MINUTES, None)
+    seconds = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test).seconds
+    return RaceBudget(round(default_budget_s(seconds) / 60, 1), seconds)
+
+
+def budget_caption(minutes: float, recommended_s: float | None) -> str:
+    """What the race will spend, said before it starts."""
+    words = budget_words(minutes * 60, recommended_s)
+    if recommended_s is None:
+        return (f"The race gets {words}. Measure the training time above and it defaults to "
+                f"{DEFAULT_BUDGET_SHARE:.0%} of the recommended run's estimate.")
+    return f"The race gets {words}."
 
 
 def budget_name(budget_s: float) -> str:

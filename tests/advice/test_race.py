@@ -340,3 +340,61 @@ def test_no_augmentation_caveat_when_the_race_prefers_more_augmentation_or_anoth
     other, recommended = augmentation_race({"heavy": 1.0, "standard": 1.1, "none": 1.2}, high_rate_factor=0.5)
     assert other.winner == "lr 0.01"
     assert "disagrees" in other.verdict(recommended) and "favour less augmentation" not in other.verdict(recommended)
+
+
+def test_the_default_budget_is_15_percent_of_the_recommended_run_never_under_the_floor():
+    from resnet_core.advice.check_on_data import MIN_BUDGET_S, default_budget_s
+
+    assert default_budget_s(1000.0) == pytest.approx(150.0)
+    assert default_budget_s(3600.0) == pytest.approx(540.0)
+    assert MIN_BUDGET_S == 30.0
+    assert default_budget_s(100.0) == MIN_BUDGET_S  # 15 s could not finish one round
+    assert default_budget_s(0.0) == MIN_BUDGET_S
+
+
+def test_recommend_race_says_its_budget_on_stderr_before_the_first_trial(workspace, tmp_path, capsys, monkeypatch):
+    """Without --budget: 15% of the recommended run's estimate, said before the race starts and kept out of
+    the JSON on stdout. The race itself and the speed probes stand in (the real race runs above)."""
+    from resnet_core.advice import check_on_data as check
+    from resnet_core.advice.race import RaceResult, Trial
+    from resnet_core.cli import main
+
+    seen_before_race = []
+
+    def race(candidates, data, budget_s, **kw):
+        seen_before_race.append(capsys.readouterr())
+        trials = [Trial(c.name, c.key, 0, 8, 3, 0.5 + i / 10, 0.5, 1.0) for i, c in enumerate(candidates)]
+        return RaceResult(candidates=candidates, budget_s=budget_s, used_s=3.0, trials=trials,
+                          winner_key=candidates[0].key)
+
+    monkeypatch.setattr(check, "run_race", race)
+    monkeypatch.setattr(check, "recommended_run_seconds", lambda *a, **k: 1000.0)
+    monkeypatch.setattr(check, "probe_throughput", lambda *a, **k: 100.0)
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=14, size=32)
+    assert main(["recommend", "--data", str(folder), "--cpu", "--weights", "none", "--image-size", "32",
+                 "--race", "--json"]) == 0
+    (before,) = seen_before_race
+    said = "race budget: about 2m 30s (15% of the recommended run's estimated 16m 40s)"
+    assert said in before.err and before.out == ""
+    after = capsys.readouterr()
+    race = json.loads(after.out)["race"]  # stdout is the JSON alone
+    assert race["budget_s"] == 150.0 and race["budget"] == said.removeprefix("race budget: ")
+    assert "race budget" not in after.err  # said once, before the race
+
+
+def test_recommend_race_with_a_budget_says_it_without_a_share(workspace, tmp_path, capsys, monkeypatch):
+    from resnet_core.advice import check_on_data as check
+    from resnet_core.advice.race import RaceCancelled, RaceResult
+    from resnet_core.cli import main
+
+    def race(candidates, data, budget_s, **kw):
+        raise RaceCancelled(RaceResult(candidates=candidates, budget_s=budget_s, cancelled=True))
+
+    monkeypatch.setattr(check, "run_race", race)
+    monkeypatch.setattr(check, "probe_throughput", lambda *a, **k: 100.0)
+    folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=14, size=32)
+    assert main(["recommend", "--data", str(folder), "--cpu", "--weights", "none", "--image-size", "32",
+                 "--race", "--budget", "2"]) != 0
+    err = capsys.readouterr().err
+    assert "race budget: about 2m 0s\n" in err
+    assert err.index("race budget") < err.index("interrupted")

@@ -409,6 +409,57 @@ def test_a_cancelled_race_says_so_and_shows_what_it_measured(pets, monkeypatch):
     assert any("disagrees with the cards" in w.value for w in pets.warning)
 
 
+@pytest.fixture
+def pets_at_rate(app, workspace, tmp_path, monkeypatch):
+    """The pets dataset on the Wizard with this machine's speed for the recommended run cached (None: not
+    measured, and not measured by the page either); returns the page run and what the budget was asked."""
+    import ui.race_panel
+    from resnet_core.views import race_view
+
+    def open_at(rate: float | None):
+        asked = []
+
+        def budget(rec, *counts):
+            asked.append((rec, counts))
+            return race_view.race_budget(rec, *counts)
+
+        monkeypatch.setattr(estimate, "cached_throughput", lambda *a, **k: rate)
+        monkeypatch.setattr(estimate, "probe_is_cheap", lambda image_size, device: False)
+        monkeypatch.setattr(ui.race_panel, "race_budget", budget)
+        info = register_folder(make_image_folder(tmp_path / "pets", num_classes=3, per_class=[12, 12, 9]),
+                               workspace)
+        app.session_state[DATASET] = info.name
+        app.run()
+        assert not app.exception and not app.error
+        return app, asked
+
+    return open_at
+
+
+def test_a_measured_speed_sets_the_race_budget_to_15_percent_and_says_it_before_the_race(pets_at_rate):
+    from resnet_core.text import format_duration
+
+    at, asked = pets_at_rate(0.5)
+    rec, (num_train, num_val, num_test, _device) = asked[-1]
+    assert (num_train, num_val, num_test) == estimate.split_counts(33)
+    seconds = estimate.estimate_training_time(rec, num_train, num_val, 0.5, num_test=num_test).seconds
+    minutes = round(max(30.0, 0.15 * seconds) / 60, 1)
+    assert at.number_input(key="wizard_race_minutes").value == minutes != 5.0
+    captions = " ".join(c.value for c in at.caption)
+    assert (f"The race gets about {format_duration(minutes * 60)} (15% of the recommended run's estimated "
+            f"{format_duration(seconds)})." in captions)
+    assert at.button(key="wizard_race") and not at.get("progress")  # said before the race starts
+    at.number_input(key="wizard_race_minutes").set_value(minutes * 2).run()  # the user's own budget is said too
+    assert f"The race gets about {format_duration(minutes * 120)} (" in " ".join(c.value for c in at.caption)
+
+
+def test_without_a_measured_speed_the_race_gets_five_minutes_and_says_how_to_size_it(pets_at_rate):
+    at, _ = pets_at_rate(None)
+    assert at.number_input(key="wizard_race_minutes").value == 5.0
+    captions = " ".join(c.value for c in at.caption)
+    assert "The race gets about 5m 0s. Measure the training time above" in captions
+
+
 def test_a_race_that_fails_says_why_plainly(pets, monkeypatch):
     from resnet_core.data.prepare import DataError
 

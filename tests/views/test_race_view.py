@@ -1,13 +1,22 @@
 """The race's table: furthest round and lowest loss first, the winner marked, unmeasured last; its progress
-line, whose time left never passes the budget, and what a cancel says."""
+line, whose time left never passes the budget, and what a cancel says; the budget offered before it starts."""
 from __future__ import annotations
 
 import dataclasses
 
+from resnet_core.advice import estimate
 from resnet_core.advice.race import Candidate, RaceResult, Trial
 from resnet_core.advice.race_job import RACE_STAGE, RaceJobSnapshot
+from resnet_core.advice.recommend import recommend
 from resnet_core.config import TrainConfig
-from resnet_core.views.race_view import cancelled_text, race_progress_text, race_rows
+from resnet_core.views.race_view import (
+    UNMEASURED_MINUTES,
+    budget_caption,
+    cancelled_text,
+    race_budget,
+    race_progress_text,
+    race_rows,
+)
 
 
 def test_rows_put_the_furthest_and_best_first_and_mark_the_winner():
@@ -57,3 +66,35 @@ def test_a_cancel_says_whether_anything_was_measured():
     assert "below is what it measured before the cancel" in cancelled_text(measured)
     assert "before any trial finished" in cancelled_text(RaceResult(candidates=[cand], cancelled=True))
     assert "before any trial finished" in cancelled_text(None)
+
+
+def test_the_race_budget_is_a_share_of_the_recommended_runs_measured_time(monkeypatch):
+    rec = recommend(2000, 10, None, weights="none")
+    asked = []
+
+    def cached(model, batch_size, image_size, fine_tune, device, steps=3):
+        asked.append((model, batch_size, image_size, fine_tune, device))
+        return 2.0
+
+    monkeypatch.setattr(estimate, "cached_throughput", cached)
+    budget = race_budget(rec, 1400, 300, 300, "cpu")
+    seconds = estimate.estimate_training_time(rec, 1400, 300, 2.0, num_test=300).seconds
+    assert asked == [(rec.model, rec.batch_size, rec.image_size, rec.fine_tune, "cpu")]
+    assert budget.recommended_s == seconds
+    assert budget.minutes == round(0.15 * seconds / 60, 1) and budget.minutes > 0.5  # above the floor
+
+
+def test_a_fast_machine_gets_the_races_floor_and_an_unmeasured_one_five_minutes(monkeypatch):
+    rec = recommend(2000, 10, None, weights="none")
+    monkeypatch.setattr(estimate, "cached_throughput", lambda *a, **k: 1e9)
+    assert race_budget(rec, 1400, 300, 300, "cpu").minutes == 0.5  # the 30 s floor
+    monkeypatch.setattr(estimate, "cached_throughput", lambda *a, **k: None)
+    unmeasured = race_budget(rec, 1400, 300, 300, "cpu")
+    assert unmeasured.minutes == UNMEASURED_MINUTES == 5.0 and unmeasured.recommended_s is None
+
+
+def test_the_budget_caption_states_the_time_and_its_share_before_the_race():
+    assert budget_caption(3.5, 1400.0) == ("The race gets about 3m 30s (15% of the recommended run's "
+                                           "estimated 23m 20s).")
+    unmeasured = budget_caption(5.0, None)
+    assert unmeasured.startswith("The race gets about 5m 0s.") and "Measure the training time" in unmeasured
