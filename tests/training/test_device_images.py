@@ -1,6 +1,8 @@
 """Where batches come from: the decoded images on the host (CPU), on the GPU once per run, or through
 pinned buffers when they do not fit. The CUDA tests run where a GPU is present (scripts/gpu_figures.sh
-runs them on the device); on the CPU they are skipped and the fallback is tested instead."""
+runs them on the device); on the CPU they are skipped and the fallback is tested instead, with the
+decision to copy (the switch, the share of free memory) and the CUDA speed settings checked against a
+stand-in for the GPU's memory and bf16 support."""
 from __future__ import annotations
 
 import warnings
@@ -58,6 +60,74 @@ def test_device_generators_draw_the_augmentation_where_the_images_are():
     a = augment_batch(x, "heavy", torch.Generator().manual_seed(3))
     b = augment_batch(x, "heavy", torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and not torch.equal(a, x)
+
+
+@pytest.fixture
+def free_gpu_memory(monkeypatch):
+    """A stand-in GPU with 10,000 bytes free; records the devices asked about."""
+    asked = []
+
+    def mem_get_info(device=None):
+        asked.append(device)
+        return 10_000, 80_000
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", mem_get_info)
+    monkeypatch.delenv(device_images.DEVICE_CACHE_ENV, raising=False)
+    return asked
+
+
+def test_images_fit_on_the_gpu_up_to_their_share_of_its_free_memory(free_gpu_memory):
+    gpu = torch.device("cuda", 0)
+    limit = int(device_images.DEVICE_CACHE_SHARE * 10_000)
+    assert device_images.fits_on_device(limit, gpu)
+    assert not device_images.fits_on_device(limit + 1, gpu)
+    assert free_gpu_memory == [gpu, gpu]  # the device's own free memory, not the current device's
+
+
+def test_the_cpu_never_asks_for_gpu_memory(free_gpu_memory):
+    assert not device_images.fits_on_device(1, torch.device("cpu"))
+    assert free_gpu_memory == []
+
+
+@pytest.mark.parametrize("value, allowed", [(None, True), ("", True), ("1", True), ("yes", True),
+                                            ("0", False), ("false", False), (" Off ", False), ("NO", False)])
+def test_the_device_cache_switch(free_gpu_memory, monkeypatch, value, allowed):
+    if value is not None:
+        monkeypatch.setenv(device_images.DEVICE_CACHE_ENV, value)
+    assert device_images.device_cache_allowed() is allowed
+    assert device_images.fits_on_device(1, torch.device("cuda")) is allowed
+    assert len(free_gpu_memory) == (1 if allowed else 0)  # turned off: the GPU is not even asked
+
+
+@pytest.fixture
+def restored_backend_flags():
+    """speed_settings sets process-wide backend switches; put them back after the test."""
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    yield
+    torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("bf16, dtype", [(True, torch.bfloat16), (False, torch.float16)])
+def test_cuda_speed_settings_turn_on_every_fast_switch(restored_backend_flags, monkeypatch, bf16, dtype):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    torch.backends.cudnn.benchmark = torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    speed = engine.speed_settings(torch.device("cuda"), 64)
+    assert speed.autocast_dtype == dtype  # fp16 (with fit's grad scaler) only where bf16 is missing
+    assert speed.channels_last and speed.fused_adamw and speed.sync_free
+    assert torch.backends.cudnn.benchmark and torch.backends.cudnn.allow_tf32
+    assert torch.backends.cuda.matmul.allow_tf32
+    assert [engine.speed_settings(torch.device("cuda"), b).eval_batch_size for b in (8, 200, 4096)] == \
+        [256, 400, 1024]  # evaluation: twice the training batch, within 256..1024
+
+
+def test_cpu_speed_settings_leave_the_cuda_switches_alone(restored_backend_flags, monkeypatch):
+    monkeypatch.setenv(engine.CPU_BF16_ENV, "0")
+    torch.backends.cudnn.benchmark = False
+    speed = engine.speed_settings(torch.device("cpu"), 64)
+    assert speed.autocast_dtype is None and not speed.channels_last and not speed.fused_adamw
+    assert not speed.sync_free and speed.eval_batch_size == engine.CPU_EVAL_BATCH
+    assert not torch.backends.cudnn.benchmark
 
 
 @cuda
