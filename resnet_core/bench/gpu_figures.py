@@ -4,8 +4,11 @@ the plain DataLoader loop side by side, and the largest batch that fits — in o
 Parts (each optional, results merged into one JSON):
 - knobs: a training step of one ResNet on a ready tensor, from a plain fp32 baseline, each setting
   switched on alone (TF32, cudnn.benchmark, channels_last, bf16 autocast, fused AdamW), then all of
-  them, then all of them captured as a CUDA graph. `compile` does the same with torch.compile, its
-  compile time reported separately (a separate part: compiling takes a minute or more).
+  them, then all of them captured as a CUDA graph. Where the GPU lacks bf16, autocast runs fp16 with a
+  grad scaler. `compile` measures the engine's step under torch.compile (default mode) beside the
+  same step uncompiled, `compile_autotune` under mode "max-autotune-no-cudagraphs"; each compiled row
+  reports its compile time apart and the steps it takes to repay it (separate parts: compiling takes a
+  minute or more, autotuning longer).
 - limit: per depth, the bare training step with the engine's settings on a ready random tensor.
 - engine: per depth, `fit` on a generated JPEG folder through the normal path (decode once, images on
   the device), images/s of the epochs after the first; without and with augmentation. Also the first
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.amp import GradScaler
 
 from resnet_core.bench.plain_loop import PlainSpec, cpu_cores, train_plain
 from resnet_core.config import MODELS, TrainConfig
@@ -44,7 +48,8 @@ from resnet_core.training.engine import fit, is_out_of_memory
 from resnet_core.training.models import build_model
 from resnet_core.workspace import Workspace
 
-PARTS = ("knobs", "limit", "engine", "plain", "max_batch", "compile")
+PARTS = ("knobs", "limit", "engine", "plain", "max_batch", "compile", "compile_autotune")
+COMPILE_PARTS = {"compile": "default", "compile_autotune": "max-autotune-no-cudagraphs"}  # torch.compile modes
 DEFAULT_PARTS = ("knobs", "limit", "engine", "plain", "max_batch")
 Log = Callable[[str], None]
 
@@ -60,6 +65,7 @@ class Knobs:
     fused_adamw: bool = False
     compile: bool = False
     cuda_graph: bool = False
+    compile_mode: str = "default"  # torch.compile's mode, when compile is on
 
 
 ENGINE_KNOBS = Knobs(tf32=True, cudnn_benchmark=True, channels_last=True, bf16=True, fused_adamw=True)
@@ -103,17 +109,26 @@ def _apply_global(knobs: Knobs, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = knobs.cudnn_benchmark
 
 
-def _autocast(knobs: Knobs, device: torch.device):
-    if not knobs.bf16:
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """The `bf16` knob's type: bf16 where the device computes it, else fp16 (which needs a grad scaler)."""
+    return torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _autocast(dtype: torch.dtype | None, knobs: Knobs, device: torch.device):
+    if dtype is None:
         return nullcontext()
-    dtype = torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
     # A captured graph replays fixed kernels: autocast's cast cache must not outlive the capture.
     return torch.autocast(device.type, dtype=dtype, cache_enabled=not knobs.cuda_graph)
 
 
 def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torch.device,
               num_classes: int = 10) -> Callable[[], None]:
-    """A function that runs one training step (forward, loss, backward, AdamW) on a ready random batch."""
+    """A function that runs one training step (forward, loss, backward, AdamW) on a ready random batch.
+    In fp16 the loss is scaled and the step skipped on overflow (GradScaler), as the engine does."""
+    dtype = autocast_dtype(device) if knobs.bf16 else None
+    scaler = GradScaler(device.type) if dtype == torch.float16 else None
+    if scaler is not None and knobs.cuda_graph:  # the scaler reads its overflow check back on the host
+        raise ValueError("a CUDA graph cannot capture fp16's grad scaler; it needs a GPU with bf16")
     _apply_global(knobs, device)
     torch.manual_seed(0)
     model = build_model(arch, num_classes, weights="none").to(device)
@@ -128,14 +143,23 @@ def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torc
     if knobs.cuda_graph:
         options["capturable"] = True
     optimizer = torch.optim.AdamW(model.parameters(), **options)
-    net = torch.compile(model) if knobs.compile else model
+    if knobs.compile:
+        torch.compiler.reset()  # each mode compiles from scratch, so its compile time is its own
+        net = torch.compile(model, mode=knobs.compile_mode)
+    else:
+        net = model
 
     def step() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=not knobs.cuda_graph)
-        with _autocast(knobs, device):
+        with _autocast(dtype, knobs, device):
             loss = F.cross_entropy(net(x).float(), y)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         return loss
 
     if not knobs.cuda_graph:
@@ -212,12 +236,18 @@ def measure(arch: str, batch: int, image_size: int, knobs: Knobs, device: torch.
 # The parts
 
 
-def knob_figures(o: FigureOptions, device: torch.device, log: Log, with_compile: bool = False) -> dict[str, Any]:
+def compiled_name(mode: str) -> str:
+    return f"engine settings + torch.compile ({mode})"
+
+
+def knob_figures(o: FigureOptions, device: torch.device, log: Log, compile_mode: str | None = None) -> dict[str, Any]:
     """Each setting alone against the fp32 baseline, then all of them (the engine's), then a CUDA graph
-    of that step; with_compile: torch.compile of the engine's step instead (compile time apart)."""
+    of that step; with compile_mode: the engine's step, and the same under torch.compile in that mode
+    (its compile time apart)."""
     variants: list[tuple[str, Knobs]] = []
-    if with_compile:
-        variants = [("engine settings", ENGINE_KNOBS), ("engine settings + torch.compile", replace(ENGINE_KNOBS, compile=True))]
+    if compile_mode is not None:
+        variants = [("engine settings", ENGINE_KNOBS),
+                    (compiled_name(compile_mode), replace(ENGINE_KNOBS, compile=True, compile_mode=compile_mode))]
     else:
         variants = [("fp32 baseline", Knobs())]
         variants += [(f"+ {name} alone", replace(Knobs(), **{name: True})) for name in ALONE]
@@ -227,9 +257,20 @@ def knob_figures(o: FigureOptions, device: torch.device, log: Log, with_compile:
     rows = {}
     for name, knobs in variants:
         log(f"knobs: {name}")
-        rows[name] = {"knobs": asdict(knobs), **measure(o.knob_model, o.batch_size, o.image_size, knobs, device,
-                                                         o.min_time_s, o.warmup)}
+        row = {"knobs": asdict(knobs), **measure(o.knob_model, o.batch_size, o.image_size, knobs, device,
+                                                  o.min_time_s, o.warmup)}
+        if knobs.bf16:
+            row["autocast"] = "bfloat16" if autocast_dtype(device) == torch.bfloat16 else "float16 + grad scaler"
+        if knobs.compile and "step_ms" in row:  # the first step compiled, then ran once
+            row["compile_s"] = max(0.0, row["first_step_s"] - row["step_ms"] / 1000)
+        rows[name] = row
     return {"model": o.knob_model, "image_size": o.image_size, "batch_size": o.batch_size, "rows": rows}
+
+
+def repay_steps(compile_s: float, plain_step_ms: float, compiled_step_ms: float) -> int | None:
+    """Training steps after which a compiled step's saving has paid for its compile time (None: never)."""
+    saved_ms = plain_step_ms - compiled_step_ms
+    return None if saved_ms <= 0 else max(1, round(1000 * compile_s / saved_ms))
 
 
 def limit_figures(o: FigureOptions, device: torch.device, wizard: dict[str, int], log: Log) -> dict[str, Any]:
@@ -424,8 +465,10 @@ def run_figures(o: FigureOptions, parts: Sequence[str] = DEFAULT_PARTS, log: Log
         started = time.perf_counter()
         if part == "knobs":
             report["knobs"] = knob_figures(o, device, log)
-        elif part == "compile":
-            report["compile"] = knob_figures(o, device, log, with_compile=True)
+        elif part in COMPILE_PARTS:  # both modes share one table, whichever call measured them
+            figures = knob_figures(o, device, log, compile_mode=COMPILE_PARTS[part])
+            rows = {**report.get("compile", {}).get("rows", {}), **figures["rows"]}
+            report["compile"] = {**figures, "rows": rows}
         elif part == "limit":
             report["limit"] = limit_figures(o, device, batches, log)
         elif part in ("engine", "plain"):
@@ -461,6 +504,22 @@ def _n(v: Any, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _knob_notes(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Under a knobs table: fp16 standing in for bf16, and what each compiled step's compile time costs."""
+    notes = []
+    if any(r.get("autocast", "").startswith("float16") for r in rows.values()):
+        notes.append("- This GPU lacks bf16: the autocast rows ran fp16 with a grad scaler.")
+    plain = rows.get("engine settings", {}).get("step_ms")
+    for name, r in rows.items():
+        if "compile_s" not in r:
+            continue
+        steps = repay_steps(r["compile_s"], plain, r["step_ms"]) if plain else None
+        repaid = ("it is never repaid (no faster than uncompiled)" if plain and steps is None
+                  else f"repaid after {steps:,} steps" if steps else "no uncompiled row to compare with")
+        notes.append(f"- {name}: compiling took {_n(r['compile_s'], 1)} s; {repaid}.")
+    return notes
+
+
 def format_markdown(report: dict[str, Any]) -> str:
     """The figures as Markdown tables (docs/performance.md's GPU section is made of these)."""
     m = report.get("machine", {})
@@ -481,6 +540,7 @@ def format_markdown(report: dict[str, Any]) -> str:
                     continue
                 lines.append(f"| {name} | {_n(r['images_per_s'])} | {_n(r['images_per_s'] / base, 2)} | "
                              f"{_n(r['step_ms'], 1)} | {_n(r['first_step_s'], 1)} | {_n(r.get('peak_memory_mib'))} |")
+            lines += _knob_notes(rows)
             lines.append("")
     if "limit" in report or "engine" in report:
         lines += ["**The limit, this engine and the plain loop** (images/s of training):", "",

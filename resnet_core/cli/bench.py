@@ -47,9 +47,10 @@ def register(sub) -> None:
                         "and the plain DataLoader loop per depth at 224 px, and the largest batch that fits; "
                         "writes --out (JSON) and the same name with .md (tables)")
     p.add_argument("--parts", default=",".join(("knobs", "limit", "engine", "plain", "max_batch")),
-                   metavar="knobs,limit,engine,plain,max_batch,compile",
-                   help="which GPU figures to measure (compile: torch.compile, a minute or more); results "
-                        "are merged into an existing --out")
+                   metavar="knobs,limit,engine,plain,max_batch,compile,compile_autotune",
+                   help="which GPU figures to measure (compile: torch.compile, a minute or more; "
+                        "compile_autotune: its max-autotune-no-cudagraphs mode, longer); results are merged "
+                        "into an existing --out")
     p.add_argument("--tiny", action="store_true",
                    help="with --gpu-figures: every part at a tiny size (seconds; what the tests run on a CPU)")
     p.add_argument("--seed", type=int, default=0)

@@ -52,9 +52,9 @@ def test_every_part_runs_at_its_tiny_size_and_renders(tmp_path):
 
 def test_parts_measured_in_separate_calls_are_merged(tmp_path, monkeypatch):
     # Each part stands in for its measurement: the merge, not the timing, is under test here.
-    monkeypatch.setattr(gpu_figures, "knob_figures", lambda o, d, log, with_compile=False: {
+    monkeypatch.setattr(gpu_figures, "knob_figures", lambda o, d, log, compile_mode=None: {
         "model": "resnet18", "image_size": 32, "batch_size": 8,
-        "rows": {("compiled" if with_compile else "fp32 baseline"): {"images_per_s": 10.0, "step_ms": 1.0,
+        "rows": {("compiled" if compile_mode else "fp32 baseline"): {"images_per_s": 10.0, "step_ms": 1.0,
                                                                       "first_step_s": 0.1}}})
     out = tmp_path / "figures.json"
     args = ["bench", "--gpu-figures", "--tiny", "--workdir", str(tmp_path / "w"), "--out", str(out)]
@@ -72,3 +72,93 @@ def test_without_a_gpu_the_full_size_figures_say_what_to_do(tmp_path, capsys):
     assert "need a CUDA GPU" in err and "--tiny" in err and "Traceback" not in err
     assert main(["bench", "--knobs", "--device", "cuda", "--out", str(tmp_path / "k.json")]) != 0
     assert "sees no NVIDIA GPU" in capsys.readouterr().err
+
+
+class RecordingScaler(gpu_figures.GradScaler):
+    made: list[str] = []
+    calls: list[str] = []
+
+    def __init__(self, device: str, *args, **kw):
+        super().__init__(device, *args, **kw)
+        self.made.append(device)
+
+    def scale(self, outputs):
+        self.calls.append("scale")
+        return super().scale(outputs)
+
+    def step(self, optimizer, *args, **kw):
+        self.calls.append("step")
+        return super().step(optimizer, *args, **kw)
+
+    def update(self, new_scale=None):
+        self.calls.append("update")
+        return super().update(new_scale)
+
+
+@pytest.fixture
+def fp16_only(monkeypatch):
+    """A device without bf16, as an older GPU: the autocast knob falls back to fp16 (here on the CPU)."""
+    RecordingScaler.made, RecordingScaler.calls = [], []
+    monkeypatch.setattr(gpu_figures, "autocast_dtype", lambda device: torch.float16)
+    monkeypatch.setattr(gpu_figures, "GradScaler", RecordingScaler)
+
+
+def test_the_fp16_fallback_scales_the_loss_and_steps_through_the_scaler(fp16_only):
+    torch.manual_seed(0)
+    step = gpu_figures.make_step("resnet18", 4, 32, gpu_figures.Knobs(bf16=True), torch.device("cpu"), num_classes=3)
+    losses = [step(), step()]
+    assert RecordingScaler.made == ["cpu"]
+    assert RecordingScaler.calls == ["scale", "step", "update"] * 2
+    assert all(torch.isfinite(loss) for loss in losses)
+
+
+def test_bf16_and_fp32_steps_use_no_scaler(fp16_only, monkeypatch):
+    monkeypatch.setattr(gpu_figures, "autocast_dtype", lambda device: torch.bfloat16)
+    gpu_figures.make_step("resnet18", 4, 32, gpu_figures.Knobs(bf16=True), torch.device("cpu"), num_classes=3)()
+    gpu_figures.make_step("resnet18", 4, 32, gpu_figures.Knobs(), torch.device("cpu"), num_classes=3)()
+    assert RecordingScaler.made == [] and RecordingScaler.calls == []
+
+
+def test_a_cuda_graph_of_an_fp16_step_is_a_finding_not_a_crash(fp16_only):
+    knobs = gpu_figures.Knobs(bf16=True, cuda_graph=True)
+    with pytest.raises(ValueError, match="needs a GPU with bf16"):
+        gpu_figures.make_step("resnet18", 4, 32, knobs, torch.device("cpu"))
+    row = gpu_figures.measure("resnet18", 4, 32, knobs, torch.device("cpu"), min_time_s=0.01, warmup=1)
+    assert row["error"].startswith("ValueError: a CUDA graph cannot capture fp16's grad scaler")
+
+
+def test_each_compile_mode_compiles_from_scratch_with_its_mode(monkeypatch):
+    compiled, resets = [], []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None, **kw: compiled.append(mode) or model)
+    monkeypatch.setattr(torch.compiler, "reset", lambda: resets.append(True))
+    for mode in gpu_figures.COMPILE_PARTS.values():
+        knobs = gpu_figures.Knobs(compile=True, compile_mode=mode)
+        gpu_figures.make_step("resnet18", 4, 32, knobs, torch.device("cpu"), num_classes=3)()
+    assert compiled == ["default", "max-autotune-no-cudagraphs"] and len(resets) == 2
+
+
+def test_both_compile_modes_share_one_table_with_their_compile_time_and_its_repayment(tmp_path, monkeypatch):
+    # The measurement stands in (a real compile takes minutes on a CPU): the rows, not the timing, are tested.
+    def measure(arch, batch, image_size, knobs, device, min_time_s, warmup=3):
+        step_ms = {"default": 90.0, "max-autotune-no-cudagraphs": 80.0}[knobs.compile_mode] if knobs.compile else 100.0
+        return {"images_per_s": 1000 * batch / step_ms, "step_ms": step_ms,
+                "first_step_s": (30.0 if knobs.compile else 0.5) + step_ms / 1000, "peak_memory_mib": None}
+
+    monkeypatch.setattr(gpu_figures, "measure", measure)
+    options = FigureOptions.tiny(workdir=str(tmp_path / "work"))
+    first = run_figures(options, ("compile",), log=lambda m: None)
+    report = run_figures(options, ("compile_autotune",), log=lambda m: None, previous=first)
+    rows = report["compile"]["rows"]
+    assert list(rows) == ["engine settings", "engine settings + torch.compile (default)",
+                          "engine settings + torch.compile (max-autotune-no-cudagraphs)"]
+    assert rows["engine settings + torch.compile (default)"]["compile_s"] == pytest.approx(30.0)
+    assert "compile_s" not in rows["engine settings"]
+    text = format_markdown(report)
+    assert "torch.compile (default): compiling took 30.0 s; repaid after 3,000 steps." in text
+    assert "(max-autotune-no-cudagraphs): compiling took 30.0 s; repaid after 1,500 steps." in text
+
+
+def test_a_compiled_step_no_faster_is_never_repaid():
+    assert gpu_figures.repay_steps(30.0, 100.0, 90.0) == 3000
+    assert gpu_figures.repay_steps(30.0, 90.0, 90.0) is None
+    assert gpu_figures.repay_steps(30.0, 90.0, 100.0) is None
