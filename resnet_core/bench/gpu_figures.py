@@ -17,7 +17,10 @@ Parts (each optional, results merged into one JSON):
 - plain: per depth, the ImageFolder + PIL + DataLoader loop (workers = cores), as written (fp32) and
   with the same bf16 autocast and channels_last as the engine, so the data path is what differs.
 - max_batch: per depth, the largest batch whose training step fits in memory (doubling, then
-  bisection), against the wizard's batch size for this GPU's memory.
+  bisection), against the wizard's batch size for this GPU's memory. Both hold back the GPU memory
+  the engine's decoded-image cache may take (DEVICE_CACHE_SHARE of the free memory), and the wizard's
+  batch is also checked with an evaluation pass at the engine's evaluation batch, so "the wizard's
+  batch trains" holds for any dataset whose images the engine puts on the GPU.
 
 On a machine without CUDA every part runs on the CPU at a tiny size, so the script is tested in CI.
 """
@@ -43,8 +46,8 @@ from resnet_core.bench.plain_loop import PlainSpec, cpu_cores, train_plain
 from resnet_core.config import MODELS, TrainConfig
 from resnet_core.data.prepare import prepare_data
 from resnet_core.data.synthetic import class_names, make_image
-from resnet_core.training.device_images import DEVICE_CACHE_ENV
-from resnet_core.training.engine import fit, is_out_of_memory
+from resnet_core.training.device_images import DEVICE_CACHE_ENV, DEVICE_CACHE_SHARE, device_cache_limit
+from resnet_core.training.engine import fit, is_out_of_memory, speed_settings
 from resnet_core.training.models import build_model
 from resnet_core.workspace import Workspace
 
@@ -130,38 +133,13 @@ def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torc
     if scaler is not None and knobs.cuda_graph:  # the scaler reads its overflow check back on the host
         raise ValueError("a CUDA graph cannot capture fp16's grad scaler; it needs a GPU with bf16")
     _apply_global(knobs, device)
-    torch.manual_seed(0)
-    model = build_model(arch, num_classes, weights="none").to(device)
-    x = torch.rand(batch, 3, image_size, image_size, device=device)
-    y = torch.randint(0, num_classes, (batch,), device=device)
-    if knobs.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    options: dict[str, Any] = {"lr": 1e-4, "weight_decay": 1e-4}
-    if knobs.fused_adamw and device.type == "cuda":
-        options["fused"] = True
-    if knobs.cuda_graph:
-        options["capturable"] = True
-    optimizer = torch.optim.AdamW(model.parameters(), **options)
+    model, x, y, optimizer = _training_setup(arch, batch, image_size, knobs, device, num_classes)
     if knobs.compile:
         torch.compiler.reset()  # each mode compiles from scratch, so its compile time is its own
         net = torch.compile(model, mode=knobs.compile_mode)
     else:
         net = model
-
-    def step() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=not knobs.cuda_graph)
-        with _autocast(dtype, knobs, device):
-            loss = F.cross_entropy(net(x).float(), y)
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        return loss
-
+    step = _step_function(net, x, y, optimizer, dtype, scaler, knobs, device)
     if not knobs.cuda_graph:
         return step
     # Whole-step capture, as in PyTorch's CUDA graphs notes: warm up on a side stream, then capture.
@@ -175,6 +153,41 @@ def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torc
     with torch.cuda.graph(graph):
         step()
     return graph.replay
+
+
+def _training_setup(arch: str, batch: int, image_size: int, knobs: Knobs, device: torch.device,
+                    num_classes: int = 10) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, torch.optim.Optimizer]:
+    """The model, a ready random batch and AdamW, on `device` with the knobs' memory format and optimiser."""
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes, weights="none").to(device)
+    x = torch.rand(batch, 3, image_size, image_size, device=device)
+    y = torch.randint(0, num_classes, (batch,), device=device)
+    if knobs.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    options: dict[str, Any] = {"lr": 1e-4, "weight_decay": 1e-4}
+    if knobs.fused_adamw and device.type == "cuda":
+        options["fused"] = True
+    if knobs.cuda_graph:
+        options["capturable"] = True
+    return model, x, y, torch.optim.AdamW(model.parameters(), **options)
+
+
+def _step_function(net, x, y, optimizer, dtype, scaler, knobs: Knobs, device: torch.device) -> Callable[[], torch.Tensor]:
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=not knobs.cuda_graph)
+        with _autocast(dtype, knobs, device):
+            loss = F.cross_entropy(net(x).float(), y)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        return loss
+
+    return step
 
 
 def _sync(device: torch.device) -> None:
@@ -387,14 +400,20 @@ def plain_figures(o: FigureOptions, device: torch.device, folder: Path, workspac
 
 
 def max_batch_figures(o: FigureOptions, device: torch.device, batches: dict[str, int], log: Log) -> dict[str, Any]:
-    """The largest batch whose training step (engine settings) fits, found by doubling then bisection."""
+    """The largest batch whose training step (engine settings) fits beside the most GPU memory the engine's
+    image cache may take, found by doubling then bisection; and whether the wizard's batch trains and
+    evaluates (at the engine's evaluation batch) beside it."""
     out = {}
     for arch in o.models:
-        log(f"largest batch: {arch}")
-        out[arch] = largest_batch(lambda b, arch=arch: _step_fits(arch, b, o.image_size, device),
+        _release(device)
+        held = device_cache_limit(device)  # the largest image cache a run would copy to this GPU now
+        log(f"largest batch: {arch}, {held / 2**20:,.0f} MiB held for the images")
+        out[arch] = largest_batch(lambda b, arch=arch, held=held: engine_fits(arch, b, o.image_size, device, held),
                                   start=max(1, batches[arch]), cap=o.max_batch_cap)
-        out[arch]["wizard_batch"] = batches[arch]
-        out[arch]["wizard_batch_fits"] = out[arch]["tried"].get(str(batches[arch]), False)
+        wizard = batches[arch]
+        eval_batch = speed_settings(device, wizard).eval_batch_size
+        out[arch].update(wizard_batch=wizard, wizard_eval_batch=eval_batch, cache_held_mib=held / 2**20,
+                         wizard_batch_fits=engine_fits(arch, wizard, o.image_size, device, held, eval_batch))
     return out
 
 
@@ -420,13 +439,14 @@ def largest_batch(fits: Callable[[int], bool], start: int, cap: int) -> dict[str
             "tried": {str(k): v for k, v in sorted(tried.items())}}
 
 
-def _step_fits(arch: str, batch: int, image_size: int, device: torch.device) -> bool:
+def engine_fits(arch: str, batch: int, image_size: int, device: torch.device, cache_bytes: int = 0,
+                eval_batch: int | None = None) -> bool:
+    """Whether two training steps at `batch` (engine settings), and then an evaluation forward at
+    `eval_batch` when given, fit beside `cache_bytes` of resident images. Only running out of memory
+    counts as not fitting; any other error is raised."""
     _release(device)
     try:
-        step = make_step(arch, batch, image_size, ENGINE_KNOBS, device)
-        step()
-        step()
-        _sync(device)
+        _train_and_evaluate(arch, batch, image_size, device, cache_bytes, eval_batch)
         return True
     except Exception as e:
         if not is_out_of_memory(e):
@@ -434,6 +454,25 @@ def _step_fits(arch: str, batch: int, image_size: int, device: torch.device) -> 
         return False
     finally:
         _release(device)
+
+
+def _train_and_evaluate(arch: str, batch: int, image_size: int, device: torch.device, cache_bytes: int,
+                        eval_batch: int | None) -> None:
+    # Allocated first, as the engine copies its images right after the model: a stand-in of their bytes.
+    images = torch.empty(cache_bytes, dtype=torch.uint8, device=device)
+    model, x, y, optimizer = _training_setup(arch, batch, image_size, ENGINE_KNOBS, device)
+    dtype = autocast_dtype(device)
+    scaler = GradScaler(device.type) if dtype == torch.float16 else None
+    step = _step_function(model, x, y, optimizer, dtype, scaler, ENGINE_KNOBS, device)
+    step()
+    step()
+    if eval_batch:  # the evaluation pass runs with the weights, gradients and optimiser state still held
+        model.eval()
+        with torch.inference_mode(), _autocast(dtype, ENGINE_KNOBS, device):
+            batch_x = torch.rand(eval_batch, 3, image_size, image_size, device=device)
+            model(batch_x.contiguous(memory_format=torch.channels_last))
+    _sync(device)
+    del images
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,12 +617,16 @@ def format_markdown(report: dict[str, Any]) -> str:
         lines += [f"- failed: {e}" for e in errors]
         lines.append("")
     if "max_batch" in report:
-        lines += ["**Largest batch that trains** (engine settings) against the wizard's batch for this GPU:", "",
-                  "| model | largest batch | wizard's batch | wizard's batch trains |", "|---|---:|---:|---|"]
+        lines += ["**Largest batch that trains** (engine settings) against the wizard's batch for this GPU, "
+                  f"beside the most memory the decoded images may take there ({DEVICE_CACHE_SHARE:.0%} of the "
+                  "free memory):", "",
+                  "| model | images held MiB | largest batch | wizard's batch | wizard's batch trains and evaluates |",
+                  "|---|---:|---:|---:|---|"]
         for arch, r in report["max_batch"].items():
             largest = f"≥ {r['largest_batch']:,} (search stopped at {r['cap']:,})" if r["search_capped"] \
                 else f"{r['largest_batch']:,}"
-            lines.append(f"| {arch} | {largest} | {r['wizard_batch']} | {'yes' if r['wizard_batch_fits'] else 'NO'} |")
+            fits = f"{'yes' if r['wizard_batch_fits'] else 'NO'} (evaluation batch {r.get('wizard_eval_batch', '—')})"
+            lines.append(f"| {arch} | {_n(r.get('cache_held_mib'))} | {largest} | {r['wizard_batch']} | {fits} |")
         lines.append("")
     if report.get("part_seconds"):
         lines.append("Seconds per part: " + ", ".join(f"{k} {v}" for k, v in report["part_seconds"].items()) + ".")

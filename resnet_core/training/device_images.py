@@ -27,12 +27,20 @@ def device_cache_allowed() -> bool:
     return os.environ.get(DEVICE_CACHE_ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
+def device_cache_limit(device: torch.device) -> int:
+    """The most bytes of images a run copies to this device now: DEVICE_CACHE_SHARE of the CUDA device's
+    free memory; 0 on the CPU or with the device cache turned off. Also the most GPU memory the images
+    can take from training, which the largest-batch figures hold back."""
+    if device.type != "cuda" or not device_cache_allowed():
+        return 0
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(DEVICE_CACHE_SHARE * free)
+
+
 def fits_on_device(nbytes: int, device: torch.device) -> bool:
     """True when `nbytes` of images fit in DEVICE_CACHE_SHARE of the CUDA device's free memory."""
-    if device.type != "cuda" or not device_cache_allowed():
-        return False
-    free, _total = torch.cuda.mem_get_info(device)
-    return nbytes <= DEVICE_CACHE_SHARE * free
+    limit = device_cache_limit(device)
+    return limit > 0 and nbytes <= limit
 
 
 class DeviceImages:

@@ -162,3 +162,53 @@ def test_a_compiled_step_no_faster_is_never_repaid():
     assert gpu_figures.repay_steps(30.0, 100.0, 90.0) == 3000
     assert gpu_figures.repay_steps(30.0, 90.0, 90.0) is None
     assert gpu_figures.repay_steps(30.0, 90.0, 100.0) is None
+
+
+class FakeMemory:
+    """A device of 1,000 bytes where each training image takes 10 and each evaluation image 1; records
+    every probe as (batch, bytes held for the image cache, evaluation batch)."""
+
+    def __init__(self):
+        self.probes = []
+
+    def fits(self, arch, batch, image_size, device, cache_bytes=0, eval_batch=None):
+        self.probes.append((batch, cache_bytes, eval_batch))
+        return cache_bytes + 10 * batch + (eval_batch or 0) <= 1000
+
+
+@pytest.mark.parametrize("held, largest, wizard_fits", [
+    (0, range(88, 101), True),
+    (400, range(53, 61), True),
+    (950, range(4, 6), False),  # its training step fits, its evaluation batch does not
+])
+def test_the_largest_batch_is_searched_beside_the_memory_the_image_cache_may_take(monkeypatch, held, largest,
+                                                                                    wizard_fits):
+    memory = FakeMemory()
+    monkeypatch.setattr(gpu_figures, "device_cache_limit", lambda device: held)
+    monkeypatch.setattr(gpu_figures, "engine_fits", memory.fits)
+    options = FigureOptions.tiny(max_batch_cap=4096)
+    report = gpu_figures.max_batch_figures(options, torch.device("cpu"), {"resnet18": 4}, log=lambda m: None)
+    r = report["resnet18"]
+    eval_batch = gpu_figures.speed_settings(torch.device("cpu"), 4).eval_batch_size
+    assert r["largest_batch"] in largest and r["cache_held_mib"] == held / 2**20
+    assert {cache for _, cache, _ in memory.probes} == {held}  # every probe holds the cache's bytes
+    assert memory.probes[-1] == (4, held, eval_batch)  # the wizard's batch: trained, then evaluated
+    assert r["wizard_batch"] == 4 and r["wizard_eval_batch"] == eval_batch and r["wizard_batch_fits"] is wizard_fits
+    assert ("| resnet18 |" in format_markdown({"max_batch": report})
+            and f"| {'yes' if wizard_fits else 'NO'} (evaluation batch {eval_batch}) |" in format_markdown(
+                {"max_batch": report}))
+
+
+def test_a_real_step_fits_beside_a_small_cache_and_not_beside_one_no_memory_holds():
+    cpu = torch.device("cpu")
+    assert gpu_figures.engine_fits("resnet18", 4, 32, cpu, cache_bytes=1 << 20, eval_batch=8)
+    assert not gpu_figures.engine_fits("resnet18", 4, 32, cpu, cache_bytes=1 << 50)  # 1 PiB: out of memory
+
+
+def test_only_running_out_of_memory_counts_as_not_fitting(monkeypatch):
+    def broken(*args, **kw):
+        raise ValueError("a bug, not a lack of memory")
+
+    monkeypatch.setattr(gpu_figures, "_training_setup", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        gpu_figures.engine_fits("resnet18", 4, 32, torch.device("cpu"))

@@ -84,6 +84,13 @@ def test_images_fit_on_the_gpu_up_to_their_share_of_its_free_memory(free_gpu_mem
     assert free_gpu_memory == [gpu, gpu]  # the device's own free memory, not the current device's
 
 
+def test_the_cache_limit_is_the_share_of_free_memory_or_nothing(free_gpu_memory, monkeypatch):
+    assert device_images.device_cache_limit(torch.device("cuda")) == int(device_images.DEVICE_CACHE_SHARE * 10_000)
+    assert device_images.device_cache_limit(torch.device("cpu")) == 0
+    monkeypatch.setenv(device_images.DEVICE_CACHE_ENV, "0")
+    assert device_images.device_cache_limit(torch.device("cuda")) == 0
+
+
 def test_the_cpu_never_asks_for_gpu_memory(free_gpu_memory):
     assert not device_images.fits_on_device(1, torch.device("cpu"))
     assert free_gpu_memory == []
