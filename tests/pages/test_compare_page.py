@@ -7,6 +7,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from page_helpers import APP, TIMEOUT, texts
@@ -234,7 +235,7 @@ def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
         val_true=true, val_logits=logits))
 
 
-def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env):
+def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env, served_files):
     at = open_compare("tiny")
     table = at.dataframe[0].value
     leader, other = table.iloc[0]["run_id"], table.iloc[1]["run_id"]
@@ -244,7 +245,22 @@ def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(traine
     table = at.dataframe[0].value
     assert list(table.columns).index("Tie") == list(table.columns).index("Rank") + 1  # beside the rank
     assert list(table["Rank"]) == [1, 2] and list(table["Tie"]) == ["tied for 1st"] * 2
-    assert table.iloc[0]["Test Acc 95% CI"].endswith("%") and "–" in table.iloc[0]["Test Acc 95% CI"]
+    # Every score's interval on screen, around the run's own score on the stored images: two balanced
+    # classes, so accuracy, balanced accuracy and macro-F1 are all 85% for the leader, about 84.5% for the other.
+    rows = table.set_index("run_id")
+    for shown in ("Test Acc 95% CI", "Balanced Acc 95% CI", "Macro F1 95% CI"):
+        for run_id, score in ((leader, 85.0), (other, 84.5)):
+            low, high = (float(end) for end in rows.loc[run_id, shown].removesuffix("%").split("–"))
+            assert low < score < high and high - low < 15, (shown, run_id, rows.loc[run_id, shown])
+    # The downloaded CSV holds the interval ends, the tie mark and the p-value as numbers.
+    (button,) = at.get("download_button")
+    csv = pd.read_csv(io.BytesIO(served_files(button.proto.url))).set_index("run_id")
+    for column in ("Test Acc Low", "Test Acc High", "Balanced Acc Low", "Balanced Acc High",
+                   "Macro F1 Low", "Macro F1 High", "Tied For First", "P Vs Rank 1"):
+        assert column in csv.columns
+    assert list(csv.loc[[leader, other], "Tied For First"]) == [True, True]
+    assert csv.loc[leader, "Test Acc Low"] < 0.85 < csv.loc[leader, "Test Acc High"]
+    assert csv.loc[other, "P Vs Rank 1"] == pytest.approx(1.0)
     assert "Test accuracy: 85.0% (95% interval" in texts(at.markdown)
     write_predictions(env, other, 140)  # fifteen points behind: a real difference
     at = open_compare("tiny")
@@ -410,8 +426,9 @@ def test_showing_24_of_28_misclassified_images_expands_to_all(trained):
 
 
 @pytest.fixture
-def served_images(monkeypatch):
-    """The pictures behind st.image URLs: AppTest's media store, kept after its run resets the runtime."""
+def served_files(monkeypatch):
+    """The bytes behind st.image and st.download_button URLs: AppTest's media store, kept after its run
+    resets the runtime."""
     stores = []
 
     def keep(*args):
@@ -420,10 +437,15 @@ def served_images(monkeypatch):
 
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", keep)
 
-    def served(url: str) -> Image.Image:
+    def served(url: str) -> bytes:
         file_id = url.rsplit("/", 1)[-1].split(".")[0]
-        return Image.open(io.BytesIO(stores[-1].get_file(file_id).content)).convert("RGB")
+        return stores[-1].get_file(file_id).content
     return served
+
+
+@pytest.fixture
+def served_images(served_files):
+    return lambda url: Image.open(io.BytesIO(served_files(url))).convert("RGB")
 
 
 def test_each_misclassified_caption_sits_with_its_own_picture(trained, served_images):
