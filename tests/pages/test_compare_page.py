@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from page_helpers import APP, TIMEOUT, texts
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -19,10 +18,8 @@ from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.results.ranking import STUDY_COLUMNS
-from resnet_core.runs.predictions import save_predictions
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
-from resnet_core.training.engine import Predictions
 from resnet_core.workspace import Workspace
 from ui.shared import DATASET, services
 
@@ -226,21 +223,13 @@ def test_best_test_accuracy_is_the_best_over_every_size(tiny):
     assert f"Run #{large}" in best.help and "ResNet50" in best.help
 
 
-def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
-    """Replace a run's stored test outputs: the first `right` of n two-class images right."""
-    true = torch.tensor([i % 2 for i in range(n)])
-    logits = torch.nn.functional.one_hot(torch.where(torch.arange(n) < right, true, 1 - true), 2).float()
-    save_predictions(workspace.run_dir(run_id), Predictions(
-        test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true, test_logits=logits,
-        val_true=true, val_logits=logits))
-
-
-def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env, served_files):
+def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env, served_files,
+                                                                          store_test_predictions):
     at = open_compare("tiny")
     table = at.dataframe[0].value
     leader, other = table.iloc[0]["run_id"], table.iloc[1]["run_id"]
-    write_predictions(env, leader, 170)
-    write_predictions(env, other, 169)  # one image behind: within noise
+    store_test_predictions(env, leader, 170)
+    store_test_predictions(env, other, 169)  # one image behind: within noise
     at = open_compare("tiny")
     table = at.dataframe[0].value
     assert list(table.columns).index("Tie") == list(table.columns).index("Rank") + 1  # beside the rank
@@ -262,7 +251,7 @@ def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(traine
     assert csv.loc[leader, "Test Acc Low"] < 0.85 < csv.loc[leader, "Test Acc High"]
     assert csv.loc[other, "P Vs Rank 1"] == pytest.approx(1.0)
     assert "Test accuracy: 85.0% (95% interval" in texts(at.markdown)
-    write_predictions(env, other, 140)  # fifteen points behind: a real difference
+    store_test_predictions(env, other, 140)  # fifteen points behind: a real difference
     at = open_compare("tiny")
     assert list(at.dataframe[0].value["Tie"]) == ["", ""]
 
