@@ -40,18 +40,19 @@ def offline_torch_home(tmp_path, monkeypatch) -> Path:
 def store_test_predictions():
     """Writes a run's stored outputs (predictions.npz) as if it had been scored: of n two-class test images
     (alternating classes, named c0/0.png, c1/1.png, ...) the first `right` are predicted right, the rest
-    wrong; the validation split is the same images. Runs given the same n share one test split."""
+    wrong; the validation split is the same images. Runs given the same n share one test split. The
+    logits put 95% on the predicted class (over-confident); `temperature` is stored as the fitted one."""
     from resnet_core.runs.predictions import save_predictions
     from resnet_core.training.engine import Predictions
 
-    def store(workspace: Workspace, run_id: int, right: int, n: int = 200) -> None:
+    def store(workspace: Workspace, run_id: int, right: int, n: int = 200, temperature: float = 1.0) -> None:
         true = torch.tensor([i % 2 for i in range(n)])
         pred = torch.where(torch.arange(n) < right, true, 1 - true)
         logits = torch.nn.functional.one_hot(pred, 2).float() * 3
         folder = workspace.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
         save_predictions(folder, Predictions(test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true,
-                                             test_logits=logits, val_true=true, val_logits=logits))
+                                             test_logits=logits, val_true=true, val_logits=logits), temperature)
     return store
 
 
