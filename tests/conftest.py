@@ -37,6 +37,20 @@ def offline_torch_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def untrained_run(workspace) -> tuple[Path, torch.nn.Module]:
+    """Run 7's folder holding a checkpoint (best.pt) of an untrained, seeded ResNet18 for the classes cat,
+    dog and fox at 32 px, and the model; no run list entry and no fitted temperature."""
+    from resnet_core.training.checkpoints import save_checkpoint
+    from resnet_core.training.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", 3).eval()
+    folder = workspace.run_dir(7)
+    save_checkpoint(folder / "best.pt", model, ["cat", "dog", "fox"], 32, epoch=2, config={"model": "resnet18"})
+    return folder, model
+
+
+@pytest.fixture
 def store_test_predictions():
     """Writes a run's stored outputs (predictions.npz) as if it had been scored: of n two-class test images
     (alternating classes, named c0/0.png, c1/1.png, ...) the first `right` are predicted right, the rest
