@@ -9,7 +9,7 @@ import streamlit as st
 from resnet_core.results.ranking import SETTING_COLUMNS, STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.views import glossary
-from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
+from resnet_core.views.trust_view import BALANCED_CI_COLUMN, CI_COLUMN, F1_CI_COLUMN, TIE_COLUMN, with_trust_text
 from ui.shared import PERCENT_FORMAT, as_percent_points, study_columns
 
 TABLE_CONFIG = {
@@ -27,6 +27,10 @@ TABLE_CONFIG = {
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),
+    BALANCED_CI_COLUMN: st.column_config.TextColumn(BALANCED_CI_COLUMN, help="95% bootstrap interval of the "
+                                                    "balanced accuracy over the test images."),
+    F1_CI_COLUMN: st.column_config.TextColumn(F1_CI_COLUMN, help="95% bootstrap interval of the macro-F1 "
+                                              "over the test images."),
     "Repeats": st.column_config.NumberColumn("Repeats", format="×%d",
                                              help="Runs of this configuration with different seeds: its "
                                                   "scores and time are their mean, and it ranks by the mean."),
@@ -86,7 +90,7 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
     # The study's columns keep their order; the user's name leads, the settings and the note follow.
     columns = ["run_id", *status, "Name", *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
-               TIE_COLUMN, CI_COLUMN, *repeated, "Pareto", *leaky, *SETTINGS, "Note"]
+               TIE_COLUMN, CI_COLUMN, BALANCED_CI_COLUMN, F1_CI_COLUMN, *repeated, "Pareto", *leaky, *SETTINGS, "Note"]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:

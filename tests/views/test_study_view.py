@@ -10,7 +10,7 @@ import pytest
 from resnet_core.config import TrainConfig
 from resnet_core.runs.store import RunStore
 from resnet_core.study.plan import StudyEntry, StudyPlan
-from resnet_core.study.summary import study_tables
+from resnet_core.study.summary import study_conclusion, study_tables
 from resnet_core.views.study_view import (
     Cell,
     chart_rows,
@@ -208,3 +208,30 @@ def test_result_rows_and_chart_rows_come_from_the_study_tables(study):
     assert (point.run_id, point.num_images, point.description, point.test_acc, point.train_time_s, point.rank,
             point.pareto) == (study.ids["done"], 10, "ResNet18", 0.6, 10.0, 1, True)
     assert not math.isnan(point.train_time_s)
+
+
+def test_runs_one_test_image_apart_are_tied_in_the_conclusion_and_the_result_rows(workspace, store_test_predictions):
+    """The tie comes from the runs' stored per-image predictions, not from a hand-set mark: at 10 images
+    the two configurations differ by one test image of 200, at 20 images by 30."""
+    store = RunStore(workspace)
+    try:
+        plan = make_plan()
+        for entry, right in zip(plan.entries, (170, 169, 170, 140)):
+            run_id = add_run(store, entry, "completed", right / 200, 10.0)
+            store_test_predictions(workspace, run_id, right)
+        tables = study_tables(plan, store)
+    finally:
+        store.close()
+    small, large = tables
+    assert [r["tied_for_first"] for r in small["rows"]] == [True, True]
+    assert [r["tied_for_first"] for r in large["rows"]] == [False, False]
+    leader, close = small["rows"]
+    text = study_conclusion(tables)
+    assert text[0].startswith(f"10 images: tied for best were {leader['config']} (85.0% in ")
+    assert f"and {close['config']} (84.5%)" in text[0] and "within noise" in text[0]
+    assert text[1].startswith(f"20 images: best was {large['rows'][0]['config']} with 85.0% test accuracy")
+    rows = result_rows(tables)
+    assert [r["Tie"] for r in rows] == ["tied for 1st", "tied for 1st", "", ""]
+    for row, accuracy in zip(rows, (85.0, 84.5, 85.0, 70.0)):  # each interval around its run's accuracy
+        low, high = (float(end) for end in row["Test Acc 95% CI"].removesuffix("%").split("–"))
+        assert low < accuracy < high and high - low < 15, row
