@@ -35,6 +35,8 @@ class SuspectCard:
     given: str
     suggested: str
     confidence: str  # "87%"
+    move_to: tuple[str, ...] = ()  # every class but the given one, the suggested first
+
 
     @property
     def caption(self) -> str:
@@ -69,9 +71,18 @@ def label_panel(handle: DatasetHandle, workspace: Workspace) -> LabelPanel:
     decisions = load_decisions(info.meta_dir)
     decided = {d.path for d in decisions}
     undecided = [s for s in (check.report.suspects if check else []) if s.path not in decided]
-    cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}")
+    classes = set(handle.report.classes)
+    cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}",
+                         move_choices(classes, s.given, s.suggested))
              for s in undecided[:SUSPECTS_SHOWN]]
     return LabelPanel(source, unavailable, check, cards, len(undecided), decisions[::-1])
+
+
+def move_choices(classes: set[str], given: str, suggested: str) -> tuple[str, ...]:
+    """The classes an image can be moved to: the suggestion first (the likely answer), then the
+    others in order, never the class it is in now."""
+    others = sorted((set(classes) | {suggested}) - {given, suggested})
+    return ((suggested,) if suggested != given else ()) + tuple(others)
 
 
 def widget_id(path: str) -> str:

@@ -92,3 +92,20 @@ def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
     assert not at.exception and not at.error
     assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 12, "class_2": 13}
     assert "counted as 'class_2' instead of 'class_0'" in texts(at.markdown)
+
+
+def test_move_a_suggested_image_to_a_class_other_than_the_suggestion(data_page, env, tiny):
+    handle = open_dataset(tiny, env)
+    suspect = handle.report.images[0].path
+    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
+        Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
+    at = data_page.run()
+    choice = at.selectbox(key=f"data_labels_to_{widget_id(suspect)}")
+    assert choice.options == ["class_2", "class_1"]  # the suggestion first, never the class it is in
+    assert choice.value == "class_2"
+    choice.select("class_1").run()
+    at.button(key=f"data_labels_move_{widget_id(suspect)}").click().run()
+    assert not at.exception and not at.error
+    assert f"{suspect} now counts as 'class_1'" in texts(at.success)
+    assert f"`{suspect}` — counted as 'class_1' instead of 'class_0'" in texts(at.markdown)
+    assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 13, "class_2": 12}
