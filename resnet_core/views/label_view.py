@@ -10,6 +10,7 @@ from pathlib import Path
 from resnet_core.data.handle import DatasetHandle
 from resnet_core.data.label_decisions import Decision, exclude_image, load_decisions, move_image, undo
 from resnet_core.data.registry import DatasetInfo, folder_report
+from resnet_core.results.label_check import DEFAULT_FOLDS
 from resnet_core.results.label_job import (
     FeatureSource,
     JobSnapshot,
@@ -91,9 +92,9 @@ def widget_id(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
-def cost_line(source: FeatureSource, num_images: int, num_classes: int) -> str:
+def cost_line(source: FeatureSource, num_images: int, num_classes: int, folds: int = DEFAULT_FOLDS) -> str:
     """The check's measured cost in a sentence, before it starts."""
-    seconds = estimate_seconds(source, num_images, num_classes)
+    seconds = estimate_seconds(source, num_images, num_classes, folds)
     return (f"Checks {num_images:,} images with {source.describe()}: about {format_duration(seconds)} on "
             "this machine (measured just now; decoding images not decoded yet comes on top). Nothing in "
             "your folder is changed.")
