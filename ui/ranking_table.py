@@ -10,7 +10,7 @@ from resnet_core.results.ranking import SETTING_COLUMNS, STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.views import glossary
 from resnet_core.views.trust_view import BALANCED_CI_COLUMN, CI_COLUMN, F1_CI_COLUMN, TIE_COLUMN, with_trust_text
-from ui.shared import PERCENT_FORMAT, as_percent_points, study_columns
+from ui.shared import as_percent_points, class_fair_columns, study_columns
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
@@ -19,11 +19,7 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
-    "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
-                                                  help="The mean of the per-class recalls: every class counts "
-                                                       "the same, however many test images it has."),
-    "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
-                                              help="The mean of the per-class F1 scores."),
+    **class_fair_columns(),
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),

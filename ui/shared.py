@@ -129,6 +129,17 @@ def study_columns() -> dict:
     }
 
 
+def class_fair_columns() -> dict:
+    """Column settings of balanced accuracy and macro-F1, shared by the Compare and Study tables."""
+    return {
+        "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
+                                                      help="The mean of the per-class recalls: every class "
+                                                           "counts the same, however many test images it has."),
+        "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
+                                                  help="The mean of the per-class F1 scores."),
+    }
+
+
 def warnings_box(texts) -> None:
     """Warnings in one box (a bullet each when there are several), not a stack of boxes."""
     texts = list(texts)
