@@ -10,7 +10,6 @@ import streamlit as st
 
 from resnet_core.advice.limits import clamp_to_limits
 from resnet_core.advice.planning import plan_training
-from resnet_core.advice.recommend import patience_for
 from resnet_core.config import AUGMENTATIONS, CLASS_BALANCE, DEVICES, MODEL_LABELS, MODELS, WEIGHT_LABELS, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.registry import list_datasets
@@ -41,6 +40,7 @@ _SAVED = "train_form_saved"  # the form's values, kept while its widgets are off
 _APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form (their key)
 _PREFILL = "train_prefill_values"  # that TrainConfig, to tell which fields the user changed
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
+_VAL_IMAGES = "train_val_images"  # {dataset: its validation split's size}, read once per dataset
 
 
 # ----- the form -----------------------------------------------------------------------------------
@@ -53,10 +53,18 @@ def apply_values(config: TrainConfig, source: tuple) -> None:
                              _PATIENCE_FOLLOWS: True})
 
 
+def val_images(dataset: str) -> int | None:
+    known = st.session_state.setdefault(_VAL_IMAGES, {})
+    if dataset not in known:
+        known[dataset] = tf.validation_split_size(dataset, services().workspace)
+    return known[dataset]
+
+
 def on_epochs_change() -> None:
-    """Keep patience at the study's share of the epochs, unless the user chose a patience."""
+    """Keep patience at the wizard's share of the epochs, unless the user chose a patience."""
     if st.session_state.get(_PATIENCE_FOLLOWS, True):
-        st.session_state[KEYS["patience"]] = patience_for(int(st.session_state[KEYS["epochs"]]))
+        st.session_state[KEYS["patience"]] = tf.form_patience(int(st.session_state[KEYS["epochs"]]),
+                                                              val_images(st.session_state[DATASET_KEY]))
 
 
 def on_patience_change() -> None:
@@ -126,7 +134,7 @@ def settings_section(datasets: list[str]) -> None:
         c1.selectbox("Augmentation", AUGMENTATIONS, key=KEYS["augmentation"], format_func=str.capitalize,
                      help=tf.CHOICE_HELP["augmentation"])
         number(c2, "patience", fields, on_change=on_patience_change)
-        c2.caption(tf.patience_hint(epochs))
+        c2.caption(tf.patience_hint(epochs, val_images(dataset)))
         number(c3, "eval_every", fields)
         c1.caption(AUGMENTATION_DESCRIPTIONS[st.session_state[KEYS["augmentation"]]])
         c1, c2, c3 = st.columns(3)

@@ -5,8 +5,10 @@ import functools
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads in the functions that ask it (seconds): importing this module stays light
+    import torch
 
 _GIB = 1024 ** 3
 
@@ -45,6 +47,8 @@ def _cpu_count() -> int:
 
 
 def _mps_available() -> bool:
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     return bool(mps and mps.is_available())
 
@@ -52,6 +56,8 @@ def _mps_available() -> bool:
 @functools.lru_cache(maxsize=1)
 def detect_hardware() -> Hardware:
     """The best device PyTorch can use here (CUDA, then Apple MPS, then CPU). Cached per process."""
+    import torch
+
     cpus, threads = _cpu_count(), torch.get_num_threads()
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -68,11 +74,15 @@ def detect_hardware() -> Hardware:
 
 def gpu_count() -> int:
     """CUDA GPUs PyTorch sees here (0 without CUDA): a run may train over up to this many."""
+    import torch
+
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
     """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' → a torch.device that exists on this machine."""
+    import torch
+
     requested = (requested or "auto").strip().lower()
     if requested == "auto":
         return torch.device(detect_hardware().device)

@@ -37,6 +37,40 @@ def offline_torch_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def untrained_run(workspace) -> tuple[Path, torch.nn.Module]:
+    """Run 7's folder holding a checkpoint (best.pt) of an untrained, seeded ResNet18 for the classes cat,
+    dog and fox at 32 px, and the model; no run list entry and no fitted temperature."""
+    from resnet_core.training.checkpoints import save_checkpoint
+    from resnet_core.training.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", 3).eval()
+    folder = workspace.run_dir(7)
+    save_checkpoint(folder / "best.pt", model, ["cat", "dog", "fox"], 32, epoch=2, config={"model": "resnet18"})
+    return folder, model
+
+
+@pytest.fixture
+def store_test_predictions():
+    """Writes a run's stored outputs (predictions.npz) as if it had been scored: of n two-class test images
+    (alternating classes, named c0/0.png, c1/1.png, ...) the first `right` are predicted right, the rest
+    wrong; the validation split is the same images. Runs given the same n share one test split. The
+    logits put 95% on the predicted class (over-confident); `temperature` is stored as the fitted one."""
+    from resnet_core.runs.predictions import save_predictions
+    from resnet_core.training.engine import Predictions
+
+    def store(workspace: Workspace, run_id: int, right: int, n: int = 200, temperature: float = 1.0) -> None:
+        true = torch.tensor([i % 2 for i in range(n)])
+        pred = torch.where(torch.arange(n) < right, true, 1 - true)
+        logits = torch.nn.functional.one_hot(pred, 2).float() * 3
+        folder = workspace.run_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_predictions(folder, Predictions(test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true,
+                                             test_logits=logits, val_true=true, val_logits=logits), temperature)
+    return store
+
+
+@pytest.fixture
 def browser():
     """Debian's Chromium under Playwright, for the end-to-end tests (a failure, not a skip, when missing)."""
     from e2e_helpers import launch_chromium, require_browser

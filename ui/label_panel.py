@@ -90,9 +90,11 @@ def suspects_grid(info: DatasetInfo, panel: label_view.LabelPanel, flash_key: st
             column.caption(card.caption)
             if column.button("Exclude", key=f"data_labels_exclude_{i}", icon=":material/block:"):
                 act(lambda c=card: label_view.exclude(info, c.path), flash_key)
-            if column.button(f"Move to {card.suggested}", key=f"data_labels_move_{i}",
-                             icon=":material/drive_file_move:"):
-                act(lambda c=card: label_view.move(info, c.path, c.suggested), flash_key)
+            to_class = column.selectbox("Move to", card.move_to, key=f"data_labels_to_{i}",
+                                        help="The suggested class first; any other class can be chosen.")
+            if column.button("Move", key=f"data_labels_move_{i}", icon=":material/drive_file_move:",
+                             disabled=to_class is None):
+                act(lambda c=card, to=to_class: label_view.move(info, c.path, to), flash_key)
 
 
 def decisions_list(info: DatasetInfo, panel: label_view.LabelPanel, flash_key: str) -> None:

@@ -9,8 +9,8 @@ import streamlit as st
 from resnet_core.results.ranking import SETTING_COLUMNS, STUDY_COLUMNS
 from resnet_core.results.trust import TIE_HELP
 from resnet_core.views import glossary
-from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN, with_trust_text
-from ui.shared import PERCENT_FORMAT, as_percent_points, study_columns
+from resnet_core.views.trust_view import BALANCED_CI_COLUMN, CI_COLUMN, F1_CI_COLUMN, TIE_COLUMN, with_trust_text
+from ui.shared import as_percent_points, class_fair_columns, study_columns
 
 TABLE_CONFIG = {
     "run_id": st.column_config.NumberColumn("Run", format="#%d", width=56),  # narrow: room for Status
@@ -19,14 +19,14 @@ TABLE_CONFIG = {
     "Status": st.column_config.TextColumn("Status", width="small",
                                           help="'cancelled': stopped by hand after an evaluation; ranked on "
                                                "the best model it kept."),
-    "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
-                                                  help="The mean of the per-class recalls: every class counts "
-                                                       "the same, however many test images it has."),
-    "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
-                                              help="The mean of the per-class F1 scores."),
+    **class_fair_columns(),
     TIE_COLUMN: st.column_config.TextColumn(TIE_COLUMN, width="small", help=TIE_HELP),
     CI_COLUMN: st.column_config.TextColumn(CI_COLUMN, help="95% bootstrap interval of the test accuracy "
                                            "over the test images."),
+    BALANCED_CI_COLUMN: st.column_config.TextColumn(BALANCED_CI_COLUMN, help="95% bootstrap interval of the "
+                                                    "balanced accuracy over the test images."),
+    F1_CI_COLUMN: st.column_config.TextColumn(F1_CI_COLUMN, help="95% bootstrap interval of the macro-F1 "
+                                              "over the test images."),
     "Repeats": st.column_config.NumberColumn("Repeats", format="×%d",
                                              help="Runs of this configuration with different seeds: its "
                                                   "scores and time are their mean, and it ranks by the mean."),
@@ -86,7 +86,7 @@ def ranking_section(table: pd.DataFrame, dataset: str) -> None:
     at = STUDY_COLUMNS.index("Test Acc") + 1  # the class-fair scores beside accuracy
     # The study's columns keep their order; the user's name leads, the settings and the note follow.
     columns = ["run_id", *status, "Name", *STUDY_COLUMNS[:at], "Balanced Acc", "Macro F1", *STUDY_COLUMNS[at:],
-               TIE_COLUMN, CI_COLUMN, *repeated, "Pareto", *leaky, *SETTINGS, "Note"]
+               TIE_COLUMN, CI_COLUMN, BALANCED_CI_COLUMN, F1_CI_COLUMN, *repeated, "Pareto", *leaky, *SETTINGS, "Note"]
     for size in sizes if len(sizes) > 1 else [None]:
         part = shown if size is None else shown[shown["Images"] == size]
         if size is not None:

@@ -8,16 +8,19 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from resnet_core.data.registry import DatasetInfo, list_datasets
 from resnet_core.data.sample import ensure_sample_dataset
-from resnet_core.runs.jobs import JobManager
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.repair import RepairReport, repair
 from resnet_core.runs.store import RunStore, StoreError, store_error
 from resnet_core.workspace import Workspace, default_root
+
+if TYPE_CHECKING:  # the job manager brings torch: loaded when the services are first built
+    from resnet_core.runs.jobs import JobManager
 
 log = logging.getLogger("resnet_pilot.ui")
 
@@ -54,6 +57,10 @@ class Services:
 @st.cache_resource(show_spinner=False)
 def _services_for(root: str) -> Services:
     """One store and one job manager per server process (and workspace), shared by every session."""
+    # Imported here, not at the top: it loads torch (seconds), and app.py imports this module before
+    # it draws the navigation.
+    from resnet_core.runs.jobs import JobManager
+
     workspace = Workspace.at(root)
     store = RunStore(workspace)
     report = startup(workspace, store)  # runs of dead processes → interrupted; leftovers removed
@@ -119,6 +126,17 @@ def study_columns() -> dict:
                                                        help="Seconds of training, data preparation not included."),
         "Epoch Ended": st.column_config.NumberColumn("Epoch Ended", format="%d"),
         "Rank": st.column_config.NumberColumn("Rank", format="%d"),
+    }
+
+
+def class_fair_columns() -> dict:
+    """Column settings of balanced accuracy and macro-F1, shared by the Compare and Study tables."""
+    return {
+        "Balanced Acc": st.column_config.NumberColumn("Balanced Acc", format=PERCENT_FORMAT,
+                                                      help="The mean of the per-class recalls: every class "
+                                                           "counts the same, however many test images it has."),
+        "Macro F1": st.column_config.NumberColumn("Macro F1", format=PERCENT_FORMAT,
+                                                  help="The mean of the per-class F1 scores."),
     }
 
 

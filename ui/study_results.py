@@ -27,7 +27,7 @@ from resnet_core.views.study_view import (
     study_cells,
 )
 from resnet_core.views.trust_view import CI_COLUMN, TIE_COLUMN
-from ui.shared import PAGES, as_percent_points, friendly_errors, services, study_columns
+from ui.shared import PAGES, as_percent_points, class_fair_columns, friendly_errors, services, study_columns
 
 OPEN_KEY = "study_open"  # the study shown under "Progress and results"
 _FLASH = "study_flash"  # (kind, message) shown once after the rerun that follows an action
@@ -37,6 +37,7 @@ FLASH_S = 8.0  # how long a message about an action stays
 
 TABLE_CONFIG = {
     **study_columns(),
+    **class_fair_columns(),
     "Best trade-off": st.column_config.CheckboxColumn("Best trade-off",
                                                       help=glossary.BEST_TRADE_OFF + " Within its size."),
     "Run": st.column_config.NumberColumn("Run", format="#%d"),
@@ -46,7 +47,9 @@ TABLE_CONFIG = {
                                            "over the test images."),
 }
 TABLE_COLUMNS = ["Model", "Val Loss", "Val Acc", "Test Acc", "Training Time", "Epoch Ended", "Rank",
-                 TIE_COLUMN, CI_COLUMN, "Best trade-off", "Run"]
+                 "Balanced Acc", "Macro F1", TIE_COLUMN, CI_COLUMN, "Best trade-off", "Run"]
+
+PERCENT_COLUMNS = ("Val Acc", "Test Acc", "Balanced Acc", "Macro F1")  # fractions, shown as percentages
 
 
 # ----- messages after an action ------------------------------------------------------------------
@@ -167,7 +170,7 @@ def results_section(plan: StudyPlan) -> None:
         if pick and same_pick is None:
             st.caption(f"The wizard's pick at this size: {pick_words(pick)}.")
         columns = TABLE_COLUMNS + (["Status"] if (part["Status"] != "completed").any() else [])
-        st.dataframe(as_percent_points(part[columns], ("Val Acc", "Test Acc")), hide_index=True,
+        st.dataframe(as_percent_points(part[columns], PERCENT_COLUMNS), hide_index=True,
                      column_config=TABLE_CONFIG, key=f"study_table_{n}",
                      placeholder="—")
     if waiting:

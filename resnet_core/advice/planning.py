@@ -13,11 +13,16 @@ from typing import Any
 
 from resnet_core.advice.cpu_speed import load_cpu_speeds, machine_key
 from resnet_core.advice.limits import outside_card_limits
-from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
+from resnet_core.advice.recommend import (
+    Recommendation,
+    patience_for,
+    recommend,
+    training_images,
+)
 from resnet_core.config import LIMITS, MODELS, ConfigError, TrainConfig
 from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes
-from resnet_core.data.splits import DEFAULT_FRACTIONS, split_sizes
+from resnet_core.data.splits import DEFAULT_FRACTIONS, saved_assignments, split_sizes
 from resnet_core.hardware import detect_hardware
 from resnet_core.training.weights import can_download, imagenet_weights_available
 from resnet_core.workspace import Workspace
@@ -67,6 +72,15 @@ def median_size(report) -> tuple[int, int] | None:
     return None
 
 
+def validation_split_images(dataset: DatasetHandle) -> int:
+    """The validation images early stopping will watch: the saved split's, or as many as the first
+    split will put there (per class, as the split assigns them). Reads no image and writes no split."""
+    saved = saved_assignments(dataset.info)
+    if saved:
+        return sum(1 for image in dataset.report.images if saved.get(image.path) == "val")
+    return sum(split_sizes(n, DEFAULT_FRACTIONS)[1] for n in dataset.report.counts.values())
+
+
 def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: dict[str, Any] | None = None,
                   weights: str = "auto", seed: int = 0, device: str = "auto",
                   max_train_images: int | None = None, priority: str = "balanced",
@@ -92,7 +106,7 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
     mode, path = weights_request(weights)
     # The bands count the images the run trains on (recommend.training_images); runs on a subset
     # still validate on the whole dataset's validation split.
-    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
+    val_images = validation_split_images(dataset)
     rec = recommend(
         num_images=max(training_images(report.num_images, max_train_images), 1),
         dataset_images=report.num_images, val_images=val_images,
@@ -103,8 +117,6 @@ def plan_training(data: str | DatasetHandle, workspace: Workspace, overrides: di
         image_size=overrides.get("image_size"), smallest_class=report.smallest_class_count or None,
         median_size=median_size(report), model=overrides.get("model"),
         largest_class=max(report.counts.values(), default=0) or None, cpu_speeds=cpu_speeds)
-    # Runs on a subset still validate on the whole dataset's validation split.
-    val_images = split_sizes(report.num_images, DEFAULT_FRACTIONS)[1]
     config = config_from_advice(rec, info.name, overrides, weights=mode, weights_path=path, seed=seed,
                                 device=device, max_train_images=max_train_images, val_images=val_images)
     warnings = list(rec.warnings)

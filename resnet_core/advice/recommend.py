@@ -311,7 +311,7 @@ def recommend(num_images: int, num_classes: int, gpu_mem_gb: float | None, prior
     if val_images is None:
         val_images = (split_sizes(dataset_images, DEFAULT_FRACTIONS)[1] if dataset_images
                       else _val_images(num_images))
-    patience, why["patience"] = _patience(epochs, x.priority, val_images)
+    patience, why["patience"] = patience_advice(epochs, x.priority, val_images)
     why["eval_every"] = (f"Evaluate every epoch: the {c.title} card's Eval Steps tip says "
                          f"\"{c.eval_steps_text}\".")
     why["image_size"] = size_reason.format(card=c.title)
@@ -469,27 +469,34 @@ MIN_PATIENCE, MIN_PATIENCE_SMALL_VAL, SMALL_VAL_IMAGES = 2, 3, 100
 
 def patience_for(epochs: int, priority: str = "balanced", val_images: int | None = None) -> int:
     """Early-stopping patience for a given number of epochs (the study's 10–20%, with a floor)."""
-    return _patience(epochs, priority, val_images)[0]
+    return patience_advice(epochs, priority, val_images)[0]
 
 
-def _patience(epochs: int, priority: str, val_images: int | None = None) -> tuple[int, str]:
-    share = PATIENCE_SHARE[priority]
-    value = math.floor(epochs * share + 0.5)
+def study_patience(epochs: int, priority: str) -> int:
+    """The priority's share of the epochs, kept inside the study's 10–20% (no floor yet)."""
+    value = math.floor(epochs * PATIENCE_SHARE[priority] + 0.5)
     lo, hi = math.ceil(epochs * STUDY_PATIENCE[0]), math.floor(epochs * STUDY_PATIENCE[1])
-    if lo <= hi:
-        value = min(max(value, lo), hi)
-    text = (f"Patience {value}: the {STUDY} says \"{STUDY_PATIENCE_TEXT}\"; {priority} priority "
-            f"takes {share:.0%} of {epochs} epochs")
-    small_val = val_images is not None and val_images < SMALL_VAL_IMAGES
-    floor = MIN_PATIENCE_SMALL_VAL if small_val else MIN_PATIENCE
+    return min(max(value, lo), hi) if lo <= hi else value
+
+
+def patience_floor(val_images: int | None) -> tuple[int, str]:
+    """(fewest evaluations early stopping waits, why): more on a small validation split."""
+    if val_images is not None and val_images < SMALL_VAL_IMAGES:
+        return MIN_PATIENCE_SMALL_VAL, f"the validation split has only {val_images} images, so one evaluation is noisy"
+    return MIN_PATIENCE, "one unlucky evaluation must not end the run"
+
+
+def patience_advice(epochs: int, priority: str = "balanced", val_images: int | None = None) -> tuple[int, str]:
+    """(patience, reason): the study's share of the epochs, raised to the floor where it is below it."""
+    value = study_patience(epochs, priority)
+    floor, why = patience_floor(val_images)
+    shown = max(value, floor)
+    text = (f"Patience {shown}: the {STUDY} says \"{STUDY_PATIENCE_TEXT}\"; {priority} priority "
+            f"takes {PATIENCE_SHARE[priority]:.0%} of {epochs} epochs")
     if value < floor:
-        why = (f"the validation split has only {val_images} images, so one evaluation is noisy"
-               if small_val else "one unlucky evaluation must not end the run")
-        text = text.replace(f"Patience {value}:", f"Patience {floor}:", 1)
         text += f", raised to {floor} evaluations because {why}"
-        value = floor
     text += f". Early stopping watches validation loss, as the study advises: {STUDY_VAL_LOSS_TEXT}."
-    return value, text
+    return shown, text
 
 
 def _image_size(asked: int | None, median_size: tuple[int, int] | None) -> tuple[int, str]:

@@ -2,10 +2,34 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 from resnet_core.cli import UserError, print_json, summary
 
 _SHOWN = 30
+_LINE_EVERY_S = 2.0  # within a stage, a progress line at most this often
+
+
+class _ProgressLines:
+    """The check's progress on stderr, in the Data page's words: a line when a stage starts and
+    ends, and now and then within a long one (decoding 20,000 images is thousands of steps)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stage = ""
+        self.last_line = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from resnet_core.results.label_job import JobSnapshot
+        from resnet_core.views.label_view import progress_text
+
+        now = time.perf_counter()
+        if stage == self.stage and done < total and now - self.last_line < _LINE_EVERY_S:
+            return
+        self.stage, self.last_line = stage, now
+        snap = JobSnapshot("running", stage=stage, done=done, total=total, seconds=now - self.started)
+        print(f"  {progress_text(snap)}", file=sys.stderr, flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from resnet_core.data.scan import DatasetError
     from resnet_core.results.label_job import LabelCheckUnavailable, feature_source, run_label_check
     from resnet_core.runs.job_errors import plain_error
+    from resnet_core.text import format_duration
     from resnet_core.training.checkpoints import CheckpointError
+    from resnet_core.views.label_view import cost_line
     from resnet_core.workspace import Workspace
 
     if args.folds < 2:
@@ -39,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         handle = open_dataset(args.dir, workspace)
         source = feature_source(workspace, handle.name, args.run)
-        report = run_label_check(handle, workspace, source, folds=args.folds)
+        # The measured cost first, on stderr: stdout stays the report (JSON with --json).
+        print(cost_line(source, handle.report.num_images, len(handle.report.classes), args.folds),
+              file=sys.stderr, flush=True)
+        progress = _ProgressLines()
+        report = run_label_check(handle, workspace, source, folds=args.folds, progress=progress)
+        print(f"  Done in {format_duration(time.perf_counter() - progress.started)}", file=sys.stderr)
     except (DatasetError, DataError, CheckpointError, LabelCheckUnavailable, OSError, MemoryError) as e:
         raise UserError(plain_error(e, workspace, "the label check",
                                     known=(CheckpointError, LabelCheckUnavailable))) from e

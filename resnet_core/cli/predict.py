@@ -101,9 +101,13 @@ def run(args: argparse.Namespace) -> int:
         entries[index]["predictions"] = predictions
     gain, gain_note = measured_gain(predictor, args.run, args.tta)
     if args.json:
-        print_json({"predictions": entries, "tta": args.tta, "tta_gain": gain, "tta_gain_note": gain_note})
+        print_json({"predictions": entries, "calibrated": predictor.calibrated,
+                    "temperature": predictor.temperature, "tta": args.tta, "tta_gain": gain,
+                    "tta_gain_note": gain_note})
     else:
         print(format_predictions(entries))
+        if good:
+            print(calibration_line(predictor))
         if gain is not None:
             acc = gain["accuracy"]
             print(f"\n{args.tta} on the run's {gain['test_images']} test images: accuracy {acc[args.tta]:.1%} "
@@ -114,6 +118,15 @@ def run(args: argparse.Namespace) -> int:
     for entry in failed if not args.json else []:
         print(f"error: {entry['image']}: {entry['error']}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def calibration_line(predictor: Predictor) -> str:
+    """Whether the probabilities above can be taken at their word (training/calibration.py)."""
+    if predictor.calibrated:
+        return (f"Probabilities calibrated on the validation split (temperature {predictor.temperature:.2f}): "
+                "of the images called 80% sure, about 80% are right.")
+    return ("Probabilities as the model gives them, not calibrated: no temperature was fitted for this run "
+            "(it was trained before calibration existed).")
 
 
 def format_predictions(entries: list[dict[str, Any]]) -> str:

@@ -104,7 +104,8 @@ def _prepare_only(workspace, store, run_id: int, config, as_json: bool) -> int:
     bar._close_prep()
     command = (f"torchrun --nnodes NODES --nproc-per-node GPUS_PER_NODE --rdzv-backend c10d "
                f"--rdzv-endpoint HOST:29400 --rdzv-id run{run_id} -m {WORKER_MODULE} "
-               f"--workspace {workspace.root} --run-id {run_id}")
+               f"--workspace {workspace.root} --run-id {run_id}" +
+               (" --device cpu" if config.device == "cpu" else ""))  # else the ranks take a GPU where there is one
     if as_json:
         print_json({"run_id": run_id, "status": "queued", "devices": config.devices, "command": command})
     else:

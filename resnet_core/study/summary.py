@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resnet_core.advice.wizard_pick import overridden_settings, wizard_pick_run
+from resnet_core.results.metrics import BALANCED_ACC, MACRO_F1, keep_known
 from resnet_core.results.ranking import RankedRun, format_study_table, ranked_rows
 from resnet_core.results.trust import trust_by_run
 from resnet_core.status import PENDING, RunStatus
@@ -22,7 +23,8 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
     study's order; finished rows are ranked like the study (test acc, then val loss, then time).
 
     Each row: config, val_loss, val_acc, test_acc, train_time_s, epoch_ended, rank (None while not
-    completed), plus status, run_id, model, fine_tune, augmentation, pareto and wizard_pick (the
+    completed), balanced_acc and macro_f1 (every class counting the same; None while not completed
+    or when the run kept no test report), plus status, run_id, model, fine_tune, augmentation, pareto and wizard_pick (the
     run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard page uses too); and, for
     runs that kept their test predictions, test_acc_ci ([low, high], 95%) and tied_for_first (within
     noise of rank 1 on the same test images). Each table also says which of the wizard's tuned
@@ -58,6 +60,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "train_time_s": record.train_time_s if ranked_row else None,
                 "epoch_ended": record.epoch_ended if ranked_row else None,
                 "rank": ranked_row.rank if ranked_row else None,
+                **_class_fair_scores(ranked_row, trust.get(record.id) if ranked_row else None),
                 "pareto": ranked_row.pareto if ranked_row else False,
                 "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
@@ -67,6 +70,17 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
         overridden = overridden_settings(entries[0].config) if entries else ()
         tables.append({"num_images": size, "rows": rows, "overridden": overridden})
     return tables
+
+
+def _class_fair_scores(ranked_row: RankedRun | None, trust) -> dict[str, Any]:
+    """Balanced accuracy and macro-F1 as Compare shows them (the test report's confusion matrix),
+    from the stored test predictions where the report has none."""
+    iv = trust.intervals if trust else None
+    from_predictions = {BALANCED_ACC: iv.balanced_accuracy.value if iv else None,
+                        MACRO_F1: iv.macro_f1.value if iv else None}
+    if ranked_row is None:
+        return dict.fromkeys((BALANCED_ACC, MACRO_F1))
+    return keep_known({BALANCED_ACC: ranked_row.balanced_acc, MACRO_F1: ranked_row.macro_f1}, from_predictions)
 
 
 def _trust_keys(trust) -> dict[str, Any]:

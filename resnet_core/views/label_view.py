@@ -10,6 +10,7 @@ from pathlib import Path
 from resnet_core.data.handle import DatasetHandle
 from resnet_core.data.label_decisions import Decision, exclude_image, load_decisions, move_image, undo
 from resnet_core.data.registry import DatasetInfo, folder_report
+from resnet_core.results.label_check import DEFAULT_FOLDS
 from resnet_core.results.label_job import (
     FeatureSource,
     JobSnapshot,
@@ -35,6 +36,8 @@ class SuspectCard:
     given: str
     suggested: str
     confidence: str  # "87%"
+    move_to: tuple[str, ...] = ()  # every class but the given one, the suggested first
+
 
     @property
     def caption(self) -> str:
@@ -69,9 +72,18 @@ def label_panel(handle: DatasetHandle, workspace: Workspace) -> LabelPanel:
     decisions = load_decisions(info.meta_dir)
     decided = {d.path for d in decisions}
     undecided = [s for s in (check.report.suspects if check else []) if s.path not in decided]
-    cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}")
+    classes = set(handle.report.classes)
+    cards = [SuspectCard(s.path, Path(info.root) / s.path, s.given, s.suggested, f"{s.confidence:.0%}",
+                         move_choices(classes, s.given, s.suggested))
              for s in undecided[:SUSPECTS_SHOWN]]
     return LabelPanel(source, unavailable, check, cards, len(undecided), decisions[::-1])
+
+
+def move_choices(classes: set[str], given: str, suggested: str) -> tuple[str, ...]:
+    """The classes an image can be moved to: the suggestion first (the likely answer), then the
+    others in order, never the class it is in now."""
+    others = sorted((set(classes) | {suggested}) - {given, suggested})
+    return ((suggested,) if suggested != given else ()) + tuple(others)
 
 
 def widget_id(path: str) -> str:
@@ -80,9 +92,9 @@ def widget_id(path: str) -> str:
     return hashlib.sha1(path.encode("utf-8")).hexdigest()[:12]
 
 
-def cost_line(source: FeatureSource, num_images: int, num_classes: int) -> str:
+def cost_line(source: FeatureSource, num_images: int, num_classes: int, folds: int = DEFAULT_FOLDS) -> str:
     """The check's measured cost in a sentence, before it starts."""
-    seconds = estimate_seconds(source, num_images, num_classes)
+    seconds = estimate_seconds(source, num_images, num_classes, folds)
     return (f"Checks {num_images:,} images with {source.describe()}: about {format_duration(seconds)} on "
             "this machine (measured just now; decoding images not decoded yet comes on top). Nothing in "
             "your folder is changed.")

@@ -304,7 +304,8 @@ def overall_progress(cells: Sequence[Cell], estimates: Sequence[float] | None = 
 # ----- results -----------------------------------------------------------------------------------
 
 RESULT_COLUMNS = ("Training images", "Run", "Model", "Val Loss", "Val Acc", "Test Acc", "Training Time",
-                  "Epoch Ended", "Rank", "Best trade-off", "Status", "Tie", "Test Acc 95% CI")
+                  "Epoch Ended", "Rank", "Balanced Acc", "Macro F1", "Best trade-off", "Status", "Tie",
+                  "Test Acc 95% CI")
 
 
 def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -317,7 +318,8 @@ def result_rows(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "Training images": table["num_images"], "Run": r.get("run_id"), "Model": r["config"],
                 "Val Loss": r.get("val_loss"), "Val Acc": r.get("val_acc"), "Test Acc": r.get("test_acc"),
                 "Training Time": r.get("train_time_s"), "Epoch Ended": r.get("epoch_ended"),
-                "Rank": r.get("rank"), "Best trade-off": bool(r.get("pareto")),
+                "Rank": r.get("rank"), "Balanced Acc": r.get("balanced_acc"), "Macro F1": r.get("macro_f1"),
+                "Best trade-off": bool(r.get("pareto")),
                 "Status": r.get("status", PENDING),
                 TIE_COLUMN: TIE_TEXT if r.get("tied_for_first") else "",
                 CI_COLUMN: format_interval(*r["test_acc_ci"]) if r.get("test_acc_ci") else MISSING})

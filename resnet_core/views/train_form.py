@@ -13,12 +13,15 @@ from typing import Any
 
 from resnet_core import hardware
 from resnet_core.advice.limits import Limits, setting_limits
-from resnet_core.advice.planning import for_devices, weights_availability, with_overrides
-from resnet_core.advice.recommend import patience_for
+from resnet_core.advice.planning import for_devices, validation_split_images, weights_availability, with_overrides
+from resnet_core.advice.recommend import patience_floor, patience_for, study_patience
 from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, ConfigError, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
+from resnet_core.data.handle import open_dataset
+from resnet_core.data.scan import DatasetError
 from resnet_core.training.weights_upload import check_weights_file
 from resnet_core.views import glossary
+from resnet_core.workspace import Workspace
 
 # The form's fields (TrainConfig names), in the order the page draws them.
 FORM_FIELDS = ("model", "weights", "fine_tune", "augmentation", "epochs", "batch_size", "learning_rate",
@@ -199,10 +202,28 @@ def class_balance_label(choice: str) -> str:
     return CLASS_BALANCE_LABELS[choice]
 
 
-def patience_hint(epochs: int) -> str:
-    """'10–20% of 30 epochs: 3–6': the study's share of the epochs, as a caption under patience."""
-    lo, hi = patience_for(epochs, "speed"), patience_for(epochs, "accuracy")
-    return f"10–20% of {epochs} epochs: {lo}–{hi}" if lo != hi else f"10–20% of {epochs} epochs: {lo}"
+def validation_split_size(dataset: str, workspace: Workspace) -> int | None:
+    """How many validation images early stopping watches on this dataset (None: it cannot be read)."""
+    try:
+        return validation_split_images(open_dataset(dataset, workspace, registered_only=True))
+    except DatasetError:
+        return None
+
+
+def form_patience(epochs: int, val_images: int | None) -> int:
+    """The patience that follows edited epochs: the wizard's own rule, with this dataset's validation split."""
+    return patience_for(epochs, "balanced", val_images)
+
+
+def patience_hint(epochs: int, val_images: int | None = None) -> str:
+    """'10–20% of 30 epochs: 3–6': the study's share of the epochs, as a caption under patience, with
+    the floor and its reason where the share falls below it."""
+    lo, hi = study_patience(epochs, "speed"), study_patience(epochs, "accuracy")
+    text = f"10–20% of {epochs} epochs: {lo}–{hi}" if lo != hi else f"10–20% of {epochs} epochs: {lo}"
+    floor, why = patience_floor(val_images)
+    if lo < floor:
+        text += f"; at least {floor} evaluations, because {why}"
+    return text
 
 
 def source_caption(plan: TrainConfig | None, dataset: str) -> str:

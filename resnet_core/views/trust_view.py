@@ -8,16 +8,24 @@ from resnet_core.text import format_interval, format_percent
 from resnet_core.workspace import Workspace
 
 CI_COLUMN = "Test Acc 95% CI"
+BALANCED_CI_COLUMN = "Balanced Acc 95% CI"
+F1_CI_COLUMN = "Macro F1 95% CI"
 TIE_COLUMN = "Tie"
+# Each shown interval and the table's columns it is written from.
+_INTERVAL_TEXT = {CI_COLUMN: ("Test Acc Low", "Test Acc High"),
+                  BALANCED_CI_COLUMN: ("Balanced Acc Low", "Balanced Acc High"),
+                  F1_CI_COLUMN: ("Macro F1 Low", "Macro F1 High")}
 
 
 def with_trust_text(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparison table (with its trust columns) plus CI_COLUMN and TIE_COLUMN as text."""
+    """The comparison table (with its trust columns) plus the three intervals (CI_COLUMN,
+    BALANCED_CI_COLUMN, F1_CI_COLUMN) and TIE_COLUMN as text."""
     if "Test Acc Low" not in table.columns:
         return table
-    ci = [format_interval(lo, hi) for lo, hi in zip(table["Test Acc Low"], table["Test Acc High"])]
+    texts = {shown: [format_interval(lo, hi) for lo, hi in zip(table[low], table[high])]
+             for shown, (low, high) in _INTERVAL_TEXT.items()}
     tie = [TIE_TEXT if tied is True else "" for tied in table["Tied For First"]]
-    return table.assign(**{CI_COLUMN: ci, TIE_COLUMN: tie})
+    return table.assign(**texts, **{TIE_COLUMN: tie})
 
 
 def interval_lines(workspace: Workspace, run_id: int) -> list[str]:

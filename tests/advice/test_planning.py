@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from resnet_core.advice.planning import ADVISED_FIELDS, config_from_advice, plan_training, with_overrides
+from resnet_core.advice.planning import (
+    ADVISED_FIELDS,
+    config_from_advice,
+    plan_training,
+    validation_split_images,
+    with_overrides,
+)
 from resnet_core.advice.recommend import patience_for, recommend
 from resnet_core.config import ConfigError, TrainConfig
 from resnet_core.views.wizard import WizardInputs, recommend_for, train_prefill
@@ -69,3 +75,17 @@ def test_a_config_key_is_stable_and_tells_settings_apart():
     a = TrainConfig(dataset="pets", epochs=3, recommended=("epochs",))
     assert a.key() == TrainConfig.from_dict(a.to_dict()).key()
     assert a.key() != a.replace(epochs=4).key() and a.key() != a.replace(recommended=()).key()
+
+
+def test_the_validation_split_is_counted_per_class_as_the_split_makes_it_then_read_from_the_saved_split(
+        workspace, tmp_path):
+    from resnet_core.data.handle import open_dataset
+    from resnet_core.data.registry import register_folder
+    from resnet_core.data.synthetic import make_image_folder
+
+    make_image_folder(tmp_path / "three", num_classes=3, per_class=12, size=32)
+    register_folder(tmp_path / "three", workspace, name="three")
+    dataset = open_dataset("three", workspace)
+    assert validation_split_images(dataset) == 6  # 2 of each class's 12, not 15% of all 36 (5)
+    assert not (dataset.info.meta_dir / "split.json").exists()  # planning makes no split
+    assert validation_split_images(dataset) == len(dataset.split.val)

@@ -284,10 +284,10 @@ def test_patience_is_ten_to_twenty_percent_with_a_floor_of_two_or_three_evaluati
 
 def test_a_short_run_on_a_small_validation_split_gets_patience_three_and_says_why():
     # A study's 5-epoch runs on a 297-image dataset stopped at epoch 2 with patience 1.
-    from resnet_core.advice.recommend import _patience, patience_for
+    from resnet_core.advice.recommend import patience_advice, patience_for
 
     assert patience_for(5, "balanced", val_images=45) == 3
-    value, why = _patience(5, "balanced", val_images=45)
+    value, why = patience_advice(5, "balanced", val_images=45)
     assert why.startswith("Patience 3:") and "only 45 images" in why
     assert patience_for(5, "balanced", val_images=500) == 2
     assert patience_for(40, "balanced", val_images=45) == 6  # the study's share is already above the floor

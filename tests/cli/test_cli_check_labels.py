@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from resnet_core.cli import main
 from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.results.label_job import FeatureSource
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
 
@@ -17,7 +20,10 @@ def test_check_labels_without_weights_or_runs_says_what_to_do(capsys, tmp_path, 
     assert "train one first" in capsys.readouterr().err
 
 
-def test_check_labels_with_a_runs_features_names_its_guarantee(capsys, tmp_path, workspace, offline_torch_home):
+@pytest.fixture
+def trained(tmp_path, workspace, offline_torch_home):
+    """A dataset of 21 images (one of class_1 copied into class_0) with a finished run to take features
+    from: its folder and its name."""
     root = make_image_folder(tmp_path / "d", num_classes=2, per_class=10)
     (root / "class_0" / "odd.png").write_bytes((root / "class_1" / "class_1_0003.png").read_bytes())
     info = register_folder(root, workspace)
@@ -27,9 +33,17 @@ def test_check_labels_with_a_runs_features_names_its_guarantee(capsys, tmp_path,
     run_id = create_run(config, workspace, store)
     assert execute_run(run_id, config, workspace, store) == "completed"
     store.close()
+    return root, info.name
+
+
+def test_check_labels_with_a_runs_features_names_its_guarantee(capsys, trained):
+    root, name = trained
     before = sorted((p.name, p.stat().st_mtime_ns) for p in root.rglob("*"))
-    assert main(["check-labels", info.name, "--json", "--folds", "3"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert main(["check-labels", name, "--json", "--folds", "3"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout is the report alone: the cost and progress go to stderr
+    assert "Checks 21 images with the features of run #1's model at 32 px: about" in captured.err
+    assert "Cross-validating the linear head (fold 3 of 3)" in captured.err
     assert report["num_images"] == 21 and report["folds"] == 3
     assert "finished run's model" in report["method"]
     for s in report["suspects"]:
@@ -45,7 +59,26 @@ def test_check_labels_says_plainly_when_a_file_vanished(capsys, tmp_path, worksp
         raise FileNotFoundError(2, "No such file or directory", str(root / "class_0" / "class_0_0001.png"))
 
     monkeypatch.setattr("resnet_core.results.label_job.run_label_check", vanished)
-    monkeypatch.setattr("resnet_core.results.label_job.feature_source", lambda *_a: None)
+    monkeypatch.setattr("resnet_core.results.label_job.feature_source", lambda *_a: FeatureSource("resnet18", 32))
+    monkeypatch.setattr("resnet_core.views.label_view.estimate_seconds", lambda *_a: 3.0)
     assert main(["check-labels", str(root)]) == 2
     err = capsys.readouterr().err
     assert "a file of the dataset is gone" in err and "Errno" not in err
+
+
+def test_check_labels_states_its_measured_cost_first_then_reports_progress_on_stderr(capsys, trained):
+    _, name = trained
+    assert main(["check-labels", name, "--folds", "3"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    cost = next(i for i, line in enumerate(lines) if line.startswith("Checks 21 images with"))
+    assert "on this machine (measured just now" in lines[cost]
+    stages = [line.strip() for line in lines[cost + 1:]]
+    # Each stage is reported as it starts and ends, in the order the check runs them.
+    first_of = {word: next(i for i, line in enumerate(stages) if line.startswith(word))
+                for word in ("Taking features", "Cross-validating", "Done in")}
+    assert first_of["Taking features"] < first_of["Cross-validating"] < first_of["Done in"]
+    assert any(line.startswith("Taking features: 21 of 21") for line in stages)
+    assert "Cross-validating the linear head (fold 3 of 3)" in captured.err
+    assert "Checks" not in captured.out and "Cross-validating" not in captured.out  # stdout: the findings
+    assert "images may be in the wrong class" in captured.out or "No likely mislabels" in captured.out

@@ -8,6 +8,7 @@ but the server itself: the tool promises to stay on localhost.
 from __future__ import annotations
 
 import time
+from urllib.parse import urlparse
 
 import pytest
 from e2e_helpers import StreamlitServer, record_outside_requests, report_failure
@@ -18,6 +19,11 @@ LOAD_S = 60
 # Streamlit's own list, built from the file names under pages/ and the entry script.
 RAW_PAGE_LINKS = {"app", "home", "data", "wizard", "train", "compare", "predict", "study"}
 APP_PAGE_LINKS = {"Home", "Data", "Wizard", "Train", "Compare", "Predict", "Study"}
+
+
+def icon_addresses(page) -> list[str]:
+    """Every favicon / page icon the document links to, as the absolute address the browser fetches."""
+    return page.evaluate("Array.from(document.querySelectorAll('link[rel*=\"icon\"]'), link => link.href)")
 
 
 def sidebar_links(page) -> list[str]:
@@ -59,6 +65,11 @@ def test_first_load_shows_only_the_apps_navigation_and_stays_on_localhost(browse
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             page.wait_for_timeout(1500)  # late requests: fonts, icons
             assert not outside, f"requests left localhost: {outside}"
+            # A browser may fetch the favicon outside the page, unseen by the request log: read its address too.
+            icons = icon_addresses(page)
+            server_host = urlparse(server.url).netloc
+            assert icons, "the page links to no icon"
+            assert all(urlparse(href).netloc == server_host for href in icons), f"icons from elsewhere: {icons}"
     finally:
         context.close()
         server.stop()

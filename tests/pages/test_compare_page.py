@@ -7,8 +7,8 @@ import shutil
 import statistics
 from pathlib import Path
 
+import pandas as pd
 import pytest
-import torch
 from page_helpers import APP, TIMEOUT, texts
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -18,10 +18,8 @@ from resnet_core.config import TrainConfig
 from resnet_core.data.registry import register_folder
 from resnet_core.data.synthetic import make_image_folder
 from resnet_core.results.ranking import STUDY_COLUMNS
-from resnet_core.runs.predictions import save_predictions
 from resnet_core.runs.runner import create_run, execute_run
 from resnet_core.runs.store import RunStore
-from resnet_core.training.engine import Predictions
 from resnet_core.workspace import Workspace
 from ui.shared import DATASET, services
 
@@ -225,46 +223,63 @@ def test_best_test_accuracy_is_the_best_over_every_size(tiny):
     assert f"Run #{large}" in best.help and "ResNet50" in best.help
 
 
-def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
-    """Replace a run's stored test outputs: the first `right` of n two-class images right."""
-    true = torch.tensor([i % 2 for i in range(n)])
-    logits = torch.nn.functional.one_hot(torch.where(torch.arange(n) < right, true, 1 - true), 2).float()
-    save_predictions(workspace.run_dir(run_id), Predictions(
-        test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true, test_logits=logits,
-        val_true=true, val_logits=logits))
-
-
-def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env):
+def test_the_table_shows_intervals_and_marks_a_run_within_noise_of_rank_1(trained, env, served_files,
+                                                                          store_test_predictions):
     at = open_compare("tiny")
     table = at.dataframe[0].value
     leader, other = table.iloc[0]["run_id"], table.iloc[1]["run_id"]
-    write_predictions(env, leader, 170)
-    write_predictions(env, other, 169)  # one image behind: within noise
+    store_test_predictions(env, leader, 170)
+    store_test_predictions(env, other, 169)  # one image behind: within noise
     at = open_compare("tiny")
     table = at.dataframe[0].value
     assert list(table.columns).index("Tie") == list(table.columns).index("Rank") + 1  # beside the rank
     assert list(table["Rank"]) == [1, 2] and list(table["Tie"]) == ["tied for 1st"] * 2
-    assert table.iloc[0]["Test Acc 95% CI"].endswith("%") and "–" in table.iloc[0]["Test Acc 95% CI"]
+    # Every score's interval on screen, around the run's own score on the stored images: two balanced
+    # classes, so accuracy, balanced accuracy and macro-F1 are all 85% for the leader, about 84.5% for the other.
+    rows = table.set_index("run_id")
+    for shown in ("Test Acc 95% CI", "Balanced Acc 95% CI", "Macro F1 95% CI"):
+        for run_id, score in ((leader, 85.0), (other, 84.5)):
+            low, high = (float(end) for end in rows.loc[run_id, shown].removesuffix("%").split("–"))
+            assert low < score < high and high - low < 15, (shown, run_id, rows.loc[run_id, shown])
+    # The downloaded CSV holds the interval ends, the tie mark and the p-value as numbers.
+    (button,) = at.get("download_button")
+    csv = pd.read_csv(io.BytesIO(served_files(button.proto.url))).set_index("run_id")
+    for column in ("Test Acc Low", "Test Acc High", "Balanced Acc Low", "Balanced Acc High",
+                   "Macro F1 Low", "Macro F1 High", "Tied For First", "P Vs Rank 1"):
+        assert column in csv.columns
+    assert list(csv.loc[[leader, other], "Tied For First"]) == [True, True]
+    assert csv.loc[leader, "Test Acc Low"] < 0.85 < csv.loc[leader, "Test Acc High"]
+    assert csv.loc[other, "P Vs Rank 1"] == pytest.approx(1.0)
     assert "Test accuracy: 85.0% (95% interval" in texts(at.markdown)
-    write_predictions(env, other, 140)  # fifteen points behind: a real difference
+    store_test_predictions(env, other, 140)  # fifteen points behind: a real difference
     at = open_compare("tiny")
     assert list(at.dataframe[0].value["Tie"]) == ["", ""]
 
 
-def test_the_calibration_tab_shows_ece_before_and_after_and_the_reliability_diagram(trained, env):
+def test_the_calibration_tab_shows_ece_before_and_after_and_the_reliability_diagram(trained, env,
+                                                                                    store_test_predictions):
+    (calibrated, uncalibrated), _ = trained
+    # 170 of 200 test images right at 95% confidence: over-confident; a temperature of 1.8 brings the
+    # confidence to 84%, near the 85% accuracy (ECE 10.3% before, 0.9% after).
+    store_test_predictions(env, calibrated, 170, temperature=1.8)
+    store_test_predictions(env, uncalibrated, 170)
     at = open_compare("tiny")
-    run_id = at.selectbox(key="compare_run").value
-    record = services().store.get_run(run_id)
-    temperature = record.final_metrics["temperature"]
+    at.selectbox(key="compare_run").set_value(calibrated).run()
+    assert not at.exception
     text = texts(at.markdown)
-    assert "expected calibration error" in text and f"{record.num_test} test images" in text
-    if temperature != 1.0:
-        assert f"Temperature {temperature:.2f}" in text and "before" in text and "after" in text
+    assert ("Temperature 1.80, fitted on the validation split, softened (the model was over-confident) the "
+            "probabilities: expected calibration error 10.3% before, 0.9% after, on the 200 test images. "
+            "Accuracy is unchanged (85.0%)") in text
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     reliability = next(c for c in charts if c["layout"].get("title", {}).get("text") == "Reliability on the test split")
     assert {t["meta"] for t in reliability["data"]} == {"diagonal", "before", "after"}
     after = next(t for t in reliability["data"] if t["meta"] == "after")
-    assert sum(after["customdata"]) == record.num_test
+    assert sum(after["customdata"]) == 200 and after["x"] == [pytest.approx(0.8411, abs=1e-4)]
+    # A run without a fitted temperature says its probabilities are the model's own.
+    at.selectbox(key="compare_run").set_value(uncalibrated).run()
+    text = texts(at.markdown)
+    assert "Expected calibration error 10.3% on the 200 test images; this run has no fitted temperature" in text
+    assert "Temperature 1.80" not in text
 
 
 def test_runs_whose_split_leaked_are_marked(trained):
@@ -410,8 +425,9 @@ def test_showing_24_of_28_misclassified_images_expands_to_all(trained):
 
 
 @pytest.fixture
-def served_images(monkeypatch):
-    """The pictures behind st.image URLs: AppTest's media store, kept after its run resets the runtime."""
+def served_files(monkeypatch):
+    """The bytes behind st.image and st.download_button URLs: AppTest's media store, kept after its run
+    resets the runtime."""
     stores = []
 
     def keep(*args):
@@ -420,10 +436,15 @@ def served_images(monkeypatch):
 
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", keep)
 
-    def served(url: str) -> Image.Image:
+    def served(url: str) -> bytes:
         file_id = url.rsplit("/", 1)[-1].split(".")[0]
-        return Image.open(io.BytesIO(stores[-1].get_file(file_id).content)).convert("RGB")
+        return stores[-1].get_file(file_id).content
     return served
+
+
+@pytest.fixture
+def served_images(served_files):
+    return lambda url: Image.open(io.BytesIO(served_files(url))).convert("RGB")
 
 
 def test_each_misclassified_caption_sits_with_its_own_picture(trained, served_images):

@@ -3,6 +3,8 @@ excluding a suggested image and undoing it."""
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 
 import pytest
 from page_helpers import metrics, open_app, texts
@@ -92,3 +94,66 @@ def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
     assert not at.exception and not at.error
     assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 12, "class_2": 13}
     assert "counted as 'class_2' instead of 'class_0'" in texts(at.markdown)
+
+
+def test_move_a_suggested_image_to_a_class_other_than_the_suggestion(data_page, env, tiny):
+    handle = open_dataset(tiny, env)
+    suspect = handle.report.images[0].path
+    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
+        Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
+    at = data_page.run()
+    choice = at.selectbox(key=f"data_labels_to_{widget_id(suspect)}")
+    assert choice.options == ["class_2", "class_1"]  # the suggestion first, never the class it is in
+    assert choice.value == "class_2"
+    choice.select("class_1").run()
+    at.button(key=f"data_labels_move_{widget_id(suspect)}").click().run()
+    assert not at.exception and not at.error
+    assert f"{suspect} now counts as 'class_1'" in texts(at.success)
+    assert f"`{suspect}` — counted as 'class_1' instead of 'class_0'" in texts(at.markdown)
+    assert open_dataset(tiny, env).report.counts == {"class_0": 11, "class_1": 13, "class_2": 12}
+
+
+@pytest.fixture
+def slow_check(monkeypatch):
+    """A label check that takes features until it is cancelled (it never finishes by itself), from a
+    source that needs no weights and costs nothing to time. Yields an Event set once it has reported
+    progress."""
+    from resnet_core.results import label_job
+    from resnet_core.views import label_view
+
+    reported = threading.Event()
+
+    def features_until_cancelled(handle, workspace, source, folds, progress=None):
+        for _ in range(2400):  # at most a couple of minutes, should the cancel never come
+            progress("features", 3, 10)  # raises once the check is cancelled
+            reported.set()
+            time.sleep(0.05)
+        raise RuntimeError("the check was never cancelled")
+
+    monkeypatch.setattr(label_view, "feature_source", lambda *_a, **_k: label_job.FeatureSource("resnet18", 32))
+    monkeypatch.setattr(label_view, "estimate_seconds", lambda *_a, **_k: 42.0)
+    monkeypatch.setattr(label_job, "run_label_check", features_until_cancelled)
+    return reported
+
+
+def test_a_running_check_shows_its_progress_and_can_be_cancelled(data_page, env, tiny, slow_check):
+    at = data_page.run()
+    assert "Checks 36 images with ImageNet resnet18 features at 32 px: about" in texts(at.caption)  # the cost first
+    at.button(key="data_labels_start").click().run()
+    job = current_job(open_dataset(tiny, env).info.meta_dir)
+    assert job is not None and slow_check.wait(60)
+    at.run()
+    assert not at.exception
+    (bar,) = at.get("progress")
+    assert "Taking features: 3 of 10" in bar.proto.text and bar.proto.value == 30
+    assert not [b for b in at.button if b.key == "data_labels_start"]  # one check at a time
+
+    at.button(key="data_labels_cancel").click().run()
+    job.thread.join(60)
+    assert job.snapshot().state == "cancelled"
+    at.run()
+    assert not at.exception
+    assert "The label check was cancelled; nothing was changed." in texts(at.warning)
+    assert not at.get("progress")
+    assert at.button(key="data_labels_start")  # ready to start again
+    assert "Last check:" not in texts(at.caption)  # a cancelled check keeps no findings

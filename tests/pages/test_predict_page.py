@@ -33,14 +33,15 @@ def env(env, tmp_path):
     return workspace
 
 
-def finished_run(workspace, test_acc: float, dataset: str = "tiny", dataset_root: str = "unused") -> int:
-    """A completed run with a saved model (untrained weights: predicting needs no accuracy)."""
+def finished_run(workspace, test_acc: float, dataset: str = "tiny", dataset_root: str = "unused",
+                 model=None) -> int:
+    """A completed run with a saved model (untrained weights unless given: predicting needs no accuracy)."""
     store = services().store
     config = TrainConfig(dataset=dataset, weights="none", image_size=32, epochs=1)
     run_id = store.create_run(config, dataset_root, 36, 24, 6, 6)
     store.finish_run(run_id, "completed", {"test_acc": test_acc, "val_acc": test_acc, "val_loss": 0.5,
                                            "train_time_s": 3.0, "epoch_ended": 1, "best_epoch": 1})
-    torch_model = build_model("resnet18", len(CLASSES))
+    torch_model = model if model is not None else build_model("resnet18", len(CLASSES))
     save_checkpoint(workspace.run_dir(run_id) / "best.pt", torch_model, CLASSES, 32, epoch=1, config=config)
     return run_id
 
@@ -106,6 +107,22 @@ def test_an_uploaded_image_gets_probabilities_and_a_gradcam(env, image_bytes):
     captions = [c for image in at.image for c in image.captions]
     assert any("What the model sees" in c for c in captions)
     assert any("Where it looked" in c for c in captions)
+
+
+def test_a_flat_gradcam_says_the_model_found_no_region_that_stands_out(env, image_bytes):
+    import torch
+
+    # A head of zeros scores every class the same whatever the image: the score has no gradient
+    # anywhere, so the Grad-CAM map is flat (all blue) and must not be read as "red areas".
+    model = build_model("resnet18", len(CLASSES))
+    torch.nn.init.zeros_(model.head.weight)
+    finished_run(env, 0.9, model=model)
+    at = open_predict(dataset="tiny")
+    at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
+    assert not at.exception and not at.error
+    captions = texts(at.caption)
+    assert "the model found no region that stands out" in captions
+    assert "red areas" not in captions
 
 
 def test_an_unreadable_file_gets_a_clear_error(env):

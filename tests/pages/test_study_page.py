@@ -220,3 +220,29 @@ def test_the_races_pick_is_compared_with_the_studys_best(tiny, probe_only_when_a
     assert "The Wizard's race against the study" in shown
     assert "The race's pick, ResNet18 + fine-tuning, ranked 2nd of 2 at 12 training images, 5.0 points behind" in shown
     assert "took 60% of the study's" in shown
+
+
+def test_the_study_table_shows_balanced_accuracy_and_macro_f1(tiny, probe_only_when_asked):
+    """A finished study stored without training, each run with its test report's confusion matrix."""
+    from resnet_core.study.plan import plan_study, save_study
+
+    ws, store = services().workspace, services().store
+    plan = plan_study(tiny, (12,), models=("resnet18",), augmentations=("none", "standard"), workspace=ws,
+                      weights="none", device="cpu", gpu_mem_gb=None)
+    save_study(plan, ws)
+    # 4 of 6 right either way; the augmented run finds every class, the other misses class_2 entirely.
+    confusions = {"standard": [[2, 0, 0], [1, 1, 0], [0, 1, 1]], "none": [[2, 0, 0], [0, 2, 0], [1, 1, 0]]}
+    for e in plan.entries:
+        run_id = store.create_run(e.config, "unused", 36, e.num_images, 6, 6)
+        store.finish_run(run_id, "completed", {"test_acc": 4 / 6, "val_acc": 0.5, "val_loss": 1.0,
+                                               "train_time_s": 30.0, "epoch_ended": 1,
+                                               "final_metrics": {"confusion": confusions[e.config.augmentation]}})
+    at = open_study(tiny)
+    (table,) = result_tables(at)
+    assert {"Balanced Acc", "Macro F1"} <= set(table.columns)
+    by_model = table.set_index("Model")
+    augmented = next(m for m in by_model.index if "augmentation" in m)
+    plain = next(m for m in by_model.index if "augmentation" not in m)
+    assert by_model.loc[augmented, "Balanced Acc"] == pytest.approx(100 * (1 + 0.5 + 0.5) / 3)  # as percentages
+    assert by_model.loc[plain, "Balanced Acc"] == pytest.approx(100 * (1 + 1 + 0) / 3)
+    assert by_model.loc[plain, "Macro F1"] == pytest.approx(100 * (0.8 + 0.8 + 0) / 3)  # F1 0.8 (precision 2/3, recall 1) twice

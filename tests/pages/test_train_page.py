@@ -88,6 +88,18 @@ def test_a_plan_fills_the_form_once_and_a_new_plan_fills_it_again(tiny):
     assert at.number_input(key="train_epochs").value == 8
 
 
+def test_editing_epochs_keeps_patience_at_the_floor_a_small_validation_split_needs_and_says_why(tiny):
+    at = open_train()  # 'tiny' validates on 6 images: fewer than 100, so patience is never below 3
+    at.number_input(key="train_epochs").set_value(5).run()
+    assert not at.exception
+    assert at.number_input(key="train_patience").value == 3
+    assert "the validation split has only 6 images" in texts(at.caption)
+    # A patience the user chose stays as it is.
+    at.number_input(key="train_patience").set_value(4).run()
+    at.number_input(key="train_epochs").set_value(6).run()
+    assert at.number_input(key="train_patience").value == 4
+
+
 def test_values_outside_the_card_ranges_are_limited_with_a_message(tiny):
     # The ResNet-101 card allows batch sizes up to 32 and, with ImageNet weights, 20 epochs.
     plan = TrainConfig(dataset="tiny", model="resnet101", weights="imagenet", epochs=90, batch_size=128,

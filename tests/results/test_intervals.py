@@ -5,15 +5,14 @@ import json
 
 import numpy as np
 import pandas as pd
-import torch
+import pytest
 
 from resnet_core.cli import main
 from resnet_core.config import TrainConfig
 from resnet_core.results.intervals import mcnemar_p, score_intervals, within_noise
 from resnet_core.results.ranking import TRUST_COLUMNS, comparison_table
-from resnet_core.runs.predictions import load_predictions, save_predictions
+from resnet_core.runs.predictions import load_predictions
 from resnet_core.runs.store import RunRecord, RunStore
-from resnet_core.training.engine import Predictions
 
 TEST_IMAGES = 200
 
@@ -65,21 +64,18 @@ def test_one_image_apart_is_within_noise_fifteen_points_is_not():
 
 # ----- the table -------------------------------------------------------------------------------
 
-def run_with_predictions(workspace, run_id: int, right: int, n: int = TEST_IMAGES) -> RunRecord:
+@pytest.fixture
+def run_with_predictions(store_test_predictions):
     """A scored run whose model gets the first `right` of n test images right (2 classes)."""
-    true = torch.tensor([i % 2 for i in range(n)])
-    pred = torch.where(torch.arange(n) < right, true, 1 - true)
-    logits = torch.nn.functional.one_hot(pred, 2).float() * 3
-    folder = workspace.run_dir(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_predictions(folder, Predictions(test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true,
-                                         test_logits=logits, val_true=true[:20], val_logits=logits[:20]))
-    return RunRecord(id=run_id, dataset="flowers", model="resnet18", status="completed",
-                     description=f"run {run_id}", num_train=800, test_acc=right / n, val_loss=0.5,
-                     train_time_s=60.0 + run_id, epoch_ended=5)
+    def scored(workspace, run_id: int, right: int, n: int = TEST_IMAGES) -> RunRecord:
+        store_test_predictions(workspace, run_id, right, n)
+        return RunRecord(id=run_id, dataset="flowers", model="resnet18", status="completed",
+                         description=f"run {run_id}", num_train=800, test_acc=right / n, val_loss=0.5,
+                         train_time_s=60.0 + run_id, epoch_ended=5)
+    return scored
 
 
-def test_predictions_file_round_trips(workspace):
+def test_predictions_file_round_trips(workspace, run_with_predictions):
     run_with_predictions(workspace, 1, 150)
     p = load_predictions(workspace.run_dir(1))
     assert p.test_correct.sum() == 150 and p.num_classes == 2 and p.temperature == 1.0
@@ -87,7 +83,7 @@ def test_predictions_file_round_trips(workspace):
     assert load_predictions(workspace.run_dir(1)) is None
 
 
-def test_table_marks_the_run_one_image_behind_as_tied_and_fifteen_points_behind_not(workspace):
+def test_table_marks_the_run_one_image_behind_as_tied_and_fifteen_points_behind_not(workspace, run_with_predictions):
     runs = [run_with_predictions(workspace, 1, 170), run_with_predictions(workspace, 2, 169),
             run_with_predictions(workspace, 3, 140)]
     table = comparison_table(runs, workspace).set_index("run_id")
@@ -99,7 +95,7 @@ def test_table_marks_the_run_one_image_behind_as_tied_and_fifteen_points_behind_
     assert set(TRUST_COLUMNS) <= set(table.columns)
 
 
-def test_a_clear_winner_is_not_tied_and_runs_without_predictions_get_no_mark(workspace):
+def test_a_clear_winner_is_not_tied_and_runs_without_predictions_get_no_mark(workspace, run_with_predictions):
     runs = [run_with_predictions(workspace, 1, 190), run_with_predictions(workspace, 2, 140),
             RunRecord(id=3, dataset="flowers", model="resnet18", status="completed", num_train=800,
                       test_acc=0.5, val_loss=0.5, train_time_s=60.0)]
@@ -108,7 +104,7 @@ def test_a_clear_winner_is_not_tied_and_runs_without_predictions_get_no_mark(wor
     assert table.loc[3, "Tied For First"] is None and pd.isna(table.loc[3, "Test Acc Low"])
 
 
-def test_cli_runs_json_adds_intervals_and_the_tie_mark(workspace, capsys):
+def test_cli_runs_json_adds_intervals_and_the_tie_mark(workspace, capsys, run_with_predictions):
     store = RunStore(workspace)
     try:
         ids = [store.create_run(TrainConfig(dataset="flowers"), "x", 260, 40, 20, TEST_IMAGES) for _ in range(3)]

@@ -7,16 +7,13 @@ import statistics
 
 import numpy as np
 import pytest
-import torch
 
 from resnet_core.cli import main
 from resnet_core.config import TrainConfig
 from resnet_core.results.intervals import mcnemar_p, score_intervals, sign_flip_p
 from resnet_core.results.ranking import REPEAT_COLUMNS, TABLE_COLUMNS, comparison_table, ranked_rows, rows_by_run
-from resnet_core.runs.predictions import save_predictions
 from resnet_core.runs.repeats import group_members, plan_repeats
 from resnet_core.runs.store import RunRecord, RunStore
-from resnet_core.training.engine import Predictions
 
 
 def record(run_id: int, test_acc: float, time: float = 60.0, repeat_of: int | None = None,
@@ -109,21 +106,13 @@ def test_the_sign_flip_test_is_mcnemars_for_single_runs_and_sees_a_real_gap():
     assert sign_flip_p(good, close) >= 0.05
 
 
-def write_predictions(workspace, run_id: int, right: int, n: int = 200) -> None:
-    """The run's stored test outputs: the first `right` of n two-class images right."""
-    true = torch.tensor([i % 2 for i in range(n)])
-    logits = torch.nn.functional.one_hot(torch.where(torch.arange(n) < right, true, 1 - true), 2).float()
-    save_predictions(workspace.run_dir(run_id), Predictions(
-        test_paths=[f"c{i % 2}/{i}.png" for i in range(n)], test_true=true, test_logits=logits,
-        val_true=true, val_logits=logits))
-
-
 def finish(store, run_id: int, acc: float) -> None:
     store.finish_run(run_id, "completed", {"test_acc": acc, "val_loss": 0.4, "val_acc": acc,
                                            "train_time_s": 60.0, "epoch_ended": 3})
 
 
-def test_intervals_and_tie_marks_of_a_configuration_cover_all_its_runs(workspace, capsys):
+def test_intervals_and_tie_marks_of_a_configuration_cover_all_its_runs(workspace, capsys,
+                                                                        store_test_predictions):
     store = RunStore(workspace)
     try:
         base = TrainConfig(dataset="flowers")
@@ -132,7 +121,7 @@ def test_intervals_and_tie_marks_of_a_configuration_cover_all_its_runs(workspace
         other = store.create_run(base.replace(model="resnet50"), "x", 300, 100, 200, 200)
         for run_id, right in ((first, 170), (second, 174), (other, 171)):
             finish(store, run_id, right / 200)
-            write_predictions(workspace, run_id, right)
+            store_test_predictions(workspace, run_id, right)
         table = comparison_table(store.list_runs(), workspace).set_index("run_id")
         assert table.loc[first, "Repeats"] == 2 and table.loc[first, "Rank"] == 1
         assert table.loc[first, "Test Acc"] == pytest.approx(0.86)
@@ -143,7 +132,7 @@ def test_intervals_and_tie_marks_of_a_configuration_cover_all_its_runs(workspace
         assert (low, high) != (single.accuracy.low, single.accuracy.high)
         # One image's worth apart: tied with the configuration.
         assert table.loc[first, "Tied For First"] and table.loc[other, "Tied For First"]
-        write_predictions(workspace, other, 140)
+        store_test_predictions(workspace, other, 140)
         finish(store, other, 0.70)
         table = comparison_table(store.list_runs(), workspace).set_index("run_id")
         assert not table.loc[other, "Tied For First"] and not table.loc[first, "Tied For First"]

@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from group_processes import group_processes
 
 from resnet_core.config import TrainConfig
 from resnet_core.data.prepare import prepare_data
@@ -56,20 +56,9 @@ def _watch(manager, run_id, until=lambda snap: not snap.is_active) -> list:
     raise AssertionError(f"run {run_id} still {seen[-1].status} after {WAIT_S}s")
 
 
-def _group_processes(workspace) -> list[int]:
-    """Live processes (torchrun or a rank) started for runs of this workspace."""
-    mark = str(workspace.root).encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if mark in cmdline and b"torch" in cmdline + b"resnet_core.runs.ddp_worker" and state != "Z":
-                found.append(int(proc.name))
-    return found
+def _rank_pids(run_dir) -> set[int]:
+    """The two ranks' process ids, as each wrote it when it started."""
+    return {int(pid_file(run_dir, rank).read_text()) for rank in (0, 1)}
 
 
 def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager, workspace, tmp_path):
@@ -88,7 +77,7 @@ def test_two_process_run_is_shown_live_and_learns_as_well_as_one_process(manager
     assert any("2 processes" in note and "8 in all" in note for note in record.notes)
     progress = [json.loads(line) for line in (workspace.run_dir(run_id) / "progress.jsonl").open()]
     assert not [p for p in progress if p["event"] == "on_prepare" and p["stage"] == "decoding"]  # built before
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
     one = _config(folder, epochs=2, batch_size=8, devices=1)  # the same global batch, one process
     threads = torch.get_num_threads()
@@ -105,13 +94,14 @@ def test_cancel_mid_epoch_stops_every_rank_and_keeps_what_was_learned(manager, w
     folder = make_image_folder(tmp_path / "imgs", num_classes=2, per_class=12, size=32)
     run_id = manager.submit(_config(folder, epochs=50, batch_size=2))
     _watch(manager, run_id, until=lambda s: len(s.history) >= 1 and s.batch >= 1)
+    assert _rank_pids(workspace.run_dir(run_id)) <= set(group_processes(workspace))  # the orphan checks see ranks
     assert manager.cancel(run_id)
     final = _watch(manager, run_id)[-1]
     assert final.status == "cancelled"
     record = manager.store.get_run(run_id)
     assert record.status == "cancelled" and record.val_acc is not None  # scored on what it learned
     assert 1 <= record.epoch_ended < 50
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
     # Resumed on the same two processes: rank 0 reads last.pt and hands it to the other.
     manager.resume(run_id)
@@ -121,7 +111,7 @@ def test_cancel_mid_epoch_stops_every_rank_and_keeps_what_was_learned(manager, w
     after = manager.store.get_run(run_id)
     assert after.config.devices == 2
     assert any(note.startswith("Resumed after epoch") for note in after.notes), after.notes
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
 
 def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manager, workspace, tmp_path):
@@ -139,7 +129,7 @@ def test_a_killed_rank_leaves_the_run_interrupted_resumable_and_no_process(manag
     assert any("resume continues from the last saved epoch" in n.lower() and
                f"process {rank1} was killed (SIGKILL)" in n for n in record.notes), record.notes
     assert (run_dir / "last.pt").is_file() and resume_problem(record, workspace) is None
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
     # Resumable on another number of devices: here one process continues it (cancelled once it has).
     manager.resume(run_id, devices=1)
@@ -163,7 +153,7 @@ def test_a_group_that_cannot_start_fails_the_run_with_a_message(workspace, tmp_p
     record = store.get_run(run_id)
     assert "stopped before training began" in record.error and "group.log" in record.error
     assert "no_such_worker" in error_log_path(workspace, run_id).read_text()
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
 
 def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
@@ -186,10 +176,11 @@ def test_a_killed_launcher_takes_its_group_with_it(workspace, tmp_path):
     while not any(store.epochs(r.id) for r in store.list_runs()):
         assert launcher.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
+    assert _rank_pids(workspace.run_dir(store.list_runs()[0].id)) <= set(group_processes(workspace))
     launcher.kill()
     launcher.wait()
-    while _group_processes(workspace):
-        assert time.monotonic() < deadline, _group_processes(workspace)
+    while group_processes(workspace):
+        assert time.monotonic() < deadline, group_processes(workspace)
         time.sleep(0.2)
     run_id = store.list_runs()[0].id
     assert startup(workspace, store).interrupted == [run_id]
@@ -205,7 +196,7 @@ def test_the_server_stopping_ends_the_group_and_leaves_the_run_interrupted(manag
     assert record.status == "interrupted", (record.status, record.notes)
     assert any(n.startswith("Stopped when the server stopped; Resume continues") for n in record.notes)
     assert resume_problem(record, workspace) is None
-    assert not _group_processes(workspace)
+    assert not group_processes(workspace)
 
 
 def test_a_rank_that_stopped_on_a_user_problem_fails_the_run_with_its_message(workspace, tmp_path):

@@ -18,6 +18,7 @@ import pytest
 
 from resnet_core.cli import main
 from resnet_core.data.synthetic import make_image_folder
+from resnet_core.results.metrics import run_scores
 from resnet_core.runs.store import RunStore
 from resnet_core.study.plan import (
     StudyError,
@@ -135,6 +136,8 @@ def test_sweep_json_has_tables_conclusion_and_runs(study):
     assert [t["num_images"] for t in out["tables"]] == list(SIZES)
     assert all(len(t["rows"]) == 4 for t in out["tables"])
     assert len(out["runs"]) == 8 and all(r["status"] == "completed" for r in out["runs"])
+    for row in (r for t in out["tables"] for r in t["rows"]):  # every class counting the same, beside accuracy
+        assert 0.0 <= row["balanced_acc"] <= 1.0 and 0.0 <= row["macro_f1"] <= 1.0
     assert out["conclusion"] and all(isinstance(line, str) for line in out["conclusion"])
     assert "[8/8]" in study.cli_err and "done already" in study.cli_err
 
@@ -162,6 +165,9 @@ def test_tables_are_one_per_size_and_ranked_like_the_study(study):
                     "rank"} <= set(r)
             record = study.store.get_run(r["run_id"])
             assert record.num_train == table["num_images"] and r["test_acc"] == record.test_acc
+            scores = run_scores(record.final_metrics)  # from the run's test report, as Compare shows them
+            assert (r["balanced_acc"], r["macro_f1"]) == (scores["balanced_acc"], scores["macro_f1"])
+            assert r["balanced_acc"] is not None
         by_rank = sorted(rows, key=lambda r: r["rank"])
         keys = [(-r["test_acc"], r["val_loss"], r["train_time_s"]) for r in by_rank]
         assert keys == sorted(keys)

@@ -10,8 +10,9 @@ import pytest
 from resnet_core.config import TrainConfig
 from resnet_core.runs.store import RunStore
 from resnet_core.study.plan import StudyEntry, StudyPlan
-from resnet_core.study.summary import study_tables
+from resnet_core.study.summary import study_conclusion, study_tables
 from resnet_core.views.study_view import (
+    RESULT_COLUMNS,
     Cell,
     chart_rows,
     overall_progress,
@@ -101,14 +102,20 @@ def test_the_plan_caption_names_the_depths_when_they_differ():
     assert "ResNet101 only fine-tuning all layers" in text and "left out" in text
 
 
+# The test report of the finished run: 3 of 5 right, the small class found once in three.
+CONFUSION = [[2, 0], [2, 1]]
+
+
 def add_run(store: RunStore, entry: StudyEntry, status: str, acc: float | None = None,
-            seconds: float | None = None) -> int:
+            seconds: float | None = None, confusion: list[list[int]] | None = None) -> int:
     run_id = store.create_run(entry.config, "unused", 30, entry.num_images, 5, 5)
     if status == "running":
         store.mark_running(run_id)
     elif status != "queued":
         final = {} if acc is None else {"test_acc": acc, "val_acc": acc, "val_loss": 1 - acc,
                                         "train_time_s": seconds, "epoch_ended": 4}
+        if confusion is not None:
+            final["final_metrics"] = {"confusion": confusion}
         store.finish_run(run_id, status, final, error="boom" if status == "failed" else None)
     return run_id
 
@@ -118,7 +125,7 @@ def study(workspace):
     store = RunStore(workspace)
     plan = make_plan()
     e = plan.entries
-    ids = {"done": add_run(store, e[0], "completed", 0.6, 10.0),
+    ids = {"done": add_run(store, e[0], "completed", 0.6, 10.0, CONFUSION),
            "failed": add_run(store, e[1], "failed"),
            "running": add_run(store, e[2], "running")}
     other = TrainConfig(dataset="d", model="resnet50", max_train_images=10, weights="none")
@@ -204,7 +211,39 @@ def test_result_rows_and_chart_rows_come_from_the_study_tables(study):
     assert first["Test Acc"] == 0.6 and first["Run"] == study.ids["done"] and first["Best trade-off"]
     assert [r["Status"] for r in rows] == ["completed", "failed", "running", "pending"]
     assert all(r["Rank"] is None for r in rows[1:])
+    assert list(first) == list(RESULT_COLUMNS)  # the table's and the CSV's columns
+    # Every class counts the same: recalls 2/2 and 1/3; F1s 2/3 (precision 2/4) and 1/2 (precision 1/1).
+    assert first["Balanced Acc"] == pytest.approx((1 + 1 / 3) / 2)
+    assert first["Macro F1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert all(r["Balanced Acc"] is None and r["Macro F1"] is None for r in rows[1:])  # not finished
     (point,) = chart_rows(tables)  # only ranked configurations are drawn
     assert (point.run_id, point.num_images, point.description, point.test_acc, point.train_time_s, point.rank,
             point.pareto) == (study.ids["done"], 10, "ResNet18", 0.6, 10.0, 1, True)
     assert not math.isnan(point.train_time_s)
+
+
+def test_runs_one_test_image_apart_are_tied_in_the_conclusion_and_the_result_rows(workspace, store_test_predictions):
+    """The tie comes from the runs' stored per-image predictions, not from a hand-set mark: at 10 images
+    the two configurations differ by one test image of 200, at 20 images by 30."""
+    store = RunStore(workspace)
+    try:
+        plan = make_plan()
+        for entry, right in zip(plan.entries, (170, 169, 170, 140)):
+            run_id = add_run(store, entry, "completed", right / 200, 10.0)
+            store_test_predictions(workspace, run_id, right)
+        tables = study_tables(plan, store)
+    finally:
+        store.close()
+    small, large = tables
+    assert [r["tied_for_first"] for r in small["rows"]] == [True, True]
+    assert [r["tied_for_first"] for r in large["rows"]] == [False, False]
+    leader, close = small["rows"]
+    text = study_conclusion(tables)
+    assert text[0].startswith(f"10 images: tied for best were {leader['config']} (85.0% in ")
+    assert f"and {close['config']} (84.5%)" in text[0] and "within noise" in text[0]
+    assert text[1].startswith(f"20 images: best was {large['rows'][0]['config']} with 85.0% test accuracy")
+    rows = result_rows(tables)
+    assert [r["Tie"] for r in rows] == ["tied for 1st", "tied for 1st", "", ""]
+    for row, accuracy in zip(rows, (85.0, 84.5, 85.0, 70.0)):  # each interval around its run's accuracy
+        low, high = (float(end) for end in row["Test Acc 95% CI"].removesuffix("%").split("–"))
+        assert low < accuracy < high and high - low < 15, row

@@ -7,6 +7,7 @@ from resnet_core.config import ConfigError, TrainConfig
 from resnet_core.views.train_form import (
     FORM_FIELDS,
     config_from_form,
+    form_patience,
     form_values,
     number_fields,
     patience_hint,
@@ -60,9 +61,21 @@ def test_weights_file_problems_say_what_to_do():
 
 def test_captions():
     assert patience_hint(30) == "10–20% of 30 epochs: 3–6"
-    assert patience_hint(5) == "10–20% of 5 epochs: 2"
+    assert patience_hint(5) == "10–20% of 5 epochs: 1; at least 2 evaluations, because one unlucky evaluation " \
+                               "must not end the run"
+    assert patience_hint(5, val_images=45) == ("10–20% of 5 epochs: 1; at least 3 evaluations, because the "
+                                               "validation split has only 45 images, so one evaluation is noisy")
+    assert patience_hint(30, val_images=45) == "10–20% of 30 epochs: 3–6"  # the share is above the floor
     assert subset_note(PLAN) == "Trains on a stratified subset of 80 training images (set in the Wizard)."
     assert subset_note(PLAN.replace(max_train_images=None)) is None and subset_note(None) is None
+
+
+def test_edited_epochs_bring_the_wizard_patience_with_the_validation_split_floor():
+    from resnet_core.advice.recommend import patience_for
+
+    assert form_patience(5, 45) == 3 == patience_for(5, "balanced", 45)
+    assert form_patience(5, 500) == 2 and form_patience(5, None) == 2
+    assert form_patience(40, 45) == 6
 
 
 def test_number_fields_take_their_range_from_the_limits():
