@@ -9,7 +9,15 @@ import streamlit as st
 
 from resnet_core.advice.race_job import CANCELLED, DONE, FAILED, RUNNING, current_job, start_job
 from resnet_core.hardware import resolve_device
-from resnet_core.views.race_view import budget_caption, cancelled_text, race_budget, race_progress_text, race_rows
+from resnet_core.views.race_view import (
+    MAX_MINUTES,
+    MIN_MINUTES,
+    budget_caption,
+    cancelled_text,
+    race_budget,
+    race_progress_text,
+    race_rows,
+)
 from ui.shared import services
 
 RESULT = "wizard_race_result"  # (dataset, recommendation key, RaceCheck) of the last race
@@ -25,7 +33,7 @@ def race_panel(dataset: str, rec, weights_available, num_train: int, num_val: in
                "the page stays usable, and Cancel keeps what the race measured so far.")
     key = (dataset, repr(rec.why))  # a new recommendation makes an earlier race stale
     budget = race_budget(rec, num_train, num_val, num_test, device)
-    minutes = st.number_input("Time for the race (minutes)", min_value=0.5, max_value=240.0, step=0.5,
+    minutes = st.number_input("Time for the race (minutes)", min_value=MIN_MINUTES, max_value=MAX_MINUTES, step=0.5,
                               value=budget.minutes, key="wizard_race_minutes",
                               help="About 15% of the recommended run's estimated time by default.")
     st.caption(budget_caption(minutes, budget.recommended_s))

@@ -458,7 +458,8 @@ def engine_fits(arch: str, batch: int, image_size: int, device: torch.device, ca
 
 def _train_and_evaluate(arch: str, batch: int, image_size: int, device: torch.device, cache_bytes: int,
                         eval_batch: int | None) -> None:
-    # Allocated first, as the engine copies its images right after the model: a stand-in of their bytes.
+    _apply_global(ENGINE_KNOBS, device)  # cudnn.benchmark's kernels may take more workspace: probe with them on
+    # A stand-in of the resident images' bytes, held through the steps as a run holds its images.
     images = torch.empty(cache_bytes, dtype=torch.uint8, device=device)
     model, x, y, optimizer = _training_setup(arch, batch, image_size, ENGINE_KNOBS, device)
     dtype = autocast_dtype(device)

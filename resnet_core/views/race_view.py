@@ -18,6 +18,7 @@ _STAGES = {"starting": "Starting the race", "scanning": "Scanning the dataset",
 
 
 UNMEASURED_MINUTES = 5.0  # the race's default time before this machine's speed is measured
+MIN_MINUTES, MAX_MINUTES = 0.5, 240.0  # what the Wizard's budget box accepts: the race's floor, and four hours
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ def race_budget(rec: Any, num_train: int, num_val: int, num_test: int, device: s
     if not rate:
         return RaceBudget(UNMEASURED_MINUTES, None)
     seconds = estimate.estimate_training_time(rec, num_train, num_val, rate, num_test=num_test).seconds
-    return RaceBudget(round(default_budget_s(seconds) / 60, 1), seconds)
+    # A day-long recommended run would ask for more than the box allows (Streamlit refuses a default above it).
+    return RaceBudget(min(MAX_MINUTES, round(default_budget_s(seconds) / 60, 1)), seconds)
 
 
 def budget_caption(minutes: float, recommended_s: float | None) -> str:

@@ -10,6 +10,7 @@ from resnet_core.advice.race_job import RACE_STAGE, RaceJobSnapshot
 from resnet_core.advice.recommend import recommend
 from resnet_core.config import TrainConfig
 from resnet_core.views.race_view import (
+    MAX_MINUTES,
     UNMEASURED_MINUTES,
     budget_caption,
     cancelled_text,
@@ -91,6 +92,14 @@ def test_a_fast_machine_gets_the_races_floor_and_an_unmeasured_one_five_minutes(
     monkeypatch.setattr(estimate, "cached_throughput", lambda *a, **k: None)
     unmeasured = race_budget(rec, 1400, 300, 300, "cpu")
     assert unmeasured.minutes == UNMEASURED_MINUTES == 5.0 and unmeasured.recommended_s is None
+
+
+def test_a_day_long_recommended_run_gets_at_most_the_boxs_four_hours(monkeypatch):
+    rec = recommend(2000, 10, None, weights="none")
+    monkeypatch.setattr(estimate, "cached_throughput", lambda *a, **k: 0.01)  # ResNet-101 on a slow CPU
+    budget = race_budget(rec, 1400, 300, 300, "cpu")
+    assert budget.recommended_s > 240 * 60 / 0.15  # 15% of it would be more than four hours
+    assert budget.minutes == MAX_MINUTES == 240.0
 
 
 def test_the_budget_caption_states_the_time_and_its_share_before_the_race():
