@@ -24,8 +24,13 @@ def plain_error(e: Exception, workspace: Workspace, activity: str = "the range t
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
         return disk_full_message(workspace)
     if isinstance(e, FileNotFoundError):
-        return f"a file of the dataset is gone ({e.filename}); rescan the dataset on the Data page"
+        return (f"a file of the dataset is gone{_named(e)}; rescan the dataset (the Data page, or "
+                "`python -m resnet_core scan`), then try again")
     if isinstance(e, PermissionError):
-        return f"no permission to read or write {e.filename}; check the folder's permissions, then try again"
+        return f"no permission to read or write a file{_named(e)}; check the folder's permissions, then try again"
     log.error("%s failed", activity, exc_info=e)
     return f"{activity} stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
+
+
+def _named(e: OSError) -> str:
+    return f" ({e.filename})" if e.filename else ""
