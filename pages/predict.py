@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_core.data.imageio import IMAGE_EXTENSIONS, ImageLoadError
-from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay
+from resnet_core.results.predict import cached_predictor, gradcam_caption, overlay, probability_note
 from resnet_core.results.tta_measure import GainUnavailable, tta_gain
+from resnet_core.runs.job_errors import plain_error
 from resnet_core.text import format_percent
 from resnet_core.training.checkpoints import CheckpointError
 from resnet_core.views.calibration_view import five_crop_gain_text, flip_gain_text
@@ -90,17 +91,18 @@ def show_prediction(record, name: str, data: bytes, flip: bool = False, tta: str
     except ImageLoadError as e:
         st.error(f"Cannot use {name}: {e}.", icon=":material/broken_image:")
         return
-    except (CheckpointError, ValueError, RuntimeError) as e:
+    except (CheckpointError, ValueError) as e:
         st.error(f"Could not predict with run {record.id}: {e}")
+        return
+    except RuntimeError as e:  # torch's own text (out of memory, a kernel failure): said in a sentence
+        st.error(f"Could not predict with run {record.id}: {plain_error(e, svc.workspace, 'the prediction')}")
         return
     best = top[0]
     left, right = st.columns([2, 3])
     with left:
         st.metric("Prediction", best["class"], help=f"From {name}.")
         st.caption(f"{format_percent(best['probability'])} sure · top {len(top)} of {len(predictor.classes)} classes")
-        st.caption(f"Probabilities calibrated on the validation images (temperature {predictor.temperature:.2f}): "
-                   "of the images called 80% sure, about 80% are right." if predictor.calibrated else
-                   "Probabilities as the model gives them (this run was trained before calibration existed).")
+        st.caption(probability_note(predictor))
         st.plotly_chart(top_k_bars(top), key="predict_topk", config={"displayModeBar": False})
     with right:
         a, b = st.columns(2)

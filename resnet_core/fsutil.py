@@ -7,6 +7,7 @@ Imports nothing of ResNet Pilot's.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -201,3 +202,27 @@ def owner_alive(pid: int | None, token: str | None) -> bool:
         if current is not None and current != token:
             return False  # the pid now belongs to another process
     return True
+
+
+# ----- what a file error means, in a person's words ------------------------------------------
+
+def os_error_sentence(e: OSError) -> str:
+    """A sentence about `e` without Python's "[Errno 13] Permission denied: '...'" form. An OSError
+    raised by this program with a message and no errno already speaks to the user: its text is kept."""
+    if e.errno is None:
+        return str(e)
+    name = f"'{e.filename}'" if e.filename else "a file"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full (writing {name}); free some space, then try again"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"no permission to read or write {name}; check its permissions, then try again"
+    if e.errno == errno.ENOENT:
+        return f"{name} does not exist (it may have been moved or deleted)"
+    if e.errno == errno.ENOTDIR:
+        return f"{name} is not a folder"
+    if e.errno == errno.EISDIR:
+        return f"{name} is a folder, not a file"
+    if e.errno == errno.EROFS:
+        return f"{name} is on a read-only disk; choose a writable place"
+    reason = (e.strerror or type(e).__name__).lower()
+    return f"the system could not read or write {name} ({reason}); try again"

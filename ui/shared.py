@@ -14,6 +14,7 @@ import streamlit as st
 
 from resnet_core.data.registry import DatasetInfo, list_datasets
 from resnet_core.data.sample import ensure_sample_dataset
+from resnet_core.fsutil import os_error_sentence
 from resnet_core.runs.recovery import startup
 from resnet_core.runs.repair import RepairReport, repair
 from resnet_core.runs.store import RunStore, StoreError, store_error
@@ -98,15 +99,17 @@ def friendly_errors(action: str) -> Iterator[None]:
     """Show a failure as a message that says what went wrong, never a traceback."""
     try:
         yield
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, OSError, StoreError) as e:
+    except (ValueError, StoreError) as e:  # ours speak to the user already
         st.error(f"Could not {action}: {e}")
+    except OSError as e:
+        st.error(f"Could not {action}: {os_error_sentence(e)}")
     except sqlite3.DatabaseError as e:  # the database went bad while the server ran
         log.exception("run database error while trying to %s", action)
         st.error(f"Could not {action}: {store_error(Workspace(default_root()).db_path, e)}")
     except Exception as e:  # a bug: still no traceback for the user, but keep it in the server log
         log.exception("unexpected error while trying to %s", action)
-        st.error(f"Could not {action}: unexpected {type(e).__name__}: {e}. "
-                 "The details are in the server log.")
+        st.error(f"Could not {action}: an unexpected problem ({type(e).__name__}). The details are in the "
+                 "server log; try again, and report it if it repeats.")
 
 
 # Accuracies and shares in tables: percentage points with one decimal. Streamlit's "percent" format

@@ -8,7 +8,7 @@ from typing import Any
 
 from resnet_core.cli import UserError, print_json, summary
 from resnet_core.data.imageio import ImageLoadError
-from resnet_core.results.predict import TTA_MODES, Predictor, load_predictor
+from resnet_core.results.predict import TTA_MODES, Predictor, load_predictor, probability_note
 from resnet_core.training.checkpoints import CHECKPOINT_NAME, CheckpointError
 from resnet_core.workspace import Workspace
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_predictions(entries))
         if good:
-            print(calibration_line(predictor))
+            print(probability_note(predictor))
         if gain is not None:
             acc = gain["accuracy"]
             print(f"\n{args.tta} on the run's {gain['test_images']} test images: accuracy {acc[args.tta]:.1%} "
@@ -118,15 +118,6 @@ def run(args: argparse.Namespace) -> int:
     for entry in failed if not args.json else []:
         print(f"error: {entry['image']}: {entry['error']}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def calibration_line(predictor: Predictor) -> str:
-    """Whether the probabilities above can be taken at their word (training/calibration.py)."""
-    if predictor.calibrated:
-        return (f"Probabilities calibrated on the validation split (temperature {predictor.temperature:.2f}): "
-                "of the images called 80% sure, about 80% are right.")
-    return ("Probabilities as the model gives them, not calibrated: no temperature was fitted for this run "
-            "(it was trained before calibration existed).")
 
 
 def format_predictions(entries: list[dict[str, Any]]) -> str:

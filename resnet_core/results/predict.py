@@ -206,6 +206,15 @@ class Predictor:
         return cam.clamp_(0, 1).float().cpu().numpy(), class_index
 
 
+def probability_note(predictor: Predictor) -> str:
+    """Whether a prediction's probabilities can be taken at their word (training/calibration.py)."""
+    if predictor.calibrated:
+        return (f"Probabilities calibrated on the validation split (temperature {predictor.temperature:.2f}): "
+                "of the images called 80% sure, about 80% are right.")
+    # No temperature: the run predates calibration, or its validation split gave nothing to fit on.
+    return "Probabilities as the model gives them, not calibrated: this run has no fitted temperature."
+
+
 def _forward_with_activation(model: Classifier, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's forward pass, step by step, also returning one stage's output. No hooks, so any
     number of threads can share one Predictor."""

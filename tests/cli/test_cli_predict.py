@@ -38,5 +38,5 @@ def test_a_run_without_a_temperature_says_its_probabilities_are_not_calibrated(u
 
     assert main(["predict", "--run", "7", str(image)]) == 0
     text = capsys.readouterr().out
-    assert "not calibrated: no temperature was fitted for this run" in text
+    assert "not calibrated: this run has no fitted temperature" in text
     assert "calibrated on the validation split" not in text

@@ -158,12 +158,12 @@ def test_probabilities_are_calibrated_and_the_page_says_so(env, image_bytes):
     run_id = finished_run(env, 0.9)
     at = open_predict(dataset="tiny")
     at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
-    assert "trained before calibration existed" in texts(at.caption)
+    assert "not calibrated: this run has no fitted temperature" in texts(at.caption)
     write_calibration(env.run_dir(run_id), 3.0, val_images=6)
     at = open_predict(dataset="tiny")
     at.file_uploader(key="predict_upload").upload("photo.jpg", image_bytes, "image/jpeg").run()
     assert not at.exception
-    assert "Probabilities calibrated on the validation images (temperature 3.00)" in texts(at.caption)
+    assert "Probabilities calibrated on the validation split (temperature 3.00)" in texts(at.caption)
 
 
 def test_the_flip_switch_shows_its_measured_gain_and_predicts_with_it(env, image_bytes):
