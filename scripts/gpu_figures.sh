@@ -6,13 +6,14 @@
 #   4. the largest batch that fits per depth, beside the memory the image cache may take,
 #   5. torch.compile, default mode, then 6. mode max-autotune-no-cudagraphs (compiling takes a
 #      minute or more, autotuning longer: they come last, so a timeout there loses nothing else).
-# Each part is its own process with its own time limit and merges its results into the same JSON,
-# so a part that runs out of time loses only its own figures.
+# Each call is its own process with its own time limit and merges its results into the same JSON
+# when it ends, so a call that runs out of time loses only its own figures (knobs and limit share
+# a call, as do engine and plain).
 #
 # Time budget (seconds):           tests 45 · knobs+limit 60 · engine+plain 150 · max_batch 75
 #                                  compile 75 · compile_autotune 60 = 465 of limits, plus ~10 for
-# nvidia-smi and the summary. A part never gets more than what is left of TOTAL_S, and one with
-# under 15 s left is skipped (said in its log).
+# nvidia-smi and the summary. A part never gets more than what is left of TOTAL_S (plus 5 s for a
+# killed part to go), and one with under 15 s left is skipped (said in its log).
 # Results: OUT_DIR/gpu_figures.json and OUT_DIR/gpu_figures.md, plus a log per part.
 # Usage: scripts/gpu_figures.sh [OUT_DIR]     (default: gpu-figures)
 set -uo pipefail
