@@ -40,7 +40,6 @@ _SAVED = "train_form_saved"  # the form's values, kept while its widgets are off
 _APPLIED = "train_prefill_applied"  # which plan / defaults last filled the form (their key)
 _PREFILL = "train_prefill_values"  # that TrainConfig, to tell which fields the user changed
 _PATIENCE_FOLLOWS = "train_patience_follows"  # patience tracks the epochs until the user sets it
-_VAL_IMAGES = "train_val_images"  # {dataset: its validation split's size}, read once per dataset
 
 
 # ----- the form -----------------------------------------------------------------------------------
@@ -53,18 +52,11 @@ def apply_values(config: TrainConfig, source: tuple) -> None:
                              _PATIENCE_FOLLOWS: True})
 
 
-def val_images(dataset: str) -> int | None:
-    known = st.session_state.setdefault(_VAL_IMAGES, {})
-    if dataset not in known:
-        known[dataset] = tf.validation_split_size(dataset, services().workspace)
-    return known[dataset]
-
-
 def on_epochs_change() -> None:
     """Keep patience at the wizard's share of the epochs, unless the user chose a patience."""
     if st.session_state.get(_PATIENCE_FOLLOWS, True):
-        st.session_state[KEYS["patience"]] = tf.form_patience(int(st.session_state[KEYS["epochs"]]),
-                                                              val_images(st.session_state[DATASET_KEY]))
+        val_images = tf.validation_split_size(st.session_state[DATASET_KEY], services().workspace)
+        st.session_state[KEYS["patience"]] = tf.form_patience(int(st.session_state[KEYS["epochs"]]), val_images)
 
 
 def on_patience_change() -> None:
@@ -134,7 +126,7 @@ def settings_section(datasets: list[str]) -> None:
         c1.selectbox("Augmentation", AUGMENTATIONS, key=KEYS["augmentation"], format_func=str.capitalize,
                      help=tf.CHOICE_HELP["augmentation"])
         number(c2, "patience", fields, on_change=on_patience_change)
-        c2.caption(tf.patience_hint(epochs, val_images(dataset)))
+        c2.caption(tf.patience_hint(epochs, tf.validation_split_size(dataset, services().workspace)))
         number(c3, "eval_every", fields)
         c1.caption(AUGMENTATION_DESCRIPTIONS[st.session_state[KEYS["augmentation"]]])
         c1, c2, c3 = st.columns(3)

@@ -7,6 +7,8 @@ ends as one; in between its values live in widgets. A field the user leaves as i
 """
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from resnet_core.advice.recommend import patience_floor, patience_for, study_pat
 from resnet_core.config import CLASS_BALANCE_LABELS, MODEL_LABELS, ConfigError, TrainConfig
 from resnet_core.data.augment import DESCRIPTIONS as AUGMENTATION_DESCRIPTIONS
 from resnet_core.data.handle import open_dataset
+from resnet_core.data.registry import get_dataset
 from resnet_core.data.scan import DatasetError
 from resnet_core.training.weights_upload import check_weights_file
 from resnet_core.views import glossary
@@ -203,10 +206,26 @@ def class_balance_label(choice: str) -> str:
 
 
 def validation_split_size(dataset: str, workspace: Workspace) -> int | None:
-    """How many validation images early stopping watches on this dataset (None: it cannot be read)."""
+    """How many validation images early stopping watches on this dataset (None: it cannot be read).
+    Counted again only when the dataset's metadata changes (a new split, an exclusion or a move), so
+    a page may ask on every run."""
+    return _validation_split_size(str(workspace.root), dataset, _metadata_stamp(dataset, workspace))
+
+
+def _metadata_stamp(dataset: str, workspace: Workspace) -> tuple:
+    # The files directly in the metadata folder (scan, split, label decisions): a few stats, never the images.
     try:
-        return validation_split_images(open_dataset(dataset, workspace, registered_only=True))
-    except DatasetError:
+        with os.scandir(get_dataset(dataset, workspace).meta_dir) as entries:
+            return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.is_file()))
+    except (DatasetError, OSError):
+        return ()
+
+
+@functools.lru_cache(maxsize=32)
+def _validation_split_size(root: str, dataset: str, stamp: tuple) -> int | None:
+    try:
+        return validation_split_images(open_dataset(dataset, Workspace.at(root), registered_only=True))
+    except (DatasetError, OSError, ValueError):  # unreadable now: the form keeps the share of the epochs
         return None
 
 

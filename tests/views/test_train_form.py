@@ -13,6 +13,7 @@ from resnet_core.views.train_form import (
     patience_hint,
     source_caption,
     subset_note,
+    validation_split_size,
     weights_file_problem,
     weights_file_verdict,
 )
@@ -76,6 +77,21 @@ def test_edited_epochs_bring_the_wizard_patience_with_the_validation_split_floor
     assert form_patience(5, 45) == 3 == patience_for(5, "balanced", 45)
     assert form_patience(5, 500) == 2 and form_patience(5, None) == 2
     assert form_patience(40, 45) == 6
+
+
+def test_the_validation_count_follows_the_datasets_label_decisions(tmp_path, workspace):
+    from resnet_core.data.label_decisions import exclude_image
+    from resnet_core.data.registry import folder_report, register_folder
+    from resnet_core.data.synthetic import make_image_folder
+
+    info = register_folder(make_image_folder(tmp_path / "d", num_classes=3, per_class=12, size=32), workspace)
+    before = validation_split_size(info.name, workspace)
+    report = folder_report(info)
+    for image in [e for e in report.images if e.path.startswith("class_0/")]:
+        exclude_image(info.meta_dir, report, image.path)  # as the Data page does, while the Train page is open
+    after = validation_split_size(info.name, workspace)
+    assert before is not None and after is not None and after < before
+    assert validation_split_size("no such dataset", workspace) is None
 
 
 def test_number_fields_take_their_range_from_the_limits():
