@@ -73,14 +73,14 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
 
 
 def _class_fair_scores(ranked_row: RankedRun | None, trust) -> dict[str, Any]:
-    """Balanced accuracy and macro-F1 as Compare shows them (the test report's confusion matrix),
-    from the stored test predictions where the report has none."""
+    """Balanced accuracy and macro-F1 as Compare shows them: from the stored test predictions, the test
+    report's confusion matrix filling in for a run stored without them."""
     iv = trust.intervals if trust else None
     from_predictions = {BALANCED_ACC: iv.balanced_accuracy.value if iv else None,
                         MACRO_F1: iv.macro_f1.value if iv else None}
     if ranked_row is None:
         return dict.fromkeys((BALANCED_ACC, MACRO_F1))
-    return keep_known({BALANCED_ACC: ranked_row.balanced_acc, MACRO_F1: ranked_row.macro_f1}, from_predictions)
+    return keep_known(from_predictions, {BALANCED_ACC: ranked_row.balanced_acc, MACRO_F1: ranked_row.macro_f1})
 
 
 def _trust_keys(trust) -> dict[str, Any]:
