@@ -95,12 +95,16 @@ def test_sigkill_mid_training_then_recover_and_resume(workspace, folder, capsys)
     assert result["run_id"] == run_id and result["status"] == "completed"
     assert result["epoch_ended"] == EPOCHS and result["test_acc"] is not None
     resumed_after = int(re.search(r"Resumed after epoch (\d+)", " ".join(result["warnings"])).group(1))
-    assert resumed_after >= len(kept)
+    # last.pt is written at intervals when epochs are short (engine._Checkpoints), so it may trail the
+    # epochs the store saw, or lead them by the one a killed process never stored.
+    assert 1 <= resumed_after <= len(kept) + 1
     # The progress bar picks up the numbering where the dead process stopped.
     assert f"epoch {resumed_after + 1}/{EPOCHS}" in err and f"epoch 1/{EPOCHS}" not in err
     after = store.epochs(run_id)
     assert [e["epoch"] for e in after] == list(range(1, EPOCHS + 1))
-    assert after[:len(kept)] == kept  # the epochs from before the crash are kept as they were
+    # The epochs from before the crash that last.pt held are kept as they were; later ones trained again.
+    same = min(resumed_after, len(kept))
+    assert after[:same] == kept[:same]
     final = store.get_run(run_id)
     assert final.started_at == record.started_at and final.config == record.config
     assert load_checkpoint(run_dir / "best.pt")[1]["classes"] == CLASSES

@@ -3,8 +3,11 @@ its images, then two torchrun launchers (one per "machine", one CPU process each
 rendezvous and train it; rank 0 stores it as for any run."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -46,13 +49,16 @@ def test_two_torchrun_launchers_as_on_two_machines_train_the_prepared_run(tmp_pa
     assert command[0] == "torchrun"
     assert command[-2:] == ["--device", "cpu"]  # a CPU run stays on the CPU (Gloo) where there are GPUs
     launch = [sys.executable, "-m", "torch.distributed.run", *command[1:]]  # torchrun is this module
+    # Each launcher leads its own process group, so a test that times out takes its ranks down with it.
     machines = [subprocess.Popen(launch, env=ddp_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True) for _ in range(2)]
+                                 text=True, start_new_session=True) for _ in range(2)]
     try:
         logs = [machine.communicate(timeout=WAIT_S)[0] for machine in machines]
     finally:
         for machine in machines:
-            machine.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(machine.pid, signal.SIGKILL)
+            machine.wait()
     assert [machine.returncode for machine in machines] == [0, 0], logs
 
     record = RunStore(workspace).get_run(prepared["run_id"])
