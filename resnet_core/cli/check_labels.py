@@ -19,15 +19,17 @@ class _ProgressLines:
         self.started = time.perf_counter()
         self.stage = ""
         self.last_line = 0.0
+        self.ended = False  # the stage's last line said it was done
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         from resnet_core.results.label_job import JobSnapshot
         from resnet_core.views.label_view import progress_text
 
         now = time.perf_counter()
-        if stage == self.stage and done < total and now - self.last_line < _LINE_EVERY_S:
-            return
-        self.stage, self.last_line = stage, now
+        same_stage = stage == self.stage
+        if same_stage and (self.ended or (done < total and now - self.last_line < _LINE_EVERY_S)):
+            return  # a stage that reports its end twice prints it once
+        self.stage, self.last_line, self.ended = stage, now, done >= total
         snap = JobSnapshot("running", stage=stage, done=done, total=total, seconds=now - self.started)
         print(f"  {progress_text(snap)}", file=sys.stderr, flush=True)
 
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from resnet_core.data.handle import open_dataset
     from resnet_core.data.prepare import DataError
     from resnet_core.data.scan import DatasetError
-    from resnet_core.results.label_job import LabelCheckUnavailable, feature_source, run_label_check
+    from resnet_core.results.label_job import SPEAKS_TO_USER, LabelCheckUnavailable, feature_source, run_label_check
     from resnet_core.runs.job_errors import plain_error
     from resnet_core.text import format_duration
     from resnet_core.training.checkpoints import CheckpointError
@@ -72,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         report = run_label_check(handle, workspace, source, folds=args.folds, progress=progress)
         print(f"  Done in {format_duration(time.perf_counter() - progress.started)}", file=sys.stderr)
     except (DatasetError, DataError, CheckpointError, LabelCheckUnavailable, OSError, MemoryError) as e:
-        raise UserError(plain_error(e, workspace, "the label check",
-                                    known=(CheckpointError, LabelCheckUnavailable))) from e
+        raise UserError(plain_error(e, workspace, "the label check", known=SPEAKS_TO_USER)) from e
     if args.json:
         print_json(report.to_dict())
         return 0

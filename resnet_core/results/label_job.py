@@ -38,6 +38,8 @@ from resnet_core.training.models import build_model
 from resnet_core.training.weights import imagenet_weights_available
 from resnet_core.workspace import Workspace
 
+# The label check's own problems: their text is the sentence a failed check shows.
+SPEAKS_TO_USER = (CheckpointError, LabelCheckUnavailable)
 REPORT_FILE = "label-check.json"
 _IMAGENET_SIZE = 224
 _TIMED_IMAGES = 8
@@ -208,8 +210,7 @@ class LabelCheckJob(BackgroundJob[JobSnapshot]):
         except LabelCheckCancelled:
             self._publish(state=CANCELLED)
         except Exception as e:  # noqa: BLE001 - shown to the user as a sentence, never raised in a page
-            self._publish(state=FAILED, error=plain_error(e, workspace, "the label check",
-                                                                  known=(CheckpointError, LabelCheckUnavailable)))
+            self._publish(state=FAILED, error=plain_error(e, workspace, "the label check", known=SPEAKS_TO_USER))
 
 
 _JOBS: JobRegistry[LabelCheckJob] = JobRegistry()

@@ -38,7 +38,6 @@ class SuspectCard:
     confidence: str  # "87%"
     move_to: tuple[str, ...] = ()  # every class but the given one, the suggested first
 
-
     @property
     def caption(self) -> str:
         return f"{Path(self.path).name}: labelled **{self.given}**, looks like **{self.suggested}** ({self.confidence})"

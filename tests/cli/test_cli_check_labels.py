@@ -82,3 +82,14 @@ def test_check_labels_states_its_measured_cost_first_then_reports_progress_on_st
     assert "Cross-validating the linear head (fold 3 of 3)" in captured.err
     assert "Checks" not in captured.out and "Cross-validating" not in captured.out  # stdout: the findings
     assert "images may be in the wrong class" in captured.out or "No likely mislabels" in captured.out
+
+
+def test_a_stage_that_reports_its_end_twice_prints_it_once(capsys):
+    from resnet_core.cli.check_labels import _ProgressLines
+
+    lines = _ProgressLines()
+    for done in (0, 21, 21):
+        lines("features", done, 21)
+    lines("cross-validation", 0, 5)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and err[1] != err[0] and err[2] != err[1]
