@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from resnet_core.config import ConfigError
+from resnet_core.fsutil import os_error_sentence
 from resnet_core.runs.store import StoreError
 
 
@@ -115,10 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as e:  # a bug or an environment problem: say what, keep the traceback out
         _print_traceback_if(args.debug)
-        if isinstance(e, (ConfigError, FileNotFoundError, NotADirectoryError, ValueError, StoreError)):
+        if isinstance(e, (ConfigError, ValueError, StoreError)):  # ours speak to the user already
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(f"error: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        if isinstance(e, OSError):
+            print(f"error: {os_error_sentence(e)}", file=sys.stderr)
+            return 2
+        print(f"error: an unexpected problem ({type(e).__name__}); run the command again with --debug for "
+              "the details, and report it if it repeats", file=sys.stderr)
         return 1
 
 
