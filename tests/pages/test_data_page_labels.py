@@ -33,6 +33,15 @@ def folder_state(root) -> dict[str, str]:
             if p.is_file()}
 
 
+def report_one_suspect(handle, suggested: str, confidence: float = 0.8, margin: float = 0.5) -> str:
+    """Keep a label check that found one suspect, the dataset's first image (in class_0), looking like
+    `suggested`; returns its path."""
+    suspect = handle.report.images[0].path
+    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
+        Suspect(path=suspect, given="class_0", suggested=suggested, confidence=confidence, margin=margin)]), 1.0)
+    return suspect
+
+
 def test_without_weights_or_a_run_the_panel_says_to_train_first(data_page):
     assert not data_page.exception
     assert "train one first" in texts(data_page.info)
@@ -60,10 +69,8 @@ def test_the_check_states_its_cost_then_runs_with_progress_to_its_findings(data_
 
 def test_exclude_a_suggested_image_then_undo_it(data_page, env, tiny):
     handle = open_dataset(tiny, env)
-    suspect = handle.report.images[0].path
     before = folder_state(handle.info.root)
-    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
-        Suspect(path=suspect, given="class_0", suggested="class_1", confidence=0.91, margin=0.6)]), 1.0)
+    suspect = report_one_suspect(handle, "class_1", confidence=0.91, margin=0.6)
     at = data_page.run()
     assert "looks like **class_1** (91%)" in texts(at.caption)
     assert metrics(at)["Images"] == "36"
@@ -85,10 +92,7 @@ def test_exclude_a_suggested_image_then_undo_it(data_page, env, tiny):
 
 
 def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
-    handle = open_dataset(tiny, env)
-    suspect = handle.report.images[0].path
-    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
-        Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
+    suspect = report_one_suspect(open_dataset(tiny, env), "class_2")
     at = data_page.run()
     at.button(key=f"data_labels_move_{widget_id(suspect)}").click().run()
     assert not at.exception and not at.error
@@ -97,10 +101,7 @@ def test_move_a_suggested_image_to_its_suggested_class(data_page, env, tiny):
 
 
 def test_move_a_suggested_image_to_a_class_other_than_the_suggestion(data_page, env, tiny):
-    handle = open_dataset(tiny, env)
-    suspect = handle.report.images[0].path
-    save_report(handle, LabelReport(method="test features", folds=5, num_images=36, suspects=[
-        Suspect(path=suspect, given="class_0", suggested="class_2", confidence=0.8, margin=0.5)]), 1.0)
+    suspect = report_one_suspect(open_dataset(tiny, env), "class_2")
     at = data_page.run()
     choice = at.selectbox(key=f"data_labels_to_{widget_id(suspect)}")
     assert choice.options == ["class_2", "class_1"]  # the suggestion first, never the class it is in
