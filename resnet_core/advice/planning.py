@@ -13,12 +13,7 @@ from typing import Any
 
 from resnet_core.advice.cpu_speed import load_cpu_speeds, machine_key
 from resnet_core.advice.limits import outside_card_limits
-from resnet_core.advice.recommend import (
-    Recommendation,
-    patience_for,
-    recommend,
-    training_images,
-)
+from resnet_core.advice.recommend import Recommendation, patience_for, recommend, training_images
 from resnet_core.config import LIMITS, MODELS, ConfigError, TrainConfig
 from resnet_core.data.handle import DatasetHandle, open_dataset
 from resnet_core.data.prepare import check_classes

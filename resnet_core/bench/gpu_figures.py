@@ -117,6 +117,12 @@ def autocast_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
 
 
+def _precision(knobs: Knobs, device: torch.device) -> tuple[torch.dtype | None, GradScaler | None]:
+    """The autocast type the knobs ask for (None: fp32), and the grad scaler fp16 needs."""
+    dtype = autocast_dtype(device) if knobs.bf16 else None
+    return dtype, (GradScaler(device.type) if dtype == torch.float16 else None)
+
+
 def _autocast(dtype: torch.dtype | None, knobs: Knobs, device: torch.device):
     if dtype is None:
         return nullcontext()
@@ -128,8 +134,7 @@ def make_step(arch: str, batch: int, image_size: int, knobs: Knobs, device: torc
               num_classes: int = 10) -> Callable[[], None]:
     """A function that runs one training step (forward, loss, backward, AdamW) on a ready random batch.
     In fp16 the loss is scaled and the step skipped on overflow (GradScaler), as the engine does."""
-    dtype = autocast_dtype(device) if knobs.bf16 else None
-    scaler = GradScaler(device.type) if dtype == torch.float16 else None
+    dtype, scaler = _precision(knobs, device)
     if scaler is not None and knobs.cuda_graph:  # the scaler reads its overflow check back on the host
         raise ValueError("a CUDA graph cannot capture fp16's grad scaler; it needs a GPU with bf16")
     _apply_global(knobs, device)
@@ -462,8 +467,7 @@ def _train_and_evaluate(arch: str, batch: int, image_size: int, device: torch.de
     # A stand-in of the resident images' bytes, held through the steps as a run holds its images.
     images = torch.empty(cache_bytes, dtype=torch.uint8, device=device)
     model, x, y, optimizer = _training_setup(arch, batch, image_size, ENGINE_KNOBS, device)
-    dtype = autocast_dtype(device)
-    scaler = GradScaler(device.type) if dtype == torch.float16 else None
+    dtype, scaler = _precision(ENGINE_KNOBS, device)
     step = _step_function(model, x, y, optimizer, dtype, scaler, ENGINE_KNOBS, device)
     step()
     step()

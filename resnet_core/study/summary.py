@@ -24,8 +24,9 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
 
     Each row: config, val_loss, val_acc, test_acc, train_time_s, epoch_ended, rank (None while not
     completed), balanced_acc and macro_f1 (every class counting the same; None while not completed
-    or when the run kept no test report), plus status, run_id, model, fine_tune, augmentation, pareto and wizard_pick (the
-    run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard page uses too); and, for
+    or when the run kept no test report), plus status, run_id, model, fine_tune, augmentation, pareto
+    and wizard_pick (the run is the wizard's pick: wizard_pick.is_wizard_pick, the rule the Wizard
+    page uses too); and, for
     runs that kept their test predictions, test_acc_ci ([low, high], 95%) and tied_for_first (within
     noise of rank 1 on the same test images). Each table also says which of the wizard's tuned
     settings the study overrode ("overridden").
@@ -51,6 +52,7 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
         for e in entries:
             record = shown[e.key]
             ranked_row = ranked.get(record.id) if record is not None else None
+            run_trust = trust.get(record.id) if ranked_row else None
             rows.append({
                 "config": e.description, "model": e.config.model, "fine_tune": e.config.fine_tune,
                 "augmentation": e.config.augmentation,
@@ -60,12 +62,12 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
                 "train_time_s": record.train_time_s if ranked_row else None,
                 "epoch_ended": record.epoch_ended if ranked_row else None,
                 "rank": ranked_row.rank if ranked_row else None,
-                **_class_fair_scores(ranked_row, trust.get(record.id) if ranked_row else None),
+                **_class_fair_scores(ranked_row, run_trust),
                 "pareto": ranked_row.pareto if ranked_row else False,
                 "status": record.status if record is not None else PENDING,
                 "run_id": record.id if record is not None else None,
                 "wizard_pick": record is not None and record is pick,
-                **_trust_keys(trust.get(record.id) if ranked_row else None),
+                **_trust_keys(run_trust),
             })
         overridden = overridden_settings(entries[0].config) if entries else ()
         tables.append({"num_images": size, "rows": rows, "overridden": overridden})
@@ -75,11 +77,11 @@ def study_tables(plan: StudyPlan | str, store) -> list[dict[str, Any]]:
 def _class_fair_scores(ranked_row: RankedRun | None, trust) -> dict[str, Any]:
     """Balanced accuracy and macro-F1 as Compare shows them: from the stored test predictions, the test
     report's confusion matrix filling in for a run stored without them."""
+    if ranked_row is None:
+        return dict.fromkeys((BALANCED_ACC, MACRO_F1))
     iv = trust.intervals if trust else None
     from_predictions = {BALANCED_ACC: iv.balanced_accuracy.value if iv else None,
                         MACRO_F1: iv.macro_f1.value if iv else None}
-    if ranked_row is None:
-        return dict.fromkeys((BALANCED_ACC, MACRO_F1))
     return keep_known(from_predictions, {BALANCED_ACC: ranked_row.balanced_acc, MACRO_F1: ranked_row.macro_f1})
 
 
