@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 
+from resnet_core.fsutil import os_error_sentence
 from resnet_core.runs.runner import USER_PROBLEMS, disk_full_message
 from resnet_core.training.engine import is_out_of_memory
 from resnet_core.workspace import Workspace
@@ -27,7 +28,7 @@ def plain_error(e: Exception, workspace: Workspace, activity: str = "the range t
         return (f"a file of the dataset is gone{_named(e)}; rescan the dataset (the Data page, or "
                 "`python -m resnet_core scan`), then try again")
     if isinstance(e, PermissionError):
-        return f"no permission to read or write a file{_named(e)}; check the folder's permissions, then try again"
+        return os_error_sentence(e)
     log.error("%s failed", activity, exc_info=e)
     return f"{activity} stopped unexpectedly ({type(e).__name__}); try again, and report it if it repeats"
 

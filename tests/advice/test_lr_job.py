@@ -101,7 +101,7 @@ def test_a_dataset_that_cannot_train_fails_with_a_plain_sentence(workspace, tmp_
 @pytest.mark.parametrize("raised, said, hidden", [
     (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "ran out of memory", "Tried to allocate"),
     (RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR"), "stopped unexpectedly (RuntimeError)", "CUDNN"),
-    (PermissionError(13, "Permission denied", "cache/x.bin"), "no permission to read or write a file (cache/x.bin)",
+    (PermissionError(13, "Permission denied", "cache/x.bin"), "no permission to read or write 'cache/x.bin'",
      "Errno"),
     (FileNotFoundError("gone"), "a file of the dataset is gone; rescan", "None"),  # raised without a file name
 ])
